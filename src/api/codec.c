@@ -1,0 +1,1189 @@
+/*
+ * codec: jansson encoders and decoders for the libStorage objects.
+ *
+ * Encoders build objects member by member in the order Go's encoding/json
+ * writes the original structs (field declaration order), and dump with
+ * JSON_PRESERVE_ORDER, so the bytes match the recorded server. Maps that
+ * Go would sort (fields) are inserted sorted.
+ */
+#include "api/codec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ---- */
+
+static const char *jtype_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "unknown";
+}
+
+static int oom(struct err *e)
+{
+	return err_set(e, -ENOMEM, "out of memory");
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string for s (NULL is ""). jansson refuses invalid UTF-8; a
+ * driver-provided name must still encode, so each bad byte becomes U+FFFD
+ * as Go's encoder does. NULL only on OOM.
+ */
+static json_t *jstr(const char *s)
+{
+	json_t *j;
+	char *fixed;
+	size_t o = 0, len;
+
+	if (!s)
+		s = "";
+	j = json_string(s);
+	if (j)
+		return j;
+	len = strlen(s);
+	fixed = malloc(len * 3 + 1);
+	if (!fixed)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq_len((const unsigned char *)s + i);
+		if (n == 0) {
+			memcpy(fixed + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(fixed + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	fixed[o] = '\0';
+	j = json_string(fixed);
+	free(fixed);
+	return j;
+}
+
+/* Set o[k] = v, stealing v; false when v is NULL (OOM) or the set fails. */
+static bool oset(json_t *o, const char *k, json_t *v)
+{
+	return v && json_object_set_new(o, k, v) == 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of a fields object with its keys in sorted order, as Go writes a
+ * map[string]string. NULL on OOM. */
+static json_t *sorted_copy(const json_t *obj)
+{
+	size_t n = 0, cap = json_object_size(obj);
+	const char **keys;
+	const char *k;
+	json_t *v, *out = json_object();
+	bool ok = out != NULL;
+
+	keys = malloc((cap ? cap : 1) * sizeof(*keys));
+	if (!keys || !out) {
+		free(keys);
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach((json_t *)obj, k, v)
+		keys[n++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = oset(out, keys[i], json_deep_copy(json_object_get(obj, keys[i])));
+	free(keys);
+	if (!ok) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+static bool has_members(const json_t *o)
+{
+	return o && json_is_object(o) && json_object_size(o) > 0;
+}
+
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+/* ---- decoding helpers: absent and null both mean "not given" ---- */
+
+static const json_t *member(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+static int dec_str(const json_t *o, const char *key, char **out, struct err *e)
+{
+	const json_t *v = member(o, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return err_set(e, -EINVAL, "field '%s': expected a string, got %s", key,
+			       jtype_name(v));
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : oom(e);
+}
+
+static int dec_int(const json_t *o, const char *key, int64_t max, bool *present, int64_t *out,
+		   struct err *e)
+{
+	const json_t *v = member(o, key);
+	json_int_t x;
+
+	if (present)
+		*present = false;
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return err_set(e, -EINVAL, "field '%s': expected an integer, got %s", key,
+			       jtype_name(v));
+	x = json_integer_value(v);
+	if (x < 0)
+		return err_set(e, -EINVAL, "field '%s': must not be negative, got %lld", key,
+			       (long long)x);
+	if (x > max)
+		return err_set(e, -EINVAL, "field '%s': %lld is more than the maximum %lld", key,
+			       (long long)x, (long long)max);
+	*out = x;
+	if (present)
+		*present = true;
+	return 0;
+}
+
+static int dec_bool(const json_t *o, const char *key, bool *present, bool *out, struct err *e)
+{
+	const json_t *v = member(o, key);
+
+	if (present)
+		*present = false;
+	*out = false;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return err_set(e, -EINVAL, "field '%s': expected a boolean, got %s", key,
+			       jtype_name(v));
+	*out = json_is_true(v);
+	if (present)
+		*present = true;
+	return 0;
+}
+
+/* An object member; with strings_only every value must be a string
+ * (Go's map[string]string). *out gets a deep copy or NULL. */
+static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t **out,
+		   struct err *e)
+{
+	const json_t *v = member(o, key);
+	const char *k;
+	json_t *x;
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_object(v))
+		return err_set(e, -EINVAL, "field '%s': expected an object, got %s", key,
+			       jtype_name(v));
+	if (strings_only) {
+		json_object_foreach((json_t *)v, k, x) {
+			if (!json_is_string(x))
+				return err_set(e, -EINVAL,
+					       "field '%s': value of '%s' must be a string, got %s",
+					       key, k, jtype_name(x));
+		}
+	}
+	*out = json_deep_copy(v);
+	return *out ? 0 : oom(e);
+}
+
+static int expect_object(const json_t *j, const char *what, struct err *e)
+{
+	if (!j || !json_is_object(j))
+		return err_set(e, -EINVAL, "%s: expected an object, got %s", what,
+			       j ? jtype_name(j) : "nothing");
+	return 0;
+}
+
+/* ---- InstanceID: id, driver, service, fields?, metadata? ---- */
+
+json_t *instance_id_to_json(const struct instance_id *iid)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "id", jstr(iid->id));
+	ok = ok && oset(o, "driver", jstr(iid->driver));
+	ok = ok && oset(o, "service", jstr(iid->service));
+	if (ok && has_members(iid->fields))
+		ok = oset(o, "fields", sorted_copy(iid->fields));
+	if (ok && nonempty(iid->metadata)) {
+		/* raw JSON; text that is not JSON (never from our parser) is dropped */
+		json_t *m = json_loads(iid->metadata, JSON_DECODE_ANY, NULL);
+		if (m)
+			ok = oset(o, "metadata", m);
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int iid_dec(const json_t *j, struct instance_id *out, struct err *e)
+{
+	const json_t *m;
+	int r;
+
+	r = expect_object(j, "instance ID", e);
+	if (r == 0)
+		r = dec_str(j, "id", &out->id, e);
+	if (r == 0)
+		r = dec_str(j, "driver", &out->driver, e);
+	if (r == 0)
+		r = dec_str(j, "service", &out->service, e);
+	if (r == 0)
+		r = dec_obj(j, "fields", true, &out->fields, e);
+	if (r < 0)
+		return r;
+	m = member(j, "metadata");
+	if (m) {
+		out->metadata = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+		if (!out->metadata)
+			return oom(e);
+	}
+	return 0;
+}
+
+int instance_id_from_json(const json_t *j, struct instance_id *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = iid_dec(j, out, e);
+	if (r < 0)
+		instance_id_release(out);
+	return r;
+}
+
+/* Decode member key of j as an instance ID, prefixing errors with key. */
+static int iid_member(const json_t *j, const char *key, struct instance_id *out, struct err *e)
+{
+	const json_t *v = member(j, key);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!v)
+		return 0;
+	r = instance_id_from_json(v, out, e);
+	if (r < 0)
+		err_prefix(e, "%s", key);
+	return r;
+}
+
+/* ---- Instance: instanceID, name?, providerName, region?, fields? ---- */
+
+json_t *instance_to_json(const struct instance *in)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "instanceID", instance_id_to_json(&in->iid));
+	if (ok && nonempty(in->name))
+		ok = oset(o, "name", jstr(in->name));
+	ok = ok && oset(o, "providerName", jstr(in->provider_name));
+	if (ok && nonempty(in->region))
+		ok = oset(o, "region", jstr(in->region));
+	if (ok && has_members(in->fields))
+		ok = oset(o, "fields", sorted_copy(in->fields));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int instance_from_json(const json_t *j, struct instance *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "instance", e);
+	if (r == 0)
+		r = iid_member(j, "instanceID", &out->iid, e);
+	if (r == 0)
+		r = dec_str(j, "name", &out->name, e);
+	if (r == 0)
+		r = dec_str(j, "providerName", &out->provider_name, e);
+	if (r == 0)
+		r = dec_str(j, "region", &out->region, e);
+	if (r == 0)
+		r = dec_obj(j, "fields", true, &out->fields, e);
+	if (r < 0)
+		instance_release(out);
+	return r;
+}
+
+/* ---- VolumeAttachment: deviceName, mountPoint?, instanceID, status, volumeID, fields? ---- */
+
+static json_t *attachment_to_json(const struct volume_attachment *a)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "deviceName", jstr(a->device_name));
+	if (ok && nonempty(a->mount_point))
+		ok = oset(o, "mountPoint", jstr(a->mount_point));
+	ok = ok && oset(o, "instanceID", instance_id_to_json(&a->iid));
+	ok = ok && oset(o, "status", jstr(a->status));
+	ok = ok && oset(o, "volumeID", jstr(a->volume_id));
+	if (ok && has_members(a->fields))
+		ok = oset(o, "fields", sorted_copy(a->fields));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int attachment_dec(const json_t *j, struct volume_attachment *out, struct err *e)
+{
+	int r;
+
+	r = expect_object(j, "attachment", e);
+	if (r == 0)
+		r = dec_str(j, "deviceName", &out->device_name, e);
+	if (r == 0)
+		r = dec_str(j, "mountPoint", &out->mount_point, e);
+	if (r == 0)
+		r = iid_member(j, "instanceID", &out->iid, e);
+	if (r == 0)
+		r = dec_str(j, "status", &out->status, e);
+	if (r == 0)
+		r = dec_str(j, "volumeID", &out->volume_id, e);
+	if (r == 0)
+		r = dec_obj(j, "fields", true, &out->fields, e);
+	return r;
+}
+
+/* ---- Volume ---- */
+
+static json_t *attachments_to_json(const struct volume *v)
+{
+	json_t *a = json_array();
+	bool ok = a != NULL;
+
+	for (size_t i = 0; ok && i < v->n_attachments; i++) {
+		json_t *x = attachment_to_json(&v->attachments[i]);
+		ok = x && json_array_append_new(a, x) == 0;
+	}
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * Go's declaration order of types.Volume: attachments, attachmentState,
+ * availabilityZone, encrypted, iops, name, networkName, size, status, id,
+ * type, fields. The trace shows the common subset (attachments,
+ * attachmentState, name, size, id, type, fields) in this order.
+ */
+json_t *volume_to_json(const struct volume *v)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (ok && (v->n_attachments || v->attachments_present))
+		ok = oset(o, "attachments", attachments_to_json(v));
+	if (ok && v->attachment_state)
+		ok = oset(o, "attachmentState", json_integer(v->attachment_state));
+	if (ok && nonempty(v->availability_zone))
+		ok = oset(o, "availabilityZone", jstr(v->availability_zone));
+	if (ok && v->encrypted)
+		ok = oset(o, "encrypted", json_true());
+	if (ok && v->iops)
+		ok = oset(o, "iops", json_integer(v->iops));
+	ok = ok && oset(o, "name", jstr(v->name));
+	if (ok && nonempty(v->network_name))
+		ok = oset(o, "networkName", jstr(v->network_name));
+	if (ok && v->size)
+		ok = oset(o, "size", json_integer(v->size));
+	if (ok && nonempty(v->status))
+		ok = oset(o, "status", jstr(v->status));
+	ok = ok && oset(o, "id", jstr(v->id));
+	ok = ok && oset(o, "type", jstr(v->type));
+	if (ok && has_members(v->fields))
+		ok = oset(o, "fields", sorted_copy(v->fields));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int attachments_dec(const json_t *j, struct volume *out, struct err *e)
+{
+	const json_t *a = member(j, "attachments");
+	size_t n;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return err_set(e, -EINVAL, "field 'attachments': expected an array, got %s",
+			       jtype_name(a));
+	out->attachments_present = true;
+	n = json_array_size(a);
+	if (n == 0)
+		return 0;
+	out->attachments = calloc(n, sizeof(*out->attachments));
+	if (!out->attachments)
+		return oom(e);
+	for (size_t i = 0; i < n; i++) {
+		/* count it first so a partly filled entry is released too */
+		out->n_attachments = i + 1;
+		if (attachment_dec(json_array_get(a, i), &out->attachments[i], e) < 0)
+			return err_prefix(e, "attachments[%zu]", i);
+	}
+	return 0;
+}
+
+static int volume_dec(const json_t *j, struct volume *out, struct err *e)
+{
+	int64_t state = 0;
+	int r;
+
+	r = expect_object(j, "volume", e);
+	if (r == 0)
+		r = attachments_dec(j, out, e);
+	if (r == 0)
+		r = dec_int(j, "attachmentState", INT_MAX, NULL, &state, e);
+	out->attachment_state = (int)state;
+	if (r == 0)
+		r = dec_str(j, "availabilityZone", &out->availability_zone, e);
+	if (r == 0)
+		r = dec_bool(j, "encrypted", NULL, &out->encrypted, e);
+	if (r == 0)
+		r = dec_int(j, "iops", INT64_MAX, NULL, &out->iops, e);
+	if (r == 0)
+		r = dec_str(j, "name", &out->name, e);
+	if (r == 0)
+		r = dec_str(j, "networkName", &out->network_name, e);
+	if (r == 0)
+		r = dec_int(j, "size", INT64_MAX, NULL, &out->size, e);
+	if (r == 0)
+		r = dec_str(j, "status", &out->status, e);
+	if (r == 0)
+		r = dec_str(j, "id", &out->id, e);
+	if (r == 0)
+		r = dec_str(j, "type", &out->type, e);
+	if (r == 0)
+		r = dec_obj(j, "fields", true, &out->fields, e);
+	return r;
+}
+
+int volume_from_json(const json_t *j, struct volume *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = volume_dec(j, out, e);
+	if (r < 0)
+		volume_release(out);
+	return r;
+}
+
+json_t *volume_map_to_json(const struct volume_list *l)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < l->n; i++) {
+		const char *id = l->v[i].id ? l->v[i].id : "";
+		ok = oset(o, id, volume_to_json(&l->v[i]));
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* One map entry; the key stands in for a missing "id". */
+static int volume_map_entry(const char *key, const json_t *val, struct volume_list *out,
+			    struct err *e)
+{
+	struct volume v;
+	int r;
+
+	r = volume_from_json(val, &v, e);
+	if (r < 0)
+		return err_prefix(e, "volume '%s'", key);
+	if (!v.id) {
+		v.id = strdup(key);
+		if (!v.id) {
+			volume_release(&v);
+			return oom(e);
+		}
+	}
+	r = volume_list_push(out, &v);
+	if (r < 0) {
+		volume_release(&v);
+		return oom(e);
+	}
+	return 0;
+}
+
+int volume_map_from_json(const json_t *j, struct volume_list *out, struct err *e)
+{
+	const char *k;
+	json_t *v;
+	int r;
+
+	r = expect_object(j, "volume map", e);
+	if (r < 0)
+		return r;
+	json_object_foreach((json_t *)j, k, v) {
+		r = volume_map_entry(k, v, out, e);
+		if (r < 0) {
+			volume_list_release(out);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- ServiceInfo: name, instance?, driver{name, type, nextDevice?} ---- */
+
+static json_t *driver_info_to_json(const struct service_info *s)
+{
+	json_t *o = json_object(), *nd;
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "name", jstr(s->driver_name));
+	ok = ok && oset(o, "type", jstr(storage_type_name(s->driver_type)));
+	if (ok && s->has_next_device) {
+		nd = json_object();
+		ok = oset(o, "nextDevice", nd);
+		ok = ok && oset(nd, "ignore", json_boolean(s->next_device.ignore));
+		ok = ok && oset(nd, "prefix", jstr(s->next_device.prefix));
+		ok = ok && oset(nd, "pattern", jstr(s->next_device.pattern));
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *service_info_to_json(const struct service_info *s)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "name", jstr(s->name));
+	if (ok && s->has_instance)
+		ok = oset(o, "instance", instance_to_json(&s->instance));
+	ok = ok && oset(o, "driver", driver_info_to_json(s));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int storage_type_dec(const json_t *d, enum storage_type *out, struct err *e)
+{
+	const json_t *t = member(d, "type");
+	const char *s;
+
+	*out = ST_BLOCK;
+	if (!t)
+		return 0;
+	if (!json_is_string(t))
+		return err_set(e, -EINVAL, "field 'type': expected a string, got %s",
+			       jtype_name(t));
+	s = json_string_value(t);
+	if (strcmp(s, "block") == 0)
+		*out = ST_BLOCK;
+	else if (strcmp(s, "nas") == 0)
+		*out = ST_NAS;
+	else if (strcmp(s, "object") == 0)
+		*out = ST_OBJECT;
+	else
+		return err_set(e, -EINVAL,
+			       "field 'type': expected \"block\", \"nas\" or \"object\"");
+	return 0;
+}
+
+static int next_device_dec(const json_t *d, struct service_info *out, struct err *e)
+{
+	const json_t *nd = member(d, "nextDevice");
+	int r;
+
+	if (!nd)
+		return 0;
+	r = expect_object(nd, "field 'nextDevice'", e);
+	if (r == 0)
+		r = dec_bool(nd, "ignore", NULL, &out->next_device.ignore, e);
+	if (r == 0)
+		r = dec_str(nd, "prefix", &out->next_device.prefix, e);
+	if (r == 0)
+		r = dec_str(nd, "pattern", &out->next_device.pattern, e);
+	out->has_next_device = true;
+	return r;
+}
+
+static int driver_info_dec(const json_t *j, struct service_info *out, struct err *e)
+{
+	const json_t *d = member(j, "driver");
+	int r;
+
+	if (!d)
+		return 0;
+	r = expect_object(d, "field 'driver'", e);
+	if (r == 0)
+		r = dec_str(d, "name", &out->driver_name, e);
+	if (r == 0)
+		r = storage_type_dec(d, &out->driver_type, e);
+	if (r == 0)
+		r = next_device_dec(d, out, e);
+	if (r < 0 && r != -ENOMEM)
+		err_prefix(e, "driver");
+	return r;
+}
+
+static int service_info_dec(const json_t *j, struct service_info *out, struct err *e)
+{
+	const json_t *in;
+	int r;
+
+	r = expect_object(j, "service", e);
+	if (r == 0)
+		r = dec_str(j, "name", &out->name, e);
+	if (r < 0)
+		return r;
+	in = member(j, "instance");
+	if (in) {
+		r = instance_from_json(in, &out->instance, e);
+		if (r < 0)
+			return err_prefix(e, "instance");
+		out->has_instance = true;
+	}
+	return driver_info_dec(j, out, e);
+}
+
+int service_info_from_json(const json_t *j, struct service_info *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = service_info_dec(j, out, e);
+	if (r < 0)
+		service_info_release(out);
+	return r;
+}
+
+json_t *service_map_to_json(const struct service_list *l)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < l->n; i++) {
+		const char *name = l->s[i].name ? l->s[i].name : "";
+		ok = oset(o, name, service_info_to_json(&l->s[i]));
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int service_map_entry(const char *key, const json_t *val, struct service_list *out,
+			     struct err *e)
+{
+	struct service_info *ns;
+	struct service_info s;
+	int r;
+
+	r = service_info_from_json(val, &s, e);
+	if (r < 0)
+		return err_prefix(e, "service '%s'", key);
+	if (!s.name)
+		s.name = strdup(key);
+	ns = s.name ? realloc(out->s, (out->n + 1) * sizeof(*ns)) : NULL;
+	if (!ns) {
+		service_info_release(&s);
+		return oom(e);
+	}
+	out->s = ns;
+	out->s[out->n++] = s;
+	return 0;
+}
+
+int service_map_from_json(const json_t *j, struct service_list *out, struct err *e)
+{
+	const char *k;
+	json_t *v;
+	int r;
+
+	r = expect_object(j, "service map", e);
+	if (r < 0)
+		return r;
+	json_object_foreach((json_t *)j, k, v) {
+		r = service_map_entry(k, v, out, e);
+		if (r < 0) {
+			service_list_release(out);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+/*
+ * types.VolumeCreateRequest: name, availabilityZone, encrypted,
+ * encryptionKey, iops, size, type, opts; the optional members are Go
+ * pointers, present exactly when set.
+ */
+json_t *volume_create_req_to_json(const struct volume_create_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "name", jstr(r->name));
+	if (ok && r->availability_zone)
+		ok = oset(o, "availabilityZone", jstr(r->availability_zone));
+	if (ok && r->has_encrypted)
+		ok = oset(o, "encrypted", json_boolean(r->encrypted));
+	if (ok && r->encryption_key)
+		ok = oset(o, "encryptionKey", jstr(r->encryption_key));
+	if (ok && r->has_iops)
+		ok = oset(o, "iops", json_integer(r->iops));
+	if (ok && r->has_size)
+		ok = oset(o, "size", json_integer(r->size));
+	if (ok && r->type)
+		ok = oset(o, "type", jstr(r->type));
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int create_req_dec(const json_t *j, struct volume_create_req *out, struct err *e)
+{
+	int r;
+
+	r = expect_object(j, "volume create request", e);
+	if (r == 0)
+		r = dec_str(j, "name", &out->name, e);
+	if (r == 0 && !out->name)
+		r = err_set(e, -EINVAL, "field 'name' is required");
+	if (r == 0)
+		r = dec_str(j, "availabilityZone", &out->availability_zone, e);
+	if (r == 0)
+		r = dec_bool(j, "encrypted", &out->has_encrypted, &out->encrypted, e);
+	if (r == 0)
+		r = dec_str(j, "encryptionKey", &out->encryption_key, e);
+	if (r == 0)
+		r = dec_int(j, "iops", CODEC_MAX_IOPS, &out->has_iops, &out->iops, e);
+	if (r == 0)
+		r = dec_int(j, "size", CODEC_MAX_SIZE_GB, &out->has_size, &out->size, e);
+	if (r == 0)
+		r = dec_str(j, "type", &out->type, e);
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	return r;
+}
+
+int volume_create_req_from_json(const json_t *j, struct volume_create_req *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = create_req_dec(j, out, e);
+	if (r < 0)
+		volume_create_req_release(out);
+	return r;
+}
+
+/* types.VolumeAttachRequest: force?, nextDeviceName?, opts? */
+json_t *volume_attach_req_to_json(const struct volume_attach_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (ok && r->force)
+		ok = oset(o, "force", json_true());
+	if (ok && r->next_device_name)
+		ok = oset(o, "nextDeviceName", jstr(r->next_device_name));
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int volume_attach_req_from_json(const json_t *j, struct volume_attach_req *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "volume attach request", e);
+	if (r == 0)
+		r = dec_bool(j, "force", NULL, &out->force, e);
+	if (r == 0)
+		r = dec_str(j, "nextDeviceName", &out->next_device_name, e);
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r < 0)
+		volume_attach_req_release(out);
+	return r;
+}
+
+/* types.VolumeDetachRequest: force?, opts? */
+json_t *volume_detach_req_to_json(const struct volume_detach_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (ok && r->force)
+		ok = oset(o, "force", json_true());
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int volume_detach_req_from_json(const json_t *j, struct volume_detach_req *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "volume detach request", e);
+	if (r == 0)
+		r = dec_bool(j, "force", NULL, &out->force, e);
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r < 0)
+		volume_detach_req_release(out);
+	return r;
+}
+
+/* ---- attach reply: {"volume": Volume, "attachToken": "..."} ---- */
+
+json_t *attach_reply_to_json(const struct volume *v, const char *token)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "volume", volume_to_json(v));
+	ok = ok && oset(o, "attachToken", jstr(token));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int attach_reply_from_json(const json_t *j, struct volume *out_v, char **out_token,
+			   struct err *e)
+{
+	char *token = NULL;
+	int r;
+
+	memset(out_v, 0, sizeof(*out_v));
+	if (out_token)
+		*out_token = NULL;
+	r = expect_object(j, "attach reply", e);
+	if (r == 0)
+		r = dec_str(j, "attachToken", &token, e);
+	if (r < 0)
+		return r;
+	r = volume_from_json(member(j, "volume"), out_v, e);
+	if (r < 0) {
+		free(token);
+		return err_prefix(e, "attach reply");
+	}
+	if (out_token)
+		*out_token = token;
+	else
+		free(token);
+	return 0;
+}
+
+/* ---- error bodies ---- */
+
+json_t *error_body_to_json(const char *message, int status, json_t *inner_stolen)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	ok = ok && oset(o, "message", jstr(message));
+	ok = ok && oset(o, "status", json_integer(status));
+	if (ok && inner_stolen) {
+		ok = oset(o, "error", inner_stolen);
+		inner_stolen = NULL;
+	}
+	json_decref(inner_stolen);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Copy at most msgsz-1 bytes, blanking control bytes (a message ends up
+ * in logs and terminals) and trimming surrounding white space. */
+static void copy_message(char *msg, size_t msgsz, const char *s, size_t len)
+{
+	size_t o = 0;
+
+	while (len && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+		s++;
+		len--;
+	}
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+		       s[len - 1] == '\n'))
+		len--;
+	for (size_t i = 0; i < len && o + 1 < msgsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+		msg[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	msg[o] = '\0';
+}
+
+void error_body_parse(const char *body, size_t len, char *msg, size_t msgsz, int *status)
+{
+	const json_t *m, *st;
+	json_t *j;
+
+	if (status)
+		*status = 0;
+	if (msgsz == 0)
+		return;
+	msg[0] = '\0';
+	if (!body || len == 0)
+		return;
+	j = json_loadb(body, len, 0, NULL);
+	m = j && json_is_object(j) ? json_object_get(j, "message") : NULL;
+	st = j && json_is_object(j) ? json_object_get(j, "status") : NULL;
+	if (status && st && json_is_integer(st) && json_integer_value(st) >= 0 &&
+	    json_integer_value(st) <= INT_MAX)
+		*status = (int)json_integer_value(st);
+	if (m && json_is_string(m))
+		copy_message(msg, msgsz, json_string_value(m), json_string_length(m));
+	else
+		copy_message(msg, msgsz, body, len);
+	json_decref(j);
+}
+
+/* ---- whole bodies ---- */
+
+static bool all_space(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	}
+	return true;
+}
+
+/* Nesting depth of j (a scalar is 0, {} is 1), stopping past limit. */
+static int json_depth(const json_t *j, int limit)
+{
+	int max = 0, d;
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return 0;
+	if (limit <= 0)
+		return 1;
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v) {
+			d = json_depth(v, limit - 1);
+			max = d > max ? d : max;
+		}
+	} else {
+		json_array_foreach(j, i, v) {
+			d = json_depth(v, limit - 1);
+			max = d > max ? d : max;
+		}
+	}
+	return max + 1;
+}
+
+int json_body_parse(const char *body, size_t len, size_t max_len, json_t **out, struct err *e)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	*out = NULL;
+	if (len > max_len)
+		return err_set(e, -E2BIG, "request body is larger than %zu bytes", max_len);
+	if (!body || all_space(body, len)) {
+		*out = json_object();
+		return *out ? 0 : oom(e);
+	}
+	j = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	if (!j)
+		return err_set(e, -EINVAL, "invalid JSON at line %d, column %d: %s", jerr.line,
+			       jerr.column, jerr.text);
+	if (!json_is_object(j)) {
+		err_set(e, -EINVAL, "request body must be a JSON object, got %s", jtype_name(j));
+		json_decref(j);
+		return -EINVAL;
+	}
+	if (json_depth(j, CODEC_MAX_DEPTH) > CODEC_MAX_DEPTH) {
+		json_decref(j);
+		return err_set(e, -EINVAL, "request body is nested deeper than %d levels",
+			       CODEC_MAX_DEPTH);
+	}
+	*out = j;
+	return 0;
+}
+
+/* ---- dumping, byte-compatible with Go's encoding/json ---- */
+
+/* Extra bytes go_escape needs at s, 0 when it copies the byte as is. */
+static size_t go_escape_extra(const unsigned char *s)
+{
+	if (*s == '<' || *s == '>' || *s == '&')
+		return 5; /* "\u003c" */
+	if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+		return 3; /* "\u2028" for 3 bytes */
+	if (s[0] == '\\' && (s[1] == 'b' || s[1] == 'f'))
+		return 4; /* "\u0008" for "\b" */
+	return 0;
+}
+
+/*
+ * Rewrite jansson's output the way Go writes the same strings: <, > and &
+ * as \u003c \u003e \u0026 (Go's HTML-safe default), U+2028/U+2029 escaped,
+ * \b and \f as \u0008 and \u000c, and lower-case hex in \u escapes. All of
+ * these occur only inside strings, so no parsing is needed. Frees s.
+ */
+static char *go_escape(char *s)
+{
+	const unsigned char *p;
+	size_t extra = 0, o = 0;
+	char *out;
+
+	if (!s)
+		return NULL;
+	for (p = (const unsigned char *)s; *p; p++) {
+		extra += go_escape_extra(p);
+		if (*p == '\\' && p[1])
+			p++;
+	}
+	if (extra == 0 && !strstr(s, "\\u"))
+		return s;
+	out = malloc(strlen(s) + extra + 1);
+	if (!out) {
+		free(s);
+		return NULL;
+	}
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '<' || *p == '>' || *p == '&') {
+			o += (size_t)sprintf(out + o, "\\u00%02x", *p);
+		} else if (go_escape_extra(p) == 3) {
+			o += (size_t)sprintf(out + o, "\\u%s", p[2] == 0xa8 ? "2028" : "2029");
+			p += 2;
+		} else if (*p == '\\' && (p[1] == 'b' || p[1] == 'f')) {
+			o += (size_t)sprintf(out + o, "\\u%s", p[1] == 'b' ? "0008" : "000c");
+			p++;
+		} else if (*p == '\\' && p[1] == 'u') {
+			out[o++] = '\\';
+			out[o++] = 'u';
+			p += 2;
+			for (int i = 0; i < 4 && *p; i++, p++)
+				out[o++] = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+			p--;
+		} else if (*p == '\\' && p[1]) {
+			out[o++] = '\\';
+			out[o++] = (char)*++p;
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	free(s);
+	return out;
+}
+
+char *json_dump_pretty(const json_t *j)
+{
+	return go_escape(json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
+}
+
+char *json_dump_compact(const json_t *j)
+{
+	return go_escape(json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
+}

@@ -1,0 +1,167 @@
+/*
+ * types: the libStorage object model in C (spec/rexray.md section 3,
+ * "JSON objects"). Every layer speaks these: drivers fill them, the server
+ * encodes them, the HTTP client decodes them, the CLI prints them.
+ *
+ * Ownership: every char * and json_t * inside a struct is owned by that
+ * struct; *_release() frees the contents (and leaves the struct zeroed),
+ * *_free() also frees a heap struct. All release functions accept zeroed
+ * structs. json_t members hold one reference.
+ */
+#ifndef RR_TYPES_H
+#define RR_TYPES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The ?attachments= bitmask. */
+enum {
+	ATT_REQUESTED = 1,   /* include attachments */
+	ATT_MINE = 2,	     /* only the caller's attachments (needs an instance ID) */
+	ATT_DEVICES = 4,     /* map device names through the local devices (needs both headers) */
+	ATT_ATTACHED = 8,    /* only volumes attached (to the caller with ATT_MINE) */
+	ATT_UNATTACHED = 16, /* only volumes not attached */
+	ATT_ALL_BITS = 31,
+};
+
+/* Volume.attachmentState */
+enum attachment_state {
+	AS_NONE = 0, /* not computed: the server computes it */
+	AS_UNKNOWN = 1,
+	AS_ATTACHED = 2,
+	AS_AVAILABLE = 3,
+	AS_UNAVAILABLE = 4,
+};
+
+enum storage_type { ST_BLOCK = 0, ST_NAS, ST_OBJECT };
+const char *storage_type_name(enum storage_type t); /* "block" "nas" "object" */
+
+struct instance_id {
+	char *id;	/* may be NULL/"" when only metadata is known */
+	char *driver;
+	char *service;
+	json_t *fields;	/* object of string values, or NULL */
+	char *metadata;	/* raw JSON text (decoded from base64 in the header), or NULL */
+};
+
+struct instance {
+	struct instance_id iid;
+	char *name;
+	char *provider_name;
+	char *region;
+	json_t *fields;
+};
+
+struct volume_attachment {
+	char *volume_id;
+	struct instance_id iid;
+	char *device_name;
+	char *status;
+	char *mount_point; /* omitted when NULL */
+	json_t *fields;
+};
+
+struct volume {
+	char *id;
+	char *name;
+	char *type;
+	struct volume_attachment *attachments;
+	size_t n_attachments;
+	bool attachments_present; /* emit "attachments" even when empty */
+	int attachment_state;	  /* enum attachment_state; 0 = omitted */
+	char *availability_zone;
+	bool encrypted;
+	int64_t iops;
+	char *network_name;
+	int64_t size; /* GiB */
+	char *status;
+	json_t *fields; /* object of string values, or NULL */
+};
+
+struct volume_list {
+	struct volume *v;
+	size_t n;
+};
+
+/* POST /volumes/{svc}. Absent fields are has_* = false / NULL. */
+struct volume_create_req {
+	char *name;
+	char *availability_zone;
+	bool has_encrypted;
+	bool encrypted;
+	char *encryption_key;
+	bool has_iops;
+	int64_t iops;
+	bool has_size;
+	int64_t size;
+	char *type;
+	json_t *opts; /* object, or NULL */
+};
+
+/* POST ...?attach */
+struct volume_attach_req {
+	bool force;
+	char *next_device_name;
+	json_t *opts;
+};
+
+/* POST ...?detach */
+struct volume_detach_req {
+	bool force;
+	json_t *opts;
+};
+
+struct next_device_info {
+	bool ignore;
+	char *prefix;
+	char *pattern;
+};
+
+struct service_info {
+	char *name;
+	char *driver_name;
+	enum storage_type driver_type;
+	bool has_next_device;
+	struct next_device_info next_device;
+	bool has_instance;
+	struct instance instance;
+};
+
+struct service_list {
+	struct service_info *s;
+	size_t n;
+};
+
+/* One Libstorage-Localdevices entry: DRIVER=VOLID::DEV,... */
+struct local_device {
+	char *volume_id;
+	char *device;
+};
+struct local_devices {
+	char *driver;
+	struct local_device *map;
+	size_t n;
+};
+
+void instance_id_release(struct instance_id *iid);
+int instance_id_copy(struct instance_id *dst, const struct instance_id *src); /* 0 or -ENOMEM */
+void instance_release(struct instance *in);
+void volume_attachment_release(struct volume_attachment *a);
+void volume_release(struct volume *v);
+int volume_copy(struct volume *dst, const struct volume *src); /* deep; 0 or -ENOMEM */
+void volume_list_release(struct volume_list *l);
+/* Append a (moved) volume; *v is zeroed on success. 0 or -ENOMEM. */
+int volume_list_push(struct volume_list *l, struct volume *v);
+void volume_create_req_release(struct volume_create_req *r);
+void volume_attach_req_release(struct volume_attach_req *r);
+void volume_detach_req_release(struct volume_detach_req *r);
+void service_info_release(struct service_info *s);
+void service_list_release(struct service_list *l);
+void local_devices_release(struct local_devices *ld);
+
+/* strdup that maps NULL to NULL; sets *ok=false on allocation failure. */
+char *xstrdup_opt(const char *s, bool *ok);
+
+#endif

@@ -1,0 +1,303 @@
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "util/log.h"
+#include "util/version.h"
+
+enum flag_id {
+	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
+	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
+	F_VERBOSE,
+};
+
+struct flag {
+	const char *lng;
+	char shrt;
+	bool value;
+	enum flag_id id;
+};
+
+static const struct flag flags[] = {
+	{ "config", 'c', true, F_CONFIG },
+	{ "host", 'h', true, F_HOST },
+	{ "service", 's', true, F_SERVICE },
+	{ "logLevel", 'l', true, F_LOGLEVEL },
+	{ "help", '?', false, F_HELP },
+	{ "verbose", 'v', false, F_VERBOSE },
+	{ "format", 'f', true, F_FORMAT },
+	{ "quiet", 'q', false, F_QUIET },
+	{ "force", 0, false, F_FORCE },
+	{ "foreground", 0, false, F_FOREGROUND },
+	{ "nopid", 0, false, F_NOPID },
+	{ "size", 0, true, F_SIZE },
+	{ "iops", 0, true, F_IOPS },
+	{ "volumeType", 0, true, F_VOLTYPE },
+	{ "availabilityZone", 0, true, F_AZ },
+	{ "attached", 0, false, F_ATTACHED },
+	{ "available", 0, false, F_AVAILABLE },
+	{ "path", 0, false, F_PATH },
+};
+
+static const char usage[] =
+	"Usage: rexray [flags] COMMAND\n"
+	"\n"
+	"Commands:\n"
+	"  volume ls|create|rm|attach|detach [flags] [VOLUME...]\n"
+	"  service start [-f] [--nopid] [--force] | stop | status\n"
+	"  start | stop | status       aliases of the service commands\n"
+	"  env                         print the effective configuration\n"
+	"  version                     print the version\n"
+	"\n"
+	"Global flags:\n"
+	"  -c, --config FILE           configuration file (default /etc/rexray/config.yml)\n"
+	"  -h, --host ADDR             libStorage server: unix:///path.sock or tcp://host:port\n"
+	"  -s, --service NAME          libStorage service\n"
+	"  -l, --logLevel LEVEL        panic, fatal, error, warn (default), info, debug\n"
+	"  -?, --help                  this help\n"
+	"\n"
+	"Volume flags:\n"
+	"  -f, --format tmpl|json|jsonp  output format (default tmpl)\n"
+	"  -q, --quiet                 no table header\n"
+	"  --size GB, --iops N, --volumeType T, --availabilityZone Z   (create)\n"
+	"  --force                     (rm, attach, detach)\n"
+	"  --attached, --available     (ls) filter by attachment state\n";
+
+/* Which command the first word names; "service" for the top-level aliases. */
+static bool service_alias(const char *w)
+{
+	return strcmp(w, "start") == 0 || strcmp(w, "stop") == 0 || strcmp(w, "status") == 0 ||
+	       strcmp(w, "restart") == 0;
+}
+
+static const struct flag *find_flag(const char *arg, const char **inline_val)
+{
+	*inline_val = NULL;
+	if (arg[1] == '-') {
+		const char *name = arg + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+			if (strlen(flags[i].lng) == len && strncasecmp(flags[i].lng, name, len) == 0) {
+				*inline_val = eq ? eq + 1 : NULL;
+				return &flags[i];
+			}
+		}
+		return NULL;
+	}
+	if (arg[1] && !arg[2]) {
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (flags[i].shrt == arg[1])
+				return &flags[i];
+	}
+	return NULL;
+}
+
+/* In `service start`, -f means --foreground (REX-Ray's meaning), not --format. */
+static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg)
+{
+	static const char *positional[64];
+	bool service_cmd = false;
+
+	memset(a, 0, sizeof(*a));
+	a->args = positional;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL;
+		const struct flag *f;
+		if (arg[0] != '-' || !arg[1] || strcmp(arg, "--") == 0) {
+			if (strcmp(arg, "--") == 0) {
+				for (i++; i < argc; i++)
+					if (a->n_words < 64)
+						positional[a->n_words++] = argv[i];
+				break;
+			}
+			if (a->n_words < 64)
+				positional[a->n_words++] = arg;
+			if (a->n_words == 1)
+				service_cmd = strcmp(arg, "service") == 0 || service_alias(arg);
+			continue;
+		}
+		f = find_flag(arg, &val);
+		if (!f) {
+			fprintf(stderr, "rexray: unknown flag '%s' (see rexray --help)\n", arg);
+			return -EINVAL;
+		}
+		if (f->id == F_FORMAT && service_cmd && arg[1] != '-') {
+			a->foreground = true;
+			continue;
+		}
+		if (f->value && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "rexray: flag '%s' needs a value\n", arg);
+				return -EINVAL;
+			}
+			val = argv[++i];
+		}
+		switch (f->id) {
+		case F_CONFIG: a->config_file = val; break;
+		case F_HOST: cfg_set(cfg, "libstorage.host", val); break;
+		case F_SERVICE: cfg_set(cfg, "libstorage.service", val); break;
+		case F_LOGLEVEL: cfg_set(cfg, "rexray.loglevel", val); break;
+		case F_HELP: a->help = true; break;
+		case F_VERBOSE: break;
+		case F_FORMAT: a->format = val; break;
+		case F_QUIET: a->quiet = true; break;
+		case F_FORCE: a->force = true; break;
+		case F_FOREGROUND: a->foreground = true; break;
+		case F_NOPID: a->nopid = true; break;
+		case F_SIZE: a->size = val; break;
+		case F_IOPS: a->iops = val; break;
+		case F_VOLTYPE: a->volume_type = val; break;
+		case F_AZ: a->availability_zone = val; break;
+		case F_ATTACHED: a->attached = true; break;
+		case F_AVAILABLE: a->available = true; break;
+		case F_PATH: a->path = true; break;
+		}
+	}
+	for (int i = 0; i < a->n_words && i < 8; i++)
+		a->words[i] = positional[i];
+	return 0;
+}
+
+static int cmd_version(void)
+{
+	printf("REX-Ray\n-------\n");
+	printf("Binary: rexray\n");
+	printf("Flavor: client+agent+controller\n");
+	printf("SemVer: %s\n", RR_SEMVER);
+	printf("OsArch: %s\n", version_osarch());
+	printf("Branch: %s\n", version_branch());
+	printf("Commit: %s\n", version_commit());
+	printf("Formed: %s\n", version_formed());
+	return 0;
+}
+
+static void print_env_line(const char *key, const char *value, const char *env_name, void *arg)
+{
+	(void)key;
+	(void)arg;
+	printf("%s=%s\n", env_name, value);
+}
+
+static int cmd_env(struct engine *en)
+{
+	printf("REXRAY_HOME_ETC=%s\n", en->paths.etc);
+	printf("REXRAY_HOME_LIB=%s\n", en->paths.lib);
+	printf("REXRAY_HOME_LOG=%s\n", en->paths.log);
+	printf("REXRAY_HOME_RUN=%s\n", en->paths.run);
+	printf("REXRAY_LOGLEVEL=%s\n", log_level_name(log_get_level()));
+	cfg_foreach(en->cfg, print_env_line, NULL);
+	return 0;
+}
+
+static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
+{
+	struct err e = ERR_INIT;
+	long pid;
+
+	if (!sub) {
+		fprintf(stderr, "rexray: service: give start, stop or status\n");
+		return 2;
+	}
+	if (strcmp(sub, "start") == 0) {
+		if (engine_serve(en, a->nopid, a->force, &e) < 0) {
+			cli_error("service start", &e);
+			return 1;
+		}
+		return 0;
+	}
+	pid = engine_running_pid(en);
+	if (strcmp(sub, "status") == 0) {
+		if (!pid) {
+			printf("REX-Ray is stopped\n");
+			return 3;
+		}
+		printf("REX-Ray is running at PID %ld\n", pid);
+		return 0;
+	}
+	if (strcmp(sub, "stop") == 0 || strcmp(sub, "restart") == 0) {
+		if (!pid) {
+			printf("REX-Ray is already stopped\n");
+		} else {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+			int waited = 0;
+			kill((pid_t)pid, SIGTERM);
+			/* wait up to 15 s for a clean exit */
+			while (kill((pid_t)pid, 0) == 0 && waited++ < 300)
+				nanosleep(&ts, NULL);
+			if (kill((pid_t)pid, 0) == 0) {
+				fprintf(stderr, "rexray: service stop: pid %ld did not exit within "
+					"15 s\n", pid);
+				return 1;
+			}
+			printf("Shut down REX-Ray (PID %ld)\n", pid);
+		}
+		if (strcmp(sub, "restart") == 0)
+			return cmd_service(en, "start", a);
+		return 0;
+	}
+	fprintf(stderr, "rexray: service: unknown command '%s' (start, stop, status)\n", sub);
+	return 2;
+}
+
+static int run(struct engine *en, struct cli_args *a)
+{
+	const char *cmd = a->words[0];
+	struct err e = ERR_INIT;
+	int first_arg = 2;
+
+	if (!cmd || a->help) {
+		fputs(usage, cmd || a->help ? stdout : stderr);
+		return cmd || a->help ? 0 : 2;
+	}
+	if (strcmp(cmd, "version") == 0)
+		return cmd_version();
+	if (strcmp(cmd, "env") == 0)
+		return cmd_env(en);
+	if (service_alias(cmd))
+		return cmd_service(en, cmd, a);
+	if (strcmp(cmd, "service") == 0)
+		return cmd_service(en, a->words[1], a);
+	if (strcmp(cmd, "volume") == 0 || strcmp(cmd, "volumes") == 0 || strcmp(cmd, "vol") == 0) {
+		a->args += first_arg;
+		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
+		if (engine_connect(en, &e) < 0) {
+			cli_error("volume", &e);
+			return 1;
+		}
+		return cli_volume(en, a->words[1], a);
+	}
+	fprintf(stderr, "rexray: unknown command '%s' (see rexray --help)\n", cmd);
+	return 2;
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct cli_args a;
+	struct engine en;
+	struct err e = ERR_INIT;
+	struct cfg *cfg = cfg_new();
+	int rc;
+
+	if (!cfg) {
+		fprintf(stderr, "rexray: out of memory\n");
+		return 1;
+	}
+	if (parse_args(argc, argv, &a, cfg) < 0) {
+		cfg_free(cfg);
+		return 2;
+	}
+	if (engine_init(&en, cfg, a.config_file, &e) < 0) {
+		cli_error("config", &e);
+		engine_release(&en);
+		return 1;
+	}
+	rc = run(&en, &a);
+	engine_release(&en);
+	return rc;
+}

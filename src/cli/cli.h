@@ -1,0 +1,54 @@
+/*
+ * cli: the `rexray` command line (spec/rexray.md section 1).
+ *
+ *   rexray [global flags] COMMAND [SUBCOMMAND] [flags] [ARGS...]
+ *
+ * Global flags may appear anywhere: -c/--config FILE, -h/--host ADDR,
+ * -s/--service NAME, -l/--logLevel LEVEL, -?/--help. Output flags for the
+ * volume commands: -f/--format tmpl|json|jsonp, -q/--quiet.
+ * Exit status: 0 success, 1 an operation failed, 2 a usage error,
+ * 3 `service status` of a stopped service.
+ */
+#ifndef RR_CLI_H
+#define RR_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/engine.h"
+
+enum out_format { OUT_TMPL, OUT_JSON, OUT_JSONP };
+
+/* What the parser found on the command line. */
+struct cli_args {
+	const char *words[8];	/* command, subcommand, and the positional args */
+	int n_words;
+	const char *config_file;
+	const char *format;
+	bool quiet;
+	bool force;
+	bool foreground;
+	bool nopid;
+	bool attached;
+	bool available;
+	bool path;
+	bool help;
+	const char *size, *iops, *volume_type, *availability_zone;
+	const char **args;	/* positional args after the (sub)command */
+	int n_args;
+};
+
+int cli_main(int argc, char **argv);
+
+/* volume subcommands (cli/volume.c); return the exit status */
+int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
+
+/* output helpers (cli/output.c) */
+int cli_parse_format(const char *s, enum out_format *out);
+/* Print volumes as the table (ID Name Status Size) or JSON array. */
+void cli_print_volumes(const struct volume_list *l, enum out_format f, bool quiet);
+const char *cli_state_name(int attachment_state);
+/* Print an error the same way everywhere: "rexray: <what>: <msg>". */
+void cli_error(const char *what, const struct err *e);
+
+#endif

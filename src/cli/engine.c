@@ -1,0 +1,351 @@
+#include "cli/engine.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "drivers/driver.h"
+#include "server/http.h"
+#include "server/service.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+static void setup_logging(const struct cfg *cfg)
+{
+	const char *lvl = cfg_get(cfg, "rexray.loglevel");
+	enum log_level l;
+
+	if (!lvl || !*lvl)
+		lvl = cfg_get(cfg, "libstorage.logging.level");
+	if (lvl && *lvl && log_level_parse(lvl, &l) == 0)
+		log_set_level(l);
+}
+
+int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, struct err *e)
+{
+	int r;
+
+	memset(en, 0, sizeof(*en));
+	en->cfg = cfg;
+	if ((r = paths_init(&en->paths, e)) < 0)
+		return r;
+	if ((r = cfg_load_default(cfg, config_file, &en->paths, &en->config_file, e)) < 0)
+		return r;
+	setup_logging(cfg);
+	if (en->config_file && *en->config_file)
+		log_debug("config: loaded %s", en->config_file);
+	return 0;
+}
+
+int engine_open_server(struct engine *en, struct err *e)
+{
+	char db[PATH_MAX + 16];
+	int r;
+
+	if (en->server)
+		return 0;
+	if ((r = paths_mkdirs(&en->paths, e)) < 0)
+		return r;
+	snprintf(db, sizeof(db), "%s/rexray.db", en->paths.lib);
+	if ((r = store_open(db, &en->store, e)) < 0)
+		return r;
+	return ls_server_new(en->cfg, &en->paths, en->store, &en->server, e);
+}
+
+static bool address_alive(const char *address)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool alive;
+	int fd;
+
+	if (strncmp(address, "unix://", 7) != 0)
+		return true; /* a tcp spec: let the client find out */
+	if (strlen(address + 7) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, address + 7);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+/* The running service's address from <run>/rexray.spec, if it answers. */
+static bool spec_host(const struct engine *en, char *out, size_t outsz)
+{
+	char path[PATH_MAX + 16], *buf = NULL;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "%s/rexray.spec", en->paths.run);
+	if (fs_read_file(path, 4096, &buf, NULL) < 0)
+		return false;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (*buf && strlen(buf) < outsz && address_alive(buf)) {
+		strcpy(out, buf);
+		ok = true;
+	}
+	free(buf);
+	return ok;
+}
+
+static int pick_service(struct engine *en, struct err *e)
+{
+	struct service_list l = { 0 };
+	const char *want = cfg_get(en->cfg, "libstorage.service");
+	int r;
+
+	if (want && *want) {
+		snprintf(en->service, sizeof(en->service), "%s", want);
+		return 0;
+	}
+	if (en->server) {
+		snprintf(en->service, sizeof(en->service), "%s",
+			 ls_server_default_service(en->server));
+		return 0;
+	}
+	if ((r = en->client->ops->services(en->client, &l, e)) < 0)
+		return r;
+	if (l.n == 0) {
+		service_list_release(&l);
+		return err_set(e, -ENOENT, "the server at %s has no services", en->host);
+	}
+	snprintf(en->service, sizeof(en->service), "%s", l.s[0].name);
+	service_list_release(&l);
+	return 0;
+}
+
+/* This host's instance ID for the chosen service, from its driver's executor. */
+static int resolve_iid(struct engine *en, struct err *e)
+{
+	struct service_info si = { 0 };
+	const struct storage_executor *ex;
+	const char *scopes[] = { NULL, "libstorage.client", NULL };
+	char scope0[128];
+	int r;
+
+	if ((r = en->client->ops->service_inspect(en->client, en->service, false, NULL, &si, e)) < 0)
+		return r;
+	ex = executor_find(si.driver_name);
+	if (!ex) {
+		log_debug("no executor for driver %s: calls carry no instance ID", si.driver_name);
+		service_info_release(&si);
+		return 0;
+	}
+	snprintf(scope0, sizeof(scope0), "libstorage.server.services.%s", en->service);
+	scopes[0] = scope0;
+	r = ex->instance_id(en->cfg, scopes, &en->iid, e);
+	if (r == 0) {
+		free(en->iid.service);
+		en->iid.service = strdup(en->service);
+		en->have_iid = en->iid.service != NULL;
+	}
+	service_info_release(&si);
+	return r;
+}
+
+int engine_connect(struct engine *en, struct err *e)
+{
+	const char *host = cfg_get(en->cfg, "libstorage.host");
+	int r;
+
+	if (host && *host) {
+		snprintf(en->host, sizeof(en->host), "%s", host);
+	} else if (!spec_host(en, en->host, sizeof(en->host))) {
+		en->host[0] = '\0';
+	}
+	if (en->host[0]) {
+		log_debug("client: talking to %s", en->host);
+		r = client_http_new(en->host, 0, &en->client, e);
+	} else {
+		log_debug("client: no running service; using an in-process server");
+		if ((r = engine_open_server(en, e)) < 0)
+			return r;
+		r = client_local_new(en->server, &en->client, e);
+	}
+	if (r < 0)
+		return r;
+	if ((r = pick_service(en, e)) < 0)
+		return r;
+	return resolve_iid(en, e);
+}
+
+struct ls_ctx engine_ctx(const struct engine *en)
+{
+	struct ls_ctx ctx = { 0 };
+
+	if (en->have_iid) {
+		ctx.iids = &en->iid;
+		ctx.n_iids = 1;
+	}
+	return ctx;
+}
+
+long engine_running_pid(const struct engine *en)
+{
+	char path[PATH_MAX + 16], *buf = NULL;
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "%s/rexray.pid", en->paths.run);
+	if (fs_read_file(path, 64, &buf, NULL) < 0)
+		return 0;
+	pid = strtol(buf, NULL, 10);
+	free(buf);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	return pid;
+}
+
+/* ---- serving ---- */
+
+static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], size_t *n,
+			      struct err *e)
+{
+	char **names = NULL;
+	const char *host;
+	int count;
+
+	*n = 0;
+	count = cfg_children(en->cfg, "libstorage.server.endpoints", &names);
+	if (count < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (int i = 0; i < count && *n < ENGINE_MAX_ENDPOINTS; i++) {
+		char key[320];
+		const char *a;
+		snprintf(key, sizeof(key), "libstorage.server.endpoints.%s.address", names[i]);
+		a = cfg_get(en->cfg, key);
+		if (!a || !*a) {
+			cfg_names_free(names);
+			return err_set(e, -EINVAL, "config: %s is not set", key);
+		}
+		snprintf(addrs[(*n)++], PATH_MAX + 32, "%s", a);
+	}
+	cfg_names_free(names);
+	if (*n)
+		return 0;
+	host = cfg_get(en->cfg, "libstorage.host");
+	if (host && *host)
+		snprintf(addrs[(*n)++], PATH_MAX + 32, "%s", host);
+	else
+		snprintf(addrs[(*n)++], PATH_MAX + 32, "unix://%s/rexray.sock", en->paths.run);
+	return 0;
+}
+
+static int write_pid(struct engine *en, bool force, struct err *e)
+{
+	char path[PATH_MAX + 16], buf[32];
+	long pid = engine_running_pid(en);
+	int r;
+
+	if (pid && pid != (long)getpid() && !force)
+		return err_set(e, -EEXIST, "rexray is already running (pid %ld); stop it first "
+			       "or use --force", pid);
+	snprintf(path, sizeof(path), "%s/rexray.pid", en->paths.run);
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if ((r = fs_write_atomic(path, buf, strlen(buf), 0644)) < 0)
+		return err_set(e, r, "cannot write '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+static void remove_run_file(const struct engine *en, const char *name)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s", en->paths.run, name);
+	unlink(path);
+}
+
+static int write_spec(struct engine *en, struct err *e)
+{
+	char path[PATH_MAX + 16], line[PATH_MAX + 32];
+	const char *addr = http_endpoint_address(en->endpoints[0]);
+	int r;
+
+	/* the CLI prefers a unix socket: no TLS or token questions on the same host */
+	for (size_t i = 0; i < en->n_endpoints; i++) {
+		if (strncmp(http_endpoint_address(en->endpoints[i]), "unix://", 7) == 0) {
+			addr = http_endpoint_address(en->endpoints[i]);
+			break;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/rexray.spec", en->paths.run);
+	snprintf(line, sizeof(line), "%s\n", addr);
+	if ((r = fs_write_atomic(path, line, strlen(line), 0644)) < 0)
+		return err_set(e, r, "cannot write '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+static void stop_endpoints(struct engine *en)
+{
+	for (size_t i = 0; i < en->n_endpoints; i++)
+		http_endpoint_stop(en->endpoints[i]);
+	en->n_endpoints = 0;
+}
+
+int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
+{
+	char addrs[ENGINE_MAX_ENDPOINTS][PATH_MAX + 32];
+	sigset_t set;
+	size_t n;
+	int r, sig = 0;
+
+	/* block the stop signals before any thread starts, then wait for them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = engine_open_server(en, e)) < 0)
+		return r;
+	if (!nopid && (r = write_pid(en, force, e)) < 0)
+		return r;
+	if ((r = endpoint_addresses(en, addrs, &n, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		r = http_endpoint_start(en->server, en->cfg, addrs[i], 0600,
+					&en->endpoints[en->n_endpoints], e);
+		if (r < 0)
+			goto out;
+		en->n_endpoints++;
+	}
+	if ((r = write_spec(en, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < en->n_endpoints; i++)
+		fprintf(stderr, "rexray: libStorage server %s listening on %s\n",
+			ls_server_name(en->server), http_endpoint_address(en->endpoints[i]));
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			continue; /* config reload is not supported yet: keep serving */
+		break;
+	}
+	log_info("received signal %d: stopping", sig);
+	r = 0;
+out:
+	stop_endpoints(en);
+	remove_run_file(en, "rexray.spec");
+	if (!nopid)
+		remove_run_file(en, "rexray.pid");
+	return r;
+}
+
+void engine_release(struct engine *en)
+{
+	stop_endpoints(en);
+	client_free(en->client);
+	ls_server_free(en->server);
+	store_close(en->store);
+	instance_id_release(&en->iid);
+	cfg_free(en->cfg);
+	memset(en, 0, sizeof(*en));
+}

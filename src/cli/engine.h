@@ -1,0 +1,68 @@
+/*
+ * engine: the one object main builds and passes down. It holds the
+ * paths, the configuration, the server-side state (store + services) when
+ * this process runs them, the HTTP endpoints when it serves, and the
+ * storage client the commands use.
+ *
+ * Life cycle: engine_init (paths, config, logging) -> either
+ * engine_serve (service start) or engine_connect (every other command:
+ * the running service's socket when the spec file points at a live one,
+ * or libstorage.host, else an in-process server on the same state)
+ * -> engine_release.
+ */
+#ifndef RR_ENGINE_H
+#define RR_ENGINE_H
+
+#include <stdbool.h>
+
+#include "client/client.h"
+#include "util/err.h"
+#include "util/paths.h"
+
+struct cfg;
+struct store;
+struct ls_server;
+struct http_endpoint;
+
+#define ENGINE_MAX_ENDPOINTS 8
+
+struct engine {
+	struct paths paths;
+	struct cfg *cfg;
+	const char *config_file;	/* the file loaded, "" if none */
+	struct store *store;
+	struct ls_server *server;
+	struct http_endpoint *endpoints[ENGINE_MAX_ENDPOINTS];
+	size_t n_endpoints;
+	struct storage_client *client;
+	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process */
+	/* the caller's identity for the chosen service */
+	char service[65];
+	struct instance_id iid;
+	bool have_iid;
+};
+
+/* Set up paths, load the config (explicit file or the defaults) and apply
+ * the flag overrides already set on cfg by the caller. cfg is taken over. */
+int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, struct err *e);
+
+/* Open the store and the services in this process. */
+int engine_open_server(struct engine *en, struct err *e);
+
+/* Choose and open the client; resolve the service (flag, config, or the
+ * server's default) and this host's instance ID for it. */
+int engine_connect(struct engine *en, struct err *e);
+
+/* Serve the REST API on the configured endpoints until SIGTERM/SIGINT.
+ * Writes <run>/rexray.pid (unless nopid) and <run>/rexray.spec. */
+int engine_serve(struct engine *en, bool nopid, bool force, struct err *e);
+
+/* The ctx to pass to client calls (borrows en). */
+struct ls_ctx engine_ctx(const struct engine *en);
+
+void engine_release(struct engine *en);
+
+/* pid of the running service from the pid file, or 0. */
+long engine_running_pid(const struct engine *en);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * client: the storage client interface. integration/, docker/, dvdi/ and
+ * cli/ call storage operations through it without knowing whether the
+ * libStorage server runs in this process (client/local.c, a direct call
+ * into server/service.h) or elsewhere (client/http.c, libcurl over a unix
+ * socket or TCP).
+ *
+ * Every operation returns 0 or a negative errno and fills e; the codes
+ * are the server's: -ENOENT not found (404), -EINVAL bad request (400),
+ * -EEXIST/-EBUSY conflict (409), -EACCES unauthorised (401), -ENOTSUP
+ * (501), -ETIMEDOUT (408 or a transport timeout), -ECONNREFUSED/-EIO
+ * transport failures. Outputs are filled only on success and are owned by
+ * the caller (release with the api/types.h functions).
+ *
+ * ctx carries the caller's identity, what the Libstorage-Instanceid and
+ * Libstorage-Localdevices headers carry on the wire; it is borrowed.
+ *
+ * A client is used by one thread at a time unless the implementation says
+ * otherwise (local: any number; http: one easy handle per client).
+ */
+#ifndef RR_CLIENT_H
+#define RR_CLIENT_H
+
+#include <stdbool.h>
+
+#include "api/types.h"
+#include "util/err.h"
+
+struct ls_ctx {
+	const struct instance_id *iids;	  /* one per driver/service; may be NULL */
+	size_t n_iids;
+	const struct local_devices *ldevs; /* one per driver; may be NULL */
+	size_t n_ldevs;
+	const char *tx_id;		  /* may be NULL: one is made up */
+};
+
+struct storage_client;
+
+struct storage_client_ops {
+	const char *name; /* "local" or "http" */
+	void (*close)(struct storage_client *c);
+
+	int (*services)(struct storage_client *c, struct service_list *out, struct err *e);
+	/* With want_instance, the service's instance for ctx's instance ID is
+	 * filled in (GET /services/{svc}?instance). */
+	int (*service_inspect)(struct storage_client *c, const char *svc, bool want_instance,
+			       const struct ls_ctx *ctx, struct service_info *out, struct err *e);
+	/* GET /volumes/{svc}?attachments=mask */
+	int (*volumes)(struct storage_client *c, const char *svc, int mask,
+		       const struct ls_ctx *ctx, struct volume_list *out, struct err *e);
+	/* GET /volumes/{svc}/{id}?attachments=mask[&byName] */
+	int (*volume_inspect)(struct storage_client *c, const char *svc, const char *id_or_name,
+			      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
+			      struct err *e);
+	int (*volume_create)(struct storage_client *c, const char *svc,
+			     const struct volume_create_req *req, const struct ls_ctx *ctx,
+			     struct volume *out, struct err *e);
+	/* token may be NULL when the caller does not want it */
+	int (*volume_attach)(struct storage_client *c, const char *svc, const char *id,
+			     const struct volume_attach_req *req, const struct ls_ctx *ctx,
+			     struct volume *out, char **token, struct err *e);
+	int (*volume_detach)(struct storage_client *c, const char *svc, const char *id,
+			     const struct volume_detach_req *req, const struct ls_ctx *ctx,
+			     struct volume *out, struct err *e);
+	int (*volume_remove)(struct storage_client *c, const char *svc, const char *id, bool force,
+			     const struct ls_ctx *ctx, struct err *e);
+};
+
+struct storage_client {
+	const struct storage_client_ops *ops;
+	void *impl;
+};
+
+struct ls_server;
+
+/* In-process client on a server the caller owns (borrowed; must outlive
+ * the client). Returns 0 or -ENOMEM. */
+int client_local_new(struct ls_server *srv, struct storage_client **out, struct err *e);
+
+/*
+ * HTTP client. host is "unix:///path.sock" or "tcp://host:port".
+ * timeout_ms bounds each whole request (0 = 120 s).
+ * Returns 0, or -EINVAL for a malformed host.
+ */
+int client_http_new(const char *host, long timeout_ms, struct storage_client **out,
+		    struct err *e);
+
+/* Close and free; NULL is fine. */
+void client_free(struct storage_client *c);
+
+#endif

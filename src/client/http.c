@@ -1,0 +1,725 @@
+/*
+ * http: the storage client over the libStorage REST API, with libcurl.
+ *
+ * One easy handle per client, reused so that keep-alive connections
+ * survive between calls; a client is therefore used by one thread at a
+ * time. Every request is bounded by the client's timeout and every reply
+ * body by HTTP_MAX_BODY. The server's status codes map onto the errno
+ * values of client.h and its error message is passed through unchanged.
+ */
+#include "client/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "api/codec.h"
+#include "api/headers.h"
+
+#define HTTP_DEFAULT_TIMEOUT_MS 120000L
+#define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
+#define HTTP_UNIX_HOST		"libstorage-server"
+
+struct http_client {
+	CURL *curl;
+	char *host;	   /* as given, for messages */
+	char *base_url;	   /* "http://libstorage-server" or "http://host:port" */
+	char *socket_path; /* unix socket, or NULL for TCP */
+	long timeout_ms;
+};
+
+/* A reply body, growing up to HTTP_MAX_BODY. */
+struct http_reply {
+	char *data;
+	size_t len, cap;
+	bool too_big;
+	long status;
+};
+
+/* ---- process-wide libcurl initialisation ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- host parsing ---- */
+
+static int bad_host(const char *host, const char *why, struct err *e)
+{
+	return err_set(e, -EINVAL, "invalid libstorage host '%s': %s", host, why);
+}
+
+static int parse_unix(struct http_client *hc, const char *path, struct err *e)
+{
+	struct sockaddr_un sun;
+
+	if (!*path)
+		return bad_host(hc->host, "empty socket path", e);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return bad_host(hc->host, "socket path is too long", e);
+	hc->socket_path = strdup(path);
+	hc->base_url = strdup("http://" HTTP_UNIX_HOST);
+	if (!hc->socket_path || !hc->base_url)
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* "host:port" or "[v6]:port"; the port is 1-65535. */
+static int parse_tcp(struct http_client *hc, const char *hp, struct err *e)
+{
+	const char *colon = strrchr(hp, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == hp)
+		return bad_host(hc->host, "expected tcp://host:port", e);
+	if (hp[0] == '[' && colon[-1] != ']')
+		return bad_host(hc->host, "expected tcp://[address]:port", e);
+	if (hp[0] != '[' && memchr(hp, ':', (size_t)(colon - hp)))
+		return bad_host(hc->host, "an IPv6 address needs brackets", e);
+	for (const char *p = hp; p < colon; p++) {
+		if (*p == '/' || *p == '@' || *p == '?' || *p == '#' || (unsigned char)*p <= ' ')
+			return bad_host(hc->host, "bad character in host name", e);
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535)
+		return bad_host(hc->host, "port must be 1-65535", e);
+	if (asprintf(&hc->base_url, "http://%s", hp) < 0) {
+		hc->base_url = NULL;
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int parse_host(struct http_client *hc, const char *host, struct err *e)
+{
+	if (strncmp(host, "unix://", 7) == 0)
+		return parse_unix(hc, host + 7, e);
+	if (strncmp(host, "tcp://", 6) == 0)
+		return parse_tcp(hc, host + 6, e);
+	return bad_host(host, "expected unix:///path.sock or tcp://host:port", e);
+}
+
+/* ---- one request ---- */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_reply *r = userdata;
+	size_t n = size * nmemb;
+
+	if (n > HTTP_MAX_BODY - r->len) {
+		r->too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *d;
+
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		d = realloc(r->data, cap);
+		if (!d)
+			return 0;
+		r->data = d;
+		r->cap = cap;
+	}
+	memcpy(r->data + r->len, ptr, n);
+	r->len += n;
+	r->data[r->len] = '\0';
+	return n;
+}
+
+/* A header value must not smuggle a line break into the request. */
+static bool header_value_ok(const char *v)
+{
+	size_t len = strnlen(v, HEADER_VALUE_MAX + 1);
+
+	if (len > HEADER_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Append "name: value" (value stolen) to *list. */
+static int add_header(struct curl_slist **list, const char *name, char *value, struct err *e)
+{
+	struct curl_slist *n;
+	char *line = NULL;
+
+	if (!value)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (!header_value_ok(value)) {
+		free(value);
+		return err_set(e, -EINVAL, "cannot send %s: the value has control characters "
+					   "or is longer than %d bytes", name, HEADER_VALUE_MAX);
+	}
+	if (asprintf(&line, "%s: %s", name, value) < 0)
+		line = NULL;
+	free(value);
+	n = line ? curl_slist_append(*list, line) : NULL;
+	free(line);
+	if (!n)
+		return err_set(e, -ENOMEM, "out of memory");
+	*list = n;
+	return 0;
+}
+
+static int ctx_headers(struct curl_slist **list, const struct ls_ctx *ctx, struct err *e)
+{
+	char txid[37];
+	int r = 0;
+
+	for (size_t i = 0; ctx && r == 0 && i < ctx->n_iids; i++)
+		r = add_header(list, "Libstorage-Instanceid", iid_header_format(&ctx->iids[i]), e);
+	for (size_t i = 0; ctx && r == 0 && i < ctx->n_ldevs; i++)
+		r = add_header(list, "Libstorage-Localdevices",
+			       localdevices_header_format(&ctx->ldevs[i]), e);
+	if (r < 0)
+		return r;
+	if (!ctx || !ctx->tx_id)
+		uuid_v4(txid);
+	return add_header(list, "Libstorage-Tx",
+			  tx_header_format(ctx && ctx->tx_id ? ctx->tx_id : txid, time(NULL)), e);
+}
+
+static int build_headers(struct curl_slist **list, bool has_body, const struct ls_ctx *ctx,
+			 struct err *e)
+{
+	struct curl_slist *n;
+
+	/* no "Expect: 100-continue" round trip before a large body */
+	*list = curl_slist_append(NULL, "Expect:");
+	if (!*list)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (has_body) {
+		n = curl_slist_append(*list, "Content-Type: application/json");
+		if (!n) {
+			curl_slist_free_all(*list);
+			*list = NULL;
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+		*list = n;
+	}
+	if (ctx_headers(list, ctx, e) < 0) {
+		curl_slist_free_all(*list);
+		*list = NULL;
+		return e ? e->code : -EINVAL;
+	}
+	return 0;
+}
+
+static CURLcode set_options(struct http_client *hc, const char *method, const char *url,
+			    const char *body, struct curl_slist *hdrs, struct http_reply *rep,
+			    char *errbuf)
+{
+	CURL *c = hc->curl;
+	CURLcode rc = CURLE_OK;
+
+	/* reset keeps the connection cache, so keep-alive survives */
+	curl_easy_reset(c);
+#define SET(opt, val)                                  \
+	do {                                           \
+		if (rc == CURLE_OK)                    \
+			rc = curl_easy_setopt(c, opt, val); \
+	} while (0)
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, "http");
+	SET(CURLOPT_TIMEOUT_MS, hc->timeout_ms);
+	SET(CURLOPT_USERAGENT, "rexray-c");
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, rep);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	if (hc->socket_path)
+		SET(CURLOPT_UNIX_SOCKET_PATH, hc->socket_path);
+	if (body) {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		SET(CURLOPT_POSTFIELDS, body);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+		SET(CURLOPT_CUSTOMREQUEST, method);
+#undef SET
+	return rc;
+}
+
+static int transport_error(struct http_client *hc, CURLcode rc, const struct http_reply *rep,
+			   const char *errbuf, struct err *e)
+{
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	int code;
+
+	if (rep->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		return err_set(e, -E2BIG, "reply from libstorage server at %s is larger than %u MiB",
+			       hc->host, HTTP_MAX_BODY >> 20);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		code = -ECONNREFUSED;
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		code = -ETIMEDOUT;
+		break;
+	case CURLE_OUT_OF_MEMORY:
+		code = -ENOMEM;
+		break;
+	default:
+		code = -EIO;
+		break;
+	}
+	return err_set(e, code, "cannot reach libstorage server at %s: %s", hc->host, why);
+}
+
+/*
+ * Perform method on path (already escaped, with its query) and fill rep.
+ * Returns 0 once a reply arrived, whatever its status, or a transport
+ * error.
+ */
+static int http_perform(struct http_client *hc, const char *method, const char *path,
+			const char *body, const struct ls_ctx *ctx, struct http_reply *rep,
+			struct err *e)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs;
+	char *url = NULL;
+	CURLcode rc;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	r = build_headers(&hdrs, body != NULL, ctx, e);
+	if (r < 0)
+		return r;
+	if (asprintf(&url, "%s%s", hc->base_url, path) < 0) {
+		curl_slist_free_all(hdrs);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	rc = set_options(hc, method, url, body, hdrs, rep, errbuf);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(hc->curl);
+	if (rc == CURLE_OK)
+		rc = curl_easy_getinfo(hc->curl, CURLINFO_RESPONSE_CODE, &rep->status);
+	/* the handle must not keep pointers to what is freed below (headers,
+	 * body, errbuf, rep); reset keeps the open connection */
+	curl_easy_reset(hc->curl);
+	curl_slist_free_all(hdrs);
+	free(url);
+	if (rc != CURLE_OK)
+		return transport_error(hc, rc, rep, errbuf, e);
+	return 0;
+}
+
+static int status_errno(long status)
+{
+	switch (status) {
+	case 400:
+		return -EINVAL;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 404:
+		return -ENOENT;
+	case 408:
+		return -ETIMEDOUT;
+	case 409:
+		return -EEXIST;
+	case 413:
+		return -E2BIG;
+	case 501:
+		return -ENOTSUP;
+	}
+	return -EIO;
+}
+
+/* Turn a non-2xx reply into an error carrying the server's message. */
+static int status_error(struct http_client *hc, const char *method, const char *path,
+			const struct http_reply *rep, struct err *e)
+{
+	int code = status_errno(rep->status);
+	char msg[ERR_MSG_MAX];
+
+	if (rep->status < 400)
+		return err_set(e, -EIO, "%s %s: unexpected HTTP status %ld from %s", method, path,
+			       rep->status, hc->host);
+	if (rep->status == 408)
+		/* the body is the server's Task, not an error: say what it means */
+		return err_set(e, code, "the operation did not finish within the server's task "
+					"timeout (it goes on running on the server)");
+	error_body_parse(rep->data, rep->len, msg, sizeof(msg), NULL);
+	if (!msg[0])
+		return err_set(e, code, "%s %s: HTTP %ld from %s", method, path, rep->status,
+			       hc->host);
+	return err_set(e, code, "%s", msg);
+}
+
+/*
+ * A whole call: perform, check the status is 2xx, and (when want_json)
+ * parse the body into *out. An empty 2xx body gives *out = NULL.
+ */
+static int http_call(struct http_client *hc, const char *method, const char *path,
+		     const char *body, const struct ls_ctx *ctx, json_t **out, struct err *e)
+{
+	struct http_reply rep;
+	json_error_t jerr;
+	int r;
+
+	if (out)
+		*out = NULL;
+	r = http_perform(hc, method, path, body, ctx, &rep, e);
+	if (r < 0)
+		goto done;
+	if (rep.status < 200 || rep.status > 299) {
+		r = status_error(hc, method, path, &rep, e);
+		goto done;
+	}
+	if (!out || rep.len == 0)
+		goto done;
+	*out = json_loadb(rep.data, rep.len, 0, &jerr);
+	if (!*out)
+		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", hc->host,
+			    jerr.text);
+done:
+	free(rep.data);
+	return r;
+}
+
+/* A decoder's complaint about a reply is the server's fault, not ours. */
+static int reply_error(struct http_client *hc, int r, struct err *e)
+{
+	if (r == -ENOMEM)
+		return r;
+	if (e)
+		e->code = -EIO;
+	err_prefix(e, "bad reply from libstorage server at %s", hc->host);
+	return -EIO;
+}
+
+/* ---- paths ---- */
+
+/* "/<a>[/<b>][?query]" with each segment %-escaped. */
+static char *make_path(struct http_client *hc, const char *root, const char *a, const char *b,
+		       const char *query)
+{
+	char *ea = a ? curl_easy_escape(hc->curl, a, 0) : NULL;
+	char *eb = b ? curl_easy_escape(hc->curl, b, 0) : NULL;
+	char *p = NULL;
+
+	if ((a && !ea) || (b && !eb) ||
+	    asprintf(&p, "/%s%s%s%s%s%s%s", root, ea ? "/" : "", ea ? ea : "", eb ? "/" : "",
+		     eb ? eb : "", query ? "?" : "", query ? query : "") < 0)
+		p = NULL;
+	curl_free(ea);
+	curl_free(eb);
+	return p;
+}
+
+static struct http_client *impl(struct storage_client *c)
+{
+	return c->impl;
+}
+
+static int need(const char *what, const char *v, struct err *e)
+{
+	if (!v || !*v)
+		return err_set(e, -EINVAL, "%s is required", what);
+	return 0;
+}
+
+/* ---- operations ---- */
+
+static int op_services(struct storage_client *c, struct service_list *out, struct err *e)
+{
+	struct service_list l = { 0 };
+	json_t *j;
+	int r;
+
+	r = http_call(impl(c), "GET", "/services", NULL, NULL, &j, e);
+	if (r < 0)
+		return r;
+	r = service_map_from_json(j, &l, e);
+	json_decref(j);
+	if (r < 0)
+		return reply_error(impl(c), r, e);
+	*out = l;
+	return 0;
+}
+
+static int op_service_inspect(struct storage_client *c, const char *svc, bool want_instance,
+			      const struct ls_ctx *ctx, struct service_info *out, struct err *e)
+{
+	struct service_info s;
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0)
+		return -EINVAL;
+	path = make_path(impl(c), "services", svc, NULL, want_instance ? "instance" : NULL);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	r = service_info_from_json(j, &s, e);
+	json_decref(j);
+	if (r < 0)
+		return reply_error(impl(c), r, e);
+	*out = s;
+	return 0;
+}
+
+static int op_volumes(struct storage_client *c, const char *svc, int mask,
+		      const struct ls_ctx *ctx, struct volume_list *out, struct err *e)
+{
+	struct volume_list l = { 0 };
+	char query[32];
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0)
+		return -EINVAL;
+	snprintf(query, sizeof(query), "attachments=%d", mask);
+	path = make_path(impl(c), "volumes", svc, NULL, query);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	r = volume_map_from_json(j, &l, e);
+	json_decref(j);
+	if (r < 0)
+		return reply_error(impl(c), r, e);
+	*out = l;
+	return 0;
+}
+
+/* Decode a reply that must be a Volume. */
+static int volume_reply(struct storage_client *c, json_t *j, struct volume *out, struct err *e)
+{
+	struct volume v;
+	int r;
+
+	r = volume_from_json(j, &v, e);
+	json_decref(j);
+	if (r < 0)
+		return reply_error(impl(c), r, e);
+	*out = v;
+	return 0;
+}
+
+static int op_volume_inspect(struct storage_client *c, const char *svc, const char *id_or_name,
+			     bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
+			     struct err *e)
+{
+	char query[48];
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0 || need("volume ID or name", id_or_name, e) < 0)
+		return -EINVAL;
+	snprintf(query, sizeof(query), "attachments=%d%s", mask, by_name ? "&byName" : "");
+	path = make_path(impl(c), "volumes", svc, id_or_name, query);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	return volume_reply(c, j, out, e);
+}
+
+/* POST a request object to path and hand back the parsed reply. */
+static int post_json(struct storage_client *c, const char *path, json_t *req,
+		     const struct ls_ctx *ctx, json_t **reply, struct err *e)
+{
+	char *body = req ? json_dump_compact(req) : NULL;
+	int r;
+
+	json_decref(req);
+	if (!body)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), "POST", path, body, ctx, reply, e);
+	free(body);
+	return r;
+}
+
+static int op_volume_create(struct storage_client *c, const char *svc,
+			    const struct volume_create_req *req, const struct ls_ctx *ctx,
+			    struct volume *out, struct err *e)
+{
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0)
+		return -EINVAL;
+	path = make_path(impl(c), "volumes", svc, NULL, NULL);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = post_json(c, path, volume_create_req_to_json(req), ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	return volume_reply(c, j, out, e);
+}
+
+static int op_volume_attach(struct storage_client *c, const char *svc, const char *id,
+			    const struct volume_attach_req *req, const struct ls_ctx *ctx,
+			    struct volume *out, char **token, struct err *e)
+{
+	struct volume_attach_req none = { 0 };
+	struct volume v;
+	char *tok = NULL;
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
+		return -EINVAL;
+	path = make_path(impl(c), "volumes", svc, id, "attach");
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = post_json(c, path, volume_attach_req_to_json(req ? req : &none), ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	r = attach_reply_from_json(j, &v, token ? &tok : NULL, e);
+	json_decref(j);
+	if (r < 0)
+		return reply_error(impl(c), r, e);
+	*out = v;
+	if (token)
+		*token = tok;
+	return 0;
+}
+
+static int op_volume_detach(struct storage_client *c, const char *svc, const char *id,
+			    const struct volume_detach_req *req, const struct ls_ctx *ctx,
+			    struct volume *out, struct err *e)
+{
+	struct volume_detach_req none = { 0 };
+	json_t *j;
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
+		return -EINVAL;
+	path = make_path(impl(c), "volumes", svc, id, "detach");
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = post_json(c, path, volume_detach_req_to_json(req ? req : &none), ctx, &j, e);
+	free(path);
+	if (r < 0)
+		return r;
+	if (!j) {
+		/* 205 may come without a body: nothing is known about the volume */
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return volume_reply(c, j, out, e);
+}
+
+static int op_volume_remove(struct storage_client *c, const char *svc, const char *id,
+			    bool force, const struct ls_ctx *ctx, struct err *e)
+{
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
+		return -EINVAL;
+	path = make_path(impl(c), "volumes", svc, id, force ? "force" : NULL);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), "DELETE", path, NULL, ctx, NULL, e);
+	free(path);
+	return r;
+}
+
+static void http_client_free(struct http_client *hc)
+{
+	if (!hc)
+		return;
+	if (hc->curl)
+		curl_easy_cleanup(hc->curl);
+	free(hc->host);
+	free(hc->base_url);
+	free(hc->socket_path);
+	free(hc);
+}
+
+static void op_close(struct storage_client *c)
+{
+	http_client_free(c->impl);
+	c->impl = NULL;
+}
+
+static const struct storage_client_ops http_ops = {
+	.name = "http",
+	.close = op_close,
+	.services = op_services,
+	.service_inspect = op_service_inspect,
+	.volumes = op_volumes,
+	.volume_inspect = op_volume_inspect,
+	.volume_create = op_volume_create,
+	.volume_attach = op_volume_attach,
+	.volume_detach = op_volume_detach,
+	.volume_remove = op_volume_remove,
+};
+
+int client_http_new(const char *host, long timeout_ms, struct storage_client **out,
+		    struct err *e)
+{
+	struct http_client *hc;
+	struct storage_client *c;
+	int r;
+
+	*out = NULL;
+	if (!host)
+		return err_set(e, -EINVAL, "no libstorage host given");
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return err_set(e, -EIO, "cannot initialise libcurl: %s",
+			       curl_easy_strerror(curl_init_rc));
+	hc = calloc(1, sizeof(*hc));
+	c = calloc(1, sizeof(*c));
+	if (!hc || !c || !(hc->host = strdup(host))) {
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	hc->timeout_ms = timeout_ms > 0 ? timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	r = parse_host(hc, host, e);
+	if (r < 0)
+		goto fail;
+	hc->curl = curl_easy_init();
+	if (!hc->curl) {
+		r = err_set(e, -ENOMEM, "cannot create a libcurl handle");
+		goto fail;
+	}
+	c->ops = &http_ops;
+	c->impl = hc;
+	*out = c;
+	return 0;
+fail:
+	http_client_free(hc);
+	free(c);
+	return r;
+}

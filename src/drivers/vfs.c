@@ -1,0 +1,322 @@
+/*
+ * vfs: the reference driver. A volume is a directory <vfs.root>/vol/<id>
+ * plus its record in the store (the original kept JSON files; the store
+ * gives us transactions). Ids are vfs-000, vfs-001, ... per service.
+ *
+ * One attachment at a time, like a block volume: attaching a volume held
+ * by another instance needs force, which takes it over. The attach token
+ * and device name are the requested next device, or the directory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "drivers/driver.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+struct vfs_priv {
+	char root[PATH_MAX];
+};
+
+static int vfs_init(struct service *svc, struct err *e)
+{
+	struct vfs_priv *p = svc->priv;
+	char def[PATH_MAX], vol[PATH_MAX + 8];
+	const char *root;
+	int r;
+
+	if (path_join(def, sizeof(def), svc->paths->lib, "vfs") < 0)
+		return err_set(e, -ENAMETOOLONG, "vfs: library path too long");
+	cfg_str(svc->cfg, svc->scopes, "vfs.root", def, &root);
+	if (!root || root[0] != '/')
+		return err_set(e, -EINVAL, "config: vfs.root: invalid value '%s': expected an "
+			       "absolute path", root ? root : "");
+	if (strlen(root) >= sizeof(p->root) - 64)
+		return err_set(e, -ENAMETOOLONG, "config: vfs.root: path too long");
+	strcpy(p->root, root);
+	snprintf(vol, sizeof(vol), "%s/vol", p->root);
+	if ((r = fs_mkdir_p(vol, 0755)) < 0)
+		return err_set(e, r, "vfs: cannot create '%s': %s", vol, strerror(-r));
+	return 0;
+}
+
+static void vol_dir(const struct vfs_priv *p, const char *id, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s/vol/%s", p->root, id);
+}
+
+static int vfs_instance_inspect(struct service *svc, const struct instance_id *in,
+				struct instance *out, struct err *e)
+{
+	json_t *meta = NULL;
+	const char *id = in->id;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* An ID of only metadata is the executor's hostname as a JSON string. */
+	if ((!id || !*id) && in->metadata) {
+		meta = json_loads(in->metadata, JSON_DECODE_ANY, NULL);
+		if (!json_is_string(meta)) {
+			json_decref(meta);
+			return err_set(e, -EINVAL, "vfs: instance metadata must be a JSON string");
+		}
+		id = json_string_value(meta);
+	}
+	if (!id || !*id) {
+		json_decref(meta);
+		return err_set(e, -EINVAL, "vfs: the instance ID has neither an id nor metadata");
+	}
+	out->iid.id = strdup(id);
+	out->iid.driver = strdup("vfs");
+	out->iid.service = strdup(in->service ? in->service : "");
+	out->name = strdup("vfsInstance");
+	out->provider_name = strdup("");
+	if (!out->iid.id || !out->iid.driver || !out->iid.service || !out->name ||
+	    !out->provider_name) {
+		instance_release(out);
+		r = err_set(e, -ENOMEM, "out of memory");
+	}
+	(void)svc;
+	json_decref(meta);
+	return r;
+}
+
+static int vfs_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
+		       struct err *e)
+{
+	(void)q;
+	return store_volume_list(svc->store, svc->name, out, e);
+}
+
+static int vfs_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
+			      struct volume *out, struct err *e)
+{
+	(void)q;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+static int vfs_volume_inspect_by_name(struct service *svc, const char *name,
+				      const struct volume_query *q, struct volume *out,
+				      struct err *e)
+{
+	(void)q;
+	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
+}
+
+/* The opts of a create request become the volume's fields, as strings. */
+static json_t *opts_to_fields(const json_t *opts)
+{
+	json_t *fields = json_object(), *val;
+	const char *key;
+
+	if (!fields || !opts)
+		return fields;
+	json_object_foreach((json_t *)opts, key, val) {
+		json_t *s;
+		if (json_is_string(val)) {
+			s = json_string(json_string_value(val));
+		} else {
+			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+			s = t ? json_string(t) : NULL;
+			free(t);
+		}
+		if (!s || json_object_set_new(fields, key, s) < 0) {
+			json_decref(fields);
+			return NULL;
+		}
+	}
+	return fields;
+}
+
+static int vfs_volume_create(struct service *svc, const struct volume_create_req *req,
+			     struct volume *out, struct err *e)
+{
+	struct vfs_priv *p = svc->priv;
+	struct volume v = { 0 };
+	char id[32], dir[PATH_MAX + 64];
+	int64_t seq;
+	int r;
+
+	if ((r = store_next_seq(svc->store, svc->name, "volume", &seq, e)) < 0)
+		return r;
+	snprintf(id, sizeof(id), "vfs-%03lld", (long long)seq);
+	v.id = strdup(id);
+	v.name = strdup(req->name);
+	v.type = strdup(req->type ? req->type : "");
+	v.availability_zone = req->availability_zone ? strdup(req->availability_zone) : NULL;
+	v.size = req->has_size && req->size > 0 ? req->size : 1;
+	v.iops = req->has_iops ? req->iops : 0;
+	v.encrypted = req->has_encrypted && req->encrypted;
+	v.fields = opts_to_fields(req->opts);
+	if (!v.id || !v.name || !v.type || !v.fields ||
+	    (req->availability_zone && !v.availability_zone)) {
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (json_object_size(v.fields) == 0) {
+		json_decref(v.fields);
+		v.fields = NULL;
+	}
+	vol_dir(p, id, dir, sizeof(dir));
+	/* record first: the unique name constraint decides races between creates */
+	if ((r = store_begin(svc->store, e)) < 0)
+		goto out;
+	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0) {
+		store_rollback(svc->store);
+		goto out;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		r = err_set(e, -errno, "vfs: cannot create '%s': %s", dir, strerror(errno));
+		store_rollback(svc->store);
+		goto out;
+	}
+	if ((r = store_commit(svc->store, e)) < 0) {
+		rmdir(dir);
+		goto out;
+	}
+	*out = v;
+	return 0;
+out:
+	volume_release(&v);
+	return r;
+}
+
+static int vfs_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
+{
+	struct vfs_priv *p = svc->priv;
+	char dir[PATH_MAX + 64];
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	if (v.n_attachments > 0 && !force) {
+		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it "
+			    "first or remove with force", v.name,
+			    v.attachments[0].iid.id ? v.attachments[0].iid.id : "");
+		volume_release(&v);
+		return r;
+	}
+	volume_release(&v);
+	vol_dir(p, id, dir, sizeof(dir));
+	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
+		return r;
+	if ((r = fs_remove_tree(dir)) < 0)
+		log_warn("vfs: volume %s removed but '%s' stays: %s", id, dir, strerror(-r));
+	return 0;
+}
+
+static int vfs_volume_attach(struct service *svc, const char *id, const struct attach_opts *o,
+			     struct volume *out, char **token, struct err *e)
+{
+	struct vfs_priv *p = svc->priv;
+	struct volume_attachment a = { 0 };
+	char dir[PATH_MAX + 64];
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	for (size_t i = 0; i < v.n_attachments; i++) {
+		const char *other = v.attachments[i].iid.id;
+		if (other && strcasecmp(other, o->iid->id) == 0)
+			continue;
+		if (!o->force) {
+			r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; use "
+				    "force (mount.preempt) to take it", v.name, other ? other : "");
+			volume_release(&v);
+			return r;
+		}
+	}
+	volume_release(&v);
+	vol_dir(p, id, dir, sizeof(dir));
+	a.volume_id = (char *)id;
+	a.iid = *o->iid;
+	a.iid.service = svc->name;
+	a.device_name = (char *)(o->next_device && *o->next_device ? o->next_device : dir);
+	a.status = "attached";
+	if ((r = store_begin(svc->store, e)) < 0)
+		return r;
+	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
+	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
+		store_rollback(svc->store);
+		return r;
+	}
+	if ((r = store_commit(svc->store, e)) < 0)
+		return r;
+	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+		return r;
+	if (token) {
+		*token = strdup(a.device_name);
+		if (!*token) {
+			volume_release(out);
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int vfs_volume_detach(struct service *svc, const char *id, const struct detach_opts *o,
+			     struct volume *out, struct err *e)
+{
+	const char *who = o->iid && o->iid->id && !o->force ? o->iid->id : NULL;
+	int r;
+
+	if (!who && !o->force)
+		return err_set(e, -EINVAL, "detach needs an instance ID or force");
+	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+		return r;
+	volume_release(out);
+	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
+		return r;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+const struct storage_driver vfs_driver = {
+	.version = STORAGE_DRIVER_VERSION,
+	.name = "vfs",
+	.type = ST_OBJECT,
+	.priv_size = sizeof(struct vfs_priv),
+	.has_next_device = true,
+	.next_device = { .ignore = true, .prefix = "", .pattern = "" },
+	.init = vfs_init,
+	.instance_inspect = vfs_instance_inspect,
+	.volumes = vfs_volumes,
+	.volume_inspect = vfs_volume_inspect,
+	.volume_inspect_by_name = vfs_volume_inspect_by_name,
+	.volume_create = vfs_volume_create,
+	.volume_remove = vfs_volume_remove,
+	.volume_attach = vfs_volume_attach,
+	.volume_detach = vfs_volume_detach,
+};
+
+static int vfs_exec_instance_id(const struct cfg *cfg, const char *const *scopes,
+				struct instance_id *out, struct err *e)
+{
+	return executor_default_instance_id("vfs", cfg, scopes, out, e);
+}
+
+static int vfs_exec_local_devices(const struct cfg *cfg, const char *const *scopes,
+				  struct local_devices *out, struct err *e)
+{
+	(void)cfg;
+	(void)scopes;
+	memset(out, 0, sizeof(*out));
+	out->driver = strdup("vfs");
+	if (!out->driver)
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+const struct storage_executor vfs_executor = {
+	.version = 1,
+	.name = "vfs",
+	.instance_id = vfs_exec_instance_id,
+	.local_devices = vfs_exec_local_devices,
+};

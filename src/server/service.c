@@ -1,0 +1,746 @@
+#include "server/service.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "config/config.h"
+#include "server/keylock.h"
+#include "util/log.h"
+#include "util/names.h"
+
+#define ID_MAX 255
+
+struct ls_server {
+	const struct cfg *cfg;
+	const struct paths *paths;
+	struct store *store;
+	struct service *svcs;
+	size_t n_svcs;
+	char default_svc[65];
+	char name[64];
+	struct keylock locks;
+};
+
+/* ---- set-up ---- */
+
+static void make_server_name(char *buf, size_t sz)
+{
+	static const char *const adj[] = { "amber", "azure", "bold", "brisk", "calm", "coral",
+					   "crimson", "dusty", "glitter", "golden", "ivory",
+					   "jade", "lunar", "misty", "quiet", "sapphire",
+					   "silver", "swift" };
+	static const char *const noun[] = { "crane", "falcon", "flame", "harbor", "heron",
+					    "meadow", "otter", "pine", "river", "stone",
+					    "summit", "willow" };
+	unsigned char rnd[4] = { 0 };
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd[0] = rnd[1] = rnd[2] = rnd[3] = 7;
+	snprintf(buf, sz, "%s-%s-%c%c", adj[rnd[0] % (sizeof(adj) / sizeof(adj[0]))],
+		 noun[rnd[1] % (sizeof(noun) / sizeof(noun[0]))], 'a' + rnd[2] % 26,
+		 'a' + rnd[3] % 26);
+}
+
+static int service_setup(struct ls_server *srv, struct service *svc, const char *name,
+			 const char *driver, struct err *e)
+{
+	int r;
+
+	if ((r = service_name_check(name, e)) < 0)
+		return err_prefix(e, "config: libstorage.server.services");
+	svc->drv = driver_find(driver);
+	if (!svc->drv)
+		return err_set(e, -EINVAL, "config: service '%s': unknown driver '%s' (known: %s)",
+			       name, driver, driver_names());
+	svc->exec = executor_find(driver);
+	svc->name = strdup(name);
+	if (!svc->name)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (char *p = svc->name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(svc->scope_buf[0], sizeof(svc->scope_buf[0]), "libstorage.server.services.%s",
+		 svc->name);
+	snprintf(svc->scope_buf[1], sizeof(svc->scope_buf[1]), "libstorage.server");
+	svc->scopes[0] = svc->scope_buf[0];
+	svc->scopes[1] = svc->scope_buf[1];
+	svc->scopes[2] = NULL;
+	svc->cfg = srv->cfg;
+	svc->store = srv->store;
+	svc->paths = srv->paths;
+	if (svc->drv->priv_size) {
+		svc->priv = calloc(1, svc->drv->priv_size);
+		if (!svc->priv)
+			return err_set(e, -ENOMEM, "out of memory");
+	}
+	if (svc->drv->init && (r = svc->drv->init(svc, e)) < 0)
+		return err_prefix(e, "service '%s'", name);
+	log_info("service %s: driver %s ready", svc->name, svc->drv->name);
+	return 0;
+}
+
+static void service_teardown(struct service *svc)
+{
+	if (svc->drv && svc->drv->fini && svc->priv)
+		svc->drv->fini(svc);
+	free(svc->priv);
+	free(svc->name);
+}
+
+/* The configured services, or the one Auto Service Mode makes up. */
+static int load_services(struct ls_server *srv, struct err *e)
+{
+	const char *auto_name = cfg_get(srv->cfg, "libstorage.service");
+	char **names = NULL;
+	int n, r = 0;
+
+	n = cfg_children(srv->cfg, "libstorage.server.services", &names);
+	if (n < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (n == 0) {
+		const char *only = auto_name && *auto_name ? auto_name : LS_DEFAULT_SERVICE;
+		cfg_names_free(names);
+		srv->svcs = calloc(1, sizeof(*srv->svcs));
+		if (!srv->svcs)
+			return err_set(e, -ENOMEM, "out of memory");
+		srv->n_svcs = 1;
+		return service_setup(srv, &srv->svcs[0], only, only, e);
+	}
+	srv->svcs = calloc((size_t)n, sizeof(*srv->svcs));
+	if (!srv->svcs) {
+		cfg_names_free(names);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < n && r == 0; i++) {
+		char key[320];
+		const char *drv;
+		snprintf(key, sizeof(key), "libstorage.server.services.%s.driver", names[i]);
+		drv = cfg_get(srv->cfg, key);
+		srv->n_svcs = (size_t)i + 1;
+		r = service_setup(srv, &srv->svcs[i], names[i], drv && *drv ? drv : names[i], e);
+	}
+	cfg_names_free(names);
+	return r;
+}
+
+int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store *st,
+		  struct ls_server **out, struct err *e)
+{
+	struct ls_server *srv = calloc(1, sizeof(*srv));
+	const char *def;
+	int r;
+
+	if (!srv)
+		return err_set(e, -ENOMEM, "out of memory");
+	srv->cfg = cfg;
+	srv->paths = paths;
+	srv->store = st;
+	keylock_init(&srv->locks);
+	make_server_name(srv->name, sizeof(srv->name));
+	if ((r = load_services(srv, e)) < 0) {
+		ls_server_free(srv);
+		return r;
+	}
+	def = cfg_get(cfg, "libstorage.service");
+	if (def && *def && !ls_server_service(srv, def)) {
+		r = err_set(e, -EINVAL, "config: libstorage.service: invalid value '%s': no such "
+			    "service is configured", def);
+		ls_server_free(srv);
+		return r;
+	}
+	snprintf(srv->default_svc, sizeof(srv->default_svc), "%s",
+		 def && *def ? def : srv->svcs[0].name);
+	for (char *p = srv->default_svc; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	*out = srv;
+	return 0;
+}
+
+void ls_server_free(struct ls_server *srv)
+{
+	if (!srv)
+		return;
+	for (size_t i = 0; i < srv->n_svcs; i++)
+		service_teardown(&srv->svcs[i]);
+	free(srv->svcs);
+	keylock_destroy(&srv->locks);
+	free(srv);
+}
+
+const char *ls_server_name(const struct ls_server *srv)
+{
+	return srv->name;
+}
+
+const char *ls_server_default_service(const struct ls_server *srv)
+{
+	return srv->default_svc;
+}
+
+struct service *ls_server_service(struct ls_server *srv, const char *name)
+{
+	for (size_t i = 0; name && i < srv->n_svcs; i++)
+		if (strcasecmp(srv->svcs[i].name, name) == 0)
+			return &srv->svcs[i];
+	return NULL;
+}
+
+size_t ls_server_service_count(const struct ls_server *srv)
+{
+	return srv->n_svcs;
+}
+
+struct service *ls_server_service_at(struct ls_server *srv, size_t i)
+{
+	return i < srv->n_svcs ? &srv->svcs[i] : NULL;
+}
+
+int ls_http_status(int code)
+{
+	switch (code) {
+	case -EINVAL:
+	case -EDOM:
+	case -ERANGE:
+		return 400;
+	case -EACCES:
+	case -EPERM:
+		return 401;
+	case -ENOENT:
+		return 404;
+	case -ETIMEDOUT:
+		return 408;
+	case -EEXIST:
+	case -EBUSY:
+		return 409;
+	case -E2BIG:
+	case -EMSGSIZE:
+		return 413;
+	case -ENOTSUP:
+	case -ENOSYS:
+		return 501;
+	default:
+		return 500;
+	}
+}
+
+/* ---- per-request helpers ---- */
+
+static struct service *find_service(struct ls_server *srv, const char *name, struct err *e)
+{
+	struct service *svc = ls_server_service(srv, name);
+	char shown[80];
+
+	if (!svc) {
+		name_sanitise(shown, sizeof(shown), name ? name : "", name ? strlen(name) : 0);
+		err_set(e, -ENOENT, "service '%s' not found", shown);
+	}
+	return svc;
+}
+
+static int check_id(const char *id, struct err *e)
+{
+	if (!id || !*id)
+		return err_set(e, -EINVAL, "volume ID is empty");
+	if (strlen(id) > ID_MAX)
+		return err_set(e, -EINVAL, "volume ID is longer than %d bytes", ID_MAX);
+	for (const char *p = id; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return err_set(e, -EINVAL, "volume ID contains control characters");
+	return 0;
+}
+
+/*
+ * The caller's instance ID for a service: a service-specific one beats a
+ * driver-only one. An ID of only metadata is resolved by the driver's
+ * InstanceInspect. *out is released by the caller; *found says whether any.
+ */
+static int caller_iid(struct service *svc, const struct ls_ctx *ctx, struct instance_id *out,
+		      bool *found, struct err *e)
+{
+	const struct instance_id *best = NULL;
+	struct instance in;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	for (size_t i = 0; ctx && i < ctx->n_iids; i++) {
+		const struct instance_id *c = &ctx->iids[i];
+		if (c->service && *c->service && strcasecmp(c->service, svc->name) == 0) {
+			best = c;
+			break;
+		}
+		if ((!c->service || !*c->service) && c->driver &&
+		    strcasecmp(c->driver, svc->drv->name) == 0 && !best)
+			best = c;
+	}
+	if (!best)
+		return 0;
+	if (best->id && *best->id) {
+		if (instance_id_copy(out, best) < 0)
+			return err_set(e, -ENOMEM, "out of memory");
+		*found = true;
+		return 0;
+	}
+	if (!svc->drv->instance_inspect)
+		return err_set(e, -EINVAL, "the instance ID for service '%s' has no id", svc->name);
+	if ((r = svc->drv->instance_inspect(svc, best, &in, e)) < 0)
+		return r;
+	*out = in.iid;
+	memset(&in.iid, 0, sizeof(in.iid));
+	instance_release(&in);
+	*found = true;
+	return 0;
+}
+
+static const char *local_device(const struct ls_ctx *ctx, struct service *svc, const char *vol_id)
+{
+	for (size_t i = 0; ctx && i < ctx->n_ldevs; i++) {
+		const struct local_devices *ld = &ctx->ldevs[i];
+		if (!ld->driver || strcasecmp(ld->driver, svc->drv->name) != 0)
+			continue;
+		for (size_t j = 0; j < ld->n; j++)
+			if (ld->map[j].volume_id && strcmp(ld->map[j].volume_id, vol_id) == 0 &&
+			    ld->map[j].device && *ld->map[j].device)
+				return ld->map[j].device;
+	}
+	return NULL;
+}
+
+static bool is_mine(const struct volume_attachment *a, const struct instance_id *me)
+{
+	return me && me->id && a->iid.id && strcasecmp(a->iid.id, me->id) == 0;
+}
+
+/*
+ * Apply the mask to one volume: compute the state, keep only the caller's
+ * attachments with ATT_MINE, map devices with ATT_DEVICES, strip all
+ * attachment data without ATT_REQUESTED. Returns false when the mask's
+ * filter drops the volume.
+ */
+static bool shape_volume(struct service *svc, struct volume *v, int mask,
+			 const struct instance_id *me, const struct ls_ctx *ctx)
+{
+	int state = v->attachment_state;
+
+	if (state == AS_NONE) {
+		state = AS_AVAILABLE;
+		for (size_t i = 0; i < v->n_attachments; i++) {
+			state = AS_UNAVAILABLE;
+			if (is_mine(&v->attachments[i], me)) {
+				state = AS_ATTACHED;
+				break;
+			}
+		}
+	}
+	if ((mask & ATT_ATTACHED) && !(mask & ATT_UNATTACHED)) {
+		if (state == AS_AVAILABLE || ((mask & ATT_MINE) && state == AS_UNAVAILABLE))
+			return false;
+	}
+	if ((mask & ATT_UNATTACHED) && !(mask & ATT_ATTACHED)) {
+		if (state == AS_ATTACHED || state == AS_UNAVAILABLE)
+			return false;
+	}
+	if (!(mask & ATT_REQUESTED)) {
+		for (size_t i = 0; i < v->n_attachments; i++)
+			volume_attachment_release(&v->attachments[i]);
+		free(v->attachments);
+		v->attachments = NULL;
+		v->n_attachments = 0;
+		v->attachment_state = AS_NONE;
+		return true;
+	}
+	v->attachment_state = state;
+	if (mask & ATT_MINE) {
+		size_t k = 0;
+		for (size_t i = 0; i < v->n_attachments; i++) {
+			if (is_mine(&v->attachments[i], me))
+				v->attachments[k++] = v->attachments[i];
+			else
+				volume_attachment_release(&v->attachments[i]);
+		}
+		v->n_attachments = k;
+	}
+	if (mask & ATT_DEVICES) {
+		for (size_t i = 0; i < v->n_attachments; i++) {
+			const char *dev;
+			if (!is_mine(&v->attachments[i], me))
+				continue;
+			dev = local_device(ctx, svc, v->id);
+			if (dev) {
+				char *d = strdup(dev);
+				if (d) {
+					free(v->attachments[i].device_name);
+					v->attachments[i].device_name = d;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/* Masks that need to know who is asking. */
+static int check_mask(int mask, bool have_iid, struct err *e)
+{
+	if (mask < 0 || mask > ATT_ALL_BITS)
+		return err_set(e, -EINVAL, "attachments mask %d is out of range 0-31", mask);
+	if ((mask & (ATT_MINE | ATT_DEVICES)) && !have_iid)
+		return err_set(e, -EINVAL, "attachments mask %d needs the caller's instance ID "
+			       "(header Libstorage-Instanceid)", mask);
+	return 0;
+}
+
+/* ---- operations ---- */
+
+int ls_services(struct ls_server *srv, struct service_list *out, struct err *e)
+{
+	struct service_list l = { 0 };
+
+	l.s = calloc(srv->n_svcs, sizeof(*l.s));
+	if (!l.s)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < srv->n_svcs; i++) {
+		struct service_info *si = &l.s[i];
+		const struct storage_driver *d = srv->svcs[i].drv;
+		l.n = i + 1;
+		si->name = strdup(srv->svcs[i].name);
+		si->driver_name = strdup(d->name);
+		si->driver_type = d->type;
+		si->has_next_device = d->has_next_device;
+		si->next_device.ignore = d->next_device.ignore;
+		si->next_device.prefix = strdup(d->next_device.prefix ? d->next_device.prefix : "");
+		si->next_device.pattern =
+			strdup(d->next_device.pattern ? d->next_device.pattern : "");
+		if (!si->name || !si->driver_name || !si->next_device.prefix ||
+		    !si->next_device.pattern) {
+			service_list_release(&l);
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+int ls_service_inspect(struct ls_server *srv, const char *name, bool want_instance,
+		       const struct ls_ctx *ctx, struct service_info *out, struct err *e)
+{
+	struct service_list all = { 0 };
+	struct service *svc = find_service(srv, name, e);
+	const struct instance_id *given = NULL;
+	size_t idx;
+	int r;
+
+	if (!svc)
+		return -ENOENT;
+	idx = (size_t)(svc - srv->svcs);
+	if (want_instance) {
+		for (size_t i = 0; ctx && i < ctx->n_iids; i++) {
+			const struct instance_id *c = &ctx->iids[i];
+			if ((c->service && strcasecmp(c->service, svc->name) == 0) ||
+			    (c->driver && strcasecmp(c->driver, svc->drv->name) == 0))
+				given = c;
+		}
+		if (!given)
+			return err_set(e, -EINVAL, "?instance needs the caller's instance ID "
+				       "(header Libstorage-Instanceid)");
+		if (!svc->drv->instance_inspect)
+			return err_set(e, -ENOTSUP, "driver '%s' cannot inspect instances",
+				       svc->drv->name);
+	}
+	if ((r = ls_services(srv, &all, e)) < 0)
+		return r;
+	*out = all.s[idx];
+	memset(&all.s[idx], 0, sizeof(all.s[idx]));
+	service_list_release(&all);
+	if (want_instance) {
+		if ((r = svc->drv->instance_inspect(svc, given, &out->instance, e)) < 0) {
+			service_info_release(out);
+			return r;
+		}
+		out->has_instance = true;
+	}
+	return 0;
+}
+
+int ls_volumes(struct ls_server *srv, const char *name, int mask, const struct ls_ctx *ctx,
+	       struct volume_list *out, struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	struct volume_list all = { 0 }, kept = { 0 };
+	struct volume_query q;
+	struct instance_id me;
+	bool have_me;
+	int r;
+
+	if (!svc)
+		return -ENOENT;
+	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
+		return r;
+	if ((r = check_mask(mask, have_me, e)) < 0)
+		goto out;
+	if (!svc->drv->volumes) {
+		r = err_set(e, -ENOTSUP, "driver '%s' cannot list volumes", svc->drv->name);
+		goto out;
+	}
+	q.mask = mask;
+	q.iid = have_me ? &me : NULL;
+	if ((r = svc->drv->volumes(svc, &q, &all, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < all.n; i++) {
+		if (!shape_volume(svc, &all.v[i], mask, q.iid, ctx))
+			continue;
+		if (volume_list_push(&kept, &all.v[i]) < 0) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	*out = kept;
+	kept = (struct volume_list){ 0 };
+out:
+	volume_list_release(&all);
+	volume_list_release(&kept);
+	instance_id_release(&me);
+	return r;
+}
+
+/* Find a volume by name through the driver, or by scanning its list. */
+static int inspect_by_name(struct service *svc, const char *vname, const struct volume_query *q,
+			   struct volume *out, struct err *e)
+{
+	struct volume_list all = { 0 };
+	int r;
+
+	if (svc->drv->volume_inspect_by_name)
+		return svc->drv->volume_inspect_by_name(svc, vname, q, out, e);
+	if (!svc->drv->volumes)
+		return err_set(e, -ENOTSUP, "driver '%s' cannot list volumes", svc->drv->name);
+	if ((r = svc->drv->volumes(svc, q, &all, e)) < 0)
+		return r;
+	r = err_set(e, -ENOENT, "resource not found");
+	for (size_t i = 0; i < all.n; i++) {
+		if (all.v[i].name && strcasecmp(all.v[i].name, vname) == 0) {
+			*out = all.v[i];
+			memset(&all.v[i], 0, sizeof(all.v[i]));
+			err_clear(e);
+			r = 0;
+			break;
+		}
+	}
+	volume_list_release(&all);
+	return r;
+}
+
+int ls_volume_inspect(struct ls_server *srv, const char *name, const char *id_or_name,
+		      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
+		      struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	struct volume_query q;
+	struct instance_id me;
+	struct volume v;
+	bool have_me;
+	int r;
+
+	if (!svc)
+		return -ENOENT;
+	if ((r = check_id(id_or_name, e)) < 0)
+		return r;
+	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
+		return r;
+	if ((r = check_mask(mask, have_me, e)) < 0)
+		goto out;
+	q.mask = mask;
+	q.iid = have_me ? &me : NULL;
+	if (by_name)
+		r = inspect_by_name(svc, id_or_name, &q, &v, e);
+	else if (svc->drv->volume_inspect)
+		r = svc->drv->volume_inspect(svc, id_or_name, &q, &v, e);
+	else
+		r = err_set(e, -ENOTSUP, "driver '%s' cannot inspect volumes", svc->drv->name);
+	if (r < 0)
+		goto out;
+	/* a single volume is shaped but never filtered away */
+	shape_volume(svc, &v, mask & ~(ATT_ATTACHED | ATT_UNATTACHED), q.iid, ctx);
+	*out = v;
+out:
+	instance_id_release(&me);
+	return r;
+}
+
+static int check_create(const struct volume_create_req *req, struct err *e)
+{
+	int r;
+
+	if ((r = volume_name_check(req->name, e)) < 0)
+		return r;
+	if (req->has_size && (req->size < 0 || req->size > (1LL << 20)))
+		return err_set(e, -EINVAL, "size %lld is out of range 0-%lld GiB",
+			       (long long)req->size, 1LL << 20);
+	if (req->has_iops && (req->iops < 0 || req->iops > (1LL << 31)))
+		return err_set(e, -EINVAL, "iops %lld is out of range", (long long)req->iops);
+	return 0;
+}
+
+int ls_volume_create(struct ls_server *srv, const char *name, const struct volume_create_req *req,
+		     const struct ls_ctx *ctx, struct volume *out, struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	struct volume existing;
+	char key[VOLUME_NAME_MAX + 80];
+	int r;
+
+	(void)ctx;
+	if (!svc)
+		return -ENOENT;
+	if ((r = check_create(req, e)) < 0)
+		return r;
+	if (!svc->drv->volume_create)
+		return err_set(e, -ENOTSUP, "driver '%s' cannot create volumes", svc->drv->name);
+	snprintf(key, sizeof(key), "%s\ncreate\n", svc->name);
+	for (size_t i = strlen(key), j = 0; req->name[j] && i + 1 < sizeof(key); i++, j++) {
+		key[i] = (char)tolower((unsigned char)req->name[j]);
+		key[i + 1] = '\0';
+	}
+	if ((r = keylock_acquire(&srv->locks, key)) < 0)
+		return err_set(e, r, "out of memory");
+	r = inspect_by_name(svc, req->name, &(struct volume_query){ 0 }, &existing, e);
+	if (r == 0) {
+		volume_release(&existing);
+		r = err_set(e, -EEXIST, "a volume named '%s' already exists in service '%s'",
+			    req->name, svc->name);
+	} else if (r == -ENOENT) {
+		err_clear(e);
+		r = svc->drv->volume_create(svc, req, out, e);
+		if (r == 0 && out->attachment_state == AS_NONE)
+			out->attachment_state = AS_AVAILABLE;
+		if (r == 0)
+			log_info("service %s: created volume %s (%s)", svc->name, out->name,
+				 out->id);
+	}
+	keylock_release(&srv->locks, key);
+	return r;
+}
+
+static void volume_key(char *buf, size_t sz, const struct service *svc, const char *id)
+{
+	snprintf(buf, sz, "%s\nid\n%s", svc->name, id);
+}
+
+int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
+		     const struct volume_attach_req *req, const struct ls_ctx *ctx,
+		     struct volume *out, char **token, struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	struct attach_opts o = { 0 };
+	struct instance_id me;
+	char key[400];
+	bool have_me;
+	int r;
+
+	if (token)
+		*token = NULL;
+	if (!svc)
+		return -ENOENT;
+	if ((r = check_id(id, e)) < 0)
+		return r;
+	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
+		return r;
+	if (!have_me) {
+		r = err_set(e, -EINVAL, "attach needs the caller's instance ID (header "
+			    "Libstorage-Instanceid)");
+		goto out;
+	}
+	if (!svc->drv->volume_attach) {
+		r = err_set(e, -ENOTSUP, "driver '%s' cannot attach volumes", svc->drv->name);
+		goto out;
+	}
+	o.iid = &me;
+	o.force = req && req->force;
+	o.next_device = req ? req->next_device_name : NULL;
+	o.opts = req ? req->opts : NULL;
+	volume_key(key, sizeof(key), svc, id);
+	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
+		r = err_set(e, r, "out of memory");
+		goto out;
+	}
+	r = svc->drv->volume_attach(svc, id, &o, out, token, e);
+	keylock_release(&srv->locks, key);
+	if (r == 0) {
+		shape_volume(svc, out, ATT_REQUESTED | ATT_MINE, &me, ctx);
+		log_info("service %s: attached %s to %s", svc->name, id, me.id);
+	}
+out:
+	instance_id_release(&me);
+	return r;
+}
+
+int ls_volume_detach(struct ls_server *srv, const char *name, const char *id,
+		     const struct volume_detach_req *req, const struct ls_ctx *ctx,
+		     struct volume *out, struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	struct detach_opts o = { 0 };
+	struct instance_id me;
+	char key[400];
+	bool have_me;
+	int r;
+
+	if (!svc)
+		return -ENOENT;
+	if ((r = check_id(id, e)) < 0)
+		return r;
+	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
+		return r;
+	o.force = req && req->force;
+	o.opts = req ? req->opts : NULL;
+	o.iid = have_me ? &me : NULL;
+	if (!have_me && !o.force) {
+		r = err_set(e, -EINVAL, "detach needs the caller's instance ID (header "
+			    "Libstorage-Instanceid) or force");
+		goto out;
+	}
+	if (!svc->drv->volume_detach) {
+		r = err_set(e, -ENOTSUP, "driver '%s' cannot detach volumes", svc->drv->name);
+		goto out;
+	}
+	volume_key(key, sizeof(key), svc, id);
+	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
+		r = err_set(e, r, "out of memory");
+		goto out;
+	}
+	r = svc->drv->volume_detach(svc, id, &o, out, e);
+	keylock_release(&srv->locks, key);
+	if (r == 0) {
+		shape_volume(svc, out, ATT_REQUESTED, o.iid, ctx);
+		log_info("service %s: detached %s", svc->name, id);
+	}
+out:
+	instance_id_release(&me);
+	return r;
+}
+
+int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bool force,
+		     const struct ls_ctx *ctx, struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+	char key[400];
+	int r;
+
+	(void)ctx;
+	if (!svc)
+		return -ENOENT;
+	if ((r = check_id(id, e)) < 0)
+		return r;
+	if (!svc->drv->volume_remove)
+		return err_set(e, -ENOTSUP, "driver '%s' cannot remove volumes", svc->drv->name);
+	volume_key(key, sizeof(key), svc, id);
+	if ((r = keylock_acquire(&srv->locks, key)) < 0)
+		return err_set(e, r, "out of memory");
+	r = svc->drv->volume_remove(svc, id, force, e);
+	keylock_release(&srv->locks, key);
+	if (r == 0)
+		log_info("service %s: removed volume %s", svc->name, id);
+	return r;
+}

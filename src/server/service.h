@@ -1,0 +1,72 @@
+/*
+ * service: the libStorage service layer. It owns the configured services
+ * (each a driver table + its private state), and implements every storage
+ * operation once, for both the REST handlers (server/http.c) and the
+ * in-process client (client/local.c).
+ *
+ * What it adds on top of the drivers:
+ *  - input checks at the edge (names, sizes, instance IDs where required);
+ *  - the ?attachments mask: filtering, "mine", device mapping, and the
+ *    computed attachmentState (2 attached to the caller, 3 available,
+ *    4 attached elsewhere);
+ *  - serialisation per volume (a keyed lock; creates are keyed by name),
+ *    never per service: a slow operation on one volume delays no other.
+ *
+ * Services come from libstorage.server.services.<name>.driver; when none
+ * are configured, "Auto Service Mode" makes one service named after
+ * libstorage.service (whose name must be a driver), else the default
+ * service "vfs".
+ *
+ * All functions are thread-safe and return 0 or a negative errno with e
+ * filled (see client/client.h for the codes). Outputs are the caller's.
+ */
+#ifndef RR_SERVICE_H
+#define RR_SERVICE_H
+
+#include "client/client.h"
+#include "drivers/driver.h"
+
+struct cfg;
+struct store;
+struct ls_server;
+
+#define LS_DEFAULT_SERVICE "vfs"
+
+/* cfg, paths and st are borrowed and must outlive the server. */
+int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store *st,
+		  struct ls_server **out, struct err *e);
+void ls_server_free(struct ls_server *srv);
+
+/* The random name this server answers in Libstorage-Servername. */
+const char *ls_server_name(const struct ls_server *srv);
+/* The service used when a caller names none: libstorage.service if set,
+ * else the first configured one. */
+const char *ls_server_default_service(const struct ls_server *srv);
+/* Look a service up by name (case-insensitive); NULL when unknown. */
+struct service *ls_server_service(struct ls_server *srv, const char *name);
+size_t ls_server_service_count(const struct ls_server *srv);
+struct service *ls_server_service_at(struct ls_server *srv, size_t i);
+
+int ls_services(struct ls_server *srv, struct service_list *out, struct err *e);
+int ls_service_inspect(struct ls_server *srv, const char *svc, bool want_instance,
+		       const struct ls_ctx *ctx, struct service_info *out, struct err *e);
+int ls_volumes(struct ls_server *srv, const char *svc, int mask, const struct ls_ctx *ctx,
+	       struct volume_list *out, struct err *e);
+int ls_volume_inspect(struct ls_server *srv, const char *svc, const char *id_or_name,
+		      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
+		      struct err *e);
+int ls_volume_create(struct ls_server *srv, const char *svc, const struct volume_create_req *req,
+		     const struct ls_ctx *ctx, struct volume *out, struct err *e);
+int ls_volume_attach(struct ls_server *srv, const char *svc, const char *id,
+		     const struct volume_attach_req *req, const struct ls_ctx *ctx,
+		     struct volume *out, char **token, struct err *e);
+int ls_volume_detach(struct ls_server *srv, const char *svc, const char *id,
+		     const struct volume_detach_req *req, const struct ls_ctx *ctx,
+		     struct volume *out, struct err *e);
+int ls_volume_remove(struct ls_server *srv, const char *svc, const char *id, bool force,
+		     const struct ls_ctx *ctx, struct err *e);
+
+/* HTTP status for an errno from the functions above. */
+int ls_http_status(int code);
+
+#endif

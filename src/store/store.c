@@ -1,0 +1,576 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t mu; /* recursive: held across begin..commit */
+};
+
+/* Migrations: index i brings the schema from version i to i+1. */
+static const char *const migrations[] = {
+	/* 0 -> 1: volumes, attachments, sequences */
+	"CREATE TABLE volumes ("
+	"  service TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  type TEXT NOT NULL DEFAULT '',"
+	"  size INTEGER NOT NULL DEFAULT 0,"
+	"  iops INTEGER NOT NULL DEFAULT 0,"
+	"  availability_zone TEXT,"
+	"  encrypted INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT,"
+	"  fields TEXT,"
+	"  created_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+	"  PRIMARY KEY (service, id),"
+	"  UNIQUE (service, name)"
+	");"
+	"CREATE TABLE attachments ("
+	"  service TEXT NOT NULL,"
+	"  volume_id TEXT NOT NULL,"
+	"  instance_id TEXT NOT NULL,"
+	"  instance_driver TEXT,"
+	"  instance_service TEXT,"
+	"  device_name TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT 'attached',"
+	"  mount_point TEXT,"
+	"  fields TEXT,"
+	"  attached_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+	"  PRIMARY KEY (service, volume_id, instance_id),"
+	"  FOREIGN KEY (service, volume_id) REFERENCES volumes(service, id) ON DELETE CASCADE"
+	");"
+	"CREATE TABLE sequences ("
+	"  service TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  next INTEGER NOT NULL,"
+	"  PRIMARY KEY (service, name)"
+	");",
+};
+
+static int db_err(struct store *st, struct err *e, int rc, const char *what)
+{
+	int code = -EIO;
+
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		code = -EBUSY;
+	else if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
+		code = -EEXIST;
+	else if (rc == SQLITE_NOMEM)
+		code = -ENOMEM;
+	return err_set(e, code, "store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int exec_sql(struct store *st, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		int r = err_set(e, rc == SQLITE_BUSY ? -EBUSY : -EIO, "store: %s",
+				msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+int store_schema_version(struct store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+static int migrate(struct store *st, struct err *e)
+{
+	int have = store_schema_version(st), r;
+	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char sql[64];
+
+	if (have < 0)
+		return err_set(e, -EIO, "store: cannot read the schema version");
+	if (have > want)
+		return err_set(e, -EPROTO,
+			       "store: database schema version %d is newer than this binary's %d",
+			       have, want);
+	for (int v = have; v < want; v++) {
+		if ((r = store_begin(st, e)) < 0)
+			return r;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((r = exec_sql(st, migrations[v], e)) < 0 || (r = exec_sql(st, sql, e)) < 0) {
+			store_rollback(st);
+			return err_prefix(e, "store: migration to schema %d failed", v + 1);
+		}
+		if ((r = store_commit(st, e)) < 0)
+			return r;
+		log_info("store: migrated schema to version %d", v + 1);
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **out, struct err *e)
+{
+	pthread_mutexattr_t attr;
+	struct store *st;
+	int fd, rc, r;
+
+	/* create with 0600 ourselves: SQLite would use the umask */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(e, -errno, "store: cannot open '%s': %s", path, strerror(errno));
+	close(fd);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return err_set(e, -ENOMEM, "out of memory");
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = err_set(e, -EIO, "store: cannot open '%s': %s", path, sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if ((r = exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			      "PRAGMA foreign_keys=ON;", e)) < 0)
+		goto fail;
+	if ((r = migrate(st, e)) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close_v2(st->db);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+int store_begin(struct store *st, struct err *e)
+{
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	r = exec_sql(st, "BEGIN IMMEDIATE", e);
+	if (r < 0)
+		pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_commit(struct store *st, struct err *e)
+{
+	int r = exec_sql(st, "COMMIT", e);
+
+	if (r < 0)
+		exec_sql(st, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void store_rollback(struct store *st)
+{
+	exec_sql(st, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- statement helpers ---- */
+
+static int prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_err(st, e, rc, "prepare");
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_json(sqlite3_stmt *s, int i, const json_t *j)
+{
+	char *t = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	bind_text(s, i, t);
+	free(t);
+}
+
+static char *col_text(sqlite3_stmt *s, int i, bool *ok)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? xstrdup_opt((const char *)t, ok) : NULL;
+}
+
+static json_t *col_json(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	return t ? json_loads(t, 0, NULL) : NULL;
+}
+
+/* ---- sequences ---- */
+
+int store_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
+		   struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = prep(st, "INSERT INTO sequences(service,name,next) VALUES(?,?,1) "
+			  "ON CONFLICT(service,name) DO UPDATE SET next = next + 1 "
+			  "RETURNING next - 1", &s, e)) < 0)
+		goto fail;
+	bind_text(s, 1, service);
+	bind_text(s, 2, name);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = db_err(st, e, rc, "next sequence");
+		goto fail;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return store_commit(st, e);
+fail:
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return r;
+}
+
+/* ---- volumes ---- */
+
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE)
+		return db_err(st, e, rc, what);
+	return 0;
+}
+
+int store_volume_insert(struct store *st, const char *service, const struct volume *v,
+			struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "INSERT INTO volumes(service,id,name,type,size,iops,"
+			  "availability_zone,encrypted,status,fields) VALUES(?,?,?,?,?,?,?,?,?,?)",
+		      &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	bind_text(s, 2, v->id);
+	bind_text(s, 3, v->name);
+	bind_text(s, 4, v->type ? v->type : "");
+	sqlite3_bind_int64(s, 5, v->size);
+	sqlite3_bind_int64(s, 6, v->iops);
+	bind_text(s, 7, v->availability_zone);
+	sqlite3_bind_int(s, 8, v->encrypted);
+	bind_text(s, 9, v->status);
+	bind_json(s, 10, v->fields);
+	r = step_done(st, s, "insert volume", e);
+	if (r == -EEXIST)
+		err_set(e, -EEXIST, "a volume named '%s' already exists", v->name);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_volume_update(struct store *st, const char *service, const struct volume *v,
+			struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "UPDATE volumes SET type=?, size=?, iops=?, availability_zone=?,"
+			  " status=?, fields=? WHERE service=? AND id=?", &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, v->type ? v->type : "");
+	sqlite3_bind_int64(s, 2, v->size);
+	sqlite3_bind_int64(s, 3, v->iops);
+	bind_text(s, 4, v->availability_zone);
+	bind_text(s, 5, v->status);
+	bind_json(s, 6, v->fields);
+	bind_text(s, 7, service);
+	bind_text(s, 8, v->id);
+	if ((r = step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+#define VOLUME_COLS "id,name,type,size,iops,availability_zone,encrypted,status,fields"
+
+static int row_to_volume(sqlite3_stmt *s, struct volume *v)
+{
+	bool ok = true;
+
+	memset(v, 0, sizeof(*v));
+	v->id = col_text(s, 0, &ok);
+	v->name = col_text(s, 1, &ok);
+	v->type = col_text(s, 2, &ok);
+	v->size = sqlite3_column_int64(s, 3);
+	v->iops = sqlite3_column_int64(s, 4);
+	v->availability_zone = col_text(s, 5, &ok);
+	v->encrypted = sqlite3_column_int(s, 6) != 0;
+	v->status = col_text(s, 7, &ok);
+	v->fields = col_json(s, 8);
+	if (!ok) {
+		volume_release(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int row_to_attachment(sqlite3_stmt *s, struct volume_attachment *a)
+{
+	bool ok = true;
+
+	memset(a, 0, sizeof(*a));
+	a->volume_id = col_text(s, 0, &ok);
+	a->iid.id = col_text(s, 1, &ok);
+	a->iid.driver = col_text(s, 2, &ok);
+	a->iid.service = col_text(s, 3, &ok);
+	a->device_name = col_text(s, 4, &ok);
+	a->status = col_text(s, 5, &ok);
+	a->mount_point = col_text(s, 6, &ok);
+	a->fields = col_json(s, 7);
+	if (!ok) {
+		volume_attachment_release(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Load the attachments of every volume in l (which all belong to service). */
+static int load_attachments(struct store *st, const char *service, struct volume *v, size_t n,
+			    struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if ((r = prep(st, "SELECT volume_id,instance_id,instance_driver,instance_service,"
+			  "device_name,status,mount_point,fields FROM attachments "
+			  "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id",
+		      &s, e)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		bind_text(s, 1, service);
+		bind_text(s, 2, v[i].id);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct volume_attachment *na;
+			na = realloc(v[i].attachments,
+				     (v[i].n_attachments + 1) * sizeof(*na));
+			if (!na) {
+				r = err_set(e, -ENOMEM, "out of memory");
+				goto out;
+			}
+			v[i].attachments = na;
+			if (row_to_attachment(s, &na[v[i].n_attachments]) < 0) {
+				r = err_set(e, -ENOMEM, "out of memory");
+				goto out;
+			}
+			v[i].n_attachments++;
+		}
+		if (rc != SQLITE_DONE) {
+			r = db_err(st, e, rc, "read attachments");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int get_one(struct store *st, const char *sql, const char *service, const char *key,
+		   struct volume *out, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	struct volume v;
+	int r, rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, sql, &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	bind_text(s, 2, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		r = err_set(e, -ENOENT, "resource not found");
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = db_err(st, e, rc, "read volume");
+		goto out;
+	}
+	if (row_to_volume(s, &v) < 0) {
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = load_attachments(st, service, &v, 1, e)) < 0) {
+		volume_release(&v);
+		goto out;
+	}
+	*out = v;
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
+		     struct err *e)
+{
+	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND id=?", service,
+		       id, out, e);
+}
+
+int store_volume_get_by_name(struct store *st, const char *service, const char *name,
+			     struct volume *out, struct err *e)
+{
+	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND name=?",
+		       service, name, out, e);
+}
+
+int store_volume_list(struct store *st, const char *service, struct volume_list *out,
+		      struct err *e)
+{
+	struct volume_list l = { 0 };
+	sqlite3_stmt *s = NULL;
+	struct volume v;
+	int r, rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? ORDER BY id", &s,
+		      e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (row_to_volume(s, &v) < 0 || volume_list_push(&l, &v) < 0) {
+			volume_release(&v);
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, e, rc, "list volumes");
+		goto out;
+	}
+	if ((r = load_attachments(st, service, l.v, l.n, e)) < 0)
+		goto out;
+	*out = l;
+	l = (struct volume_list){ 0 };
+out:
+	volume_list_release(&l);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "DELETE FROM volumes WHERE service=? AND id=?", &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	bind_text(s, 2, id);
+	if ((r = step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+		r = err_set(e, -ENOENT, "resource not found");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
+			 struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "INSERT OR REPLACE INTO attachments(service,volume_id,instance_id,"
+			  "instance_driver,instance_service,device_name,status,mount_point,fields)"
+			  " VALUES(?,?,?,?,?,?,?,?,?)", &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	bind_text(s, 2, a->volume_id);
+	bind_text(s, 3, a->iid.id ? a->iid.id : "");
+	bind_text(s, 4, a->iid.driver);
+	bind_text(s, 5, a->iid.service);
+	bind_text(s, 6, a->device_name ? a->device_name : "");
+	bind_text(s, 7, a->status ? a->status : "attached");
+	bind_text(s, 8, a->mount_point);
+	bind_json(s, 9, a->fields);
+	r = step_done(st, s, "record attachment", e);
+	if (r == -EEXIST) /* the foreign key: the volume is gone */
+		r = err_set(e, -ENOENT, "resource not found");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_attachment_remove(struct store *st, const char *service, const char *volume_id,
+			    const char *instance_id, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, instance_id ? "DELETE FROM attachments WHERE service=? AND volume_id=?"
+					" AND instance_id=? COLLATE NOCASE"
+				      : "DELETE FROM attachments WHERE service=? AND volume_id=?",
+		      &s, e)) < 0)
+		goto out;
+	bind_text(s, 1, service);
+	bind_text(s, 2, volume_id);
+	if (instance_id)
+		bind_text(s, 3, instance_id);
+	r = step_done(st, s, "remove attachment", e);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}

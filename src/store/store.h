@@ -1,0 +1,69 @@
+/*
+ * store: the engine's state in one SQLite database (WAL mode) per role.
+ *
+ * The schema is versioned with PRAGMA user_version; store_open applies
+ * the missing migrations in order, each in its own transaction, and
+ * refuses a database newer than this binary.
+ *
+ * Thread-safety: one connection guarded by a recursive mutex. Every call
+ * takes it; store_begin takes it until store_commit / store_rollback, so
+ * a multi-step change is atomic with respect to other threads too. Keep
+ * transactions short: never hold one across a slow operation (mkfs).
+ *
+ * Volume records are what drivers persist: the libStorage Volume fields
+ * plus attachments, keyed by (service, id); names are unique per service,
+ * case-insensitively. All functions return 0 or a negative errno
+ * (-ENOENT missing, -EEXIST duplicate, -EBUSY database locked too long,
+ * -EIO anything else) and fill e.
+ */
+#ifndef RR_STORE_H
+#define RR_STORE_H
+
+#include <stdint.h>
+
+#include "api/types.h"
+#include "util/err.h"
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Open (creating) the database at path with mode 0600. */
+int store_open(const char *path, struct store **out, struct err *e);
+void store_close(struct store *st);
+
+int store_begin(struct store *st, struct err *e);
+int store_commit(struct store *st, struct err *e);
+void store_rollback(struct store *st);
+
+/* The schema version of an open store. */
+int store_schema_version(struct store *st);
+
+/* A per-(service, name) counter: returns the next value, starting at 0. */
+int store_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
+		   struct err *e);
+
+/* Insert v (id and name required). -EEXIST when the id or name is taken. */
+int store_volume_insert(struct store *st, const char *service, const struct volume *v,
+			struct err *e);
+/* Update size/iops/type/az/status/fields of an existing record. */
+int store_volume_update(struct store *st, const char *service, const struct volume *v,
+			struct err *e);
+int store_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
+		     struct err *e);
+int store_volume_get_by_name(struct store *st, const char *service, const char *name,
+			     struct volume *out, struct err *e);
+/* Every volume of the service, with attachments, ordered by id. */
+int store_volume_list(struct store *st, const char *service, struct volume_list *out,
+		      struct err *e);
+/* Removes the record and its attachments. */
+int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e);
+
+/* Add or replace the attachment of a->iid.id to a->volume_id. */
+int store_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
+			 struct err *e);
+/* Remove the attachment of instance_id (NULL: all) from the volume. */
+int store_attachment_remove(struct store *st, const char *service, const char *volume_id,
+			    const char *instance_id, struct err *e);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * fs: small file-system helpers with bounded sizes.
+ * All return 0 or a negative errno.
+ */
+#ifndef RR_FS_H
+#define RR_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p with the given mode for directories it creates. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf of a directory tree; never follows symlinks; missing is not an error. */
+int fs_remove_tree(const char *path);
+
+/* Write data to path via a temp file + fsync + rename, so readers see the
+ * old or the new content, never a mix. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a whole file of at most max bytes into a NUL-terminated malloc'd
+ * buffer the caller frees. -EFBIG when larger. */
+int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
+
+#endif

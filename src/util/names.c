@@ -1,0 +1,56 @@
+#include "util/names.h"
+
+#include <string.h>
+
+void name_sanitise(char *out, size_t outsz, const char *s, size_t len)
+{
+	size_t o = 0;
+
+	if (outsz == 0)
+		return;
+	for (size_t i = 0; i < len && o + 1 < outsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[o++] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
+	}
+	out[o] = '\0';
+	if (len > o && outsz > 4)
+		memcpy(out + outsz - 4, "...", 4);
+}
+
+static bool name_char_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+static int name_check(const char *what, const char *name, size_t max, struct err *e)
+{
+	char shown[64];
+	size_t len;
+
+	if (!name || !*name)
+		return err_set(e, -EINVAL, "%s name is empty", what);
+	len = strnlen(name, max + 1);
+	name_sanitise(shown, sizeof(shown), name, len);
+	if (len > max)
+		return err_set(e, -EINVAL, "%s name '%s' is longer than %zu bytes", what, shown, max);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return err_set(e, -EINVAL, "%s name '%s' is not allowed", what, shown);
+	for (size_t i = 0; i < len; i++) {
+		if (!name_char_ok((unsigned char)name[i]))
+			return err_set(e, -EINVAL,
+				       "%s name '%s': only letters, digits, '_', '.' and '-' are allowed",
+				       what, shown);
+	}
+	return 0;
+}
+
+int volume_name_check(const char *name, struct err *e)
+{
+	return name_check("volume", name, VOLUME_NAME_MAX, e);
+}
+
+int service_name_check(const char *name, struct err *e)
+{
+	return name_check("service", name, 64, e);
+}

@@ -1,0 +1,294 @@
+"""libStorage REST API of the embedded vfs service (spec/rexray.md section 3,
+spec/libstorage-trace.md)."""
+
+import os
+import re
+import threading
+
+from conftest import assert_error_body, iid_header, iid_metadata_header
+
+VFS_SERVICE = {
+    "name": "vfs",
+    "driver": {
+        "name": "vfs",
+        "type": "object",
+        "nextDevice": {"ignore": True, "prefix": "", "pattern": ""},
+    },
+}
+ID_RE = re.compile(r"^vfs-\d{3,}$")
+
+
+def test_root_lists_the_api_urls(api):
+    r = api.get("/")
+    assert r.status == 200, r
+    assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
+    urls = r.json
+    assert isinstance(urls, list) and all(isinstance(u, str) for u in urls), urls
+    tails = {u.rstrip("/").rsplit("/", 1)[-1] for u in urls}
+    assert {"services", "volumes", "snapshots", "tasks", "help"} <= tails, urls
+
+
+def test_every_reply_names_the_server(api):
+    names = set()
+    for method, path in [("GET", "/"), ("GET", "/services"), ("GET", "/volumes"),
+                         ("GET", "/volumes/nosuch"), ("GET", "/volumes/vfs/vfs-999"),
+                         ("GET", "/snapshots"), ("GET", "/no/such/route")]:
+        r = api.request(method, path)
+        name = r.headers.get("Libstorage-Servername")
+        assert name and name.strip(), (method, path, r.status, dict(r.headers))
+        names.add(name)
+    assert len(names) == 1, names  # chosen once at startup
+
+
+def test_services_match_the_trace(api):
+    r = api.get("/services")
+    assert r.status == 200, r
+    assert r.json == {"vfs": VFS_SERVICE}
+
+
+def test_service_inspect(api):
+    r = api.get("/services/vfs")
+    assert r.status == 200, r
+    assert r.json == VFS_SERVICE
+
+
+def test_service_instance_from_executor_metadata(api):
+    # The vfs executor sends only metadata: a JSON string, the hostname.
+    r = api.get("/services/vfs?instance", iid=iid_metadata_header("host-a1"))
+    assert r.status == 200, r
+    info = r.json
+    assert info["name"] == "vfs" and info["driver"] == VFS_SERVICE["driver"], info
+    iid = info["instance"]["instanceID"]
+    assert iid["id"] == "host-a1", info
+    assert iid["driver"] == "vfs", info
+    # a different host gets its own id back
+    r = api.get("/services/vfs?instance", iid=iid_metadata_header("other.example"))
+    assert r.status == 200 and r.json["instance"]["instanceID"]["id"] == "other.example", r
+
+
+def test_service_instance_without_instance_id_is_400(api):
+    r = api.get("/services/vfs?instance")
+    assert_error_body(r, 400)
+
+
+def test_unknown_service_is_404(api):
+    for path in ("/services/nosuch", "/volumes/nosuch", "/volumes/nosuch/vfs-000"):
+        assert_error_body(api.get(path), 404)
+    assert_error_body(api.post("/volumes/nosuch", {"name": "x"}), 404)
+    assert api.volumes() == {}
+
+
+def test_unknown_volume_is_404(api):
+    api.create("present")
+    for r in (api.get("/volumes/vfs/vfs-999"),
+              api.get("/volumes/vfs/absent?byName"),
+              api.delete("/volumes/vfs/vfs-999"),
+              api.post("/volumes/vfs/vfs-999?attach", {"nextDeviceName": "/dev/xvda"},
+                       iid=iid_header("h1")),
+              api.post("/volumes/vfs/vfs-999?detach", {}, iid=iid_header("h1"))):
+        assert_error_body(r, 404)
+    assert api.names() == ["present"]
+
+
+def test_create_returns_201_and_the_volume(api):
+    r = api.post("/volumes/vfs", {"name": "v1", "size": 2})
+    assert r.status == 201, r
+    v = r.json
+    assert v["name"] == "v1" and v["size"] == 2, v
+    assert v["attachmentState"] == 3, v
+    assert ID_RE.match(v["id"]), v
+    assert "type" in v, v
+    assert not v.get("attachments"), v
+
+
+def test_create_keeps_the_requested_fields(api):
+    v = api.create("v2", size=3, iops=100, type="gp2", availabilityZone="zone-1")
+    assert (v["size"], v["iops"], v["type"], v["availabilityZone"]) == \
+        (3, 100, "gp2", "zone-1"), v
+    got = api.inspect(v["id"])
+    assert (got["size"], got["iops"], got["type"], got["availabilityZone"]) == \
+        (3, 100, "gp2", "zone-1"), got
+
+
+def test_created_volumes_are_listed_and_inspectable(api):
+    a = api.create("alpha", size=1)
+    b = api.create("beta", size=5)
+    assert a["id"] != b["id"]
+
+    r = api.get("/volumes")
+    assert r.status == 200, r
+    allv = r.json
+    assert set(allv) == {"vfs"}, allv
+    assert set(allv["vfs"]) == {a["id"], b["id"]}, allv
+    for v in (a, b):
+        got = allv["vfs"][v["id"]]
+        assert got["id"] == v["id"] and got["name"] == v["name"] and got["size"] == v["size"]
+
+    vols = api.volumes(mask=1)
+    assert set(vols) == {a["id"], b["id"]}
+    assert all(x["attachmentState"] == 3 for x in vols.values()), vols
+
+    got = api.inspect(b["id"])
+    assert (got["id"], got["name"], got["size"]) == (b["id"], "beta", 5), got
+
+
+def test_inspect_by_name(api):
+    v = api.create("MyData", size=1)
+    for name in ("MyData", "mydata", "MYDATA"):  # byName is case-insensitive
+        r = api.get("/volumes/vfs/%s?byName" % name)
+        assert r.status == 200, (name, r)
+        assert r.json["id"] == v["id"], r.json
+    assert_error_body(api.get("/volumes/vfs/MyDat?byName"), 404)
+
+
+def test_delete_removes_the_volume(api, home):
+    keep = api.create("keep")
+    gone = api.create("gone")
+    r = api.delete("/volumes/vfs/%s" % gone["id"])
+    assert r.status == 204, r
+    assert r.body == b"", r
+    assert set(api.volumes()) == {keep["id"]}
+    assert_error_body(api.get("/volumes/vfs/%s" % gone["id"]), 404)
+    assert_error_body(api.delete("/volumes/vfs/%s" % gone["id"]), 404)
+
+
+def test_vfs_volume_lives_under_the_lib_dir(api, home):
+    rel_lib = os.path.relpath(home.lib, home.root)
+    rel_vfs = os.path.join(rel_lib, "vfs")
+    before = home.snapshot_tree()
+    api.create("ondisk")
+    new = home.snapshot_tree() - before
+    assert any(p.startswith(rel_vfs + os.sep) for p in new), \
+        "creating a vfs volume added nothing under %s: %s" % (rel_vfs, sorted(new))
+    outside = [p for p in new if not (p == rel_lib or p.startswith(rel_lib + os.sep)
+                                      or rel_lib.startswith(p + os.sep))]
+    assert not outside, outside
+
+
+def test_attach_and_detach_cycle(api):
+    v = api.create("tr1", size=2)
+    vid = v["id"]
+
+    r = api.post("/volumes/vfs/%s?attach" % vid, {"nextDeviceName": "/dev/xvda"},
+                 iid=iid_header("host1"))
+    assert r.status == 200, r
+    body = r.json
+    assert isinstance(body.get("attachToken"), str) and body["attachToken"], body
+    vol = body["volume"]
+    assert vol["id"] == vid and vol["name"] == "tr1" and vol["attachmentState"] == 2, vol
+    assert len(vol["attachments"]) == 1, vol
+    att = vol["attachments"][0]
+    assert att["instanceID"]["id"] == "host1", att
+    assert att["instanceID"]["driver"] == "vfs", att
+    assert att["volumeID"] == vid, att
+    assert att["deviceName"] == "/dev/xvda", att
+
+    # state as seen by each caller
+    mine = api.inspect(vid, iid=iid_header("host1"))
+    assert mine["attachmentState"] == 2, mine
+    assert mine["attachments"][0]["instanceID"]["id"] == "host1", mine
+    other = api.inspect(vid, iid=iid_header("host2"))
+    assert other["attachmentState"] == 4, other
+    # the instance id comparison ignores case
+    assert api.inspect(vid, iid=iid_header("HOST1"))["attachmentState"] == 2
+
+    # mask 0 strips the attachments
+    bare = api.get("/volumes/vfs/%s?attachments=0" % vid, iid=iid_header("host1"))
+    assert bare.status == 200, bare
+    assert not bare.json.get("attachments"), bare.json
+
+    r = api.post("/volumes/vfs/%s?detach" % vid, {}, iid=iid_header("host1"))
+    assert r.status == 205, r
+    after = api.inspect(vid, iid=iid_header("host1"))
+    assert after["attachmentState"] == 3, after
+    assert not after.get("attachments"), after
+    assert api.inspect(vid, iid=iid_header("host2"))["attachmentState"] == 3
+
+
+def test_attach_with_driver_only_instance_id(api):
+    v = api.create("drvonly")
+    r = api.post("/volumes/vfs/%s?attach" % v["id"], {"nextDeviceName": "/dev/xvdb"},
+                 iid="vfs=hostx")
+    assert r.status == 200, r
+    assert r.json["volume"]["attachments"][0]["instanceID"]["id"] == "hostx", r.json
+    assert api.inspect(v["id"], iid="vfs=hostx")["attachmentState"] == 2
+
+
+def test_attachment_mask_filters(api):
+    att = api.create("att")
+    free = api.create("free")
+    api.attach(att["id"], "host1")
+    h1, h2 = iid_header("host1"), iid_header("host2")
+
+    # 9 = requested + only attached (to anyone)
+    assert set(api.volumes(mask=9, iid=h1)) == {att["id"]}
+    # 17 = requested + only unattached
+    assert set(api.volumes(mask=17, iid=h1)) == {free["id"]}
+    # 11 = attached to me
+    assert set(api.volumes(mask=11, iid=h1)) == {att["id"]}
+    assert set(api.volumes(mask=11, iid=h2)) == set()
+    # 1 = everything, with states computed for the caller
+    vols = api.volumes(mask=1, iid=h2)
+    assert vols[att["id"]]["attachmentState"] == 4 and vols[free["id"]]["attachmentState"] == 3
+    # the all-services form filters too
+    r = api.get("/volumes?attachments=9", iid=h1)
+    assert r.status == 200 and set(r.json["vfs"]) == {att["id"]}, r
+
+
+def test_attachments_mask_needing_an_instance_id_is_400(api):
+    api.create("v")
+    for mask in (2, 11, 15):
+        assert_error_body(api.get("/volumes/vfs?attachments=%d" % mask), 400)
+        assert_error_body(api.get("/volumes?attachments=%d" % mask), 400)
+
+
+def test_attach_without_instance_id_is_400(api):
+    v = api.create("noiid")
+    r = api.post("/volumes/vfs/%s?attach" % v["id"], {"nextDeviceName": "/dev/xvda"})
+    assert_error_body(r, 400)
+    got = api.inspect(v["id"], iid=iid_header("host1"))
+    assert got["attachmentState"] == 3 and not got.get("attachments"), got
+
+
+def test_snapshots_are_not_implemented(api):
+    for path in ("/snapshots", "/snapshots/vfs"):
+        body = assert_error_body(api.get(path), 501)
+        assert "snapshot" in body["message"].lower() or \
+            "not implemented" in body["message"].lower() or \
+            "unsupported" in body["message"].lower(), body
+
+
+def test_help_version(api):
+    r = api.get("/help/version")
+    assert r.status == 200, r
+    assert isinstance(r.json, dict) and r.json, r.json
+
+
+def test_unknown_route_is_404(api):
+    r = api.get("/no/such/route")
+    assert r.status == 404, r
+
+
+def test_concurrent_creates(api):
+    results = [None] * 20
+    errors = []
+
+    def worker(i):
+        try:
+            results[i] = api.post("/volumes/vfs", {"name": "conc-%02d" % i, "size": 1})
+        except Exception as ex:  # noqa: BLE001 - reported below
+            errors.append(repr(ex))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    statuses = [r.status for r in results]
+    assert statuses == [201] * 20, [(i, r) for i, r in enumerate(results) if r.status != 201]
+    ids = [r.json["id"] for r in results]
+    assert len(set(ids)) == 20, ids
+    vols = api.volumes()
+    assert sorted(v["name"] for v in vols.values()) == ["conc-%02d" % i for i in range(20)]
+    assert set(vols) == set(ids)
