@@ -133,7 +133,7 @@ static json_t *sorted_copy(const json_t *obj)
 		json_decref(out);
 		return NULL;
 	}
-	json_object_foreach((json_t *)obj, k, v)
+	json_object_foreach ((json_t *)obj, k, v)
 		keys[n++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_key);
 	for (size_t i = 0; ok && i < n; i++)
@@ -226,8 +226,7 @@ static int dec_bool(const json_t *o, const char *key, bool *present, bool *out, 
 
 /* An object member; with strings_only every value must be a string
  * (Go's map[string]string). *out gets a deep copy or NULL. */
-static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t **out,
-		   struct err *e)
+static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t **out, struct err *e)
 {
 	const json_t *v = member(o, key);
 	const char *k;
@@ -240,7 +239,7 @@ static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t *
 		return err_set(e, -EINVAL, "field '%s': expected an object, got %s", key,
 			       jtype_name(v));
 	if (strings_only) {
-		json_object_foreach((json_t *)v, k, x) {
+		json_object_foreach ((json_t *)v, k, x) {
 			if (!json_is_string(x))
 				return err_set(e, -EINVAL,
 					       "field '%s': value of '%s' must be a string, got %s",
@@ -598,7 +597,7 @@ int volume_map_from_json(const json_t *j, struct volume_list *out, struct err *e
 	r = expect_object(j, "volume map", e);
 	if (r < 0)
 		return r;
-	json_object_foreach((json_t *)j, k, v) {
+	json_object_foreach ((json_t *)j, k, v) {
 		r = volume_map_entry(k, v, out, e);
 		if (r < 0) {
 			volume_list_release(out);
@@ -786,7 +785,7 @@ int service_map_from_json(const json_t *j, struct service_list *out, struct err 
 	r = expect_object(j, "service map", e);
 	if (r < 0)
 		return r;
-	json_object_foreach((json_t *)j, k, v) {
+	json_object_foreach ((json_t *)j, k, v) {
 		r = service_map_entry(k, v, out, e);
 		if (r < 0) {
 			service_list_release(out);
@@ -951,8 +950,7 @@ json_t *attach_reply_to_json(const struct volume *v, const char *token)
 	return o;
 }
 
-int attach_reply_from_json(const json_t *j, struct volume *out_v, char **out_token,
-			   struct err *e)
+int attach_reply_from_json(const json_t *j, struct volume *out_v, char **out_token, struct err *e)
 {
 	char *token = NULL;
 	int r;
@@ -1067,12 +1065,12 @@ static int json_depth(const json_t *j, int limit)
 	if (limit <= 0)
 		return 1;
 	if (json_is_object(j)) {
-		json_object_foreach((json_t *)j, k, v) {
+		json_object_foreach ((json_t *)j, k, v) {
 			d = json_depth(v, limit - 1);
 			max = d > max ? d : max;
 		}
 	} else {
-		json_array_foreach(j, i, v) {
+		json_array_foreach (j, i, v) {
 			d = json_depth(v, limit - 1);
 			max = d > max ? d : max;
 		}

@@ -214,8 +214,8 @@ static char *strndup_or_fail(const char *s, size_t n, bool *ok)
 }
 
 /* "DRIVER[:SERVICE]" */
-static int iid_parse_driver(const char *value, const char *s, size_t len,
-			    struct instance_id *out, struct err *e)
+static int iid_parse_driver(const char *value, const char *s, size_t len, struct instance_id *out,
+			    struct err *e)
 {
 	const char *colon = memchr(s, ':', len);
 	bool ok = true;
@@ -235,8 +235,7 @@ static int iid_parse_driver(const char *value, const char *s, size_t len,
 
 /* Take one k=v pair of FIELDS into obj; the first of a repeated key wins
  * as with Go's url.Values.Get. */
-static int iid_parse_pair(const char *value, const char *p, size_t n, json_t *obj,
-			  struct err *e)
+static int iid_parse_pair(const char *value, const char *p, size_t n, json_t *obj, struct err *e)
 {
 	const char *eq = memchr(p, '=', n);
 	size_t klen = eq ? (size_t)(eq - p) : n;
@@ -264,8 +263,8 @@ out:
 	return r;
 }
 
-static int iid_parse_fields(const char *value, const char *s, size_t len,
-			    struct instance_id *out, struct err *e)
+static int iid_parse_fields(const char *value, const char *s, size_t len, struct instance_id *out,
+			    struct err *e)
 {
 	const char *end = s + len;
 	int r;
@@ -290,8 +289,8 @@ static int iid_parse_fields(const char *value, const char *s, size_t len,
 	return 0;
 }
 
-static int iid_parse_metadata(const char *value, const char *s, size_t len,
-			      struct instance_id *out, struct err *e)
+static int iid_parse_metadata(const char *value, const char *s, size_t len, struct instance_id *out,
+			      struct err *e)
 {
 	json_error_t jerr;
 	size_t n = 0;
@@ -378,7 +377,7 @@ static int iid_format_fields(FILE *f, const json_t *fields)
 	keys = malloc(cap * sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	json_object_foreach((json_t *)fields, k, v) {
+	json_object_foreach ((json_t *)fields, k, v) {
 		if (json_is_string(v))
 			keys[n++] = k;
 	}
@@ -447,7 +446,8 @@ static int ld_push(struct local_devices *ld, const char *p, size_t n, const char
 	bool ok = true;
 
 	if (!sep)
-		return hdr_fail(e, H_LD, value, "an entry lacks the '::' between volume and device");
+		return hdr_fail(e, H_LD, value,
+				"an entry lacks the '::' between volume and device");
 	if (sep == p)
 		return hdr_fail(e, H_LD, value, "an entry has an empty volume ID");
 	for (size_t i = 0; i < ld->n; i++) {
@@ -538,7 +538,8 @@ char *localdevices_header_format(const struct local_devices *ld)
 	}
 	fprintf(f, "%s=", ld->driver ? ld->driver : "");
 	for (size_t i = 0; i < ld->n; i++)
-		fprintf(f, "%s%s::%s", i ? "," : "", sorted[i]->volume_id ? sorted[i]->volume_id : "",
+		fprintf(f, "%s%s::%s", i ? "," : "",
+			sorted[i]->volume_id ? sorted[i]->volume_id : "",
 			sorted[i]->device ? sorted[i]->device : "");
 	free(sorted);
 	return memstream_finish(f, &buf, true);
@@ -583,8 +584,8 @@ static int tx_parse_created(const char *value, const char *v, size_t n, int64_t 
 }
 
 /* One "key=value" element, spaces around it already trimmed. */
-static int tx_parse_elem(const char *value, const char *p, size_t n, char id[64],
-			 int64_t *created, unsigned *seen, struct err *e)
+static int tx_parse_elem(const char *value, const char *p, size_t n, char id[64], int64_t *created,
+			 unsigned *seen, struct err *e)
 {
 	const char *eq = memchr(p, '=', n);
 	size_t klen;
@@ -709,8 +710,7 @@ void uuid_v4(char buf[37])
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(buf, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }

@@ -228,9 +228,9 @@ static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
 			int waited = 0;
 			kill((pid_t)pid, SIGTERM);
 			/* wait up to 15 s for a clean exit */
-			while (kill((pid_t)pid, 0) == 0 && waited++ < 300)
+			while (engine_process_alive(pid) && waited++ < 300)
 				nanosleep(&ts, NULL);
-			if (kill((pid_t)pid, 0) == 0) {
+			if (engine_process_alive(pid)) {
 				fprintf(stderr, "rexray: service stop: pid %ld did not exit within "
 					"15 s\n", pid);
 				return 1;

@@ -18,15 +18,22 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-static void setup_logging(const struct cfg *cfg)
+static int setup_logging(const struct cfg *cfg, struct err *e)
 {
-	const char *lvl = cfg_get(cfg, "rexray.loglevel");
+	const char *key = "rexray.loglevel", *lvl = cfg_get(cfg, key);
 	enum log_level l;
 
+	if (!lvl || !*lvl) {
+		key = "libstorage.logging.level";
+		lvl = cfg_get(cfg, key);
+	}
 	if (!lvl || !*lvl)
-		lvl = cfg_get(cfg, "libstorage.logging.level");
-	if (lvl && *lvl && log_level_parse(lvl, &l) == 0)
-		log_set_level(l);
+		return 0;
+	if (log_level_parse(lvl, &l) < 0)
+		return err_set(e, -EINVAL, "config: %s: invalid value '%s': expected panic, fatal, "
+			       "error, warn, info or debug", key, lvl);
+	log_set_level(l);
+	return 0;
 }
 
 int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, struct err *e)
@@ -39,7 +46,8 @@ int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, str
 		return r;
 	if ((r = cfg_load_default(cfg, config_file, &en->paths, &en->config_file, e)) < 0)
 		return r;
-	setup_logging(cfg);
+	if ((r = setup_logging(cfg, e)) < 0)
+		return r;
 	if (en->config_file && *en->config_file)
 		log_debug("config: loaded %s", en->config_file);
 	return 0;
@@ -189,6 +197,29 @@ struct ls_ctx engine_ctx(const struct engine *en)
 	return ctx;
 }
 
+/* Alive and not a zombie: a parent that has not reaped the stopped
+ * service must not make it look as if it were still running. */
+static bool process_alive(pid_t pid)
+{
+	char path[64], *buf = NULL, *p;
+	bool alive;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (fs_read_file(path, 4096, &buf, NULL) < 0)
+		return true;
+	p = strrchr(buf, ')'); /* the state follows the command name */
+	alive = !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+	free(buf);
+	return alive;
+}
+
+bool engine_process_alive(long pid)
+{
+	return pid > 0 && process_alive((pid_t)pid);
+}
+
 long engine_running_pid(const struct engine *en)
 {
 	char path[PATH_MAX + 16], *buf = NULL;
@@ -199,7 +230,7 @@ long engine_running_pid(const struct engine *en)
 		return 0;
 	pid = strtol(buf, NULL, 10);
 	free(buf);
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+	if (pid <= 0 || !process_alive((pid_t)pid))
 		return 0;
 	return pid;
 }

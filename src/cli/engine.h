@@ -64,5 +64,7 @@ void engine_release(struct engine *en);
 
 /* pid of the running service from the pid file, or 0. */
 long engine_running_pid(const struct engine *en);
+/* true when pid runs and is not a zombie */
+bool engine_process_alive(long pid);
 
 #endif

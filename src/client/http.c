@@ -38,7 +38,9 @@ struct http_reply {
 	char *data;
 	size_t len, cap;
 	bool too_big;
+	bool oom;
 	long status;
+	long os_errno; /* of a failed connect */
 };
 
 /* ---- process-wide libcurl initialisation ---- */
@@ -128,8 +130,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 		while (cap < r->len + n + 1)
 			cap *= 2;
 		d = realloc(r->data, cap);
-		if (!d)
+		if (!d) {
+			r->oom = true;
 			return 0;
+		}
 		r->data = d;
 		r->cap = cap;
 	}
@@ -164,8 +168,10 @@ static int add_header(struct curl_slist **list, const char *name, char *value, s
 		return err_set(e, -ENOMEM, "out of memory");
 	if (!header_value_ok(value)) {
 		free(value);
-		return err_set(e, -EINVAL, "cannot send %s: the value has control characters "
-					   "or is longer than %d bytes", name, HEADER_VALUE_MAX);
+		return err_set(e, -EINVAL,
+			       "cannot send %s: the value has control characters "
+			       "or is longer than %d bytes",
+			       name, HEADER_VALUE_MAX);
 	}
 	if (asprintf(&line, "%s: %s", name, value) < 0)
 		line = NULL;
@@ -231,10 +237,10 @@ static CURLcode set_options(struct http_client *hc, const char *method, const ch
 
 	/* reset keeps the connection cache, so keep-alive survives */
 	curl_easy_reset(c);
-#define SET(opt, val)                                  \
-	do {                                           \
-		if (rc == CURLE_OK)                    \
-			rc = curl_easy_setopt(c, opt, val); \
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
 	} while (0)
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -265,9 +271,16 @@ static int transport_error(struct http_client *hc, CURLcode rc, const struct htt
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	int code;
 
+	/* curl names the fake host and port 80 for a unix socket: the OS
+	 * error ("No such file or directory") says more */
+	if (hc->socket_path && rc == CURLE_COULDNT_CONNECT && rep->os_errno > 0)
+		why = strerror((int)rep->os_errno);
+	if (rep->oom)
+		return err_set(e, -ENOMEM, "out of memory");
 	if (rep->too_big || rc == CURLE_FILESIZE_EXCEEDED)
-		return err_set(e, -E2BIG, "reply from libstorage server at %s is larger than %u MiB",
-			       hc->host, HTTP_MAX_BODY >> 20);
+		return err_set(e, -E2BIG,
+			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
+			       HTTP_MAX_BODY >> 20);
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -314,6 +327,8 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 		rc = curl_easy_perform(hc->curl);
 	if (rc == CURLE_OK)
 		rc = curl_easy_getinfo(hc->curl, CURLINFO_RESPONSE_CODE, &rep->status);
+	else
+		curl_easy_getinfo(hc->curl, CURLINFO_OS_ERRNO, &rep->os_errno);
 	/* the handle must not keep pointers to what is freed below (headers,
 	 * body, errbuf, rep); reset keeps the open connection */
 	curl_easy_reset(hc->curl);
@@ -358,8 +373,9 @@ static int status_error(struct http_client *hc, const char *method, const char *
 			       rep->status, hc->host);
 	if (rep->status == 408)
 		/* the body is the server's Task, not an error: say what it means */
-		return err_set(e, code, "the operation did not finish within the server's task "
-					"timeout (it goes on running on the server)");
+		return err_set(e, code,
+			       "the operation did not finish within the server's task "
+			       "timeout (it goes on running on the server)");
 	error_body_parse(rep->data, rep->len, msg, sizeof(msg), NULL);
 	if (!msg[0])
 		return err_set(e, code, "%s %s: HTTP %ld from %s", method, path, rep->status,
@@ -371,8 +387,8 @@ static int status_error(struct http_client *hc, const char *method, const char *
  * A whole call: perform, check the status is 2xx, and (when want_json)
  * parse the body into *out. An empty 2xx body gives *out = NULL.
  */
-static int http_call(struct http_client *hc, const char *method, const char *path,
-		     const char *body, const struct ls_ctx *ctx, json_t **out, struct err *e)
+static int http_call(struct http_client *hc, const char *method, const char *path, const char *body,
+		     const struct ls_ctx *ctx, json_t **out, struct err *e)
 {
 	struct http_reply rep;
 	json_error_t jerr;
@@ -484,8 +500,8 @@ static int op_service_inspect(struct storage_client *c, const char *svc, bool wa
 	return 0;
 }
 
-static int op_volumes(struct storage_client *c, const char *svc, int mask,
-		      const struct ls_ctx *ctx, struct volume_list *out, struct err *e)
+static int op_volumes(struct storage_client *c, const char *svc, int mask, const struct ls_ctx *ctx,
+		      struct volume_list *out, struct err *e)
 {
 	struct volume_list l = { 0 };
 	char query[32];
@@ -638,8 +654,8 @@ static int op_volume_detach(struct storage_client *c, const char *svc, const cha
 	return volume_reply(c, j, out, e);
 }
 
-static int op_volume_remove(struct storage_client *c, const char *svc, const char *id,
-			    bool force, const struct ls_ctx *ctx, struct err *e)
+static int op_volume_remove(struct storage_client *c, const char *svc, const char *id, bool force,
+			    const struct ls_ctx *ctx, struct err *e)
 {
 	char *path;
 	int r;
@@ -685,8 +701,7 @@ static const struct storage_client_ops http_ops = {
 	.volume_remove = op_volume_remove,
 };
 
-int client_http_new(const char *host, long timeout_ms, struct storage_client **out,
-		    struct err *e)
+int client_http_new(const char *host, long timeout_ms, struct storage_client **out, struct err *e)
 {
 	struct http_client *hc;
 	struct storage_client *c;

@@ -520,9 +520,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
-		/* refuse a declared oversized body before reading it */
-		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
+		/* refuse a declared oversized body before reading it (and before
+		 * "100 Continue" invites the client to send it) */
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
 			rq->too_big = true;
+			return send_error(ep, conn, 413, "request body is larger than 1 MiB");
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -538,9 +541,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			rq->len += n;
 			rq->body[rq->len] = '\0';
 		}
+		/* past the limit the rest is read and dropped: the 413 goes out at the
+		 * end, when the client is listening again */
 		*upload_data_size = 0;
-		if (rq->too_big)
-			return send_error(ep, conn, 413, "request body is larger than 1 MiB");
 		return MHD_YES;
 	}
 	return dispatch(ep, conn, rq, url, method);

@@ -18,6 +18,7 @@ import stat
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -331,9 +332,19 @@ class Service:
                                      cwd=self.home.root, env=self.env or self.home.env(),
                                      stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=self.err, start_new_session=True)
+        # Reap the child as soon as it exits, like init would: otherwise a
+        # `rexray service stop` polling kill(pid, 0) sees a zombie that
+        # looks alive.
+        threading.Thread(target=self._reap, daemon=True).start()
         if wait:
             self.wait_ready()
         return self
+
+    def _reap(self):
+        try:
+            self.proc.wait()
+        except Exception:  # noqa: BLE001 - the main thread reports
+            pass
 
     @property
     def pid(self):

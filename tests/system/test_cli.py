@@ -283,8 +283,15 @@ def test_config_file_flag_defines_services(home):
 
 
 def test_log_level_flag_is_accepted(home):
-    for lvl in ("debug", "info", "warn", "error"):
-        home.cli_ok("-l", lvl, "volume", "ls")
+    for lvl in ("debug", "info", "warn", "error", "--logLevel=debug"):
+        if lvl.startswith("--"):
+            home.cli_ok(lvl, "volume", "ls")
+        else:
+            home.cli_ok("-l", lvl, "volume", "ls")
+            home.cli_ok("--logLevel", lvl, "volume", "ls")
+
+
+def test_invalid_log_level_is_rejected(home):
     p = home.cli("-l", "shouting", "volume", "ls")
     assert p.returncode != 0 and "shouting" in p.stderr, p.stderr
 

@@ -13,125 +13,119 @@
 
 /* ---- texts recorded from REX-Ray 0.10.2 (libstorage-trace.md) ---- */
 
-static const char attach_reply_text[] =
-	"{\n"
-	"  \"volume\": {\n"
-	"    \"attachments\": [\n"
-	"      {\n"
-	"        \"deviceName\": \"/dev/xvda\",\n"
-	"        \"instanceID\": {\n"
-	"          \"id\": \"vm\",\n"
-	"          \"driver\": \"vfs\",\n"
-	"          \"service\": \"vfs\"\n"
-	"        },\n"
-	"        \"status\": \"attached\",\n"
-	"        \"volumeID\": \"vfs-201\"\n"
-	"      }\n"
-	"    ],\n"
-	"    \"attachmentState\": 2,\n"
-	"    \"name\": \"tr1\",\n"
-	"    \"size\": 2,\n"
-	"    \"id\": \"vfs-201\",\n"
-	"    \"type\": \"\"\n"
-	"  },\n"
-	"  \"attachToken\": \"/dev/xvda\"\n"
-	"}";
+static const char attach_reply_text[] = "{\n"
+					"  \"volume\": {\n"
+					"    \"attachments\": [\n"
+					"      {\n"
+					"        \"deviceName\": \"/dev/xvda\",\n"
+					"        \"instanceID\": {\n"
+					"          \"id\": \"vm\",\n"
+					"          \"driver\": \"vfs\",\n"
+					"          \"service\": \"vfs\"\n"
+					"        },\n"
+					"        \"status\": \"attached\",\n"
+					"        \"volumeID\": \"vfs-201\"\n"
+					"      }\n"
+					"    ],\n"
+					"    \"attachmentState\": 2,\n"
+					"    \"name\": \"tr1\",\n"
+					"    \"size\": 2,\n"
+					"    \"id\": \"vfs-201\",\n"
+					"    \"type\": \"\"\n"
+					"  },\n"
+					"  \"attachToken\": \"/dev/xvda\"\n"
+					"}";
 
-static const char create_reply_text[] =
-	"{\n"
-	"  \"attachmentState\": 3,\n"
-	"  \"name\": \"tr1\",\n"
-	"  \"size\": 2,\n"
-	"  \"id\": \"vfs-201\",\n"
-	"  \"type\": \"\"\n"
-	"}";
+static const char create_reply_text[] = "{\n"
+					"  \"attachmentState\": 3,\n"
+					"  \"name\": \"tr1\",\n"
+					"  \"size\": 2,\n"
+					"  \"id\": \"vfs-201\",\n"
+					"  \"type\": \"\"\n"
+					"}";
 
-static const char service_map_text[] =
-	"{\n"
-	"  \"vfs\": {\n"
-	"    \"name\": \"vfs\",\n"
-	"    \"driver\": {\n"
-	"      \"name\": \"vfs\",\n"
-	"      \"type\": \"object\",\n"
-	"      \"nextDevice\": {\n"
-	"        \"ignore\": true,\n"
-	"        \"prefix\": \"\",\n"
-	"        \"pattern\": \"\"\n"
-	"      }\n"
-	"    }\n"
-	"  }\n"
-	"}";
+static const char service_map_text[] = "{\n"
+				       "  \"vfs\": {\n"
+				       "    \"name\": \"vfs\",\n"
+				       "    \"driver\": {\n"
+				       "      \"name\": \"vfs\",\n"
+				       "      \"type\": \"object\",\n"
+				       "      \"nextDevice\": {\n"
+				       "        \"ignore\": true,\n"
+				       "        \"prefix\": \"\",\n"
+				       "        \"pattern\": \"\"\n"
+				       "      }\n"
+				       "    }\n"
+				       "  }\n"
+				       "}";
 
-static const char service_instance_text[] =
-	"{\n"
-	"  \"name\": \"vfs\",\n"
-	"  \"instance\": {\n"
-	"    \"instanceID\": {\n"
-	"      \"id\": \"vm\",\n"
-	"      \"driver\": \"vfs\",\n"
-	"      \"service\": \"\"\n"
-	"    },\n"
-	"    \"name\": \"vfsInstance\",\n"
-	"    \"providerName\": \"\"\n"
-	"  },\n"
-	"  \"driver\": {\n"
-	"    \"name\": \"vfs\",\n"
-	"    \"type\": \"object\",\n"
-	"    \"nextDevice\": {\n"
-	"      \"ignore\": true,\n"
-	"      \"prefix\": \"\",\n"
-	"      \"pattern\": \"\"\n"
-	"    }\n"
-	"  }\n"
-	"}";
+static const char service_instance_text[] = "{\n"
+					    "  \"name\": \"vfs\",\n"
+					    "  \"instance\": {\n"
+					    "    \"instanceID\": {\n"
+					    "      \"id\": \"vm\",\n"
+					    "      \"driver\": \"vfs\",\n"
+					    "      \"service\": \"\"\n"
+					    "    },\n"
+					    "    \"name\": \"vfsInstance\",\n"
+					    "    \"providerName\": \"\"\n"
+					    "  },\n"
+					    "  \"driver\": {\n"
+					    "    \"name\": \"vfs\",\n"
+					    "    \"type\": \"object\",\n"
+					    "    \"nextDevice\": {\n"
+					    "      \"ignore\": true,\n"
+					    "      \"prefix\": \"\",\n"
+					    "      \"pattern\": \"\"\n"
+					    "    }\n"
+					    "  }\n"
+					    "}";
 
-static const char volume_map_attached_text[] =
-	"{\n"
-	"  \"vfs-201\": {\n"
-	"    \"attachments\": [\n"
-	"      {\n"
-	"        \"deviceName\": \"/dev/xvda\",\n"
-	"        \"instanceID\": {\n"
-	"          \"id\": \"vm\",\n"
-	"          \"driver\": \"vfs\",\n"
-	"          \"service\": \"vfs\"\n"
-	"        },\n"
-	"        \"status\": \"attached\",\n"
-	"        \"volumeID\": \"vfs-201\"\n"
-	"      }\n"
-	"    ],\n"
-	"    \"attachmentState\": 2,\n"
-	"    \"name\": \"tr1\",\n"
-	"    \"size\": 2,\n"
-	"    \"id\": \"vfs-201\",\n"
-	"    \"type\": \"\"\n"
-	"  }\n"
-	"}";
+static const char volume_map_attached_text[] = "{\n"
+					       "  \"vfs-201\": {\n"
+					       "    \"attachments\": [\n"
+					       "      {\n"
+					       "        \"deviceName\": \"/dev/xvda\",\n"
+					       "        \"instanceID\": {\n"
+					       "          \"id\": \"vm\",\n"
+					       "          \"driver\": \"vfs\",\n"
+					       "          \"service\": \"vfs\"\n"
+					       "        },\n"
+					       "        \"status\": \"attached\",\n"
+					       "        \"volumeID\": \"vfs-201\"\n"
+					       "      }\n"
+					       "    ],\n"
+					       "    \"attachmentState\": 2,\n"
+					       "    \"name\": \"tr1\",\n"
+					       "    \"size\": 2,\n"
+					       "    \"id\": \"vfs-201\",\n"
+					       "    \"type\": \"\"\n"
+					       "  }\n"
+					       "}";
 
 /* The head of the ?attachments=1 listing, closed after two volumes. */
-static const char volume_map_fields_text[] =
-	"{\n"
-	"  \"vfs-000\": {\n"
-	"    \"attachmentState\": 3,\n"
-	"    \"name\": \"t1\",\n"
-	"    \"size\": 1,\n"
-	"    \"id\": \"vfs-000\",\n"
-	"    \"type\": \"\",\n"
-	"    \"fields\": {\n"
-	"      \"size\": \"1\"\n"
-	"    }\n"
-	"  },\n"
-	"  \"vfs-001\": {\n"
-	"    \"attachmentState\": 3,\n"
-	"    \"name\": \"v1\",\n"
-	"    \"size\": 1,\n"
-	"    \"id\": \"vfs-001\",\n"
-	"    \"type\": \"\",\n"
-	"    \"fields\": {\n"
-	"      \"size\": \"1\"\n"
-	"    }\n"
-	"  }\n"
-	"}";
+static const char volume_map_fields_text[] = "{\n"
+					     "  \"vfs-000\": {\n"
+					     "    \"attachmentState\": 3,\n"
+					     "    \"name\": \"t1\",\n"
+					     "    \"size\": 1,\n"
+					     "    \"id\": \"vfs-000\",\n"
+					     "    \"type\": \"\",\n"
+					     "    \"fields\": {\n"
+					     "      \"size\": \"1\"\n"
+					     "    }\n"
+					     "  },\n"
+					     "  \"vfs-001\": {\n"
+					     "    \"attachmentState\": 3,\n"
+					     "    \"name\": \"v1\",\n"
+					     "    \"size\": 1,\n"
+					     "    \"id\": \"vfs-001\",\n"
+					     "    \"type\": \"\",\n"
+					     "    \"fields\": {\n"
+					     "      \"size\": \"1\"\n"
+					     "    }\n"
+					     "  }\n"
+					     "}";
 
 /* ---- helpers ---- */
 
@@ -288,25 +282,24 @@ static void test_volume_map_fields_trace(void **state)
  * when attachments_present; metadata embedded as raw JSON. */
 static void test_volume_all_members(void **state)
 {
-	static const char want[] =
-		"{\n"
-		"  \"attachments\": [],\n"
-		"  \"attachmentState\": 4,\n"
-		"  \"availabilityZone\": \"az1\",\n"
-		"  \"encrypted\": true,\n"
-		"  \"iops\": 100,\n"
-		"  \"name\": \"n\",\n"
-		"  \"networkName\": \"net\",\n"
-		"  \"size\": 5,\n"
-		"  \"status\": \"ok\",\n"
-		"  \"id\": \"i\",\n"
-		"  \"type\": \"gp2\",\n"
-		"  \"fields\": {\n"
-		"    \"a\": \"1\",\n"
-		"    \"b\": \"2\",\n"
-		"    \"z\": \"3\"\n"
-		"  }\n"
-		"}";
+	static const char want[] = "{\n"
+				   "  \"attachments\": [],\n"
+				   "  \"attachmentState\": 4,\n"
+				   "  \"availabilityZone\": \"az1\",\n"
+				   "  \"encrypted\": true,\n"
+				   "  \"iops\": 100,\n"
+				   "  \"name\": \"n\",\n"
+				   "  \"networkName\": \"net\",\n"
+				   "  \"size\": 5,\n"
+				   "  \"status\": \"ok\",\n"
+				   "  \"id\": \"i\",\n"
+				   "  \"type\": \"gp2\",\n"
+				   "  \"fields\": {\n"
+				   "    \"a\": \"1\",\n"
+				   "    \"b\": \"2\",\n"
+				   "    \"z\": \"3\"\n"
+				   "  }\n"
+				   "}";
 	struct volume v = { 0 }, back;
 	struct err e = ERR_INIT;
 	json_t *j;
@@ -336,29 +329,28 @@ static void test_volume_all_members(void **state)
 
 static void test_attachment_optional_members(void **state)
 {
-	static const char want[] =
-		"{\n"
-		"  \"deviceName\": \"/dev/loop3\",\n"
-		"  \"mountPoint\": \"/var/lib/rexray/volumes/x\",\n"
-		"  \"instanceID\": {\n"
-		"    \"id\": \"h\",\n"
-		"    \"driver\": \"loop\",\n"
-		"    \"service\": \"\",\n"
-		"    \"fields\": {\n"
-		"      \"k\": \"v\"\n"
-		"    },\n"
-		"    \"metadata\": {\n"
-		"      \"mac\": [\n"
-		"        \"08:00\"\n"
-		"      ]\n"
-		"    }\n"
-		"  },\n"
-		"  \"status\": \"\",\n"
-		"  \"volumeID\": \"x\",\n"
-		"  \"fields\": {\n"
-		"    \"f\": \"g\"\n"
-		"  }\n"
-		"}";
+	static const char want[] = "{\n"
+				   "  \"deviceName\": \"/dev/loop3\",\n"
+				   "  \"mountPoint\": \"/var/lib/rexray/volumes/x\",\n"
+				   "  \"instanceID\": {\n"
+				   "    \"id\": \"h\",\n"
+				   "    \"driver\": \"loop\",\n"
+				   "    \"service\": \"\",\n"
+				   "    \"fields\": {\n"
+				   "      \"k\": \"v\"\n"
+				   "    },\n"
+				   "    \"metadata\": {\n"
+				   "      \"mac\": [\n"
+				   "        \"08:00\"\n"
+				   "      ]\n"
+				   "    }\n"
+				   "  },\n"
+				   "  \"status\": \"\",\n"
+				   "  \"volumeID\": \"x\",\n"
+				   "  \"fields\": {\n"
+				   "    \"f\": \"g\"\n"
+				   "  }\n"
+				   "}";
 	struct volume v = { 0 }, back;
 	struct err e = ERR_INIT;
 	json_t *j, *a;
@@ -564,9 +556,9 @@ static void test_volume_decode_errors(void **state)
 	expect_decode_bad(dec_volume, "{\"attachments\": {}}", "expected an array, got object");
 	expect_decode_bad(dec_volume, "{\"attachments\": [1]}",
 			  "attachments[0]: attachment: expected an object, got integer");
-	expect_decode_bad(dec_volume,
-			  "{\"attachments\": [{\"volumeID\": \"a\"}, {\"instanceID\": {\"id\": 1}}]}",
-			  "attachments[1]: instanceID: field 'id': expected a string, got integer");
+	expect_decode_bad(
+	    dec_volume, "{\"attachments\": [{\"volumeID\": \"a\"}, {\"instanceID\": {\"id\": 1}}]}",
+	    "attachments[1]: instanceID: field 'id': expected a string, got integer");
 	expect_decode_bad(dec_volume, "{\"fields\": {\"a\": 1}}",
 			  "field 'fields': value of 'a' must be a string, got integer");
 	expect_decode_bad(dec_vmap, "{\"v\": {\"size\": true}}",
@@ -598,8 +590,8 @@ static void test_request_encodings_trace(void **state)
 	j = volume_create_req_to_json(&c);
 	s = json_dump_compact(j);
 	assert_string_equal(
-		s, "{\"name\":\"tr1\",\"availabilityZone\":\"\",\"encrypted\":false,\"iops\":0,"
-		   "\"size\":2,\"type\":\"\"}");
+	    s, "{\"name\":\"tr1\",\"availabilityZone\":\"\",\"encrypted\":false,\"iops\":0,"
+	       "\"size\":2,\"type\":\"\"}");
 	assert_int_equal(strlen(s), 82);
 	free(s);
 	json_decref(j);
@@ -806,10 +798,11 @@ static void test_body_parse(void **state)
 	assert_int_equal(parse_str(s, 100000, &j, &e), -EINVAL);
 	free(s);
 	/* arrays count too */
-	assert_int_equal(parse_str("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]"
-				   "]]]]]]]]}",
-				   1000, &j, &e),
-			 -EINVAL);
+	assert_int_equal(
+	    parse_str("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]"
+		      "]]]]]]]]}",
+		      1000, &j, &e),
+	    -EINVAL);
 }
 
 /* ---- error bodies ---- */
@@ -830,7 +823,8 @@ static void test_error_body(void **state)
 	json_decref(j);
 	j = error_body_to_json("m", 500, json_pack("{s:s}", "resourceID", "v"));
 	s = json_dump_compact(j);
-	assert_string_equal(s, "{\"message\":\"m\",\"status\":500,\"error\":{\"resourceID\":\"v\"}}");
+	assert_string_equal(s,
+			    "{\"message\":\"m\",\"status\":500,\"error\":{\"resourceID\":\"v\"}}");
 	free(s);
 	json_decref(j);
 
@@ -871,11 +865,13 @@ static void test_invalid_utf8_is_replaced(void **state)
 	json_t *j;
 
 	(void)state;
-	v.name = strdup("a\xff" "b");
+	v.name = strdup("a\xff"
+			"b");
 	v.id = strdup("\xc3");
 	j = volume_to_json(&v);
 	assert_non_null(j);
-	assert_string_equal(json_string_value(json_object_get(j, "name")), "a\xef\xbf\xbd" "b");
+	assert_string_equal(json_string_value(json_object_get(j, "name")), "a\xef\xbf\xbd"
+									   "b");
 	assert_string_equal(json_string_value(json_object_get(j, "id")), "\xef\xbf\xbd");
 	json_decref(j);
 	volume_release(&v);

@@ -108,9 +108,9 @@ static void test_iid_round_trip_variants(void **state)
 		"vfs=",
 		"ebs=i-1,a=1",
 		"ebs:svc=i-1,a=1&b=",
-		"vfs=id,,bnVsbA==",   /* metadata JSON null */
-		"vfs=id,k=v,MQ==",    /* metadata JSON 1 */
-		"vfs=id,k=v,e30=",    /* {} */
+		"vfs=id,,bnVsbA==", /* metadata JSON null */
+		"vfs=id,k=v,MQ==",  /* metadata JSON 1 */
+		"vfs=id,k=v,e30=",  /* {} */
 		"virtualbox=,,WyIwODowMDoyNzpmNzpmNzozNiJd",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -183,8 +183,8 @@ static void test_iid_malformed(void **state)
 	expect_iid_bad("vfs=x,a=%zz", "escape");
 	expect_iid_bad("vfs=x,a=%4", "escape");
 	expect_iid_bad("vfs=x,a=%", "escape");
-	expect_iid_bad("vfs=x,a=%00", "escape");      /* decoded NUL */
-	expect_iid_bad("vfs=x,a=%0A", "escape");      /* decoded newline */
+	expect_iid_bad("vfs=x,a=%00", "escape"); /* decoded NUL */
+	expect_iid_bad("vfs=x,a=%0A", "escape"); /* decoded newline */
 	expect_iid_bad("vfs=x,a=%FF", "UTF-8");
 	expect_iid_bad("vfs=x\ny", "control");
 	expect_iid_bad("vfs=x\ty", "control");
@@ -331,9 +331,10 @@ static void test_tx_trace(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(tx_header_parse("txID=9ca4e97a-aedc-49a4-4855-f1c01346060a, txCR=1795616263",
-					 id, &cr, &e),
-			 0);
+	assert_int_equal(
+	    tx_header_parse("txID=9ca4e97a-aedc-49a4-4855-f1c01346060a, txCR=1795616263", id, &cr,
+			    &e),
+	    0);
 	assert_string_equal(id, "9ca4e97a-aedc-49a4-4855-f1c01346060a");
 	assert_int_equal(cr, 1795616263);
 	s = tx_header_format(id, cr);

@@ -108,9 +108,9 @@ static void test_length_limit(void **state)
 static void test_shell_metacharacters(void **state)
 {
 	static const char *const bad[] = {
-		"a;rm -rf /", "$(reboot)", "`id`", "a b", "a|b",  "a&b", "a>b", "a<b", "*",
-		"?",	      "~root",	   "a$b",  "a\"b", "a=b", "a,b", "a:b", "a@b", "a#b",
-		"a%b",	      "a+b",	   "a!b",  "(a)",  "{a}", "[a]",
+		"a;rm -rf /", "$(reboot)", "`id`",  "a b", "a|b",  "a&b", "a>b", "a<b",
+		"*",	      "?",	   "~root", "a$b", "a\"b", "a=b", "a,b", "a:b",
+		"a@b",	      "a#b",	   "a%b",   "a+b", "a!b",  "(a)", "{a}", "[a]",
 	};
 
 	(void)state;
@@ -131,7 +131,9 @@ static void test_non_ascii(void **state)
 {
 	(void)state;
 	expect_bad_charset("caf\xc3\xa9", "caf??");
-	expect_bad_charset("\xe2\x80\xae" "cod.exe", "???cod.exe"); /* RLO */
+	expect_bad_charset("\xe2\x80\xae"
+			   "cod.exe",
+			   "???cod.exe"); /* RLO */
 	expect_bad_charset("\xff", "?");
 }
 
@@ -148,8 +150,8 @@ static void test_service_names(void **state)
 	assert_int_equal(service_name_check("..", &e), -EINVAL);
 	assert_string_equal(e.msg, "service name '..' is not allowed");
 	assert_int_equal(service_name_check("a/b", &e), -EINVAL);
-	assert_string_equal(e.msg,
-			    "service name 'a/b': only letters, digits, '_', '.' and '-' are allowed");
+	assert_string_equal(
+	    e.msg, "service name 'a/b': only letters, digits, '_', '.' and '-' are allowed");
 	memset(name, 's', 64);
 	name[64] = '\0';
 	assert_int_equal(service_name_check(name, &e), 0);
@@ -191,16 +193,11 @@ static void test_sanitise(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_names),
-		cmocka_unit_test(test_empty_and_dots),
-		cmocka_unit_test(test_paths_refused),
-		cmocka_unit_test(test_nul_inside),
-		cmocka_unit_test(test_length_limit),
-		cmocka_unit_test(test_shell_metacharacters),
-		cmocka_unit_test(test_non_ascii),
-		cmocka_unit_test(test_service_names),
-		cmocka_unit_test(test_null_err),
-		cmocka_unit_test(test_sanitise),
+		cmocka_unit_test(test_valid_names),   cmocka_unit_test(test_empty_and_dots),
+		cmocka_unit_test(test_paths_refused), cmocka_unit_test(test_nul_inside),
+		cmocka_unit_test(test_length_limit),  cmocka_unit_test(test_shell_metacharacters),
+		cmocka_unit_test(test_non_ascii),     cmocka_unit_test(test_service_names),
+		cmocka_unit_test(test_null_err),      cmocka_unit_test(test_sanitise),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,227 @@
+/* Unit tests for store/: a real SQLite database in a temp directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/fs.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	struct store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err e = ERR_INIT;
+
+	strcpy(f->dir, "/tmp/rr-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/t.db", f->dir);
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	fs_remove_tree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void make_volume(struct volume *v, const char *id, const char *name, int64_t size)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = strdup(id);
+	v->name = strdup(name);
+	v->type = strdup("");
+	v->size = size;
+	v->fields = json_pack("{s:s}", "k", "v");
+}
+
+static void test_schema_version(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+}
+
+static void test_insert_get_list(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v, got;
+	struct volume_list l = { 0 };
+	struct err e = ERR_INIT;
+
+	make_volume(&v, "vfs-000", "Alpha", 3);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	make_volume(&v, "vfs-001", "beta", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &got, &e), 0);
+	assert_string_equal(got.name, "Alpha");
+	assert_int_equal(got.size, 3);
+	assert_string_equal(json_string_value(json_object_get(got.fields, "k")), "v");
+	volume_release(&got);
+
+	/* names are matched ignoring case */
+	assert_int_equal(store_volume_get_by_name(f->st, "vfs", "ALPHA", &got, &e), 0);
+	assert_string_equal(got.id, "vfs-000");
+	volume_release(&got);
+
+	/* services are separate namespaces */
+	assert_int_equal(store_volume_get(f->st, "other", "vfs-000", &got, &e), -ENOENT);
+
+	assert_int_equal(store_volume_list(f->st, "vfs", &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].id, "vfs-000");
+	assert_string_equal(l.v[1].id, "vfs-001");
+	volume_list_release(&l);
+}
+
+static void test_duplicate_name_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v;
+	struct volume_list l = { 0 };
+	struct err e = ERR_INIT;
+
+	make_volume(&v, "vfs-000", "data", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	make_volume(&v, "vfs-001", "DATA", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), -EEXIST);
+	assert_non_null(strstr(e.msg, "DATA"));
+	volume_release(&v);
+	assert_int_equal(store_volume_list(f->st, "vfs", &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	volume_list_release(&l);
+}
+
+static void test_attachments(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v, got;
+	struct volume_attachment a = { 0 };
+	struct err e = ERR_INIT;
+
+	make_volume(&v, "vfs-000", "a", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+
+	a.volume_id = "vfs-000";
+	a.iid.id = "host1";
+	a.iid.driver = "vfs";
+	a.device_name = "/dev/xvda";
+	assert_int_equal(store_attachment_put(f->st, "vfs", &a, &e), 0);
+	/* the same instance again replaces, not duplicates */
+	a.device_name = "/dev/xvdb";
+	assert_int_equal(store_attachment_put(f->st, "vfs", &a, &e), 0);
+	a.iid.id = "host2";
+	assert_int_equal(store_attachment_put(f->st, "vfs", &a, &e), 0);
+
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &got, &e), 0);
+	assert_int_equal(got.n_attachments, 2);
+	assert_string_equal(got.attachments[0].device_name, "/dev/xvdb");
+	volume_release(&got);
+
+	assert_int_equal(store_attachment_remove(f->st, "vfs", "vfs-000", "HOST1", &e), 0);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &got, &e), 0);
+	assert_int_equal(got.n_attachments, 1);
+	assert_string_equal(got.attachments[0].iid.id, "host2");
+	volume_release(&got);
+
+	/* an attachment to a missing volume is refused by the foreign key */
+	a.volume_id = "vfs-404";
+	assert_int_equal(store_attachment_put(f->st, "vfs", &a, &e), -ENOENT);
+
+	/* deleting the volume takes its attachments along */
+	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-000", &e), 0);
+	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-000", &e), -ENOENT);
+}
+
+static void test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v, got;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_begin(f->st, &e), 0);
+	make_volume(&v, "vfs-000", "gone", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	store_rollback(f->st);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &got, &e), -ENOENT);
+}
+
+static void test_sequences_and_persistence(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	struct volume v, got;
+	int64_t n;
+
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_next_seq(f->st, "loop", "volume", &n, &e), 0);
+	assert_int_equal(n, 0);
+	make_volume(&v, "vfs-007", "kept", 5);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+
+	/* close and reopen: everything is still there */
+	store_close(f->st);
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-007", &got, &e), 0);
+	assert_int_equal(got.size, 5);
+	volume_release(&got);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	sqlite3 *db;
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->db, &f->st, &e), -EPROTO);
+	assert_non_null(strstr(e.msg, "newer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insert_get_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
