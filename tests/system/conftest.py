@@ -202,6 +202,8 @@ def assert_error_body(r, status=None):
     assert isinstance(body, dict), body
     assert isinstance(body.get("message"), str) and body["message"].strip(), body
     assert body.get("status") == r.status, body
+    assert isinstance(body.get("error", {}), dict), body
+    assert r.headers.get("Content-Type", "").startswith("application/json"), dict(r.headers)
     return body
 
 

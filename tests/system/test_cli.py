@@ -108,6 +108,26 @@ def test_volume_lifecycle(mode_home):
     assert parse_table(h.cli_ok("volume", "ls").stdout) == {}
 
 
+def test_table_is_sorted_by_name_and_quiet_drops_the_header(mode_home):
+    h = mode_home
+    h.cli_ok("volume", "create", "zeta", "alpha", "mid")
+    out = h.cli_ok("volume", "ls").stdout
+    names = [ln.split()[1] for ln in out.splitlines()[1:] if ln.strip()]
+    assert names == ["alpha", "mid", "zeta"], out
+    quiet = [ln.split() for ln in h.cli_ok("volume", "ls", "-q").stdout.splitlines()
+             if ln.strip()]
+    assert [row[1] for row in quiet] == ["alpha", "mid", "zeta"], quiet
+    assert all(row[0] != "ID" for row in quiet), quiet
+
+
+def test_ls_attached_and_available_flags(mode_home):
+    h = mode_home
+    h.cli_ok("volume", "create", "on", "off")
+    h.cli_ok("volume", "attach", "on")
+    assert [v["name"] for v in h.volumes_cli("--attached")] == ["on"]
+    assert [v["name"] for v in h.volumes_cli("--available")] == ["off"]
+
+
 def test_create_options(mode_home):
     h = mode_home
     h.cli_ok("volume", "create", "--size", "7", "--iops", "300", "--volumeType", "io1",

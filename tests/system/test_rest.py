@@ -1,6 +1,7 @@
 """libStorage REST API of the embedded vfs service (spec/rexray.md section 3,
 spec/libstorage-trace.md)."""
 
+import json
 import os
 import re
 import threading
@@ -61,6 +62,7 @@ def test_service_instance_from_executor_metadata(api):
     iid = info["instance"]["instanceID"]
     assert iid["id"] == "host-a1", info
     assert iid["driver"] == "vfs", info
+    assert info["instance"]["name"] == "vfsInstance", info  # as in the trace
     # a different host gets its own id back
     r = api.get("/services/vfs?instance", iid=iid_metadata_header("other.example"))
     assert r.status == 200 and r.json["instance"]["instanceID"]["id"] == "other.example", r
@@ -80,6 +82,8 @@ def test_unknown_service_is_404(api):
 
 def test_unknown_volume_is_404(api):
     api.create("present")
+    body = assert_error_body(api.get("/volumes/vfs/vfs-999"), 404)
+    assert "not found" in body["message"].lower(), body
     for r in (api.get("/volumes/vfs/vfs-999"),
               api.get("/volumes/vfs/absent?byName"),
               api.delete("/volumes/vfs/vfs-999"),
@@ -150,6 +154,11 @@ def test_delete_removes_the_volume(api, home):
     assert set(api.volumes()) == {keep["id"]}
     assert_error_body(api.get("/volumes/vfs/%s" % gone["id"]), 404)
     assert_error_body(api.delete("/volumes/vfs/%s" % gone["id"]), 404)
+    # its storage under <lib>/vfs went with it; the other's stayed
+    vfs_paths = [p for p in home.snapshot_tree()
+                 if p.startswith(os.path.relpath(os.path.join(home.lib, "vfs"), home.root))]
+    assert not [p for p in vfs_paths if gone["id"] in p], vfs_paths
+    assert [p for p in vfs_paths if keep["id"] in p], vfs_paths
 
 
 def test_vfs_volume_lives_under_the_lib_dir(api, home):
@@ -182,6 +191,8 @@ def test_attach_and_detach_cycle(api):
     assert att["instanceID"]["driver"] == "vfs", att
     assert att["volumeID"] == vid, att
     assert att["deviceName"] == "/dev/xvda", att
+    assert att["instanceID"]["service"] == "vfs", att
+    assert att["status"] == "attached", att
 
     # state as seen by each caller
     mine = api.inspect(vid, iid=iid_header("host1"))
@@ -192,6 +203,10 @@ def test_attach_and_detach_cycle(api):
     # the instance id comparison ignores case
     assert api.inspect(vid, iid=iid_header("HOST1"))["attachmentState"] == 2
 
+    # without a caller instance id, an attached volume is someone else's
+    anon = api.get("/volumes/vfs/%s?attachments=1" % vid)
+    assert anon.status == 200 and anon.json["attachmentState"] == 4, anon
+
     # mask 0 strips the attachments
     bare = api.get("/volumes/vfs/%s?attachments=0" % vid, iid=iid_header("host1"))
     assert bare.status == 200, bare
@@ -199,6 +214,9 @@ def test_attach_and_detach_cycle(api):
 
     r = api.post("/volumes/vfs/%s?detach" % vid, {}, iid=iid_header("host1"))
     assert r.status == 205, r
+    if r.body.strip():  # "Volume or empty"
+        assert r.json["id"] == vid and r.json["attachmentState"] == 3, r.json
+        assert not r.json.get("attachments"), r.json
     after = api.inspect(vid, iid=iid_header("host1"))
     assert after["attachmentState"] == 3, after
     assert not after.get("attachments"), after
@@ -292,3 +310,149 @@ def test_concurrent_creates(api):
     vols = api.volumes()
     assert sorted(v["name"] for v in vols.values()) == ["conc-%02d" % i for i in range(20)]
     assert set(vols) == set(ids)
+
+
+def test_keep_alive_connection_survives_errors(api):
+    """Several requests on one connection, errors included: each reply must
+    be complete and the unread parts of a rejected request must not leak
+    into the next one."""
+    c = api.connection()
+    try:
+        def call(method, path, body=None, iid=None):
+            hdrs = {"Content-Type": "application/json"}
+            if iid:
+                hdrs["Libstorage-Instanceid"] = iid
+            c.request(method, path, body=body, headers=hdrs)
+            r = c.getresponse()
+            return r.status, r.read()
+
+        st, body = call("POST", "/volumes/vfs", b'{"name":"ka1","size":1}')
+        assert st == 201, body
+        vid = json.loads(body)["id"]
+        assert call("POST", "/volumes/vfs", b'{"name":')[0] == 400
+        assert call("POST", "/volumes/vfs", b'{"name":"bad/name"}')[0] == 400
+        assert call("GET", "/volumes/vfs/vfs-999")[0] == 404
+        assert call("POST", "/volumes/vfs/%s?attach" % vid, b'{"nextDeviceName":"/dev/xvdz"}')[0] == 400
+        st, body = call("POST", "/volumes/vfs/%s?attach" % vid,
+                        b'{"nextDeviceName":"/dev/xvdz"}', iid=iid_header("ka"))
+        assert st == 200, body
+        st, body = call("GET", "/volumes/vfs?attachments=11", iid=iid_header("ka"))
+        assert st == 200 and set(json.loads(body)) == {vid}, body
+        assert call("POST", "/volumes/vfs/%s?detach" % vid, b"{}", iid=iid_header("ka"))[0] == 205
+        st, body = call("DELETE", "/volumes/vfs/%s" % vid)
+        assert st == 204 and body == b"", body
+        st, body = call("GET", "/volumes/vfs")
+        assert st == 200 and json.loads(body) == {}, body
+    finally:
+        c.close()
+
+
+def test_many_volumes(api, home):
+    n = 250
+    c = api.connection()
+    try:
+        for i in range(n):
+            c.request("POST", "/volumes/vfs", body=json.dumps({"name": "many%03d" % i,
+                                                               "size": i % 7 + 1}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            assert r.status == 201, (i, r.read())
+            r.read()
+    finally:
+        c.close()
+    vols = api.volumes(mask=1)
+    assert len(vols) == n
+    assert sorted(v["name"] for v in vols.values()) == ["many%03d" % i for i in range(n)]
+    assert all(v["size"] == int(v["name"][4:]) % 7 + 1 for v in vols.values())
+    assert len(home.volumes_cli()) == n
+    table = home.cli_ok("volume", "ls").stdout.splitlines()
+    assert len([ln for ln in table[1:] if ln.strip()]) == n
+
+
+def test_concurrent_mixed_operations(api):
+    """Threads each run create/attach/inspect/detach/delete on their own
+    volume while others list: no 5xx, everything as expected, nothing left."""
+    problems = []
+
+    def life(i):
+        host = iid_header("host-%d" % i)
+        try:
+            r = api.post("/volumes/vfs", {"name": "mix-%d" % i, "size": 1})
+            if r.status != 201:
+                problems.append(("create", i, r))
+                return
+            vid = r.json["id"]
+            for step, want, resp in (
+                ("attach", 200, lambda: api.post("/volumes/vfs/%s?attach" % vid,
+                                                 {"nextDeviceName": "/dev/xvdb"}, iid=host)),
+                ("inspect", 200, lambda: api.get("/volumes/vfs/%s?attachments=1" % vid,
+                                                 iid=host)),
+                ("detach", 205, lambda: api.post("/volumes/vfs/%s?detach" % vid, {}, iid=host)),
+                ("delete", 204, lambda: api.delete("/volumes/vfs/%s" % vid)),
+            ):
+                r = resp()
+                if r.status != want:
+                    problems.append((step, i, r))
+                    return
+                if step == "inspect" and r.json.get("attachmentState") != 2:
+                    problems.append((step, i, r))
+        except Exception as ex:  # noqa: BLE001 - reported below
+            problems.append(("exception", i, repr(ex)))
+
+    def lister():
+        try:
+            for _ in range(10):
+                r = api.get("/volumes?attachments=1")
+                if r.status != 200:
+                    problems.append(("list", r))
+        except Exception as ex:  # noqa: BLE001
+            problems.append(("exception", "list", repr(ex)))
+
+    threads = [threading.Thread(target=life, args=(i,)) for i in range(12)]
+    threads += [threading.Thread(target=lister) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not problems, problems
+    assert api.volumes() == {}
+
+
+def test_duplicate_name_is_a_conflict_and_changes_nothing(api):
+    first = api.create("dup", size=2)
+    for name in ("dup", "DUP", "Dup"):
+        r = api.post("/volumes/vfs", {"name": name, "size": 5})
+        assert_error_body(r, 409)
+        assert "already exists" in r.json["message"], r.json
+    vols = api.volumes()
+    assert list(vols) == [first["id"]], vols
+    assert vols[first["id"]]["size"] == 2, vols
+
+
+def test_attach_held_elsewhere_needs_force_which_takes_it(api):
+    vid = api.create("held")["id"]
+    api.attach(vid, "hostA")
+    r = api.post("/volumes/vfs/%s?attach" % vid, {}, iid=iid_header("hostB"))
+    assert_error_body(r, 409)
+    assert "hostA" in r.json["message"], r.json
+    # still hostA's
+    v = api.inspect(vid, iid=iid_header("hostA"))
+    assert v["attachmentState"] == 2, v
+    # force (what mount.preempt sends) moves it to hostB
+    r = api.post("/volumes/vfs/%s?attach" % vid, {"force": True}, iid=iid_header("hostB"))
+    assert r.status == 200, r
+    owners = [a["instanceID"]["id"] for a in r.json["volume"]["attachments"]]
+    assert owners == ["hostB"], r.json
+    assert api.inspect(vid, iid=iid_header("hostA"))["attachmentState"] == 4
+    assert api.inspect(vid, iid=iid_header("hostB"))["attachmentState"] == 2
+
+
+def test_remove_attached_needs_force(api):
+    vid = api.create("busy")["id"]
+    api.attach(vid, "hostA")
+    r = api.delete("/volumes/vfs/%s" % vid)
+    assert_error_body(r, 409)
+    assert vid in api.volumes(), "a refused remove must keep the volume"
+    r = api.delete("/volumes/vfs/%s?force" % vid)
+    assert r.status == 204, r
+    assert vid not in api.volumes()

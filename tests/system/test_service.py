@@ -177,3 +177,48 @@ def test_service_serves_what_cli_created_while_stopped(home):
     svc = home.start_service()
     vols = svc.api.volumes()
     assert [(v["name"], v["size"]) for v in vols.values()] == [("offline", 2)]
+
+
+def test_sigterm_under_load_exits_cleanly(home):
+    import threading
+    svc = home.start_service()
+    svc.api.create("busy")
+    stop = threading.Event()
+    errors = []
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                r = svc.api.get("/volumes/vfs?attachments=1", timeout=3)
+                if r.status >= 500:
+                    errors.append(r)
+            except OSError:
+                pass  # connection refused/reset once it is going down
+            except Exception as ex:  # noqa: BLE001 - http.client errors while closing
+                if "RemoteDisconnected" not in type(ex).__name__ and \
+                        "BadStatusLine" not in type(ex).__name__ and \
+                        "IncompleteRead" not in type(ex).__name__:
+                    errors.append(repr(ex))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        rc = svc.stop(signal.SIGTERM)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert rc == 0, "exit status %r after SIGTERM under load\n%s" % (rc, svc.logs())
+    assert not errors, errors[:5]
+    assert not os.path.lexists(home.sock)
+    # and the state is intact
+    assert [v["name"] for v in home.volumes_cli()] == ["busy"]
+
+
+def test_stop_when_nothing_runs_is_harmless(home):
+    p = home.cli_ok("service", "stop")
+    assert "stopped" in p.stdout, p.stdout
+    p = home.cli("service", "status")
+    assert p.returncode == 3, (p.returncode, p.stdout, p.stderr)
