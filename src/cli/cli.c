@@ -14,7 +14,7 @@
 enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
-	F_VERBOSE,
+	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS,
 };
 
 struct flag {
@@ -43,13 +43,15 @@ static const struct flag flags[] = {
 	{ "attached", 0, false, F_ATTACHED },
 	{ "available", 0, false, F_AVAILABLE },
 	{ "path", 0, false, F_PATH },
+	{ "fsType", 0, true, F_FSTYPE },
+	{ "overwriteFS", 0, false, F_OVERWRITEFS },
 };
 
 static const char usage[] =
 	"Usage: rexray [flags] COMMAND\n"
 	"\n"
 	"Commands:\n"
-	"  volume ls|create|rm|attach|detach [flags] [VOLUME...]\n"
+	"  volume ls|create|rm|attach|detach|mount|unmount [flags] [VOLUME...]\n"
 	"  service start [-f] [--nopid] [--force] | stop | status\n"
 	"  start | stop | status       aliases of the service commands\n"
 	"  env                         print the effective configuration\n"
@@ -67,7 +69,9 @@ static const char usage[] =
 	"  -q, --quiet                 no table header\n"
 	"  --size GB, --iops N, --volumeType T, --availabilityZone Z   (create)\n"
 	"  --force                     (rm, attach, detach)\n"
-	"  --attached, --available     (ls) filter by attachment state\n";
+	"  --attached, --available     (ls) filter by attachment state\n"
+	"  --path                      (ls) add the mount path on this host\n"
+	"  --fsType ext4|xfs, --overwriteFS   (mount) format with this type / even when formatted\n";
 
 /* Which command the first word names; "service" for the top-level aliases. */
 static bool service_alias(const char *w)
@@ -157,6 +161,8 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_ATTACHED: a->attached = true; break;
 		case F_AVAILABLE: a->available = true; break;
 		case F_PATH: a->path = true; break;
+		case F_FSTYPE: a->fs_type = val; break;
+		case F_OVERWRITEFS: a->overwrite_fs = true; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)

@@ -33,7 +33,8 @@ struct cli_args {
 	bool available;
 	bool path;
 	bool help;
-	const char *size, *iops, *volume_type, *availability_zone;
+	bool overwrite_fs;
+	const char *size, *iops, *volume_type, *availability_zone, *fs_type;
 	const char **args;	/* positional args after the (sub)command */
 	int n_args;
 };
@@ -45,8 +46,9 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
 
 /* output helpers (cli/output.c) */
 int cli_parse_format(const char *s, enum out_format *out);
-/* Print volumes as the table (ID Name Status Size) or JSON array. */
-void cli_print_volumes(const struct volume_list *l, enum out_format f, bool quiet);
+/* Print volumes as the table (ID Name Status Size [Path]) or JSON array;
+ * paths (parallel to l, may be NULL) adds the Path column / "path" member. */
+void cli_print_volumes(const struct volume_list *l, char **paths, enum out_format f, bool quiet);
 const char *cli_state_name(int attachment_state);
 /* Print an error the same way everywhere: "rexray: <what>: <msg>". */
 void cli_error(const char *what, const struct err *e);

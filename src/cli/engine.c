@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "integration/integration.h"
 #include "drivers/driver.h"
 #include "server/http.h"
 #include "server/service.h"
@@ -53,19 +54,45 @@ int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, str
 	return 0;
 }
 
-int engine_open_server(struct engine *en, struct err *e)
+/* One database holds the server's volumes and this host's use counts. */
+static int open_store(struct engine *en, struct err *e)
 {
 	char db[PATH_MAX + 16];
 	int r;
 
-	if (en->server)
+	if (en->store)
 		return 0;
 	if ((r = paths_mkdirs(&en->paths, e)) < 0)
 		return r;
 	snprintf(db, sizeof(db), "%s/rexray.db", en->paths.lib);
-	if ((r = store_open(db, &en->store, e)) < 0)
+	return store_open(db, &en->store, e);
+}
+
+int engine_open_server(struct engine *en, struct err *e)
+{
+	int r;
+
+	if (en->server)
+		return 0;
+	if ((r = open_store(en, e)) < 0)
 		return r;
 	return ls_server_new(en->cfg, &en->paths, en->store, &en->server, e);
+}
+
+int engine_integration(struct engine *en, struct integration **out, struct err *e)
+{
+	int r;
+
+	if (!en->integration) {
+		if ((r = open_store(en, e)) < 0)
+			return r;
+		r = integration_new(en->cfg, &en->paths, en->store, en->client, en->service, NULL,
+				    &en->integration, e);
+		if (r < 0)
+			return r;
+	}
+	*out = en->integration;
+	return 0;
 }
 
 static bool address_alive(const char *address)
@@ -150,7 +177,10 @@ static int resolve_iid(struct engine *en, struct err *e)
 	}
 	snprintf(scope0, sizeof(scope0), "libstorage.server.services.%s", en->service);
 	scopes[0] = scope0;
-	r = ex->instance_id(en->cfg, scopes, &en->iid, e);
+	{
+		struct exec_ctx x = { .cfg = en->cfg, .scopes = scopes, .paths = &en->paths };
+		r = ex->instance_id(&x, &en->iid, e);
+	}
 	if (r == 0) {
 		free(en->iid.service);
 		en->iid.service = strdup(en->service);
@@ -373,6 +403,7 @@ out:
 void engine_release(struct engine *en)
 {
 	stop_endpoints(en);
+	integration_free(en->integration);
 	client_free(en->client);
 	ls_server_free(en->server);
 	store_close(en->store);

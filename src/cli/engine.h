@@ -23,6 +23,7 @@ struct cfg;
 struct store;
 struct ls_server;
 struct http_endpoint;
+struct integration;
 
 #define ENGINE_MAX_ENDPOINTS 8
 
@@ -35,6 +36,7 @@ struct engine {
 	struct http_endpoint *endpoints[ENGINE_MAX_ENDPOINTS];
 	size_t n_endpoints;
 	struct storage_client *client;
+	struct integration *integration; /* host side, made on first use */
 	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process */
 	/* the caller's identity for the chosen service */
 	char service[65];
@@ -52,6 +54,10 @@ int engine_open_server(struct engine *en, struct err *e);
 /* Choose and open the client; resolve the service (flag, config, or the
  * server's default) and this host's instance ID for it. */
 int engine_connect(struct engine *en, struct err *e);
+
+/* The host-side workflow (mount, unmount, path) for the chosen service;
+ * engine_connect first. Borrowed from en. */
+int engine_integration(struct engine *en, struct integration **out, struct err *e);
 
 /* Serve the REST API on the configured endpoints until SIGTERM/SIGINT.
  * Writes <run>/rexray.pid (unless nopid) and <run>/rexray.spec. */

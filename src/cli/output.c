@@ -32,12 +32,27 @@ const char *cli_state_name(int state)
 	}
 }
 
-static int by_name(const void *a, const void *b)
+/* Sort volumes by name, keeping the paths parallel. */
+static void sort_by_name(const struct volume_list *l, char **paths)
 {
-	const struct volume *x = a, *y = b;
-	int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
-
-	return c ? c : strcmp(x->id ? x->id : "", y->id ? y->id : "");
+	for (size_t i = 1; i < l->n; i++) {
+		for (size_t j = i; j > 0; j--) {
+			const char *x = l->v[j - 1].name ? l->v[j - 1].name : "";
+			const char *y = l->v[j].name ? l->v[j].name : "";
+			struct volume tv;
+			char *tp;
+			if (strcmp(x, y) <= 0)
+				break;
+			tv = l->v[j - 1];
+			l->v[j - 1] = l->v[j];
+			l->v[j] = tv;
+			if (paths) {
+				tp = paths[j - 1];
+				paths[j - 1] = paths[j];
+				paths[j] = tp;
+			}
+		}
+	}
 }
 
 static size_t max_len(size_t cur, const char *s)
@@ -47,37 +62,55 @@ static size_t max_len(size_t cur, const char *s)
 	return n > cur ? n : cur;
 }
 
-static void print_table(const struct volume_list *l, bool quiet)
+static void print_table(const struct volume_list *l, char **paths, bool quiet)
 {
-	size_t wid = 2, wname = 4, wstat = 6;
+	size_t wid = 2, wname = 4, wstat = 6, wsize = 4;
+	char size[32];
 
 	for (size_t i = 0; i < l->n; i++) {
 		wid = max_len(wid, l->v[i].id);
 		wname = max_len(wname, l->v[i].name);
 		wstat = max_len(wstat, cli_state_name(l->v[i].attachment_state));
+		snprintf(size, sizeof(size), "%lld", (long long)l->v[i].size);
+		wsize = max_len(wsize, size);
 	}
-	if (!quiet)
-		printf("%-*s  %-*s  %-*s  %s\n", (int)wid, "ID", (int)wname, "Name", (int)wstat,
-		       "Status", "Size");
-	for (size_t i = 0; i < l->n; i++)
-		printf("%-*s  %-*s  %-*s  %lld\n", (int)wid, l->v[i].id ? l->v[i].id : "",
-		       (int)wname, l->v[i].name ? l->v[i].name : "", (int)wstat,
-		       cli_state_name(l->v[i].attachment_state), (long long)l->v[i].size);
+	if (!quiet) {
+		printf("%-*s  %-*s  %-*s  ", (int)wid, "ID", (int)wname, "Name", (int)wstat,
+		       "Status");
+		if (paths)
+			printf("%-*s  Path\n", (int)wsize, "Size");
+		else
+			printf("Size\n");
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		snprintf(size, sizeof(size), "%lld", (long long)l->v[i].size);
+		printf("%-*s  %-*s  %-*s  ", (int)wid, l->v[i].id ? l->v[i].id : "", (int)wname,
+		       l->v[i].name ? l->v[i].name : "", (int)wstat,
+		       cli_state_name(l->v[i].attachment_state));
+		if (paths)
+			printf("%-*s  %s\n", (int)wsize, size, paths[i] ? paths[i] : "");
+		else
+			printf("%s\n", size);
+	}
 }
 
-void cli_print_volumes(const struct volume_list *l, enum out_format f, bool quiet)
+void cli_print_volumes(const struct volume_list *l, char **paths, enum out_format f, bool quiet)
 {
 	json_t *arr;
 	char *text;
 
-	qsort(l->v, l->n, sizeof(l->v[0]), by_name);
+	sort_by_name(l, paths);
 	if (f == OUT_TMPL) {
-		print_table(l, quiet);
+		print_table(l, paths, quiet);
 		return;
 	}
 	arr = json_array();
-	for (size_t i = 0; arr && i < l->n; i++)
-		json_array_append_new(arr, volume_to_json(&l->v[i]));
+	for (size_t i = 0; arr && i < l->n; i++) {
+		json_t *v = volume_to_json(&l->v[i]);
+		if (v && paths)
+			json_object_set_new(v, "path", json_string(paths[i] ? paths[i] : ""));
+		json_array_append_new(arr, v);
+	}
 	text = f == OUT_JSONP ? json_dump_pretty(arr)
 			      : json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "integration/integration.h"
 #include "util/names.h"
 
 static struct storage_client *cl(struct engine *en)
@@ -121,24 +122,102 @@ static int parse_num(const char *what, const char *s, int64_t max, bool *has, in
 	return 0;
 }
 
+/* Each volume's mount path on this host ("" when not mounted). */
+static int paths_of(struct engine *en, const struct volume_list *l, char ***out, struct err *e)
+{
+	struct integration *ig;
+	char **p;
+	int r;
+
+	if ((r = engine_integration(en, &ig, e)) < 0)
+		return r;
+	p = calloc(l->n + 1, sizeof(*p));
+	if (!p)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < l->n; i++) {
+		if ((r = integ_path(ig, l->v[i].name, &p[i], e)) < 0) {
+			integ_paths_free(p, i);
+			return r;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
 static int cmd_ls(struct engine *en, struct cli_args *a, enum out_format f)
 {
 	struct volume_list l = { 0 };
 	struct err e = ERR_INIT;
+	char **paths = NULL;
 	int mask = ATT_REQUESTED;
 
+	if (a->path)
+		mask = ATT_REQUESTED | ATT_MINE | ATT_DEVICES | ATT_ATTACHED;
 	if (a->attached)
 		mask = ATT_REQUESTED | ATT_MINE | ATT_ATTACHED;
 	else if (a->available)
 		mask = ATT_REQUESTED | ATT_UNATTACHED;
 	if (!en->have_iid)
-		mask &= ~ATT_MINE;
-	if (select_volumes(en, mask, a, &l, true, &e) < 0) {
+		mask &= ~(ATT_MINE | ATT_DEVICES);
+	if (select_volumes(en, mask, a, &l, true, &e) < 0 ||
+	    (a->path && paths_of(en, &l, &paths, &e) < 0)) {
 		cli_error("volume ls", &e);
+		volume_list_release(&l);
 		return 1;
 	}
-	cli_print_volumes(&l, f, a->quiet);
+	cli_print_volumes(&l, paths, f, a->quiet);
+	integ_paths_free(paths, l.n);
 	volume_list_release(&l);
+	return 0;
+}
+
+/* mount: each volume by name (created implicitly when create.implicit). */
+static int cmd_mount(struct engine *en, struct cli_args *a)
+{
+	struct integ_mount_opts o = { .overwrite_fs = a->overwrite_fs, .new_fs_type = a->fs_type };
+	struct integration *ig;
+	struct err e = ERR_INIT;
+
+	if (a->n_args == 0) {
+		fprintf(stderr, "rexray: volume mount: give at least one volume name\n");
+		return 2;
+	}
+	if (engine_integration(en, &ig, &e) < 0) {
+		cli_error("volume mount", &e);
+		return 1;
+	}
+	for (int i = 0; i < a->n_args; i++) {
+		char *path = NULL;
+		if (integ_mount(ig, a->args[i], NULL, &o, &path, &e) < 0) {
+			cli_error("volume mount", &e);
+			return 1;
+		}
+		printf("%s\n", path);
+		free(path);
+	}
+	return 0;
+}
+
+static int cmd_unmount(struct engine *en, struct cli_args *a)
+{
+	struct integration *ig;
+	struct err e = ERR_INIT;
+
+	if (a->n_args == 0) {
+		fprintf(stderr, "rexray: volume unmount: give at least one volume name\n");
+		return 2;
+	}
+	if (engine_integration(en, &ig, &e) < 0) {
+		cli_error("volume unmount", &e);
+		return 1;
+	}
+	for (int i = 0; i < a->n_args; i++) {
+		if (integ_unmount(ig, a->args[i], NULL, &e) < 0) {
+			cli_error("volume unmount", &e);
+			return 1;
+		}
+		printf("%s\n", a->args[i]);
+	}
 	return 0;
 }
 
@@ -174,7 +253,7 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 		volume_release(&v);
 	}
 	if (done.n)
-		cli_print_volumes(&done, f, a->quiet);
+		cli_print_volumes(&done, NULL, f, a->quiet);
 	volume_list_release(&done);
 	return rc;
 }
@@ -249,7 +328,7 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 		volume_release(&v);
 	}
 	if (done.n)
-		cli_print_volumes(&done, f, a->quiet);
+		cli_print_volumes(&done, NULL, f, a->quiet);
 	volume_list_release(&done);
 	volume_list_release(&sel);
 	return rc;
@@ -270,6 +349,8 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 	static const char *const rm[] = { "rm", "r", "remove", "delete", "del", NULL };
 	static const char *const attach[] = { "attach", "a", NULL };
 	static const char *const detach[] = { "detach", "d", NULL };
+	static const char *const mount[] = { "mount", "m", NULL };
+	static const char *const unmount[] = { "unmount", "u", "umount", NULL };
 	enum out_format f;
 
 	if (cli_parse_format(a->format, &f) < 0) {
@@ -287,7 +368,12 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 		return cmd_attach_detach(en, a, f, true);
 	if (is(sub, detach))
 		return cmd_attach_detach(en, a, f, false);
-	fprintf(stderr, "rexray: volume: unknown command '%s' (ls, create, rm, attach, detach)\n",
+	if (is(sub, mount))
+		return cmd_mount(en, a);
+	if (is(sub, unmount))
+		return cmd_unmount(en, a);
+	fprintf(stderr, "rexray: volume: unknown command '%s' (ls, create, rm, attach, detach, "
+		"mount, unmount)\n",
 		sub);
 	return 2;
 }

@@ -94,17 +94,43 @@ struct storage_driver {
 	/* snapshots, copy, resize: added by later issues with a version bump */
 };
 
-/* The host-side half: runs where the volume is used. */
+/* What an executor sees of its host: the config (with the service's
+ * scopes) and the paths. All borrowed. */
+struct exec_ctx {
+	const struct cfg *cfg;
+	const char *const *scopes;
+	const struct paths *paths;
+};
+
+/*
+ * The host-side half: runs where the volume is used (integration/ calls
+ * it). version 2 added the device slots.
+ */
 struct storage_executor {
 	int version;
 	const char *name;
 	/* This host's instance ID for the driver (id from config
 	 * "<driver>.instanceID" or the hostname). */
-	int (*instance_id)(const struct cfg *cfg, const char *const *scopes,
-			   struct instance_id *out, struct err *e);
+	int (*instance_id)(const struct exec_ctx *x, struct instance_id *out, struct err *e);
 	/* The devices of this host's attached volumes (may be empty). */
-	int (*local_devices)(const struct cfg *cfg, const char *const *scopes,
-			     struct local_devices *out, struct err *e);
+	int (*local_devices)(const struct exec_ctx *x, struct local_devices *out, struct err *e);
+	/*
+	 * Make the attach token usable on this host and return the local
+	 * device (malloc'd) within timeout_ms: loop sets up /dev/loopN for
+	 * the image, vfs returns the volume's directory. Idempotent: a device
+	 * already present is returned as it is; *created says whether this
+	 * call made it, so a failed mount undoes exactly that.
+	 */
+	int (*device_get)(const struct exec_ctx *x, const char *volume_id, const char *token,
+			  long timeout_ms, char **dev, bool *created, struct err *e);
+	/* The local device of a volume if present, else -ENOENT. */
+	int (*device_find)(const struct exec_ctx *x, const char *volume_id, char **dev,
+			   struct err *e);
+	/* Undo device_get after the last unmount (loop: detach). NULL = nothing. */
+	int (*device_put)(const struct exec_ctx *x, const char *dev, struct err *e);
+	/* true: the device is a directory to bind-mount, not a block device to
+	 * probe, format and mount. */
+	bool bind_mount;
 };
 
 /* The registry: built-in drivers by name (case-insensitive). NULL if unknown. */
@@ -113,10 +139,14 @@ const struct storage_executor *executor_find(const char *name);
 /* A comma-separated list of the registered names, for messages. */
 const char *driver_names(void);
 
+/* Shared by drivers: InstanceInspect of an ID that is either complete or
+ * only the executor's metadata (the hostname as a JSON string). */
+int driver_instance_inspect_default(const char *driver, const struct instance_id *in,
+				    struct instance *out, struct err *e);
+
 /* Shared by executors: the instance ID from "<driver>.instanceID" in the
  * given scopes, else the hostname; metadata = the hostname as a JSON string. */
-int executor_default_instance_id(const char *driver, const struct cfg *cfg,
-				 const char *const *scopes, struct instance_id *out,
-				 struct err *e);
+int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
+				 struct instance_id *out, struct err *e);
 
 #endif

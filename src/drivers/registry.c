@@ -8,14 +8,16 @@
 
 #include "config/config.h"
 
-extern const struct storage_driver vfs_driver;
-extern const struct storage_executor vfs_executor;
+extern const struct storage_driver vfs_driver, loop_driver;
+extern const struct storage_executor vfs_executor, loop_executor;
 
 static const struct storage_driver *const drivers[] = {
+	&loop_driver,
 	&vfs_driver,
 };
 
 static const struct storage_executor *const executors[] = {
+	&loop_executor,
 	&vfs_executor,
 };
 
@@ -37,12 +39,11 @@ const struct storage_executor *executor_find(const char *name)
 
 const char *driver_names(void)
 {
-	return "vfs";
+	return "loop, vfs";
 }
 
-int executor_default_instance_id(const char *driver, const struct cfg *cfg,
-				 const char *const *scopes, struct instance_id *out,
-				 struct err *e)
+int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
+				 struct instance_id *out, struct err *e)
 {
 	char key[128], host[256], meta[300];
 	const char *id = NULL;
@@ -50,7 +51,7 @@ int executor_default_instance_id(const char *driver, const struct cfg *cfg,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(key, sizeof(key), "%s.instanceid", driver);
-	if (cfg_str(cfg, scopes, key, NULL, &id) < 0 || !id || !*id)
+	if (cfg_str(x->cfg, x->scopes, key, NULL, &id) < 0 || !id || !*id)
 		id = NULL;
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -74,4 +75,43 @@ int executor_default_instance_id(const char *driver, const struct cfg *cfg,
 		return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+int driver_instance_inspect_default(const char *driver, const struct instance_id *in,
+				    struct instance *out, struct err *e)
+{
+	json_t *meta = NULL;
+	const char *id = in->id;
+	char name[64];
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* An ID of only metadata is the executor's hostname as a JSON string. */
+	if ((!id || !*id) && in->metadata) {
+		meta = json_loads(in->metadata, JSON_DECODE_ANY, NULL);
+		if (!json_is_string(meta)) {
+			json_decref(meta);
+			return err_set(e, -EINVAL, "%s: instance metadata must be a JSON string",
+				       driver);
+		}
+		id = json_string_value(meta);
+	}
+	if (!id || !*id) {
+		json_decref(meta);
+		return err_set(e, -EINVAL, "%s: the instance ID has neither an id nor metadata",
+			       driver);
+	}
+	snprintf(name, sizeof(name), "%sInstance", driver);
+	out->iid.id = strdup(id);
+	out->iid.driver = strdup(driver);
+	out->iid.service = strdup(in->service ? in->service : "");
+	out->name = strdup(name);
+	out->provider_name = strdup("");
+	if (!out->iid.id || !out->iid.driver || !out->iid.service || !out->name ||
+	    !out->provider_name) {
+		instance_release(out);
+		r = err_set(e, -ENOMEM, "out of memory");
+	}
+	json_decref(meta);
+	return r;
 }

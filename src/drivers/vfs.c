@@ -24,22 +24,33 @@ struct vfs_priv {
 	char root[PATH_MAX];
 };
 
-static int vfs_init(struct service *svc, struct err *e)
+/* vfs.root (default <lib>/vfs), absolute. */
+static int vfs_root(const struct cfg *cfg, const char *const *scopes, const struct paths *paths,
+		    char *out, size_t outsz, struct err *e)
 {
-	struct vfs_priv *p = svc->priv;
-	char def[PATH_MAX], vol[PATH_MAX + 8];
+	char def[PATH_MAX];
 	const char *root;
-	int r;
 
-	if (path_join(def, sizeof(def), svc->paths->lib, "vfs") < 0)
+	if (path_join(def, sizeof(def), paths->lib, "vfs") < 0)
 		return err_set(e, -ENAMETOOLONG, "vfs: library path too long");
-	cfg_str(svc->cfg, svc->scopes, "vfs.root", def, &root);
+	cfg_str(cfg, scopes, "vfs.root", def, &root);
 	if (!root || root[0] != '/')
 		return err_set(e, -EINVAL, "config: vfs.root: invalid value '%s': expected an "
 			       "absolute path", root ? root : "");
-	if (strlen(root) >= sizeof(p->root) - 64)
+	if (strlen(root) + 64 >= outsz)
 		return err_set(e, -ENAMETOOLONG, "config: vfs.root: path too long");
-	strcpy(p->root, root);
+	strcpy(out, root);
+	return 0;
+}
+
+static int vfs_init(struct service *svc, struct err *e)
+{
+	struct vfs_priv *p = svc->priv;
+	char vol[PATH_MAX + 8];
+	int r;
+
+	if ((r = vfs_root(svc->cfg, svc->scopes, svc->paths, p->root, sizeof(p->root), e)) < 0)
+		return r;
 	snprintf(vol, sizeof(vol), "%s/vol", p->root);
 	if ((r = fs_mkdir_p(vol, 0755)) < 0)
 		return err_set(e, r, "vfs: cannot create '%s': %s", vol, strerror(-r));
@@ -54,37 +65,8 @@ static void vol_dir(const struct vfs_priv *p, const char *id, char *buf, size_t 
 static int vfs_instance_inspect(struct service *svc, const struct instance_id *in,
 				struct instance *out, struct err *e)
 {
-	json_t *meta = NULL;
-	const char *id = in->id;
-	int r = 0;
-
-	memset(out, 0, sizeof(*out));
-	/* An ID of only metadata is the executor's hostname as a JSON string. */
-	if ((!id || !*id) && in->metadata) {
-		meta = json_loads(in->metadata, JSON_DECODE_ANY, NULL);
-		if (!json_is_string(meta)) {
-			json_decref(meta);
-			return err_set(e, -EINVAL, "vfs: instance metadata must be a JSON string");
-		}
-		id = json_string_value(meta);
-	}
-	if (!id || !*id) {
-		json_decref(meta);
-		return err_set(e, -EINVAL, "vfs: the instance ID has neither an id nor metadata");
-	}
-	out->iid.id = strdup(id);
-	out->iid.driver = strdup("vfs");
-	out->iid.service = strdup(in->service ? in->service : "");
-	out->name = strdup("vfsInstance");
-	out->provider_name = strdup("");
-	if (!out->iid.id || !out->iid.driver || !out->iid.service || !out->name ||
-	    !out->provider_name) {
-		instance_release(out);
-		r = err_set(e, -ENOMEM, "out of memory");
-	}
 	(void)svc;
-	json_decref(meta);
-	return r;
+	return driver_instance_inspect_default("vfs", in, out, e);
 }
 
 static int vfs_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
@@ -296,17 +278,16 @@ const struct storage_driver vfs_driver = {
 	.volume_detach = vfs_volume_detach,
 };
 
-static int vfs_exec_instance_id(const struct cfg *cfg, const char *const *scopes,
-				struct instance_id *out, struct err *e)
+static int vfs_exec_instance_id(const struct exec_ctx *x, struct instance_id *out,
+				struct err *e)
 {
-	return executor_default_instance_id("vfs", cfg, scopes, out, e);
+	return executor_default_instance_id("vfs", x, out, e);
 }
 
-static int vfs_exec_local_devices(const struct cfg *cfg, const char *const *scopes,
-				  struct local_devices *out, struct err *e)
+static int vfs_exec_local_devices(const struct exec_ctx *x, struct local_devices *out,
+				  struct err *e)
 {
-	(void)cfg;
-	(void)scopes;
+	(void)x;
 	memset(out, 0, sizeof(*out));
 	out->driver = strdup("vfs");
 	if (!out->driver)
@@ -314,9 +295,41 @@ static int vfs_exec_local_devices(const struct cfg *cfg, const char *const *scop
 	return 0;
 }
 
+/* The host sees the same vfs.root as the server (one host, or a shared
+ * directory): the device of a volume is its directory. */
+static int vfs_exec_device_find(const struct exec_ctx *x, const char *volume_id, char **dev,
+				struct err *e)
+{
+	char root[PATH_MAX], path[PATH_MAX + 300];
+	struct stat st;
+	int r;
+
+	if ((r = vfs_root(x->cfg, x->scopes, x->paths, root, sizeof(root), e)) < 0)
+		return r;
+	if (strchr(volume_id, '/') || strcmp(volume_id, "..") == 0 || strcmp(volume_id, ".") == 0)
+		return err_set(e, -EINVAL, "vfs: bad volume id '%s'", volume_id);
+	snprintf(path, sizeof(path), "%s/vol/%s", root, volume_id);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_set(e, -ENOENT, "vfs: '%s' does not exist", path);
+	*dev = strdup(path);
+	return *dev ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+static int vfs_exec_device_get(const struct exec_ctx *x, const char *volume_id, const char *token,
+			       long timeout_ms, char **dev, bool *created, struct err *e)
+{
+	(void)token;
+	(void)timeout_ms;
+	*created = false;
+	return vfs_exec_device_find(x, volume_id, dev, e);
+}
+
 const struct storage_executor vfs_executor = {
-	.version = 1,
+	.version = 2,
 	.name = "vfs",
 	.instance_id = vfs_exec_instance_id,
 	.local_devices = vfs_exec_local_devices,
+	.device_get = vfs_exec_device_get,
+	.device_find = vfs_exec_device_find,
+	.bind_mount = true,
 };

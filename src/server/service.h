@@ -15,7 +15,7 @@
  * Services come from libstorage.server.services.<name>.driver; when none
  * are configured, "Auto Service Mode" makes one service named after
  * libstorage.service (whose name must be a driver), else the default
- * service "vfs".
+ * service "loop".
  *
  * All functions are thread-safe and return 0 or a negative errno with e
  * filled (see client/client.h for the codes). Outputs are the caller's.
@@ -30,7 +30,7 @@ struct cfg;
 struct store;
 struct ls_server;
 
-#define LS_DEFAULT_SERVICE "vfs"
+#define LS_DEFAULT_SERVICE "loop"
 
 /* cfg, paths and st are borrowed and must outlive the server. */
 int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store *st,

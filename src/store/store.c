@@ -53,6 +53,15 @@ static const char *const migrations[] = {
 	"  next INTEGER NOT NULL,"
 	"  PRIMARY KEY (service, name)"
 	");",
+	/* 1 -> 2: the host's use counts, keyed by (volume, caller) */
+	"CREATE TABLE use_counts ("
+	"  service TEXT NOT NULL,"
+	"  volume TEXT NOT NULL COLLATE NOCASE,"
+	"  caller TEXT NOT NULL,"
+	"  count INTEGER NOT NULL CHECK (count > 0),"
+	"  updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+	"  PRIMARY KEY (service, volume, caller)"
+	");",
 };
 
 static int db_err(struct store *st, struct err *e, int rc, const char *what)
@@ -570,6 +579,123 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 		bind_text(s, 3, instance_id);
 	r = step_done(st, s, "remove attachment", e);
 out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* ---- use counts ---- */
+
+static int use_total(struct store *st, const char *service, const char *volume, int64_t *out,
+		     struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if ((r = prep(st, "SELECT COALESCE(SUM(count),0) FROM use_counts WHERE service=? AND "
+			  "volume=?", &s, e)) < 0)
+		return r;
+	bind_text(s, 1, service);
+	bind_text(s, 2, volume);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else
+		r = db_err(st, e, rc, "read use count");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int store_use_count(struct store *st, const char *service, const char *volume, int64_t *out,
+		    struct err *e)
+{
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	r = use_total(st, service, volume, out, e);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_use_add(struct store *st, const char *service, const char *volume, const char *caller,
+		  int64_t *total, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = prep(st, "INSERT INTO use_counts(service,volume,caller,count) VALUES(?,?,?,1) "
+			  "ON CONFLICT(service,volume,caller) DO UPDATE SET count = count + 1, "
+			  "updated_at = strftime('%s','now')", &s, e)) < 0)
+		goto fail;
+	bind_text(s, 1, service);
+	bind_text(s, 2, volume);
+	bind_text(s, 3, caller);
+	if ((r = step_done(st, s, "count a use", e)) < 0 ||
+	    (r = use_total(st, service, volume, total, e)) < 0)
+		goto fail;
+	sqlite3_finalize(s);
+	return store_commit(st, e);
+fail:
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return r;
+}
+
+int store_use_remove(struct store *st, const char *service, const char *volume,
+		     const char *caller, int64_t *total, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, changed;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = prep(st, "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? "
+			  "AND caller=? AND count > 1", &s, e)) < 0)
+		goto fail;
+	bind_text(s, 1, service);
+	bind_text(s, 2, volume);
+	bind_text(s, 3, caller);
+	if ((r = step_done(st, s, "uncount a use", e)) < 0)
+		goto fail;
+	changed = sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (!changed) {
+		if ((r = prep(st, "DELETE FROM use_counts WHERE service=? AND volume=? AND caller=?",
+			      &s, e)) < 0)
+			goto fail;
+		bind_text(s, 1, service);
+		bind_text(s, 2, volume);
+		bind_text(s, 3, caller);
+		if ((r = step_done(st, s, "uncount a use", e)) < 0)
+			goto fail;
+		changed = sqlite3_changes(st->db);
+	}
+	if ((r = use_total(st, service, volume, total, e)) < 0)
+		goto fail;
+	sqlite3_finalize(s);
+	if ((r = store_commit(st, e)) < 0)
+		return r;
+	return changed ? 0 : -ENOENT;
+fail:
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return r;
+}
+
+int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "DELETE FROM use_counts WHERE service=? AND volume=?", &s, e)) == 0) {
+		bind_text(s, 1, service);
+		bind_text(s, 2, volume);
+		r = step_done(st, s, "clear use counts", e);
+	}
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
 	return r;

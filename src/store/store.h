@@ -26,7 +26,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Open (creating) the database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
@@ -65,5 +65,22 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 /* Remove the attachment of instance_id (NULL: all) from the volume. */
 int store_attachment_remove(struct store *st, const char *service, const char *volume_id,
 			    const char *instance_id, struct err *e);
+
+/*
+ * Use counts (host side): how many times each caller (a Docker mount ID,
+ * a DVDI container, "" for callers without an ID) has a volume mounted.
+ * They survive restarts: the last unmount of the last caller unmounts.
+ */
+/* +1 for (volume, caller); *total = the volume's sum afterwards. */
+int store_use_add(struct store *st, const char *service, const char *volume, const char *caller,
+		  int64_t *total, struct err *e);
+/* -1 for (volume, caller); *total = the sum afterwards. -ENOENT (with
+ * *total filled) when that caller held no use. */
+int store_use_remove(struct store *st, const char *service, const char *volume,
+		     const char *caller, int64_t *total, struct err *e);
+int store_use_count(struct store *st, const char *service, const char *volume, int64_t *out,
+		    struct err *e);
+/* Forget every use of the volume (after a forced or ignoreUsedCount unmount). */
+int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e);
 
 #endif

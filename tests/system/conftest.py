@@ -243,6 +243,8 @@ class Home:
                                             "CSI_", "DOCKER_"))}
         env["REXRAY_HOME"] = self.root
         env["HOME"] = self.user_home
+        # these tests drive the vfs service; the engine's default is loop
+        env["LIBSTORAGE_SERVICE"] = "vfs"
         env.update(extra)
         return env
 

@@ -295,7 +295,7 @@ def test_config_file_flag_defines_services(home):
         "        driver: vfs\n", path=os.path.join(home.root, "custom.yml"))
     home.cli_ok("-c", cfg, "-s", "pool1", "volume", "create", "inpool")
     assert [v["name"] for v in home.volumes_cli(pre=("-c", cfg, "-s", "pool1"))] == ["inpool"]
-    svc = home.start_service("-c", cfg)
+    svc = home.start_service("-c", cfg, env=home.env(LIBSTORAGE_SERVICE="pool1"))
     r = svc.api.get("/services")
     assert r.status == 200 and set(r.json) == {"pool1"}, r
     assert r.json["pool1"]["driver"]["name"] == "vfs", r.json

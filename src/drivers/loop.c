@@ -1,0 +1,485 @@
+/*
+ * loop: block volumes as sparse image files attached as loop devices.
+ *
+ * Server side (the driver): a volume is <loop.volumePath>/<id>.img
+ * (default <lib>/loop; may be a directory shared by several hosts, like
+ * the seed's virtualbox.volumePath) plus its record in the store. Create
+ * makes the sparse file of exactly the requested size; attach records
+ * which instance holds the volume (one at a time; force takes it over)
+ * and returns the volume id as the attach token.
+ *
+ * Host side (the executor): the token names the image, which the host
+ * attaches to a free /dev/loopN (os/loopdev) on its own; detaching the
+ * loop device after the last unmount is the host's job too.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "drivers/driver.h"
+#include "os/fs.h"
+#include "os/loopdev.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/names.h"
+
+#define GIB (1024ULL * 1024 * 1024)
+#define DEFAULT_SIZE_KEY "libstorage.integration.volume.operations.create.default.size"
+#define ID_TRIES 100
+
+struct loop_priv {
+	char dir[PATH_MAX];
+	int64_t default_size;
+};
+
+/* loop.volumePath, default <lib>/loop; the same rule on server and host. */
+static int volume_path(const struct cfg *cfg, const char *const *scopes,
+		       const struct paths *paths, char *out, size_t outsz, struct err *e)
+{
+	char def[PATH_MAX];
+	const char *dir;
+
+	if (path_join(def, sizeof(def), paths->lib, "loop") < 0)
+		return err_set(e, -ENAMETOOLONG, "loop: library path too long");
+	cfg_str(cfg, scopes, "loop.volumepath", def, &dir);
+	if (!dir || dir[0] != '/')
+		return err_set(e, -EINVAL, "config: loop.volumePath: invalid value '%s': expected "
+			       "an absolute path", dir ? dir : "");
+	if (strlen(dir) + 300 >= outsz)
+		return err_set(e, -ENAMETOOLONG, "config: loop.volumePath: path too long");
+	strcpy(out, dir);
+	return 0;
+}
+
+/* Ids and tokens become file names: the volume-name rules keep them safe. */
+static int image_path(const char *dir, const char *id, char *out, size_t outsz, struct err *e)
+{
+	int r = volume_name_check(id, e);
+
+	if (r < 0)
+		return err_set(e, -EINVAL, "loop: bad volume id");
+	if ((size_t)snprintf(out, outsz, "%s/%s.img", dir, id) >= outsz)
+		return err_set(e, -ENAMETOOLONG, "loop: image path too long");
+	return 0;
+}
+
+static int loop_init(struct service *svc, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	int r;
+
+	if ((r = volume_path(svc->cfg, svc->scopes, svc->paths, p->dir, sizeof(p->dir), e)) < 0)
+		return r;
+	if ((r = fs_mkdir_p(p->dir, 0700)) < 0)
+		return err_set(e, r, "loop: cannot create '%s': %s", p->dir, strerror(-r));
+	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 16, 1, 1 << 20, &p->default_size, e);
+}
+
+static int loop_instance_inspect(struct service *svc, const struct instance_id *in,
+				 struct instance *out, struct err *e)
+{
+	(void)svc;
+	return driver_instance_inspect_default("loop", in, out, e);
+}
+
+static int loop_volumes(struct service *svc, const struct volume_query *q,
+			struct volume_list *out, struct err *e)
+{
+	(void)q;
+	return store_volume_list(svc->store, svc->name, out, e);
+}
+
+static int loop_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
+			       struct volume *out, struct err *e)
+{
+	(void)q;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+static int loop_volume_inspect_by_name(struct service *svc, const char *name,
+				       const struct volume_query *q, struct volume *out,
+				       struct err *e)
+{
+	(void)q;
+	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
+}
+
+/* Refuse sizes the directory cannot hold: a sparse file that later
+ * fills the disk corrupts the filesystem inside it. */
+static int check_free_space(const char *dir, int64_t size_gb, struct err *e)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (statvfs(dir, &sv) < 0)
+		return err_set(e, -errno, "loop: cannot stat '%s': %s", dir, strerror(errno));
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if ((unsigned long long)size_gb * GIB > avail)
+		return err_set(e, -ENOSPC, "size %lld GiB is more than the %llu GiB free in "
+			       "loop.volumePath '%s'", (long long)size_gb, avail / GIB, dir);
+	return 0;
+}
+
+/* Create <dir>/<id>.img of size bytes, sparse, with a fresh sequence id. */
+static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz, char *img,
+		      size_t imgsz, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+
+	for (int tries = 0; tries < ID_TRIES; tries++) {
+		int64_t seq;
+		int fd, r;
+
+		if ((r = store_next_seq(svc->store, svc->name, "volume", &seq, e)) < 0)
+			return r;
+		snprintf(id, idsz, "loop-%03lld", (long long)seq);
+		if ((r = image_path(p->dir, id, img, imgsz, e)) < 0)
+			return r;
+		fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue; /* a file left by an earlier store: never reuse it */
+		if (fd < 0)
+			return err_set(e, -errno, "loop: cannot create '%s': %s", img,
+				       strerror(errno));
+		if (ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
+			r = -errno;
+			close(fd);
+			unlink(img);
+			return err_set(e, r, "loop: cannot size '%s': %s", img, strerror(-r));
+		}
+		close(fd);
+		return 0;
+	}
+	return err_set(e, -EEXIST, "loop: no free volume id after %d tries", ID_TRIES);
+}
+
+static json_t *opts_to_fields(const json_t *opts)
+{
+	json_t *fields = json_object(), *val;
+	const char *key;
+
+	if (!fields || !opts)
+		return fields;
+	json_object_foreach((json_t *)opts, key, val) {
+		json_t *s = NULL;
+		if (json_is_string(val)) {
+			s = json_string(json_string_value(val));
+		} else {
+			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+			s = t ? json_string(t) : NULL;
+			free(t);
+		}
+		if (!s || json_object_set_new(fields, key, s) < 0) {
+			json_decref(fields);
+			return NULL;
+		}
+	}
+	return fields;
+}
+
+static int loop_volume_create(struct service *svc, const struct volume_create_req *req,
+			      struct volume *out, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	struct volume v = { 0 };
+	char id[32], img[PATH_MAX + 64];
+	int64_t size = req->has_size ? req->size : p->default_size;
+	int r;
+
+	if (size < 1)
+		return err_set(e, -EINVAL, "size %lld GiB: a loop volume needs at least 1 GiB",
+			       (long long)size);
+	if ((r = check_free_space(p->dir, size, e)) < 0)
+		return r;
+	if ((r = make_image(svc, (uint64_t)size * GIB, id, sizeof(id), img, sizeof(img), e)) < 0)
+		return r;
+	v.id = strdup(id);
+	v.name = strdup(req->name);
+	v.type = strdup(req->type ? req->type : "");
+	v.availability_zone = req->availability_zone ? strdup(req->availability_zone) : NULL;
+	v.status = strdup(img);
+	v.size = size;
+	v.iops = req->has_iops ? req->iops : 0;
+	v.encrypted = req->has_encrypted && req->encrypted;
+	v.fields = opts_to_fields(req->opts);
+	if (!v.id || !v.name || !v.type || !v.status || !v.fields ||
+	    (req->availability_zone && !v.availability_zone)) {
+		r = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (json_object_size(v.fields) == 0) {
+		json_decref(v.fields);
+		v.fields = NULL;
+	}
+	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	unlink(img);
+	volume_release(&v);
+	return r;
+}
+
+/* A forced remove must not pull an image out from under this host's
+ * loop device: detach it if unused, refuse if mounted. */
+static int release_local_device(const char *img, struct err *e)
+{
+	char dev[LOOPDEV_PATH_MAX];
+	char **mps = NULL;
+	int n, r;
+
+	if (loopdev_find_by_file(img, dev, NULL) < 0)
+		return 0;
+	n = mount_points_of(dev, &mps, e);
+	if (n < 0)
+		return n;
+	if (n > 0) {
+		r = err_set(e, -EBUSY, "the volume is mounted at '%s'; unmount it first", mps[0]);
+		mount_points_free(mps);
+		return r;
+	}
+	mount_points_free(mps);
+	return loopdev_detach(dev, e);
+}
+
+static int loop_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	char img[PATH_MAX + 64];
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	if (v.n_attachments > 0 && !force) {
+		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it "
+			    "first or remove with force", v.name,
+			    v.attachments[0].iid.id ? v.attachments[0].iid.id : "");
+		volume_release(&v);
+		return r;
+	}
+	volume_release(&v);
+	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
+		return r;
+	if ((r = release_local_device(img, e)) < 0)
+		return r;
+	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
+		return r;
+	if (unlink(img) < 0 && errno != ENOENT)
+		log_warn("loop: volume %s removed but '%s' stays: %s", id, img, strerror(errno));
+	return 0;
+}
+
+static int loop_volume_attach(struct service *svc, const char *id, const struct attach_opts *o,
+			      struct volume *out, char **token, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	struct volume_attachment a = { 0 };
+	char img[PATH_MAX + 64];
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	for (size_t i = 0; i < v.n_attachments; i++) {
+		const char *other = v.attachments[i].iid.id;
+		if (other && strcasecmp(other, o->iid->id) == 0)
+			continue;
+		if (!o->force) {
+			r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; use "
+				    "force (mount.preempt) to take it", v.name, other ? other : "");
+			volume_release(&v);
+			return r;
+		}
+	}
+	volume_release(&v);
+	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
+		return r;
+	if (access(img, F_OK) < 0)
+		return err_set(e, -EIO, "loop: the image of volume %s is missing: '%s'", id, img);
+	a.volume_id = (char *)id;
+	a.iid = *o->iid;
+	a.iid.service = svc->name;
+	a.device_name = img;
+	a.status = "attached";
+	if ((r = store_begin(svc->store, e)) < 0)
+		return r;
+	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
+	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
+		store_rollback(svc->store);
+		return r;
+	}
+	if ((r = store_commit(svc->store, e)) < 0)
+		return r;
+	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+		return r;
+	if (token && !(*token = strdup(id))) {
+		volume_release(out);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int loop_volume_detach(struct service *svc, const char *id, const struct detach_opts *o,
+			      struct volume *out, struct err *e)
+{
+	const char *who = o->iid && o->iid->id && !o->force ? o->iid->id : NULL;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+		return r;
+	volume_release(out);
+	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
+		return r;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+const struct storage_driver loop_driver = {
+	.version = STORAGE_DRIVER_VERSION,
+	.name = "loop",
+	.type = ST_BLOCK,
+	.priv_size = sizeof(struct loop_priv),
+	.has_next_device = true,
+	.next_device = { .ignore = true, .prefix = "", .pattern = "" },
+	.init = loop_init,
+	.instance_inspect = loop_instance_inspect,
+	.volumes = loop_volumes,
+	.volume_inspect = loop_volume_inspect,
+	.volume_inspect_by_name = loop_volume_inspect_by_name,
+	.volume_create = loop_volume_create,
+	.volume_remove = loop_volume_remove,
+	.volume_attach = loop_volume_attach,
+	.volume_detach = loop_volume_detach,
+};
+
+/* ---- executor ---- */
+
+static int loop_exec_instance_id(const struct exec_ctx *x, struct instance_id *out,
+				 struct err *e)
+{
+	return executor_default_instance_id("loop", x, out, e);
+}
+
+struct scan {
+	const char *dir;
+	size_t dirlen;
+	struct local_devices *ld;
+	int err;
+};
+
+/* One attached loop device: keep it when its image lies in our directory. */
+static int scan_one(const char *dev, const char *backing, void *arg)
+{
+	struct scan *s = arg;
+	const char *name = backing + s->dirlen + 1;
+	size_t n = strlen(name);
+	struct local_device *m;
+
+	if (strncmp(backing, s->dir, s->dirlen) != 0 || backing[s->dirlen] != '/' ||
+	    strchr(name, '/') || n <= 4 || strcmp(name + n - 4, ".img") != 0)
+		return 0;
+	m = realloc(s->ld->map, (s->ld->n + 1) * sizeof(*m));
+	if (!m) {
+		s->err = -ENOMEM;
+		return -ENOMEM;
+	}
+	s->ld->map = m;
+	m[s->ld->n].volume_id = strndup(name, n - 4);
+	m[s->ld->n].device = strdup(dev);
+	s->ld->n++;
+	if (!m[s->ld->n - 1].volume_id || !m[s->ld->n - 1].device) {
+		s->err = -ENOMEM;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int loop_exec_local_devices(const struct exec_ctx *x, struct local_devices *out,
+				   struct err *e)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	struct scan s = { 0 };
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0)
+		return r;
+	out->driver = strdup("loop");
+	if (!out->driver)
+		return err_set(e, -ENOMEM, "out of memory");
+	/* the kernel reports canonical backing paths */
+	s.dir = realpath(dir, real) ? real : dir;
+	s.dirlen = strlen(s.dir);
+	s.ld = out;
+	loopdev_foreach(scan_one, &s);
+	if (s.err < 0) {
+		local_devices_release(out);
+		return err_set(e, s.err, "out of memory");
+	}
+	return 0;
+}
+
+static int loop_exec_device_find(const struct exec_ctx *x, const char *volume_id, char **dev,
+				 struct err *e)
+{
+	char dir[PATH_MAX], img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
+	int r;
+
+	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0 ||
+	    (r = image_path(dir, volume_id, img, sizeof(img), e)) < 0)
+		return r;
+	if ((r = loopdev_find_by_file(img, d, e)) < 0)
+		return r;
+	*dev = strdup(d);
+	return *dev ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id, const char *token,
+				long timeout_ms, char **dev, bool *created, struct err *e)
+{
+	char dir[PATH_MAX], img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
+	const char *name = token && *token ? token : volume_id;
+	int r;
+
+	*created = false;
+	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0 ||
+	    (r = image_path(dir, name, img, sizeof(img), e)) < 0)
+		return r;
+	r = loopdev_find_by_file(img, d, NULL);
+	if (r < 0) {
+		if ((r = loopdev_attach(img, timeout_ms, d, e)) < 0)
+			return r;
+		*created = true;
+	}
+	*dev = strdup(d);
+	if (!*dev) {
+		if (*created)
+			loopdev_detach(d, NULL);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
+{
+	(void)x;
+	return loopdev_detach(dev, e);
+}
+
+const struct storage_executor loop_executor = {
+	.version = 2,
+	.name = "loop",
+	.instance_id = loop_exec_instance_id,
+	.local_devices = loop_exec_local_devices,
+	.device_get = loop_exec_device_get,
+	.device_find = loop_exec_device_find,
+	.device_put = loop_exec_device_put,
+};

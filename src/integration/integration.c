@@ -1,0 +1,798 @@
+#include "integration/integration.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "drivers/driver.h"
+#include "os/fs.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/names.h"
+
+#define OPS "libstorage.integration.volume.operations."
+#define MKFS_TIMEOUT_MS (10L * 60 * 1000)
+
+struct integration {
+	const struct cfg *cfg;
+	const struct paths *paths;
+	struct store *store;
+	struct storage_client *client;
+	const struct storage_executor *exec;
+	char service[65];
+	char scope_buf[3][320];
+	const char *scopes[4];
+	struct exec_ctx x;
+	struct instance_id iid;
+	char lock_dir[PATH_MAX + 80];
+
+	/* settings, read once */
+	bool preempt, ignore_used_count, create_implicit, create_disable;
+	bool remove_disable, remove_force;
+	int64_t default_size, default_iops;
+	const char *default_type, *default_az, *default_fstype;
+	char mount_path[PATH_MAX];
+	char root_path[264];
+	mode_t file_mode;
+	int64_t attach_timeout_ms;
+};
+
+/* ---- set-up ---- */
+
+static int read_settings(struct integration *ig, struct err *e)
+{
+	const char *const *sc = ig->scopes;
+	const struct cfg *c = ig->cfg;
+	const char *mp, *rp;
+	char def_mp[PATH_MAX + 16];
+	int r;
+
+	if ((r = cfg_bool(c, sc, OPS "mount.preempt", false, &ig->preempt, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "unmount.ignoreusedcount", false, &ig->ignore_used_count,
+			  e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "create.implicit", true, &ig->create_implicit, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "create.disable", false, &ig->create_disable, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "remove.disable", false, &ig->remove_disable, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "remove.force", false, &ig->remove_force, e)) < 0 ||
+	    (r = cfg_int(c, sc, OPS "create.default.size", 16, 1, 1 << 20, &ig->default_size,
+			 e)) < 0 ||
+	    (r = cfg_int(c, sc, OPS "create.default.iops", 0, 0, 1LL << 31, &ig->default_iops,
+			 e)) < 0 ||
+	    (r = cfg_duration_ms(c, sc, "libstorage.device.attachtimeout", 30000,
+				 &ig->attach_timeout_ms, e)) < 0 ||
+	    (r = cfg_mode(c, sc, "linux.volume.filemode", 0700, &ig->file_mode, e)) < 0)
+		return r;
+	cfg_str(c, sc, OPS "create.default.type", "", &ig->default_type);
+	cfg_str(c, sc, OPS "create.default.availabilityzone", "", &ig->default_az);
+	cfg_str(c, sc, OPS "create.default.fstype", "ext4", &ig->default_fstype);
+	if (!osfs_supported(ig->default_fstype))
+		return err_set(e, -EINVAL, "config: " OPS "create.default.fsType: invalid value "
+			       "'%s': expected ext4 or xfs", ig->default_fstype);
+	if (path_join(def_mp, sizeof(def_mp), ig->paths->lib, "volumes") < 0)
+		return err_set(e, -ENAMETOOLONG, "library path too long");
+	cfg_str(c, sc, OPS "mount.path", def_mp, &mp);
+	cfg_str(c, sc, OPS "mount.rootpath", "/data", &rp);
+	if (!mp || mp[0] != '/' || strlen(mp) >= sizeof(ig->mount_path) - 300)
+		return err_set(e, -EINVAL, "config: " OPS "mount.path: invalid value '%s': "
+			       "expected an absolute path", mp ? mp : "");
+	if (strstr(rp, "..") || strlen(rp) >= 250)
+		return err_set(e, -EINVAL, "config: " OPS "mount.rootPath: invalid value '%s': "
+			       "expected a path inside the volume such as /data", rp);
+	strcpy(ig->mount_path, mp);
+	/* "" and "/" both mean the volume's top directory */
+	snprintf(ig->root_path, sizeof(ig->root_path), "%s%s",
+		 rp[0] && rp[0] != '/' ? "/" : "", strcmp(rp, "/") == 0 ? "" : rp);
+	return 0;
+}
+
+static int resolve_identity(struct integration *ig, struct err *e)
+{
+	struct service_info si = { 0 };
+	int r;
+
+	r = ig->client->ops->service_inspect(ig->client, ig->service, false, NULL, &si, e);
+	if (r < 0)
+		return r;
+	ig->exec = executor_find(si.driver_name);
+	if (!ig->exec || ig->exec->version < 2 || !ig->exec->device_get) {
+		r = err_set(e, -ENOTSUP, "service '%s': driver '%s' cannot be mounted on this host",
+			    ig->service, si.driver_name);
+		service_info_release(&si);
+		return r;
+	}
+	service_info_release(&si);
+	if ((r = ig->exec->instance_id(&ig->x, &ig->iid, e)) < 0)
+		return r;
+	free(ig->iid.service);
+	ig->iid.service = strdup(ig->service);
+	return ig->iid.service ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+int integration_new(const struct cfg *cfg, const struct paths *paths, struct store *host_store,
+		    struct storage_client *client, const char *service, const char *scope,
+		    struct integration **out, struct err *e)
+{
+	struct integration *ig = calloc(1, sizeof(*ig));
+	int n = 0, r;
+
+	if (!ig)
+		return err_set(e, -ENOMEM, "out of memory");
+	ig->cfg = cfg;
+	ig->paths = paths;
+	ig->store = host_store;
+	ig->client = client;
+	snprintf(ig->service, sizeof(ig->service), "%s", service);
+	for (char *p = ig->service; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (scope && *scope) {
+		snprintf(ig->scope_buf[0], sizeof(ig->scope_buf[0]), "%s", scope);
+		ig->scopes[n++] = ig->scope_buf[0];
+	}
+	snprintf(ig->scope_buf[1], sizeof(ig->scope_buf[1]), "libstorage.server.services.%s",
+		 ig->service);
+	snprintf(ig->scope_buf[2], sizeof(ig->scope_buf[2]), "libstorage.server");
+	ig->scopes[n++] = ig->scope_buf[1];
+	ig->scopes[n++] = ig->scope_buf[2];
+	ig->scopes[n] = NULL;
+	ig->x.cfg = cfg;
+	ig->x.scopes = ig->scopes;
+	ig->x.paths = paths;
+	snprintf(ig->lock_dir, sizeof(ig->lock_dir), "%s/locks/%s", paths->run, ig->service);
+	if ((r = read_settings(ig, e)) < 0 || (r = resolve_identity(ig, e)) < 0) {
+		integration_free(ig);
+		return r;
+	}
+	if ((r = fs_mkdir_p(ig->lock_dir, 0700)) < 0) {
+		err_set(e, r, "cannot create '%s': %s", ig->lock_dir, strerror(-r));
+		integration_free(ig);
+		return r;
+	}
+	*out = ig;
+	return 0;
+}
+
+void integration_free(struct integration *ig)
+{
+	if (!ig)
+		return;
+	instance_id_release(&ig->iid);
+	free(ig);
+}
+
+const char *integ_service(const struct integration *ig)
+{
+	return ig->service;
+}
+
+/* ---- helpers ---- */
+
+static struct ls_ctx ctx_of(const struct integration *ig)
+{
+	struct ls_ctx ctx = { .iids = &ig->iid, .n_iids = 1 };
+
+	return ctx;
+}
+
+/* Serialise work on one volume across threads and processes. Returns the
+ * lock fd (>= 0) or -errno. Names are validated before they get here. */
+static int lock_volume(struct integration *ig, const char *name, struct err *e)
+{
+	char path[PATH_MAX + 400], lower[VOLUME_NAME_MAX + 1];
+	size_t i;
+	int fd;
+
+	for (i = 0; name[i] && i < VOLUME_NAME_MAX; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", ig->lock_dir, lower);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_set(e, -errno, "cannot open lock '%s': %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return err_set(e, r, "cannot lock '%s': %s", path, strerror(-r));
+		}
+	}
+	return fd;
+}
+
+static void unlock_volume(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing drops the flock */
+}
+
+static int find_volume(struct integration *ig, const char *name, struct volume *v, struct err *e)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	int r = ig->client->ops->volume_inspect(ig->client, ig->service, name, true, ATT_REQUESTED,
+						&ctx, v, e);
+
+	if (r == -ENOENT)
+		err_set(e, -ENOENT, "volume '%s' not found in service '%s'", name, ig->service);
+	return r;
+}
+
+static void target_of(const struct integration *ig, const char *name, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s/%s", ig->mount_path, name);
+}
+
+static const char *field_ci(const struct volume *v, const char *key)
+{
+	const char *k;
+	json_t *val;
+
+	if (!v->fields)
+		return NULL;
+	json_object_foreach(v->fields, k, val) {
+		if (strcasecmp(k, key) == 0 && json_is_string(val))
+			return json_string_value(val);
+	}
+	return NULL;
+}
+
+/* newfstype at mount, else what the volume was created with, else the default */
+static const char *wanted_fstype(const struct integration *ig, const struct volume *v,
+				 const struct integ_mount_opts *o)
+{
+	const char *t;
+
+	if (o && o->new_fs_type && *o->new_fs_type)
+		return o->new_fs_type;
+	if ((t = field_ci(v, "newfstype")) && *t)
+		return t;
+	if ((t = field_ci(v, "fstype")) && *t)
+		return t;
+	return ig->default_fstype;
+}
+
+/* The mount path of a volume on this host: (device mount point or target)
+ * plus rootPath, or NULL when not mounted. */
+static char *mounted_path(struct integration *ig, const char *name, const char *dev)
+{
+	char target[PATH_MAX + 300], *out = NULL, **mps = NULL;
+	const char *base = NULL;
+	int n = 0;
+
+	target_of(ig, name, target, sizeof(target));
+	if (dev && !ig->exec->bind_mount) {
+		n = mount_points_of(dev, &mps, NULL);
+		if (n > 0)
+			base = mps[0];
+	}
+	if (!base && osfs_is_mount_point(target))
+		base = target;
+	if (base && asprintf(&out, "%s%s", base, ig->root_path) < 0)
+		out = NULL;
+	if (n > 0)
+		mount_points_free(mps);
+	return out;
+}
+
+/* ---- create ---- */
+
+static int opt_int(const char *key, const char *s, int64_t min, int64_t max, int64_t *out,
+		   struct err *e)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || end == s || *end || n < min || n > max)
+		return err_set(e, -EINVAL, "option '%s': invalid value '%s': expected an integer "
+			       "from %lld to %lld", key, s, (long long)min, (long long)max);
+	*out = n;
+	return 0;
+}
+
+static const char *opt_text(const json_t *val, char *buf, size_t sz)
+{
+	if (json_is_string(val))
+		return json_string_value(val);
+	if (json_is_integer(val)) {
+		snprintf(buf, sz, "%lld", (long long)json_integer_value(val));
+		return buf;
+	}
+	if (json_is_boolean(val))
+		return json_is_true(val) ? "true" : "false";
+	return NULL;
+}
+
+/* Docker options to a create request; unknown keys go to the driver as they are. */
+static int build_create(struct integration *ig, const char *name, const json_t *opts,
+			struct volume_create_req *req, struct err *e)
+{
+	const char *key;
+	json_t *val;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	req->name = strdup(name);
+	req->has_size = true;
+	req->size = ig->default_size;
+	req->has_iops = ig->default_iops > 0;
+	req->iops = ig->default_iops;
+	req->type = *ig->default_type ? strdup(ig->default_type) : NULL;
+	req->availability_zone = *ig->default_az ? strdup(ig->default_az) : NULL;
+	req->opts = json_object();
+	if (!req->name || !req->opts)
+		return err_set(e, -ENOMEM, "out of memory");
+	json_object_foreach((json_t *)opts, key, val) {
+		char num[32];
+		const char *s = opt_text(val, num, sizeof(num));
+		if (!s)
+			return err_set(e, -EINVAL, "option '%s': expected a string", key);
+		if (strcasecmp(key, "size") == 0) {
+			if ((r = opt_int(key, s, 1, 1 << 20, &req->size, e)) < 0)
+				return r;
+		} else if (strcasecmp(key, "iops") == 0) {
+			if ((r = opt_int(key, s, 0, 1LL << 31, &req->iops, e)) < 0)
+				return r;
+			req->has_iops = true;
+		} else if (strcasecmp(key, "type") == 0 || strcasecmp(key, "volumetype") == 0) {
+			free(req->type);
+			req->type = strdup(s);
+		} else if (strcasecmp(key, "availabilityzone") == 0) {
+			free(req->availability_zone);
+			req->availability_zone = strdup(s);
+		} else {
+			if ((strcasecmp(key, "fstype") == 0 || strcasecmp(key, "newfstype") == 0) &&
+			    !osfs_supported(s))
+				return err_set(e, -EINVAL, "option '%s': invalid value '%s': expected "
+					       "ext4 or xfs", key, s);
+			if (json_object_set_new(req->opts, key, json_string(s)) < 0)
+				return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+/* Create under the volume's lock; *created says whether it made one. */
+static int create_locked(struct integration *ig, const char *name, const json_t *opts,
+			 bool *created, struct err *e)
+{
+	struct volume_create_req req;
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v = { 0 };
+	int r;
+
+	*created = false;
+	if ((r = build_create(ig, name, opts, &req, e)) < 0)
+		goto out;
+	r = find_volume(ig, name, &v, e);
+	if (r == 0)
+		goto out; /* Docker creates are idempotent */
+	if (r != -ENOENT)
+		goto out;
+	err_clear(e);
+	if ((r = ig->client->ops->volume_create(ig->client, ig->service, &req, &ctx, &v, e)) == 0) {
+		*created = true;
+		log_info("integration: created volume %s (%s)", name, v.id);
+	}
+out:
+	volume_release(&v);
+	volume_create_req_release(&req);
+	return r;
+}
+
+int integ_create(struct integration *ig, const char *name, const json_t *opts, struct err *e)
+{
+	bool created;
+	int fd, r;
+
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if (ig->create_disable)
+		return 0;
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = create_locked(ig, name, opts, &created, e);
+	unlock_volume(fd);
+	return r;
+}
+
+/* ---- mount ---- */
+
+/* What a mount did so far, so a failure undoes exactly that. */
+struct mount_undo {
+	bool created;	 /* the volume itself */
+	bool attached;	 /* the server's attachment */
+	char *dev;	 /* the local device, when dev_made */
+	bool dev_made;
+	char target[PATH_MAX + 300];
+	bool mounted;
+};
+
+static void undo_mount(struct integration *ig, const struct volume *v, struct mount_undo *u)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct err ignore = ERR_INIT;
+	struct volume tmp = { 0 };
+
+	if (u->mounted && osfs_unmount(u->target, &ignore) < 0)
+		log_warn("integration: undo: cannot unmount %s: %s", u->target, ignore.msg);
+	if (u->dev_made && ig->exec->device_put && ig->exec->device_put(&ig->x, u->dev, &ignore) < 0)
+		log_warn("integration: undo: cannot release %s: %s", u->dev, ignore.msg);
+	if (u->attached) {
+		struct volume_detach_req dr = { 0 };
+		if (ig->client->ops->volume_detach(ig->client, ig->service, v->id, &dr, &ctx, &tmp,
+						   &ignore) < 0)
+			log_warn("integration: undo: cannot detach %s: %s", v->id, ignore.msg);
+		volume_release(&tmp);
+	}
+	if (u->created && ig->client->ops->volume_remove(ig->client, ig->service, v->id, true, &ctx,
+							 &ignore) < 0)
+		log_warn("integration: undo: cannot remove %s: %s", v->id, ignore.msg);
+}
+
+static const char *holder_of(const struct volume *v)
+{
+	for (size_t i = 0; i < v->n_attachments; i++)
+		if (v->attachments[i].iid.id)
+			return v->attachments[i].iid.id;
+	return "?";
+}
+
+static int attach_if_needed(struct integration *ig, struct volume *v, char **token,
+			    struct mount_undo *u, struct err *e)
+{
+	struct volume_attach_req req = { .force = ig->preempt };
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume nv = { 0 };
+	int r;
+
+	*token = NULL;
+	if (v->attachment_state == AS_ATTACHED)
+		return 0;
+	if (v->attachment_state == AS_UNAVAILABLE && !ig->preempt)
+		return err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; set "
+			       OPS "mount.preempt to take it over", v->name, holder_of(v));
+	r = ig->client->ops->volume_attach(ig->client, ig->service, v->id, &req, &ctx, &nv, token,
+					   e);
+	if (r < 0)
+		return err_prefix(e, "cannot attach volume '%s'", v->name);
+	volume_release(&nv);
+	u->attached = true;
+	return 0;
+}
+
+/* Probe; format when empty (or overwrite); mount at target. */
+static int format_and_mount(struct integration *ig, const struct volume *v, const char *dev,
+			    const char *target, const struct integ_mount_opts *o, struct err *e)
+{
+	const char *want = wanted_fstype(ig, v, o);
+	char have[64] = "";
+	int r;
+
+	if (!osfs_supported(want))
+		return err_set(e, -EINVAL, "unsupported file system '%s': expected ext4 or xfs",
+			       want);
+	if ((r = osfs_probe(dev, have, sizeof(have), e)) < 0)
+		return r;
+	if (!have[0] || (o && o->overwrite_fs)) {
+		log_info("integration: formatting %s (%s) as %s", v->name, dev, want);
+		if ((r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e)) < 0)
+			return r;
+	}
+	if ((r = fs_mkdir_p(target, 0755)) < 0)
+		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
+	return osfs_mount(dev, target, NULL, NULL, e);
+}
+
+/* mkdir <target><rootPath> with linux.volume.filemode */
+static int make_root(struct integration *ig, const char *target, struct err *e)
+{
+	char path[PATH_MAX + 600];
+
+	if (!ig->root_path[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", target, ig->root_path);
+	if (mkdir(path, ig->file_mode) < 0 && errno != EEXIST)
+		return err_set(e, -errno, "cannot create '%s': %s", path, strerror(errno));
+	if (chmod(path, ig->file_mode) < 0)
+		return err_set(e, -errno, "cannot chmod '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int mount_locked(struct integration *ig, const char *name, const char *caller,
+			const struct integ_mount_opts *o, char **path, struct err *e)
+{
+	struct mount_undo u = { 0 };
+	struct volume v = { 0 };
+	char *token = NULL, *existing;
+	int64_t total;
+	int r;
+
+	r = find_volume(ig, name, &v, e);
+	if (r == -ENOENT && ig->create_implicit && !ig->create_disable) {
+		err_clear(e);
+		if ((r = create_locked(ig, name, NULL, &u.created, e)) < 0 ||
+		    (r = find_volume(ig, name, &v, e)) < 0)
+			goto fail;
+	} else if (r == -ENOENT) {
+		err_set(e, -ENOENT, "volume '%s' not found in service '%s' (create.implicit is %s)",
+			name, ig->service, ig->create_disable ? "disabled by create.disable" : "off");
+		goto fail;
+	} else if (r < 0) {
+		goto fail;
+	}
+	if ((r = attach_if_needed(ig, &v, &token, &u, e)) < 0)
+		goto fail;
+	r = ig->exec->device_get(&ig->x, v.id, token ? token : v.id, (long)ig->attach_timeout_ms,
+				 &u.dev, &u.dev_made, e);
+	if (r < 0) {
+		err_prefix(e, "problem with device discovery for volume '%s'", name);
+		goto fail;
+	}
+	existing = mounted_path(ig, name, u.dev);
+	if (existing) { /* already mounted here: the same path, no second mount */
+		*path = existing;
+	} else {
+		target_of(ig, name, u.target, sizeof(u.target));
+		if (ig->exec->bind_mount) {
+			if ((r = fs_mkdir_p(u.target, 0755)) < 0) {
+				err_set(e, r, "cannot create '%s': %s", u.target, strerror(-r));
+				goto fail;
+			}
+			r = osfs_bind(u.dev, u.target, e);
+		} else {
+			r = format_and_mount(ig, &v, u.dev, u.target, o, e);
+		}
+		if (r < 0)
+			goto fail;
+		u.mounted = true;
+		if ((r = make_root(ig, u.target, e)) < 0)
+			goto fail;
+		if (asprintf(path, "%s%s", u.target, ig->root_path) < 0) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	if ((r = store_use_add(ig->store, ig->service, name, caller ? caller : "", &total, e)) < 0) {
+		free(*path);
+		*path = NULL;
+		goto fail;
+	}
+	log_info("integration: mounted %s at %s (uses %lld)", name, *path, (long long)total);
+	goto out;
+fail:
+	undo_mount(ig, &v, &u);
+out:
+	free(u.dev);
+	free(token);
+	volume_release(&v);
+	return r;
+}
+
+int integ_mount(struct integration *ig, const char *name, const char *caller,
+		const struct integ_mount_opts *o, char **path, struct err *e)
+{
+	int fd, r;
+
+	*path = NULL;
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if (o && o->new_fs_type && *o->new_fs_type && !osfs_supported(o->new_fs_type))
+		return err_set(e, -EINVAL, "unsupported file system '%s': expected ext4 or xfs",
+			       o->new_fs_type);
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = mount_locked(ig, name, caller, o, path, e);
+	unlock_volume(fd);
+	return r;
+}
+
+/* ---- unmount ---- */
+
+/* Unmount everything of the volume here, release its device, detach. */
+static int really_unmount(struct integration *ig, const struct volume *v, struct err *e)
+{
+	char target[PATH_MAX + 300], *dev = NULL, **mps = NULL;
+	struct volume_detach_req dr = { 0 };
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume tmp = { 0 };
+	int n, r;
+
+	target_of(ig, v->name, target, sizeof(target));
+	r = ig->exec->device_find ? ig->exec->device_find(&ig->x, v->id, &dev, NULL) : -ENOENT;
+	if (r == 0 && !ig->exec->bind_mount) {
+		n = mount_points_of(dev, &mps, e);
+		for (int i = 0; i < n; i++) {
+			if ((r = osfs_unmount(mps[i], e)) < 0) {
+				mount_points_free(mps);
+				goto out;
+			}
+		}
+		if (n > 0)
+			mount_points_free(mps);
+	}
+	if (osfs_is_mount_point(target) && (r = osfs_unmount(target, e)) < 0)
+		goto out;
+	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0)
+		goto out;
+	r = 0;
+	if (v->attachment_state == AS_ATTACHED) {
+		r = ig->client->ops->volume_detach(ig->client, ig->service, v->id, &dr, &ctx, &tmp, e);
+		volume_release(&tmp);
+	}
+out:
+	free(dev);
+	return r;
+}
+
+static int unmount_locked(struct integration *ig, const char *name, const char *caller,
+			  struct err *e)
+{
+	struct volume v = { 0 };
+	int64_t total = 0;
+	int r, counted;
+
+	if ((r = find_volume(ig, name, &v, e)) < 0)
+		return r;
+	counted = store_use_remove(ig->store, ig->service, name, caller ? caller : "", &total, e);
+	if (counted < 0 && counted != -ENOENT) {
+		r = counted;
+		goto out;
+	}
+	err_clear(e);
+	if (!ig->ignore_used_count && total > 0) {
+		/* others still use it; an unknown caller's unmount changes nothing */
+		log_info("integration: %s still has %lld use(s)", name, (long long)total);
+		goto out;
+	}
+	if ((r = really_unmount(ig, &v, e)) < 0)
+		goto out;
+	r = store_use_clear(ig->store, ig->service, name, e);
+	log_info("integration: unmounted %s", name);
+out:
+	volume_release(&v);
+	return r;
+}
+
+int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e)
+{
+	int fd, r;
+
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = unmount_locked(ig, name, caller, e);
+	unlock_volume(fd);
+	return r;
+}
+
+/* ---- path, inspect, list, remove ---- */
+
+static char *path_here(struct integration *ig, const struct volume *v)
+{
+	char *dev = NULL, *p;
+
+	if (ig->exec->device_find)
+		ig->exec->device_find(&ig->x, v->id, &dev, NULL);
+	p = mounted_path(ig, v->name, dev);
+	free(dev);
+	return p;
+}
+
+int integ_path(struct integration *ig, const char *name, char **path, struct err *e)
+{
+	struct volume v = { 0 };
+	int r;
+
+	*path = NULL;
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if ((r = find_volume(ig, name, &v, e)) < 0)
+		return r;
+	*path = path_here(ig, &v);
+	if (!*path)
+		*path = strdup("");
+	volume_release(&v);
+	return *path ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
+		  struct err *e)
+{
+	int r;
+
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if ((r = find_volume(ig, name, out, e)) < 0)
+		return r;
+	if (path) {
+		*path = path_here(ig, out);
+		if (!*path && !(*path = strdup(""))) {
+			volume_release(out);
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+void integ_paths_free(char **paths, size_t n)
+{
+	if (!paths)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+int integ_list(struct integration *ig, struct volume_list *out, char ***paths, struct err *e)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	char **p;
+	int r;
+
+	if ((r = ig->client->ops->volumes(ig->client, ig->service, ATT_REQUESTED, &ctx, out, e)) < 0)
+		return r;
+	if (!paths)
+		return 0;
+	p = calloc(out->n + 1, sizeof(*p));
+	if (!p) {
+		volume_list_release(out);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < out->n; i++) {
+		p[i] = out->v[i].attachment_state == AS_ATTACHED ? path_here(ig, &out->v[i]) : NULL;
+		if (!p[i] && !(p[i] = strdup(""))) {
+			integ_paths_free(p, i);
+			volume_list_release(out);
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	*paths = p;
+	return 0;
+}
+
+static int remove_locked(struct integration *ig, const char *name, struct err *e)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v = { 0 };
+	int64_t uses = 0;
+	char *here;
+	int r;
+
+	if ((r = find_volume(ig, name, &v, e)) < 0)
+		return r;
+	here = path_here(ig, &v);
+	if ((r = store_use_count(ig->store, ig->service, name, &uses, e)) == 0 && (here || uses)) {
+		r = err_set(e, -EBUSY, "volume '%s' is in use%s%s; unmount it first", name,
+			    here ? " at " : "", here ? here : "");
+	} else if (r == 0) {
+		r = ig->client->ops->volume_remove(ig->client, ig->service, v.id, ig->remove_force,
+						   &ctx, e);
+	}
+	free(here);
+	volume_release(&v);
+	return r;
+}
+
+int integ_remove(struct integration *ig, const char *name, struct err *e)
+{
+	int fd, r;
+
+	if ((r = volume_name_check(name, e)) < 0)
+		return r;
+	if (ig->remove_disable)
+		return 0;
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = remove_locked(ig, name, e);
+	unlock_volume(fd);
+	return r;
+}

@@ -1,0 +1,81 @@
+/*
+ * integration: the host-side volume workflow every front end shares
+ * (Docker plugin, dvdcli/DVDI, the CLI), spec/rexray.md section 4:
+ *
+ *   create   defaults from create.default.*, create.disable = no-op
+ *   mount    find by name (or create, create.implicit) -> attach (forced with
+ *            mount.preempt) -> the executor makes the device appear (bounded
+ *            by libstorage.device.attachTimeout) -> format only when empty
+ *            or overwritefs -> mount at <mount.path>/<name> -> mkdir
+ *            <rootPath> (linux.volume.filemode) -> count the use
+ *   unmount  uncount; the last use unmounts, releases the device and
+ *            detaches (unmount.ignoreUsedCount: every unmount does)
+ *   path     the mount path, or "" when not mounted here
+ *   remove   remove.disable = no-op; refuses while in use
+ *
+ * Use counts are keyed by (volume, caller) and kept in the store, so a
+ * restart loses none. A mount that fails midway undoes what it did: no
+ * stray mount, loop device, attachment or implicitly created volume.
+ * Operations on one volume are serialised across threads and processes
+ * (flock on <run>/locks/<service>/<name>).
+ *
+ * All functions return 0 or a negative errno and fill e. Strings returned
+ * are malloc'd and the caller's.
+ */
+#ifndef RR_INTEGRATION_H
+#define RR_INTEGRATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "util/err.h"
+#include "util/paths.h"
+
+struct cfg;
+struct store;
+struct integration;
+
+struct integ_mount_opts {
+	bool overwrite_fs;	 /* format even when a filesystem is there */
+	const char *new_fs_type; /* ext4 or xfs; NULL = the volume's or the default */
+};
+
+/*
+ * service: the libStorage service to use; scope: an extra config scope
+ * tried first (a Docker module's "rexray.modules.<name>"), or NULL. All
+ * pointers are borrowed and must outlive the integration.
+ */
+int integration_new(const struct cfg *cfg, const struct paths *paths, struct store *host_store,
+		    struct storage_client *client, const char *service, const char *scope,
+		    struct integration **out, struct err *e);
+void integration_free(struct integration *ig);
+
+/* The service and this host's instance ID in use. */
+const char *integ_service(const struct integration *ig);
+
+/* opts: Docker-style options (string values; case-insensitive keys size,
+ * iops, type/volumetype, availabilityZone, fsType/newfstype, overwritefs;
+ * others go to the driver), may be NULL. An existing volume of that name
+ * is success. */
+int integ_create(struct integration *ig, const char *name, const json_t *opts, struct err *e);
+
+/* caller: who uses the volume (a Docker mount ID); NULL or "" = a caller
+ * without an ID, counted as one caller. */
+int integ_mount(struct integration *ig, const char *name, const char *caller,
+		const struct integ_mount_opts *o, char **path, struct err *e);
+int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e);
+int integ_path(struct integration *ig, const char *name, char **path, struct err *e);
+int integ_remove(struct integration *ig, const char *name, struct err *e);
+
+/* The volume by name (attachments for this host) and its mount path here
+ * ("" when not mounted). -ENOENT when there is no such volume. */
+int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
+		  struct err *e);
+/* Every volume of the service, with the mount paths here (a parallel
+ * array of malloc'd strings, "" when not mounted; free with
+ * integ_paths_free(paths, n)). */
+int integ_list(struct integration *ig, struct volume_list *out, char ***paths, struct err *e);
+void integ_paths_free(char **paths, size_t n);
+
+#endif

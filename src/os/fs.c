@@ -1,0 +1,570 @@
+/*
+ * osfs: probe, mkfs, mount and the mount table (see fs.h).
+ */
+#include "os/fs.h"
+
+#include <blkid.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "os/run.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define MOUNTINFO_PATH	"/proc/self/mountinfo"
+#define MOUNTINFO_MAX	(64u << 20)
+#define XFS_LABEL_MAX	12
+#define EXT4_LABEL_MAX	16
+#define MOUNT_DATA_MAX	4096
+
+/* ---- probe ---------------------------------------------------------- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Signatures that mean "someone's data in another layer": never mkfs over them. */
+static const char *foreign_kind(const char *type, const char *usage)
+{
+	if (strcmp(type, "crypto_LUKS") == 0)
+		return "a LUKS container";
+	if (strcmp(type, "LVM2_member") == 0 || strcmp(type, "LVM1_member") == 0)
+		return "an LVM physical volume";
+	if (ends_with(type, "_raid_member") || (usage && strcmp(usage, "raid") == 0))
+		return "a RAID member";
+	if (usage && strcmp(usage, "crypto") == 0)
+		return "an encrypted container";
+	return NULL;
+}
+
+static const char *probe_value(blkid_probe pr, const char *name)
+{
+	const char *val = NULL;
+
+	if (blkid_probe_lookup_value(pr, name, &val, NULL) < 0)
+		return NULL;
+	return val;
+}
+
+int osfs_probe(const char *dev, char *type, size_t typesz, struct err *e)
+{
+	const char *val, *kind;
+	blkid_probe pr;
+	int r;
+
+	if (!dev || !*dev || !type || typesz == 0)
+		return err_set(e, -EINVAL, "probe: bad arguments");
+	type[0] = '\0';
+	errno = 0;
+	pr = blkid_new_probe_from_filename(dev);
+	if (!pr) {
+		r = errno ? -errno : -EIO;
+		return err_set(e, r, "probe '%s': %s", dev, strerror(-r));
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE |
+					      BLKID_SUBLKS_UUID);
+	blkid_probe_enable_partitions(pr, 1);
+
+	r = blkid_do_safeprobe(pr);
+	if (r == 1) {
+		r = 0; /* nothing there */
+		goto out;
+	}
+	if (r == -2) {
+		r = err_set(e, -EINVAL, "'%s' holds several filesystem signatures; refusing it",
+			    dev);
+		goto out;
+	}
+	if (r < 0) {
+		r = err_set(e, -EIO, "probe '%s': libblkid failed", dev);
+		goto out;
+	}
+	val = probe_value(pr, "PTTYPE");
+	if (val) {
+		r = err_set(e, -EINVAL, "'%s' holds a partition table (%s); refusing it", dev, val);
+		goto out;
+	}
+	val = probe_value(pr, "TYPE");
+	if (!val) {
+		r = err_set(e, -EINVAL, "'%s' holds an unrecognised signature; refusing it", dev);
+		goto out;
+	}
+	kind = foreign_kind(val, probe_value(pr, "USAGE"));
+	if (kind) {
+		r = err_set(e, -EINVAL, "'%s' is %s (%s); refusing it", dev, kind, val);
+		goto out;
+	}
+	if (strlen(val) >= typesz) {
+		r = err_set(e, -ERANGE, "probe '%s': type '%s' too long", dev, val);
+		goto out;
+	}
+	strcpy(type, val);
+	r = 0;
+out:
+	blkid_free_probe(pr);
+	return r;
+}
+
+/* ---- mkfs ----------------------------------------------------------- */
+
+bool osfs_supported(const char *fstype)
+{
+	return fstype && (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "xfs") == 0);
+}
+
+int osfs_format(const char *dev, const char *fstype, const char *label, long timeout_ms,
+		struct err *e)
+{
+	const char *argv[12];
+	char cut[EXT4_LABEL_MAX + 1];
+	size_t n = 0;
+	int r;
+
+	if (!osfs_supported(fstype))
+		return err_set(e, -EINVAL, "unsupported filesystem type '%s' (ext4, xfs)",
+			       fstype ? fstype : "");
+	/* an argument starting with '-' would be read as an option by mkfs */
+	if (!dev || dev[0] != '/')
+		return err_set(e, -EINVAL, "format: device '%s' is not an absolute path",
+			       dev ? dev : "");
+	if (label && *label) {
+		size_t max = strcmp(fstype, "xfs") == 0 ? XFS_LABEL_MAX : EXT4_LABEL_MAX;
+
+		snprintf(cut, max + 1, "%s", label);
+		label = cut;
+	}
+	if (strcmp(fstype, "ext4") == 0) {
+		argv[n++] = "mkfs.ext4";
+		argv[n++] = "-q";
+		argv[n++] = "-F";
+		argv[n++] = "-m";
+		argv[n++] = "0";
+		argv[n++] = "-E";
+		argv[n++] = "lazy_itable_init=1,lazy_journal_init=1";
+	} else {
+		argv[n++] = "mkfs.xfs";
+		argv[n++] = "-q";
+		argv[n++] = "-f";
+	}
+	if (label && *label) {
+		argv[n++] = "-L";
+		argv[n++] = label;
+	}
+	argv[n++] = dev;
+	argv[n] = NULL;
+
+	r = run_command(argv, timeout_ms, e);
+	if (r < 0)
+		return err_prefix(e, "format '%s' as %s", dev, fstype);
+	log_debug("osfs: formatted %s as %s", dev, fstype);
+	return 0;
+}
+
+/* ---- mount ---------------------------------------------------------- */
+
+/* Per-mount options the kernel wants as flags, not in the fs data string. */
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+} mount_flag_opts[] = {
+	{ "defaults", 0, 0 },
+	{ "ro", MS_RDONLY, 0 },
+	{ "rw", 0, MS_RDONLY },
+	{ "nosuid", MS_NOSUID, 0 },
+	{ "suid", 0, MS_NOSUID },
+	{ "nodev", MS_NODEV, 0 },
+	{ "dev", 0, MS_NODEV },
+	{ "noexec", MS_NOEXEC, 0 },
+	{ "exec", 0, MS_NOEXEC },
+	{ "sync", MS_SYNCHRONOUS, 0 },
+	{ "async", 0, MS_SYNCHRONOUS },
+	{ "dirsync", MS_DIRSYNC, 0 },
+	{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
+	{ "atime", 0, MS_NOATIME },
+	{ "nodiratime", MS_NODIRATIME, 0 },
+	{ "diratime", 0, MS_NODIRATIME },
+	{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
+	{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
+	{ "lazytime", MS_LAZYTIME, 0 },
+	{ "nolazytime", 0, MS_LAZYTIME },
+};
+
+static bool mount_flag_opt(const char *opt, unsigned long *flags)
+{
+	for (size_t i = 0; i < sizeof(mount_flag_opts) / sizeof(mount_flag_opts[0]); i++) {
+		if (strcmp(opt, mount_flag_opts[i].name) == 0) {
+			*flags &= ~mount_flag_opts[i].clear;
+			*flags |= mount_flag_opts[i].set;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int data_append(char *data, size_t size, const char *opt)
+{
+	size_t len = strlen(data), n = strlen(opt);
+
+	if (len + (len ? 1 : 0) + n >= size)
+		return -E2BIG;
+	if (len)
+		data[len++] = ',';
+	memcpy(data + len, opt, n + 1);
+	return 0;
+}
+
+/*
+ * Split "ro,noatime,discard" into mount flags and the fs data string.
+ * Options that are not generic flags go to the filesystem untouched.
+ */
+static int split_options(const char *fstype, const char *options, unsigned long *flags,
+			 char *data, size_t size)
+{
+	char *copy, *save = NULL;
+	int r = 0;
+
+	*flags = 0;
+	data[0] = '\0';
+	/* clones share the origin's UUID and XFS refuses a second mount without this */
+	if (strcmp(fstype, "xfs") == 0)
+		r = data_append(data, size, "nouuid");
+	if (r < 0 || !options || !*options)
+		return r;
+	copy = strdup(options);
+	if (!copy)
+		return -ENOMEM;
+	for (char *opt = strtok_r(copy, ",", &save); opt && r == 0;
+	     opt = strtok_r(NULL, ",", &save)) {
+		if (!mount_flag_opt(opt, flags) &&
+		    !(strcmp(opt, "nouuid") == 0 && strcmp(fstype, "xfs") == 0))
+			r = data_append(data, size, opt);
+	}
+	free(copy);
+	return r;
+}
+
+int osfs_mount(const char *dev, const char *target, const char *fstype, const char *options,
+	       struct err *e)
+{
+	char probed[64], data[MOUNT_DATA_MAX];
+	unsigned long flags;
+	int r;
+
+	if (!dev || !*dev || !target || !*target)
+		return err_set(e, -EINVAL, "mount: empty device or target");
+	if (!fstype || !*fstype) {
+		r = osfs_probe(dev, probed, sizeof(probed), e);
+		if (r < 0)
+			return err_prefix(e, "mount '%s' on '%s'", dev, target);
+		if (!probed[0])
+			return err_set(e, -EINVAL, "mount '%s' on '%s': no filesystem on the device",
+				       dev, target);
+		fstype = probed;
+	}
+	r = split_options(fstype, options, &flags, data, sizeof(data));
+	if (r < 0)
+		return err_set(e, r, "mount '%s' on '%s': options '%s': %s", dev, target,
+			       options ? options : "", strerror(-r));
+	if (mount(dev, target, fstype, flags, data[0] ? data : NULL) < 0)
+		return err_set(e, -errno, "mount '%s' on '%s' (%s%s%s): %s", dev, target, fstype,
+			       data[0] ? ", " : "", data, strerror(errno));
+	log_debug("osfs: mounted %s on %s (%s)", dev, target, fstype);
+	return 0;
+}
+
+int osfs_bind(const char *src, const char *target, struct err *e)
+{
+	if (!src || !*src || !target || !*target)
+		return err_set(e, -EINVAL, "bind mount: empty source or target");
+	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+		return err_set(e, -errno, "bind mount '%s' on '%s': %s", src, target,
+			       strerror(errno));
+	log_debug("osfs: bound %s on %s", src, target);
+	return 0;
+}
+
+int osfs_unmount(const char *target, struct err *e)
+{
+	if (!target || !*target)
+		return err_set(e, -EINVAL, "unmount: empty target");
+	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+		if (errno == EINVAL)
+			return err_set(e, -EINVAL, "unmount '%s': not a mount point", target);
+		return err_set(e, -errno, "unmount '%s': %s", target, strerror(errno));
+	}
+	log_debug("osfs: unmounted %s", target);
+	return 0;
+}
+
+/* ---- mountinfo ------------------------------------------------------ */
+
+static int octal_digit(char c)
+{
+	return c >= '0' && c <= '7' ? c - '0' : -1;
+}
+
+/* In place: the kernel writes ' ', '\t', '\n' and '\\' as \NNN octal. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *p = s; *p;) {
+		if (p[0] == '\\' && octal_digit(p[1]) >= 0 && octal_digit(p[2]) >= 0 &&
+		    octal_digit(p[3]) >= 0) {
+			int v = octal_digit(p[1]) * 64 + octal_digit(p[2]) * 8 + octal_digit(p[3]);
+
+			if (v > 0 && v < 256) {
+				*w++ = (char)v;
+				p += 4;
+				continue;
+			}
+		}
+		*w++ = *p++;
+	}
+	*w = '\0';
+}
+
+static bool parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool parse_majmin(const char *s, unsigned *major_out, unsigned *minor_out)
+{
+	unsigned ma, mi;
+	int n = -1;
+
+	if (sscanf(s, "%u:%u%n", &ma, &mi, &n) != 2 || n < 0 || s[n] != '\0')
+		return false;
+	*major_out = ma;
+	*minor_out = mi;
+	return true;
+}
+
+static void mountinfo_release(struct mountinfo *m)
+{
+	free(m->root);
+	free(m->mount_point);
+	free(m->options);
+	free(m->fstype);
+	free(m->source);
+	free(m->super_options);
+	memset(m, 0, sizeof(*m));
+}
+
+static char *dup_unescaped(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d)
+		unescape(d);
+	return d;
+}
+
+#define MI_MAX_FIELDS 64
+
+/*
+ * One line: id parent major:minor root mount-point options [optional...] -
+ * fstype source super-options. line is modified. Returns 1 parsed, 0 skip
+ * (malformed), -ENOMEM.
+ */
+static int parse_line(char *line, struct mountinfo *m)
+{
+	char *f[MI_MAX_FIELDS], *save = NULL;
+	size_t n = 0, sep;
+
+	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == MI_MAX_FIELDS)
+			return 0;
+		f[n++] = t;
+	}
+	/* the optional fields (shared:N master:N ...) end at a lone "-" */
+	for (sep = 6; sep < n && strcmp(f[sep], "-") != 0; sep++)
+		;
+	if (n < 10 || sep >= n || n - sep != 4)
+		return 0;
+	memset(m, 0, sizeof(*m));
+	if (!parse_int(f[0], &m->id) || !parse_int(f[1], &m->parent) ||
+	    !parse_majmin(f[2], &m->major, &m->minor))
+		return 0;
+	m->root = dup_unescaped(f[3]);
+	m->mount_point = dup_unescaped(f[4]);
+	m->options = dup_unescaped(f[5]);
+	m->fstype = dup_unescaped(f[sep + 1]);
+	m->source = dup_unescaped(f[sep + 2]);
+	m->super_options = dup_unescaped(f[sep + 3]);
+	if (!m->root || !m->mount_point || !m->options || !m->fstype || !m->source ||
+	    !m->super_options) {
+		mountinfo_release(m);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+static int table_push(struct mount_table *t, size_t *cap, struct mountinfo *m)
+{
+	if (t->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct mountinfo *nm = realloc(t->m, ncap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		t->m = nm;
+		*cap = ncap;
+	}
+	t->m[t->n++] = *m;
+	return 0;
+}
+
+int mountinfo_parse(const char *text, struct mount_table *out)
+{
+	struct mount_table t = { NULL, 0 };
+	size_t cap = 0;
+	char *copy;
+	int r = 0;
+
+	out->m = NULL;
+	out->n = 0;
+	if (!text)
+		return -EINVAL;
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	for (char *line = copy, *next; line && *line; line = next) {
+		struct mountinfo m;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		r = parse_line(line, &m);
+		if (r < 0)
+			break;
+		if (r == 0)
+			continue;
+		r = table_push(&t, &cap, &m);
+		if (r < 0) {
+			mountinfo_release(&m);
+			break;
+		}
+		r = 0;
+	}
+	free(copy);
+	if (r < 0) {
+		mount_table_release(&t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+int mountinfo_read(struct mount_table *out, struct err *e)
+{
+	char *text = NULL;
+	int r;
+
+	out->m = NULL;
+	out->n = 0;
+	r = fs_read_file(MOUNTINFO_PATH, MOUNTINFO_MAX, &text, NULL);
+	if (r < 0)
+		return err_set(e, r, "read '" MOUNTINFO_PATH "': %s", strerror(-r));
+	r = mountinfo_parse(text, out);
+	free(text);
+	if (r < 0)
+		return err_set(e, r, "parse '" MOUNTINFO_PATH "': %s", strerror(-r));
+	return 0;
+}
+
+void mount_table_release(struct mount_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		mountinfo_release(&t->m[i]);
+	free(t->m);
+	t->m = NULL;
+	t->n = 0;
+}
+
+int mount_points_of(const char *dev, char ***ret, struct err *e)
+{
+	struct mount_table t;
+	bool by_rdev = false;
+	unsigned ma = 0, mi = 0;
+	struct stat st;
+	char **mps;
+	size_t n = 0;
+	int r;
+
+	*ret = NULL;
+	if (!dev || !*dev)
+		return err_set(e, -EINVAL, "mount points: empty device");
+	/* a vanished node can still be matched by its name in the source column */
+	if (stat(dev, &st) == 0 && S_ISBLK(st.st_mode)) {
+		by_rdev = true;
+		ma = major(st.st_rdev);
+		mi = minor(st.st_rdev);
+	}
+	r = mountinfo_read(&t, e);
+	if (r < 0)
+		return r;
+	mps = calloc(t.n + 1, sizeof(*mps));
+	if (!mps) {
+		mount_table_release(&t);
+		return err_set(e, -ENOMEM, "mount points of '%s': out of memory", dev);
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		struct mountinfo *m = &t.m[i];
+
+		if (!(by_rdev && m->major == ma && m->minor == mi) && strcmp(m->source, dev) != 0)
+			continue;
+		/* take the string: the table is released below */
+		mps[n++] = m->mount_point;
+		m->mount_point = NULL;
+	}
+	mount_table_release(&t);
+	*ret = mps;
+	return (int)n;
+}
+
+void mount_points_free(char **mps)
+{
+	if (!mps)
+		return;
+	for (char **p = mps; *p; p++)
+		free(*p);
+	free(mps);
+}
+
+bool osfs_is_mount_point(const char *path)
+{
+	struct mount_table t;
+	char canon[PATH_MAX];
+	bool found = false;
+
+	if (!path || !realpath(path, canon))
+		return false;
+	if (mountinfo_read(&t, NULL) < 0)
+		return false;
+	for (size_t i = 0; i < t.n && !found; i++)
+		found = strcmp(t.m[i].mount_point, canon) == 0;
+	mount_table_release(&t);
+	return found;
+}

@@ -1,0 +1,77 @@
+/*
+ * osfs: filesystems on block devices: probing with libblkid, formatting
+ * by fork+exec of mkfs (never a shell), mount(2)/umount2(2), and the
+ * mount table from /proc/self/mountinfo.
+ *
+ * All functions return 0 or a negative errno and fill e; thread-safe.
+ */
+#ifndef RR_OSFS_H
+#define RR_OSFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+/* What is on a device. type gets e.g. "ext4", "xfs", "" for nothing. Returns
+ * 0 (found or empty), -EINVAL when the device holds something we must not
+ * format over (several signatures, a partition table, LUKS, LVM, RAID),
+ * naming it, or an I/O error. */
+int osfs_probe(const char *dev, char *type, size_t typesz, struct err *e);
+
+/* The filesystems we can make: "ext4", "xfs". */
+bool osfs_supported(const char *fstype);
+
+/* mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 DEV or
+ * mkfs.xfs -q -f DEV, killed after timeout_ms (-ETIMEDOUT). A failed mkfs
+ * is -EIO with the tool's stderr (trimmed) in the message. Unsupported
+ * types are -EINVAL. label may be NULL. */
+int osfs_format(const char *dev, const char *fstype, const char *label, long timeout_ms,
+		struct err *e);
+
+/* mount(2) of a block device; fstype NULL (or "") = probe, -EINVAL when the
+ * device holds no filesystem. options is a comma list: generic per-mount
+ * options (ro rw nosuid nodev noexec noatime relatime sync lazytime ...)
+ * become MS_* flags, the rest goes to the filesystem as its data string.
+ * xfs gets "nouuid" so clones can mount beside their origin. target must
+ * exist. */
+int osfs_mount(const char *dev, const char *target, const char *fstype, const char *options,
+	       struct err *e);
+/* Bind mount src onto target (for directory volumes). */
+int osfs_bind(const char *src, const char *target, struct err *e);
+/* umount2(target, UMOUNT_NOFOLLOW); -EINVAL when target is not a mount. */
+int osfs_unmount(const char *target, struct err *e);
+
+struct mountinfo {
+	int id, parent;
+	unsigned major, minor;
+	char *root;
+	char *mount_point; /* unescaped (\040 -> space) */
+	char *options;
+	char *fstype;
+	char *source;
+	char *super_options;
+};
+
+struct mount_table {
+	struct mountinfo *m;
+	size_t n;
+};
+
+/* Parse mountinfo text (as in /proc/self/mountinfo). Malformed lines are
+ * skipped. Returns 0 or -ENOMEM. */
+int mountinfo_parse(const char *text, struct mount_table *out);
+/* Read and parse /proc/self/mountinfo. */
+int mountinfo_read(struct mount_table *out, struct err *e);
+void mount_table_release(struct mount_table *t);
+
+/* The mount points whose source is dev (or whose major:minor is dev's,
+ * which includes bind mounts of directories inside it), in table order; *ret is a NULL-terminated malloc'd array of malloc'd
+ * strings (free with mount_points_free). Returns the count or -errno. */
+int mount_points_of(const char *dev, char ***ret, struct err *e);
+void mount_points_free(char **mps);
+
+/* true when path is a mount point (in /proc/self/mountinfo). */
+bool osfs_is_mount_point(const char *path);
+
+#endif

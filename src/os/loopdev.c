@@ -1,0 +1,449 @@
+/*
+ * loopdev: attach, detach and find loop devices (see loopdev.h).
+ *
+ * The attach sequence follows util-linux: GET_FREE on /dev/loop-control,
+ * open /dev/loopN, one LOOP_CONFIGURE; the find-then-configure race with
+ * other attachers (EBUSY) is retried with a fresh index, bounded.
+ */
+#include "os/loopdev.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+
+/* Debian 12's headers have it; older ones (kernel < 5.8) do not. */
+#ifndef LOOP_CONFIGURE
+#define LOOP_CONFIGURE 0x4C0A
+struct loop_config {
+	__u32 fd;
+	__u32 block_size;
+	struct loop_info64 info;
+	__u64 __reserved[8];
+};
+#endif
+
+#define LOOP_ATTACH_TRIES	64	/* as losetup: find+configure races with other attachers */
+#define LOOP_DETACH_WAIT_MS	2000
+#define SYS_BLOCK		"/sys/block"
+#define DELETED_SUFFIX		" (deleted)"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Open /dev/loopN, waiting until deadline for the node: devtmpfs creates it
+ * when LOOP_CTL_GET_FREE adds the device, but a udev-managed /dev may lag.
+ */
+static int open_loop_node(const char *dev, long long deadline)
+{
+	long delay = 1;
+
+	for (;;) {
+		int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOENT && errno != ENXIO && errno != EACCES)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(delay);
+		if (delay < 50)
+			delay *= 2;
+	}
+}
+
+static int ioctl_retry_eagain(int fd, unsigned long req, const void *arg)
+{
+	for (int i = 0; i < 64; i++) {
+		if (ioctl(fd, req, arg) == 0)
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+		sleep_ms(5);
+	}
+	return -EAGAIN;
+}
+
+/*
+ * Bind imgfd to the device behind loopfd. Returns 0 or -errno; on failure
+ * the device is left unbound, except for EBUSY (someone else bound it).
+ */
+static int loop_configure(int loopfd, int imgfd, const char *canon)
+{
+	struct loop_config cfg;
+	int r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = (__u32)imgfd;
+	/*
+	 * block_size 0 keeps 512-byte sectors: a filesystem made here then
+	 * mounts anywhere the image is attached later. No DIRECT_IO, no
+	 * AUTOCLEAR (see loopdev.h), no PARTSCAN (we refuse partitioned images).
+	 */
+	/* informational only (losetup shows it); the kernel keeps 63 bytes */
+	strncpy((char *)cfg.info.lo_file_name, canon, sizeof(cfg.info.lo_file_name) - 1);
+
+	r = ioctl_retry_eagain(loopfd, LOOP_CONFIGURE, &cfg);
+	if (r != -EINVAL && r != -ENOTTY && r != -ENOSYS)
+		return r;
+
+	/* kernel < 5.8: two steps, with a window where the device is bound but bare */
+	r = ioctl_retry_eagain(loopfd, LOOP_SET_FD, (void *)(intptr_t)imgfd);
+	if (r < 0)
+		return r;
+	r = ioctl_retry_eagain(loopfd, LOOP_SET_STATUS64, &cfg.info);
+	if (r < 0) {
+		ioctl(loopfd, LOOP_CLR_FD, 0);
+		return r;
+	}
+	return 0;
+}
+
+int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX],
+		   struct err *e)
+{
+	char canon[PATH_MAX];
+	long long deadline;
+	int imgfd = -1, ctl = -1, r = 0;
+
+	if (!image || !*image)
+		return err_set(e, -EINVAL, "loop attach: empty image path");
+	if (!realpath(image, canon))
+		return err_set(e, -errno, "loop attach: image '%s': %s", image, strerror(errno));
+	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+	imgfd = open(canon, O_RDWR | O_CLOEXEC);
+	if (imgfd < 0) {
+		r = err_set(e, -errno, "loop attach: open '%s': %s", canon, strerror(errno));
+		goto out;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		r = err_set(e, -errno, "loop attach: open '/dev/loop-control': %s",
+			    strerror(errno));
+		goto out;
+	}
+	for (int attempt = 0; attempt < LOOP_ATTACH_TRIES; attempt++) {
+		int idx, loopfd;
+
+		idx = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (idx < 0) {
+			r = err_set(e, -errno, "loop attach '%s': no free loop device: %s", canon,
+				    strerror(errno));
+			goto out;
+		}
+		snprintf(dev, LOOPDEV_PATH_MAX, "/dev/loop%d", idx);
+		loopfd = open_loop_node(dev, deadline);
+		if (loopfd < 0) {
+			r = err_set(e, loopfd, "loop attach '%s': open '%s': %s", canon, dev,
+				    loopfd == -ETIMEDOUT ? "device node did not appear in time"
+							 : strerror(-loopfd));
+			goto out;
+		}
+		r = loop_configure(loopfd, imgfd, canon);
+		close(loopfd);
+		if (r == 0) {
+			log_debug("loop: attached '%s' to %s", canon, dev);
+			goto out;
+		}
+		if (r != -EBUSY && r != -EAGAIN) {
+			r = err_set(e, r, "loop attach '%s' to %s: %s", canon, dev, strerror(-r));
+			goto out;
+		}
+		/* another attacher took idx between GET_FREE and CONFIGURE */
+		log_debug("loop: %s busy, retrying (%d)", dev, attempt + 1);
+		sleep_ms(attempt < 10 ? attempt + 1 : 10);
+	}
+	r = err_set(e, -EBUSY, "loop attach '%s': every free loop device was taken by others",
+		    canon);
+out:
+	if (r < 0)
+		dev[0] = '\0';
+	if (ctl >= 0)
+		close(ctl);
+	if (imgfd >= 0)
+		close(imgfd);
+	return r;
+}
+
+/* "/dev/loop12" -> "loop12"; NULL when dev is not such a name. */
+static const char *loop_name(const char *dev)
+{
+	const char *base = strrchr(dev, '/');
+
+	base = base ? base + 1 : dev;
+	if (strncmp(base, "loop", 4) != 0 || !base[4])
+		return NULL;
+	for (const char *p = base + 4; *p; p++)
+		if (*p < '0' || *p > '9')
+			return NULL;
+	return base;
+}
+
+static bool still_bound(const char *dev)
+{
+	const char *name = loop_name(dev);
+	char path[128];
+
+	if (!name)
+		return false;
+	snprintf(path, sizeof(path), SYS_BLOCK "/%s/loop/backing_file", name);
+	return access(path, F_OK) == 0;
+}
+
+int loopdev_detach(const char *dev, struct err *e)
+{
+	struct loop_info64 info;
+	long long deadline;
+	int fd, r;
+
+	if (!dev || !*dev)
+		return err_set(e, -EINVAL, "loop detach: empty device path");
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENXIO)
+			return err_set(e, -ENXIO, "loop detach '%s': no such device", dev);
+		return err_set(e, -errno, "loop detach: open '%s': %s", dev, strerror(errno));
+	}
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0) {
+		r = errno == ENXIO ? -ENXIO : errno == ENOTTY || errno == EINVAL ? -EINVAL : -errno;
+		if (r == -ENXIO)
+			err_set(e, r, "loop detach '%s': not attached", dev);
+		else
+			err_set(e, r, "loop detach '%s': not a loop device (%s)", dev, strerror(errno));
+		close(fd);
+		return r;
+	}
+	deadline = now_ms() + LOOP_DETACH_WAIT_MS;
+	for (;;) {
+		if (ioctl(fd, LOOP_CLR_FD, 0) == 0) {
+			r = 0;
+			break;
+		}
+		r = -errno;
+		/* older kernels: EBUSY while a just-unmounted filesystem still holds it */
+		if ((r != -EBUSY && r != -EAGAIN) || now_ms() >= deadline)
+			break;
+		sleep_ms(10);
+	}
+	close(fd);
+	if (r == -ENXIO)
+		return err_set(e, r, "loop detach '%s': not attached", dev);
+	if (r < 0)
+		return err_set(e, r, "loop detach '%s': %s", dev, strerror(-r));
+	/* on 6.x kernels CLR_FD with other openers (a mount) only arms autoclear */
+	if (still_bound(dev))
+		log_debug("loop: %s still open elsewhere, detach deferred to last close", dev);
+	else
+		log_debug("loop: detached %s", dev);
+	return 0;
+}
+
+/* The backing file of /sys/block/<name>, newline dropped; -ENOENT when unbound. */
+static int read_backing_file(const char *name, char **ret)
+{
+	char path[128], *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), SYS_BLOCK "/%s/loop/backing_file", name);
+	r = fs_read_file(path, PATH_MAX + 64, &buf, &len);
+	if (r < 0)
+		return r;
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Indexes of /sys/block/loopN, sorted. */
+static int list_loop_indexes(int **ret, size_t *ret_n)
+{
+	size_t n = 0, cap = 0;
+	int *idx = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(SYS_BLOCK);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long v;
+
+		if (!loop_name(de->d_name))
+			continue;
+		v = strtol(de->d_name + 4, &end, 10);
+		if (*end || v < 0 || v > INT_MAX)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			int *ni = realloc(idx, ncap * sizeof(*ni));
+
+			if (!ni) {
+				free(idx);
+				closedir(d);
+				return -ENOMEM;
+			}
+			idx = ni;
+			cap = ncap;
+		}
+		idx[n++] = (int)v;
+	}
+	closedir(d);
+	if (n)
+		qsort(idx, n, sizeof(*idx), cmp_int);
+	*ret = idx;
+	*ret_n = n;
+	return 0;
+}
+
+int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg)
+{
+	size_t n = 0;
+	int *idx = NULL, r;
+
+	r = list_loop_indexes(&idx, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char name[16], dev[LOOPDEV_PATH_MAX], *backing = NULL;
+
+		snprintf(name, sizeof(name), "loop%d", idx[i]);
+		if (read_backing_file(name, &backing) < 0)
+			continue; /* unbound, or detached while we looked */
+		snprintf(dev, sizeof(dev), "/dev/loop%d", idx[i]);
+		r = fn(dev, backing, arg);
+		free(backing);
+	}
+	free(idx);
+	return r;
+}
+
+struct find_ctx {
+	const char *canon;
+	dev_t st_dev;
+	ino_t st_ino;
+	bool by_inode;
+	char *dev;
+};
+
+static bool is_deleted(const char *backing)
+{
+	size_t n = strlen(backing), s = strlen(DELETED_SUFFIX);
+
+	return n >= s && strcmp(backing + n - s, DELETED_SUFFIX) == 0;
+}
+
+/* The device number and inode the kernel recorded when dev was bound. */
+static bool loop_inode_matches(const char *dev, dev_t st_dev, ino_t st_ino)
+{
+	struct loop_info64 info;
+	int fd, r;
+
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = ioctl(fd, LOOP_GET_STATUS64, &info);
+	close(fd);
+	return r == 0 && info.lo_device == (__u64)st_dev && info.lo_inode == (__u64)st_ino;
+}
+
+static int find_cb(const char *dev, const char *backing, void *arg)
+{
+	struct find_ctx *c = arg;
+
+	/* an unlinked image is not the file now at that path */
+	if (is_deleted(backing))
+		return 0;
+	if (!c->by_inode && strcmp(backing, c->canon) != 0)
+		return 0;
+	/* the same file seen through another path: a bind mount, a hard link */
+	if (c->by_inode && !loop_inode_matches(dev, c->st_dev, c->st_ino))
+		return 0;
+	snprintf(c->dev, LOOPDEV_PATH_MAX, "%s", dev);
+	return 1;
+}
+
+int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct err *e)
+{
+	struct find_ctx c = { .dev = dev };
+	char canon[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (!image || !*image)
+		return err_set(e, -EINVAL, "loop find: empty image path");
+	if (!realpath(image, canon) || stat(canon, &st) < 0) {
+		if (errno == ENOENT)
+			return err_set(e, -ENOENT, "no loop device for '%s': no such file", image);
+		return err_set(e, -errno, "loop find: image '%s': %s", image, strerror(errno));
+	}
+	c.canon = canon;
+	c.st_dev = st.st_dev;
+	c.st_ino = st.st_ino;
+	r = loopdev_foreach(find_cb, &c);
+	if (r == 0) {
+		/* second pass only when the path matched nothing: it opens each device */
+		c.by_inode = true;
+		r = loopdev_foreach(find_cb, &c);
+	}
+	if (r == 1)
+		return 0;
+	dev[0] = '\0';
+	if (r < 0)
+		return err_set(e, r, "loop find '%s': " SYS_BLOCK ": %s", canon, strerror(-r));
+	return err_set(e, -ENOENT, "no loop device for '%s'", canon);
+}
+
+int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e)
+{
+	uint64_t size = 0;
+	int fd, r = 0;
+
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "open '%s': %s", dev, strerror(errno));
+	if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+		r = err_set(e, -errno, "size of '%s': %s", dev, strerror(errno));
+	else
+		*bytes = size;
+	close(fd);
+	return r;
+}

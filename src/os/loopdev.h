@@ -1,0 +1,54 @@
+/*
+ * loopdev: loop block devices over image files (loop(4)), after
+ * util-linux lib/loopdev.c: /dev/loop-control LOOP_CTL_GET_FREE, then one
+ * atomic LOOP_CONFIGURE (falling back to LOOP_SET_FD + LOOP_SET_STATUS64 on
+ * kernels without it), retrying with a fresh index when another process
+ * takes the free device first (EBUSY), bounded. AUTOCLEAR is off: a device
+ * stays until loopdev_detach, so a crash of the engine never unmounts a
+ * volume under a running container; detaching is explicit.
+ *
+ * All functions return 0 or a negative errno and fill e. Device paths are
+ * "/dev/loopN" written into a caller buffer of at least LOOPDEV_PATH_MAX.
+ * Thread-safe (no shared state).
+ */
+#ifndef RR_LOOPDEV_H
+#define RR_LOOPDEV_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define LOOPDEV_PATH_MAX 32
+
+/* Attach image (opened O_RDWR|O_CLOEXEC) to a free loop device; the
+ * device's backing_file is the image's canonical path. Waits at most
+ * timeout_ms for /dev/loopN to appear. */
+int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX],
+		   struct err *e);
+
+/* Detach (LOOP_CLR_FD), retrying briefly (~2 s) while the kernel reports
+ * EBUSY (a just-unmounted filesystem still closing); -ENXIO when the device
+ * is not attached (or the node does not exist), -EINVAL when dev is not a
+ * loop device.
+ * Callers must unmount first: on current kernels (5.x/6.x) LOOP_CLR_FD on a
+ * device that is still open elsewhere (a mounted filesystem counts) does not
+ * fail with EBUSY but succeeds lazily, arming AUTOCLEAR, so the device
+ * silently stays until its last opener goes (see mount_points_of). */
+int loopdev_detach(const char *dev, struct err *e);
+
+/* The loop device whose backing file is image (compared by canonical
+ * path, then by device+inode), from /sys/block/loop* / loop/backing_file.
+ * Returns 0 and fills dev, or -ENOENT when none. */
+int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct err *e);
+
+/* Callback over every attached loop device, in index order: (dev,
+ * backing_file), the backing file as the kernel shows it (" (deleted)"
+ * appended when the image was unlinked); both strings are borrowed for the
+ * call. Stops at the first non-zero return of fn and returns that value;
+ * 0 after the last device; -errno when /sys/block cannot be read. */
+int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg);
+
+/* Size of a block device in bytes (BLKGETSIZE64). */
+int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e);
+
+#endif
