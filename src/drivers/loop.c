@@ -79,7 +79,9 @@ static int loop_init(struct service *svc, struct err *e)
 		return r;
 	if ((r = fs_mkdir_p(p->dir, 0700)) < 0)
 		return err_set(e, r, "loop: cannot create '%s': %s", p->dir, strerror(-r));
-	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 16, 1, 1 << 20, &p->default_size, e);
+	/* REX-Ray's 16 GB default suits cloud disks; an image on this host's
+	 * disk starts at 1 GiB unless create.default.size says otherwise */
+	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 1, 1, 1 << 20, &p->default_size, e);
 }
 
 static int loop_instance_inspect(struct service *svc, const struct instance_id *in,

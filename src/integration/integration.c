@@ -37,7 +37,8 @@ struct integration {
 	/* settings, read once */
 	bool preempt, ignore_used_count, create_implicit, create_disable;
 	bool remove_disable, remove_force;
-	int64_t default_size, default_iops;
+	int64_t default_size; /* 0: unset, the driver's default applies */
+	int64_t default_iops;
 	const char *default_type, *default_az, *default_fstype;
 	char mount_path[PATH_MAX];
 	char root_path[264];
@@ -62,7 +63,7 @@ static int read_settings(struct integration *ig, struct err *e)
 	    (r = cfg_bool(c, sc, OPS "create.disable", false, &ig->create_disable, e)) < 0 ||
 	    (r = cfg_bool(c, sc, OPS "remove.disable", false, &ig->remove_disable, e)) < 0 ||
 	    (r = cfg_bool(c, sc, OPS "remove.force", false, &ig->remove_force, e)) < 0 ||
-	    (r = cfg_int(c, sc, OPS "create.default.size", 16, 1, 1 << 20, &ig->default_size,
+	    (r = cfg_int(c, sc, OPS "create.default.size", 0, 1, 1 << 20, &ig->default_size,
 			 e)) < 0 ||
 	    (r = cfg_int(c, sc, OPS "create.default.iops", 0, 0, 1LL << 31, &ig->default_iops,
 			 e)) < 0 ||
@@ -320,7 +321,7 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 
 	memset(req, 0, sizeof(*req));
 	req->name = strdup(name);
-	req->has_size = true;
+	req->has_size = ig->default_size > 0;
 	req->size = ig->default_size;
 	req->has_iops = ig->default_iops > 0;
 	req->iops = ig->default_iops;
@@ -337,6 +338,7 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 		if (strcasecmp(key, "size") == 0) {
 			if ((r = opt_int(key, s, 1, 1 << 20, &req->size, e)) < 0)
 				return r;
+			req->has_size = true;
 		} else if (strcasecmp(key, "iops") == 0) {
 			if ((r = opt_int(key, s, 0, 1LL << 31, &req->iops, e)) < 0)
 				return r;

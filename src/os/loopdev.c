@@ -110,7 +110,8 @@ static int loop_configure(int loopfd, int imgfd, const char *canon)
 	 * AUTOCLEAR (see loopdev.h), no PARTSCAN (we refuse partitioned images).
 	 */
 	/* informational only (losetup shows it); the kernel keeps 63 bytes */
-	strncpy((char *)cfg.info.lo_file_name, canon, sizeof(cfg.info.lo_file_name) - 1);
+	memcpy(cfg.info.lo_file_name, canon,
+	       strnlen(canon, sizeof(cfg.info.lo_file_name) - 1));
 
 	r = ioctl_retry_eagain(loopfd, LOOP_CONFIGURE, &cfg);
 	if (r != -EINVAL && r != -ENOTTY && r != -ENOSYS)

@@ -1,0 +1,272 @@
+"""The loop driver and the mount workflow with real loop devices, mkfs and
+mount (issue 3). Every loop device and mount a test makes lives under its
+REXRAY_HOME; the fixture removes whatever is left, even after a failure."""
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import Home
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
+    reason="needs root and loop devices")
+
+
+def loops_under(root):
+    """{/dev/loopN: backing file} for loop devices whose image is under root."""
+    out = {}
+    for bf in glob.glob("/sys/block/loop*/loop/backing_file"):
+        try:
+            with open(bf) as f:
+                path = f.read().strip()
+        except OSError:
+            continue
+        if path.startswith(root + "/"):
+            out["/dev/" + bf.split("/")[3]] = path
+    return out
+
+
+def mounts_under(root):
+    """Mount points under root, deepest first."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == root or mp.startswith(root + "/"):
+                out.append(mp)
+    return sorted(out, key=len, reverse=True)
+
+
+def fstype_of(mountpoint):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4] == mountpoint:
+                return parts[parts.index("-") + 1]
+    return None
+
+
+class LoopHome(Home):
+    def env(self, **extra):
+        env = super().env(**extra)
+        if "LIBSTORAGE_SERVICE" not in extra:
+            env["LIBSTORAGE_SERVICE"] = "loop"
+        return env
+
+    @property
+    def volumes_dir(self):
+        return os.path.join(self.lib, "volumes")
+
+    def mount(self, name, *flags, **kw):
+        p = self.cli_ok("volume", "mount", *flags, name, **kw)
+        path = p.stdout.strip()
+        assert path == os.path.join(self.volumes_dir, name, "data"), p.stdout
+        return path
+
+    def unmount(self, name, **kw):
+        return self.cli_ok("volume", "unmount", name, **kw)
+
+    def volume(self, name, **kw):
+        vols = [v for v in self.volumes_cli(**kw) if v["name"] == name]
+        assert len(vols) == 1, vols
+        return vols[0]
+
+
+@pytest.fixture
+def lh():
+    import tempfile
+    root = tempfile.mkdtemp(prefix="rrl")
+    h = LoopHome(root)
+    try:
+        yield h
+    finally:
+        for s in h.services:
+            try:
+                s.stop(timeout=3)
+            except Exception:  # noqa: BLE001 - cleanup goes on
+                pass
+        for mp in mounts_under(root):
+            subprocess.run(["umount", "-l", mp], check=False)
+        for dev in loops_under(root):
+            subprocess.run(["losetup", "-d", dev], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_mount_write_unmount_remount_keeps_data(lh):
+    path = lh.mount("v1")
+    assert os.path.ismount(os.path.dirname(path))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o700"
+    with open(os.path.join(path, "f"), "w") as f:
+        f.write("hello")
+    v = lh.volume("v1")
+    assert v["attachmentState"] == 2 and v["size"] == 1, v
+    assert len(loops_under(lh.root)) == 1
+    lh.unmount("v1")
+    assert loops_under(lh.root) == {}, "the last unmount must detach the loop device"
+    assert mounts_under(lh.root) == []
+    assert lh.volume("v1")["attachmentState"] == 3
+    path2 = lh.mount("v1")
+    with open(os.path.join(path2, "f")) as f:
+        assert f.read() == "hello"
+    assert fstype_of(os.path.dirname(path2)) == "ext4"
+    lh.unmount("v1")
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
+
+
+def test_size_is_honoured_exactly(lh):
+    lh.cli_ok("volume", "create", "--size", "2", "big")
+    img = [f for f in glob.glob(os.path.join(lh.lib, "loop", "*.img"))]
+    assert len(img) == 1 and os.stat(img[0]).st_size == 2 * 1024 ** 3, img
+    assert os.stat(img[0]).st_blocks * 512 < 1024 ** 2, "the image must be sparse"
+    path = lh.mount("big")
+    dev = list(loops_under(lh.root))[0]
+    blk = subprocess.run(["blockdev", "--getsize64", dev], stdout=subprocess.PIPE, text=True)
+    assert int(blk.stdout) == 2 * 1024 ** 3
+    st = os.statvfs(path)
+    total = st.f_blocks * st.f_frsize
+    assert 1.8 * 1024 ** 3 < total <= 2 * 1024 ** 3, total
+    lh.unmount("big")
+
+
+def test_xfs_by_create_option_and_reformat_with_overwrite(lh):
+    # ext4 first, with data
+    path = lh.mount("fsv")
+    open(os.path.join(path, "old"), "w").close()
+    lh.unmount("fsv")
+    # newfstype without overwritefs keeps the existing filesystem
+    path = lh.mount("fsv", "--fsType", "xfs")
+    assert fstype_of(os.path.dirname(path)) == "ext4"
+    assert os.path.exists(os.path.join(path, "old"))
+    lh.unmount("fsv")
+    # newfstype=xfs + overwritefs reformats
+    path = lh.mount("fsv", "--fsType", "xfs", "--overwriteFS")
+    assert fstype_of(os.path.dirname(path)) == "xfs"
+    assert not os.path.exists(os.path.join(path, "old"))
+    lh.unmount("fsv")
+    assert loops_under(lh.root) == {}
+
+
+def test_create_default_fstype_xfs(lh):
+    env = lh.env(LIBSTORAGE_INTEGRATION_VOLUME_OPERATIONS_CREATE_DEFAULT_FSTYPE="xfs")
+    path = lh.mount("x1", env=env)
+    assert fstype_of(os.path.dirname(path)) == "xfs"
+    lh.unmount("x1", env=env)
+
+
+def test_two_users_last_unmount_detaches(lh):
+    p1 = lh.mount("shared")
+    p2 = lh.mount("shared")
+    assert p1 == p2
+    assert len([m for m in mounts_under(lh.root)]) == 1, "no second mount"
+    lh.unmount("shared")
+    assert os.path.ismount(os.path.dirname(p1)), "one user left: still mounted"
+    assert len(loops_under(lh.root)) == 1
+    lh.unmount("shared")
+    assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+
+
+def test_ignore_used_count_unmounts_every_time(lh):
+    env = lh.env(LIBSTORAGE_INTEGRATION_VOLUME_OPERATIONS_UNMOUNT_IGNOREUSEDCOUNT="true")
+    lh.mount("ig", env=env)
+    lh.mount("ig", env=env)
+    lh.unmount("ig", env=env)
+    assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+
+
+def test_create_implicit_false_fails_clearly(lh):
+    env = lh.env(LIBSTORAGE_INTEGRATION_VOLUME_OPERATIONS_CREATE_IMPLICIT="false")
+    p = lh.cli("volume", "mount", "nosuch", env=env)
+    assert p.returncode == 1, p
+    assert "nosuch" in p.stderr and "not found" in p.stderr, p.stderr
+    assert lh.volumes_cli() == []
+    assert loops_under(lh.root) == {}
+
+
+def test_counts_survive_an_engine_restart(lh):
+    svc = lh.start_service()
+    p1 = lh.mount("keep")
+    lh.mount("keep")
+    svc.stop()
+    svc2 = lh.start_service()
+    lh.unmount("keep")
+    assert os.path.ismount(os.path.dirname(p1)), "a use is left after the restart"
+    lh.unmount("keep")
+    assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+    svc2.stop()
+
+
+def test_mount_through_a_running_service(lh):
+    lh.start_service()
+    path = lh.mount("viasvc")
+    assert os.path.ismount(os.path.dirname(path))
+    p = lh.cli_ok("volume", "ls", "--path")
+    assert path in p.stdout, p.stdout
+    lh.unmount("viasvc")
+    assert loops_under(lh.root) == {}
+
+
+def test_ls_path_column(lh):
+    path = lh.mount("pv")
+    vols = lh.volumes_cli("--path") if False else json.loads(
+        lh.cli_ok("volume", "ls", "--path", "-f", "json").stdout)
+    assert [v["path"] for v in vols if v["name"] == "pv"] == [path], vols
+    head = lh.cli_ok("volume", "ls", "--path").stdout.splitlines()[0].split()
+    assert head == ["ID", "Name", "Status", "Size", "Path"], head
+    lh.unmount("pv")
+
+
+def test_mkfs_failure_leaves_nothing(lh):
+    fake = os.path.join(lh.root, "fakebin")
+    os.makedirs(fake)
+    for tool in ("mkfs.ext4", "mkfs.xfs"):
+        with open(os.path.join(fake, tool), "w") as f:
+            f.write("#!/bin/sh\necho 'mkfs exploded' >&2\nexit 1\n")
+        os.chmod(os.path.join(fake, tool), 0o755)
+    env = lh.env(PATH=fake + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+    p = lh.cli("volume", "mount", "doomed", env=env)
+    assert p.returncode == 1, p
+    assert "mkfs exploded" in p.stderr, p.stderr
+    assert lh.volumes_cli() == [], "the implicitly created volume must be gone"
+    assert glob.glob(os.path.join(lh.lib, "loop", "*.img")) == []
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
+
+
+def test_unknown_fstype_creates_nothing(lh):
+    for bad in ("btrfs", "$(id)", "ext4;reboot"):
+        p = lh.cli("volume", "mount", "--fsType", bad, "nofs")
+        assert p.returncode != 0 and "file system" in p.stderr, (bad, p.stderr)
+    assert lh.volumes_cli() == []
+    assert loops_under(lh.root) == {}
+
+
+@pytest.mark.parametrize("size,needle", [("0", "at least 1"), ("-1", "size"),
+                                         ("99999", "free"), ("abc", "size")])
+def test_bad_sizes_create_nothing(lh, size, needle):
+    p = lh.cli("volume", "create", "--size", size, "sz")
+    assert p.returncode != 0 and needle in p.stderr, p.stderr
+    assert lh.volumes_cli() == []
+    assert glob.glob(os.path.join(lh.lib, "loop", "*")) == []
+
+
+@pytest.mark.parametrize("name", ["../../etc", "a/b", "/abs", "..", "x y", "$(id)"])
+def test_names_that_are_paths_are_refused(lh, name):
+    p = lh.cli("volume", "mount", name)
+    assert p.returncode != 0 and "volume name" in p.stderr, p.stderr
+    assert lh.volumes_cli() == []
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
+
+
+def test_remove_refuses_attached_unless_forced(lh):
+    lh.mount("busy")
+    p = lh.cli("volume", "rm", "busy")
+    assert p.returncode == 1 and "attached" in p.stderr, p.stderr
+    p = lh.cli("volume", "rm", "--force", "busy")
+    assert p.returncode == 1 and "mounted" in p.stderr, "never pull an image from a mount"
+    lh.unmount("busy")
+    lh.cli_ok("volume", "rm", "busy")
+    assert glob.glob(os.path.join(lh.lib, "loop", "*.img")) == []

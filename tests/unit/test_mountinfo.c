@@ -1,0 +1,208 @@
+/* Unit tests for mountinfo_parse (os/fs.h) on crafted text: no root needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "os/fs.h"
+
+static void test_empty(void **state)
+{
+	struct mount_table t = { (struct mountinfo *)1, 99 };
+
+	(void)state;
+	assert_int_equal(mountinfo_parse("", &t), 0);
+	assert_int_equal(t.n, 0);
+	assert_null(t.m);
+	mount_table_release(&t);
+	assert_int_equal(mountinfo_parse("\n\n", &t), 0);
+	assert_int_equal(t.n, 0);
+	mount_table_release(&t);
+	assert_int_equal(mountinfo_parse(NULL, &t), -EINVAL);
+	mount_table_release(NULL);
+}
+
+static void test_basic_fields(void **state)
+{
+	const char *text =
+		"22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+		"36 27 7:3 / /mnt/vol rw,noatime shared:1 master:2 - ext4 /dev/loop3 rw,seclabel\n";
+	struct mount_table t;
+	struct mountinfo *m;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 2);
+	m = &t.m[0];
+	assert_int_equal(m->id, 22);
+	assert_int_equal(m->parent, 27);
+	assert_int_equal(m->major, 0);
+	assert_int_equal(m->minor, 21);
+	assert_string_equal(m->root, "/");
+	assert_string_equal(m->mount_point, "/proc");
+	assert_string_equal(m->options, "rw,relatime");
+	assert_string_equal(m->fstype, "proc");
+	assert_string_equal(m->source, "proc");
+	assert_string_equal(m->super_options, "rw");
+	m = &t.m[1];
+	assert_int_equal(m->id, 36);
+	assert_int_equal(m->major, 7);
+	assert_int_equal(m->minor, 3);
+	assert_string_equal(m->mount_point, "/mnt/vol");
+	assert_string_equal(m->options, "rw,noatime");
+	assert_string_equal(m->fstype, "ext4");
+	assert_string_equal(m->source, "/dev/loop3");
+	assert_string_equal(m->super_options, "rw,seclabel");
+	mount_table_release(&t);
+	assert_int_equal(t.n, 0);
+	assert_null(t.m);
+}
+
+static void test_escapes(void **state)
+{
+	/* space, tab, newline, backslash; the last line has no final newline */
+	const char *text = "40 1 8:1 /sub\\040dir /mnt/a\\040b\\011c\\012d\\134e rw - xfs "
+			   "/dev/my\\040disk rw\n"
+			   "41 1 8:2 / /x\\134 rw - ext4 /dev/sda2 rw";
+	struct mount_table t;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.m[0].root, "/sub dir");
+	assert_string_equal(t.m[0].mount_point, "/mnt/a b\tc\nd\\e");
+	assert_string_equal(t.m[0].source, "/dev/my disk");
+	assert_string_equal(t.m[1].mount_point, "/x\\");
+	assert_string_equal(t.m[1].source, "/dev/sda2");
+	mount_table_release(&t);
+}
+
+static void test_not_escapes(void **state)
+{
+	/* a backslash without three octal digits, and \000, stay as written */
+	const char *text = "40 1 8:1 / /a\\9b\\04\\000 rw - ext4 /dev/x rw\n";
+	struct mount_table t;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.m[0].mount_point, "/a\\9b\\04\\000");
+	mount_table_release(&t);
+}
+
+static void test_optional_fields(void **state)
+{
+	const char *text =
+		"50 1 0:30 / /a rw shared:1 - tmpfs tmpfs rw\n"
+		"51 1 0:31 / /b rw shared:1 master:2 propagate_from:3 unbindable - tmpfs t rw\n"
+		"52 1 0:32 / /c rw - tmpfs t rw\n";
+	struct mount_table t;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 3);
+	assert_string_equal(t.m[0].fstype, "tmpfs");
+	assert_string_equal(t.m[1].mount_point, "/b");
+	assert_string_equal(t.m[1].source, "t");
+	assert_string_equal(t.m[1].super_options, "rw");
+	assert_string_equal(t.m[2].mount_point, "/c");
+	mount_table_release(&t);
+}
+
+static void test_malformed_skipped(void **state)
+{
+	const char *text =
+		"60 1 0:40 / /nosep rw tmpfs tmpfs rw\n"		/* no "-" */
+		"61 1 0:41 / /short rw - tmpfs\n"			/* too few after "-" */
+		"62 1 0:42 / /extra rw - tmpfs t rw junk\n"		/* too many after "-" */
+		"x 1 0:43 / /badid rw - tmpfs t rw\n"			/* id not a number */
+		"63 1 042 / /badmm rw - tmpfs t rw\n"			/* no major:minor */
+		"64 1 0:44x / /badmm2 rw - tmpfs t rw\n"		/* trailing junk */
+		"65 1 0:45 /\n"						/* truncated */
+		"garbage\n"
+		"\n"
+		"66 1 0:46 / /good rw - tmpfs t rw\n";
+	struct mount_table t;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.m[0].id, 66);
+	assert_string_equal(t.m[0].mount_point, "/good");
+	mount_table_release(&t);
+}
+
+static void test_dash_as_path(void **state)
+{
+	/* a mount point literally named "-" must not be taken for the separator */
+	const char *text = "70 1 0:50 - - rw - tmpfs t rw\n";
+	struct mount_table t;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.m[0].root, "-");
+	assert_string_equal(t.m[0].mount_point, "-");
+	assert_string_equal(t.m[0].fstype, "tmpfs");
+	mount_table_release(&t);
+}
+
+static void test_many_lines(void **state)
+{
+	size_t cap = 200 * 64, len = 0;
+	char *text = malloc(cap);
+	struct mount_table t;
+
+	(void)state;
+	assert_non_null(text);
+	text[0] = '\0';
+	for (int i = 0; i < 200; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%d 1 0:%d / /m/%d rw - tmpfs t rw\n",
+					100 + i, i, i);
+	assert_int_equal(mountinfo_parse(text, &t), 0);
+	free(text);
+	assert_int_equal(t.n, 200);
+	assert_int_equal(t.m[199].id, 299);
+	assert_string_equal(t.m[199].mount_point, "/m/199");
+	mount_table_release(&t);
+}
+
+static void test_read_self(void **state)
+{
+	struct mount_table t;
+	struct err e = ERR_INIT;
+	bool root = false;
+
+	(void)state;
+	assert_int_equal(mountinfo_read(&t, &e), 0);
+	assert_true(t.n > 0);
+	for (size_t i = 0; i < t.n; i++)
+		root = root || strcmp(t.m[i].mount_point, "/") == 0;
+	assert_true(root);
+	mount_table_release(&t);
+	assert_true(osfs_is_mount_point("/"));
+	assert_true(osfs_is_mount_point("/proc"));
+	assert_false(osfs_is_mount_point("/proc/self"));
+	assert_false(osfs_is_mount_point("/nonexistent/path/x"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_basic_fields),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_not_escapes),
+		cmocka_unit_test(test_optional_fields),
+		cmocka_unit_test(test_malformed_skipped),
+		cmocka_unit_test(test_dash_as_path),
+		cmocka_unit_test(test_many_lines),
+		cmocka_unit_test(test_read_self),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
