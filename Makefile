@@ -21,6 +21,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 .PHONY: all deps run test unit system clean
+# keep the sanitizer objects between unit-test builds
+.SECONDARY:
 all: build/rexray
 
 deps:

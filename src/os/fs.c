@@ -267,7 +267,7 @@ int osfs_mount(const char *dev, const char *target, const char *fstype, const ch
 		if (r < 0)
 			return err_prefix(e, "mount '%s' on '%s'", dev, target);
 		if (!probed[0])
-			return err_set(e, -EINVAL, "mount '%s' on '%s': no filesystem on the device",
+			return err_set(e, -EINVAL, "mount '%s' on '%s': no filesystem on it",
 				       dev, target);
 		fstype = probed;
 	}

@@ -66,8 +66,10 @@ int mountinfo_read(struct mount_table *out, struct err *e);
 void mount_table_release(struct mount_table *t);
 
 /* The mount points whose source is dev (or whose major:minor is dev's,
- * which includes bind mounts of directories inside it), in table order; *ret is a NULL-terminated malloc'd array of malloc'd
- * strings (free with mount_points_free). Returns the count or -errno. */
+ * which includes bind mounts of directories inside it), in table order;
+ * *ret is a NULL-terminated malloc'd array of malloc'd strings (free with
+ * mount_points_free; set even when the count is 0). Returns the count or
+ * -errno. */
 int mount_points_of(const char *dev, char ***ret, struct err *e);
 void mount_points_free(char **mps);
 

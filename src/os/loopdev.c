@@ -37,7 +37,8 @@ struct loop_config {
 };
 #endif
 
-#define LOOP_ATTACH_TRIES	64	/* as losetup: find+configure races with other attachers */
+/* as losetup: find+configure races with other attachers */
+#define LOOP_ATTACH_TRIES	64
 #define LOOP_DETACH_WAIT_MS	2000
 #define SYS_BLOCK		"/sys/block"
 #define DELETED_SUFFIX		" (deleted)"
@@ -60,7 +61,9 @@ static long long now_ms(void)
 
 /*
  * Open /dev/loopN, waiting until deadline for the node: devtmpfs creates it
- * when LOOP_CTL_GET_FREE adds the device, but a udev-managed /dev may lag.
+ * when LOOP_CTL_GET_FREE adds the device, but a udev-managed /dev may lag
+ * (ENOENT) or still be fixing permissions (EACCES). -ENXIO when the device
+ * was removed meanwhile (LOOP_CTL_REMOVE by someone else).
  */
 static int open_loop_node(const char *dev, long long deadline)
 {
@@ -71,10 +74,10 @@ static int open_loop_node(const char *dev, long long deadline)
 
 		if (fd >= 0)
 			return fd;
-		if (errno != ENOENT && errno != ENXIO && errno != EACCES)
+		if (errno != ENOENT && errno != EACCES)
 			return -errno;
 		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
+			return errno == ENOENT ? -ETIMEDOUT : -errno;
 		sleep_ms(delay);
 		if (delay < 50)
 			delay *= 2;
@@ -129,13 +132,52 @@ static int loop_configure(int loopfd, int imgfd, const char *canon)
 	return 0;
 }
 
+static bool attach_retryable(int r)
+{
+	/* EBUSY/EAGAIN: another attacher took the index between GET_FREE and
+	 * CONFIGURE; ENXIO: the device was removed under us */
+	return r == -EBUSY || r == -EAGAIN || r == -ENXIO;
+}
+
+/*
+ * One round: take a free index and bind imgfd to it. Returns 0, a
+ * retryable error (attach_retryable) with e untouched, or a final error
+ * with e filled.
+ */
+static int attach_once(int ctl, int imgfd, const char *canon, long long deadline,
+		       char dev[LOOPDEV_PATH_MAX], struct err *e)
+{
+	int idx, loopfd, r;
+
+	idx = ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (idx < 0)
+		return err_set(e, -errno, "loop attach '%s': no free loop device: %s", canon,
+			       strerror(errno));
+	snprintf(dev, LOOPDEV_PATH_MAX, "/dev/loop%d", idx);
+	loopfd = open_loop_node(dev, deadline);
+	if (loopfd == -ETIMEDOUT)
+		return err_set(e, loopfd, "loop attach '%s': %s did not appear within the timeout",
+			       canon, dev);
+	if (loopfd < 0 && !attach_retryable(loopfd))
+		return err_set(e, loopfd, "loop attach '%s': open '%s': %s", canon, dev,
+			       strerror(-loopfd));
+	if (loopfd < 0)
+		return loopfd;
+	r = loop_configure(loopfd, imgfd, canon);
+	close(loopfd);
+	if (r < 0 && !attach_retryable(r))
+		return err_set(e, r, "loop attach '%s' to %s: %s", canon, dev, strerror(-r));
+	return r;
+}
+
 int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX],
 		   struct err *e)
 {
 	char canon[PATH_MAX];
 	long long deadline;
-	int imgfd = -1, ctl = -1, r = 0;
+	int imgfd = -1, ctl = -1, r;
 
+	dev[0] = '\0';
 	if (!image || !*image)
 		return err_set(e, -EINVAL, "loop attach: empty image path");
 	if (!realpath(image, canon))
@@ -143,56 +185,36 @@ int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX
 	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	imgfd = open(canon, O_RDWR | O_CLOEXEC);
-	if (imgfd < 0) {
-		r = err_set(e, -errno, "loop attach: open '%s': %s", canon, strerror(errno));
-		goto out;
-	}
+	if (imgfd < 0)
+		return err_set(e, -errno, "loop attach: open '%s': %s", canon, strerror(errno));
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0) {
 		r = err_set(e, -errno, "loop attach: open '/dev/loop-control': %s",
 			    strerror(errno));
 		goto out;
 	}
-	for (int attempt = 0; attempt < LOOP_ATTACH_TRIES; attempt++) {
-		int idx, loopfd;
-
-		idx = ioctl(ctl, LOOP_CTL_GET_FREE);
-		if (idx < 0) {
-			r = err_set(e, -errno, "loop attach '%s': no free loop device: %s", canon,
-				    strerror(errno));
-			goto out;
-		}
-		snprintf(dev, LOOPDEV_PATH_MAX, "/dev/loop%d", idx);
-		loopfd = open_loop_node(dev, deadline);
-		if (loopfd < 0) {
-			r = err_set(e, loopfd, "loop attach '%s': open '%s': %s", canon, dev,
-				    loopfd == -ETIMEDOUT ? "device node did not appear in time"
-							 : strerror(-loopfd));
-			goto out;
-		}
-		r = loop_configure(loopfd, imgfd, canon);
-		close(loopfd);
+	for (int attempt = 1;; attempt++) {
+		r = attach_once(ctl, imgfd, canon, deadline, dev, e);
 		if (r == 0) {
 			log_debug("loop: attached '%s' to %s", canon, dev);
-			goto out;
+			break;
 		}
-		if (r != -EBUSY && r != -EAGAIN) {
-			r = err_set(e, r, "loop attach '%s' to %s: %s", canon, dev, strerror(-r));
-			goto out;
+		if (!attach_retryable(r))
+			break;
+		if (attempt == LOOP_ATTACH_TRIES) {
+			r = err_set(e, -EBUSY, "loop attach '%s': %d free loop devices in a row "
+				    "were taken by others", canon, attempt);
+			break;
 		}
-		/* another attacher took idx between GET_FREE and CONFIGURE */
-		log_debug("loop: %s busy, retrying (%d)", dev, attempt + 1);
-		sleep_ms(attempt < 10 ? attempt + 1 : 10);
+		log_debug("loop: %s: %s, retrying (%d)", dev, strerror(-r), attempt);
+		sleep_ms(attempt < 10 ? attempt : 10);
 	}
-	r = err_set(e, -EBUSY, "loop attach '%s': every free loop device was taken by others",
-		    canon);
 out:
 	if (r < 0)
 		dev[0] = '\0';
 	if (ctl >= 0)
 		close(ctl);
-	if (imgfd >= 0)
-		close(imgfd);
+	close(imgfd);
 	return r;
 }
 
@@ -236,13 +258,14 @@ int loopdev_detach(const char *dev, struct err *e)
 		return err_set(e, -errno, "loop detach: open '%s': %s", dev, strerror(errno));
 	}
 	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0) {
-		r = errno == ENXIO ? -ENXIO : errno == ENOTTY || errno == EINVAL ? -EINVAL : -errno;
-		if (r == -ENXIO)
-			err_set(e, r, "loop detach '%s': not attached", dev);
-		else
-			err_set(e, r, "loop detach '%s': not a loop device (%s)", dev, strerror(errno));
+		int saved = errno;
+
 		close(fd);
-		return r;
+		if (saved == ENXIO)
+			return err_set(e, -ENXIO, "loop detach '%s': not attached", dev);
+		if (saved == ENOTTY || saved == EINVAL)
+			return err_set(e, -EINVAL, "loop detach '%s': not a loop device", dev);
+		return err_set(e, -saved, "loop detach '%s': %s", dev, strerror(saved));
 	}
 	deadline = now_ms() + LOOP_DETACH_WAIT_MS;
 	for (;;) {

@@ -324,7 +324,8 @@ int run_command(const char *const argv[], long timeout_ms, struct err *e)
 	prog = argv[0];
 	r = resolve_program(prog, path, sizeof(path));
 	if (r < 0)
-		return err_set(e, r, "%s: %s", prog, r == -ENOENT ? "command not found" : strerror(-r));
+		return err_set(e, r, "%s: %s", prog,
+			       r == -ENOENT ? "command not found" : strerror(-r));
 	deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
 
 	cap = calloc(1, sizeof(*cap));

@@ -161,8 +161,8 @@ static void test_many_lines(void **state)
 	assert_non_null(text);
 	text[0] = '\0';
 	for (int i = 0; i < 200; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%d 1 0:%d / /m/%d rw - tmpfs t rw\n",
-					100 + i, i, i);
+		len += (size_t)snprintf(text + len, cap - len,
+					"%d 1 0:%d / /m/%d rw - tmpfs t rw\n", 100 + i, i, i);
 	assert_int_equal(mountinfo_parse(text, &t), 0);
 	free(text);
 	assert_int_equal(t.n, 200);
