@@ -1,0 +1,319 @@
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define CONN_TIMEOUT_S 60
+#define CONN_LIMIT     1000
+
+struct httpd {
+	struct MHD_Daemon *mhd;
+	httpd_handler handler;
+	void *arg;
+	char address[PATH_MAX + 16];
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* A request's body as it arrives. */
+struct pending {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct httpd_reply *rp)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = rp->body ? strlen(rp->body) : 0;
+
+	resp = MHD_create_response_from_buffer(len, rp->body ? rp->body : (char *)"",
+					       rp->body ? MHD_RESPMEM_MUST_FREE
+							: MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(rp->body);
+		return MHD_NO;
+	}
+	if (rp->content_type)
+		MHD_add_response_header(resp, "Content-Type", rp->content_type);
+	if (rp->header_name && rp->header_value)
+		MHD_add_response_header(resp, rp->header_name, rp->header_value);
+	ret = MHD_queue_response(conn, rp->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result answer(struct httpd *h, struct MHD_Connection *conn, const char *method,
+			      const char *url, struct pending *p)
+{
+	struct httpd_reply rp = { .status = 500 };
+
+	h->handler(h->arg, conn, method, url, p->body ? p->body : "", p->len, p->too_big, &rp);
+	return queue(conn, &rp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	struct pending *p = *con_cls;
+
+	(void)version;
+	if (!p) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return MHD_NO;
+		*con_cls = p;
+		/* refuse a declared oversized body before reading it (and before
+		 * "100 Continue" invites the client to send it) */
+		if (cl && strtoull(cl, NULL, 10) > HTTPD_BODY_MAX) {
+			p->too_big = true;
+			return answer(h, conn, method, url, p);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		if (!p->too_big && p->len + n > HTTPD_BODY_MAX)
+			p->too_big = true;
+		if (!p->too_big) {
+			char *nb = realloc(p->body, p->len + n + 1);
+			if (!nb)
+				return MHD_NO;
+			memcpy(nb + p->len, upload_data, n);
+			p->body = nb;
+			p->len += n;
+			p->body[p->len] = '\0';
+		}
+		/* past the limit the rest is read and dropped: the 413 goes out at
+		 * the end, when the client is listening again */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return answer(h, conn, method, url, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct pending *p = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (p) {
+		free(p->body);
+		free(p);
+	}
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("http: microhttpd: %s", line);
+}
+
+/* ---- listening sockets ---- */
+
+int httpd_address_parse(const char *address, char *scheme, size_t scheme_sz, char *rest,
+		       size_t rest_sz, struct err *e)
+{
+	const char *sep = address ? strstr(address, "://") : NULL;
+	size_t n;
+
+	if (!sep)
+		return err_set(e, -EINVAL, "address '%s': expected unix:///path or tcp://host:port",
+			       address ? address : "");
+	n = (size_t)(sep - address);
+	if (n >= scheme_sz || strlen(sep + 3) >= rest_sz)
+		return err_set(e, -EINVAL, "address '%s' is too long", address);
+	memcpy(scheme, address, n);
+	scheme[n] = '\0';
+	strcpy(rest, sep + 3);
+	if (strcasecmp(scheme, "unix") != 0 && strcasecmp(scheme, "tcp") != 0)
+		return err_set(e, -EINVAL, "address '%s': scheme must be unix or tcp", address);
+	return 0;
+}
+
+/* A socket file nobody answers on is stale: a server died without removing it. */
+static bool unix_socket_alive(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+static int listen_unix(struct httpd *ep, const char *path, mode_t mode, struct err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_set(e, -ENAMETOOLONG, "unix socket path '%s' is longer than %zu bytes",
+			       path, sizeof(sa.sun_path) - 1);
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return err_set(e, -EEXIST, "'%s' exists and is not a socket", path);
+		if (unix_socket_alive(&sa))
+			return err_set(e, -EADDRINUSE, "'%s' is in use by a running server", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return err_set(e, r, "cannot bind '%s': %s", path, strerror(-r));
+	}
+	if (chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		int r = -errno;
+		close(fd);
+		unlink(path);
+		return err_set(e, r, "cannot listen on '%s': %s", path, strerror(-r));
+	}
+	strcpy(ep->unix_path, path);
+	snprintf(ep->address, sizeof(ep->address), "unix://%s", path);
+	return fd;
+}
+
+static int listen_tcp(struct httpd *ep, const char *hostport, struct err *e)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256], port[16], shown[300];
+	const char *colon = strrchr(hostport, ':');
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1, r;
+
+	if (!colon || (size_t)(colon - hostport) >= sizeof(host) || strlen(colon + 1) >= sizeof(port) ||
+	    !colon[1])
+		return err_set(e, -EINVAL, "tcp address '%s': expected host:port", hostport);
+	memcpy(host, hostport, (size_t)(colon - hostport));
+	host[colon - hostport] = '\0';
+	strcpy(port, colon + 1);
+	if (host[0] == '[') { /* [::1]:7979 */
+		size_t hl = strlen(host);
+		if (hl < 2 || host[hl - 1] != ']')
+			return err_set(e, -EINVAL, "tcp address '%s': bad IPv6 host", hostport);
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (r != 0)
+		return err_set(e, -EINVAL, "tcp address '%s': %s", hostport, gai_strerror(r));
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		freeaddrinfo(res);
+		return err_set(e, r, "cannot listen on tcp://%s: %s", hostport, strerror(-r));
+	}
+	freeaddrinfo(res);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		unsigned p = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+			p = ntohs(in->sin_port);
+			snprintf(shown, sizeof(shown), "%s:%u", ip, p);
+		} else {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+			p = ntohs(in6->sin6_port);
+			snprintf(shown, sizeof(shown), "[%s]:%u", ip, p);
+		}
+		snprintf(ep->address, sizeof(ep->address), "tcp://%s", shown);
+	}
+	return fd;
+}
+
+int httpd_start(const char *address, mode_t sock_mode, httpd_handler handler, void *arg,
+		struct httpd **out, struct err *e)
+{
+	char scheme[16], rest[PATH_MAX];
+	struct httpd *h;
+	int fd, r;
+
+	if ((r = httpd_address_parse(address, scheme, sizeof(scheme), rest, sizeof(rest), e)) < 0)
+		return r;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return err_set(e, -ENOMEM, "out of memory");
+	h->handler = handler;
+	h->arg = arg;
+	fd = strcasecmp(scheme, "unix") == 0 ? listen_unix(h, rest, sock_mode, e)
+					     : listen_tcp(h, rest, e);
+	if (fd < 0) {
+		free(h);
+		return fd;
+	}
+	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+					  MHD_USE_ERROR_LOG,
+				  0, NULL, NULL, on_request, h,
+				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		close(fd);
+		if (h->unix_path[0])
+			unlink(h->unix_path);
+		free(h);
+		return err_set(e, -EIO, "cannot start the HTTP server on %s", address);
+	}
+	*out = h;
+	return 0;
+}
+
+void httpd_stop(struct httpd *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->mhd);
+	if (h->unix_path[0])
+		unlink(h->unix_path);
+	free(h);
+}
+
+const char *httpd_address(const struct httpd *h)
+{
+	return h->address;
+}
