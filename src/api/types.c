@@ -139,6 +139,7 @@ int volume_copy(struct volume *dst, const struct volume *src)
 	dst->encrypted = src->encrypted;
 	dst->iops = src->iops;
 	dst->size = src->size;
+	dst->created_at = src->created_at;
 	if (src->n_attachments) {
 		dst->attachments = calloc(src->n_attachments, sizeof(*dst->attachments));
 		if (!dst->attachments)

@@ -78,6 +78,7 @@ struct volume {
 	int64_t size; /* GiB */
 	char *status;
 	json_t *fields; /* object of string values, or NULL */
+	int64_t created_at; /* unix time, 0 = unknown; not part of the libStorage JSON */
 };
 
 struct volume_list {

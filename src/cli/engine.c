@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "docker/plugin.h"
 #include "integration/integration.h"
 #include "drivers/driver.h"
 #include "server/http.h"
@@ -346,6 +347,10 @@ static int write_spec(struct engine *en, struct err *e)
 
 static void stop_endpoints(struct engine *en)
 {
+	/* the plugin modules first: they call into the server */
+	for (size_t i = 0; i < en->n_modules; i++)
+		docker_module_stop(en->modules[i]);
+	en->n_modules = 0;
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		http_endpoint_stop(en->endpoints[i]);
 	en->n_endpoints = 0;
@@ -380,9 +385,18 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	}
 	if ((r = write_spec(en, e)) < 0)
 		goto out;
+	if (!en->client && (r = client_local_new(en->server, &en->client, e)) < 0)
+		goto out;
+	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client,
+				 ls_server_default_service(en->server), en->modules, &en->n_modules, e);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		fprintf(stderr, "rexray: libStorage server %s listening on %s\n",
 			ls_server_name(en->server), http_endpoint_address(en->endpoints[i]));
+	for (size_t i = 0; i < en->n_modules; i++)
+		fprintf(stderr, "rexray: docker module %s listening on %s\n",
+			docker_module_name(en->modules[i]), docker_module_address(en->modules[i]));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

@@ -24,6 +24,7 @@ struct store;
 struct ls_server;
 struct http_endpoint;
 struct integration;
+struct docker_module;
 
 #define ENGINE_MAX_ENDPOINTS 8
 
@@ -35,6 +36,8 @@ struct engine {
 	struct ls_server *server;
 	struct http_endpoint *endpoints[ENGINE_MAX_ENDPOINTS];
 	size_t n_endpoints;
+	struct docker_module *modules[8];	/* DOCKER_MAX_MODULES */
+	size_t n_modules;
 	struct storage_client *client;
 	struct integration *integration; /* host side, made on first use */
 	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process */
@@ -59,8 +62,9 @@ int engine_connect(struct engine *en, struct err *e);
  * engine_connect first. Borrowed from en. */
 int engine_integration(struct engine *en, struct integration **out, struct err *e);
 
-/* Serve the REST API on the configured endpoints until SIGTERM/SIGINT.
- * Writes <run>/rexray.pid (unless nopid) and <run>/rexray.spec. */
+/* Serve the REST API on the configured endpoints and the Docker plugin
+ * modules until SIGTERM/SIGINT. Writes <run>/rexray.pid (unless nopid)
+ * and <run>/rexray.spec. */
 int engine_serve(struct engine *en, bool nopid, bool force, struct err *e);
 
 /* The ctx to pass to client calls (borrows en). */

@@ -349,14 +349,15 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 		} else if (strcasecmp(key, "availabilityzone") == 0) {
 			free(req->availability_zone);
 			req->availability_zone = strdup(s);
-		} else {
-			if ((strcasecmp(key, "fstype") == 0 || strcasecmp(key, "newfstype") == 0) &&
-			    !osfs_supported(s))
-				return err_set(e, -EINVAL, "option '%s': invalid value '%s': expected "
-					       "ext4 or xfs", key, s);
-			if (json_object_set_new(req->opts, key, json_string(s)) < 0)
-				return err_set(e, -ENOMEM, "out of memory");
+		} else if ((strcasecmp(key, "fstype") == 0 || strcasecmp(key, "newfstype") == 0) &&
+			   !osfs_supported(s)) {
+			return err_set(e, -EINVAL, "option '%s': invalid value '%s': expected ext4 "
+				       "or xfs", key, s);
 		}
+		/* every option also reaches the driver, as in REX-Ray (vfs and loop
+		 * keep them as the volume's fields) */
+		if (json_object_set_new(req->opts, key, json_string(s)) < 0)
+			return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
 }

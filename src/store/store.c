@@ -345,7 +345,7 @@ out:
 	return r;
 }
 
-#define VOLUME_COLS "id,name,type,size,iops,availability_zone,encrypted,status,fields"
+#define VOLUME_COLS "id,name,type,size,iops,availability_zone,encrypted,status,fields,created_at"
 
 static int row_to_volume(sqlite3_stmt *s, struct volume *v)
 {
@@ -361,6 +361,7 @@ static int row_to_volume(sqlite3_stmt *s, struct volume *v)
 	v->encrypted = sqlite3_column_int(s, 6) != 0;
 	v->status = col_text(s, 7, &ok);
 	v->fields = col_json(s, 8);
+	v->created_at = sqlite3_column_int64(s, 9);
 	if (!ok) {
 		volume_release(v);
 		return -ENOMEM;

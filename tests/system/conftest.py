@@ -8,6 +8,7 @@ The binary is build/rexray, or $REXRAY_BIN when set.
 """
 
 import base64
+import glob
 import http.client
 import json
 import os
@@ -446,3 +447,88 @@ def sock_mode(path):
     st = os.stat(path)
     assert stat.S_ISSOCK(st.st_mode), path
     return stat.S_IMODE(st.st_mode)
+
+
+# --------------------------------------------------------------------------
+# loop volumes: a home on the loop service, and cleanup of what it made
+
+
+def loops_under(root):
+    """{/dev/loopN: backing file} for loop devices whose image is under root."""
+    out = {}
+    for bf in glob.glob("/sys/block/loop*/loop/backing_file"):
+        try:
+            with open(bf) as f:
+                path = f.read().strip()
+        except OSError:
+            continue
+        if path.startswith(root + "/"):
+            out["/dev/" + bf.split("/")[3]] = path
+    return out
+
+
+def mounts_under(root):
+    """Mount points under root, deepest first."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == root or mp.startswith(root + "/"):
+                out.append(mp)
+    return sorted(out, key=len, reverse=True)
+
+
+def fstype_of(mountpoint):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4] == mountpoint:
+                return parts[parts.index("-") + 1]
+    return None
+
+
+class LoopHome(Home):
+    def env(self, **extra):
+        env = super().env(**extra)
+        if "LIBSTORAGE_SERVICE" not in extra:
+            env["LIBSTORAGE_SERVICE"] = "loop"
+        return env
+
+    @property
+    def volumes_dir(self):
+        return os.path.join(self.lib, "volumes")
+
+    def mount(self, name, *flags, **kw):
+        p = self.cli_ok("volume", "mount", *flags, name, **kw)
+        path = p.stdout.strip()
+        assert path == os.path.join(self.volumes_dir, name, "data"), p.stdout
+        return path
+
+    def unmount(self, name, **kw):
+        return self.cli_ok("volume", "unmount", name, **kw)
+
+    def volume(self, name, **kw):
+        vols = [v for v in self.volumes_cli(**kw) if v["name"] == name]
+        assert len(vols) == 1, vols
+        return vols[0]
+
+
+@pytest.fixture
+def lh():
+    root = tempfile.mkdtemp(prefix="rrl")
+    h = LoopHome(root)
+    try:
+        yield h
+    finally:
+        for s in h.services:
+            try:
+                s.stop(timeout=3)
+            except Exception:  # noqa: BLE001 - cleanup goes on
+                pass
+        for mp in mounts_under(root):
+            subprocess.run(["umount", "-l", mp], check=False)
+        for dev in loops_under(root):
+            subprocess.run(["losetup", "-d", dev], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
