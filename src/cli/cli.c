@@ -14,7 +14,8 @@
 enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
-	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS,
+	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS, F_CONTAINER_ID, F_ENV_FILE, F_RUNNING, F_TIMEOUT,
+	F_BIND,
 };
 
 struct flag {
@@ -45,6 +46,11 @@ static const struct flag flags[] = {
 	{ "path", 0, false, F_PATH },
 	{ "fsType", 0, true, F_FSTYPE },
 	{ "overwriteFS", 0, false, F_OVERWRITEFS },
+	{ "container-id", 0, true, F_CONTAINER_ID },
+	{ "env-file", 0, true, F_ENV_FILE },
+	{ "running", 0, true, F_RUNNING },
+	{ "timeout", 0, true, F_TIMEOUT },
+	{ "bind", 0, false, F_BIND },
 };
 
 static const char usage[] =
@@ -54,6 +60,7 @@ static const char usage[] =
 	"  volume ls|create|rm|attach|detach|mount|unmount [flags] [VOLUME...]\n"
 	"  service start [-f] [--nopid] [--force] | stop | status\n"
 	"  start | stop | status       aliases of the service commands\n"
+	"  dvdi prepare|cleanup|recover|run   the Mesos DVDI volume lifecycle\n"
 	"  env                         print the effective configuration\n"
 	"  version                     print the version\n"
 	"\n"
@@ -103,25 +110,25 @@ static const struct flag *find_flag(const char *arg, const char **inline_val)
 }
 
 /* In `service start`, -f means --foreground (REX-Ray's meaning), not --format. */
-static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg)
+static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg,
+		      const char **positional)
 {
-	static const char *positional[64];
 	bool service_cmd = false;
 
 	memset(a, 0, sizeof(*a));
 	a->args = positional;
+	a->dashdash = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL;
 		const struct flag *f;
 		if (arg[0] != '-' || !arg[1] || strcmp(arg, "--") == 0) {
 			if (strcmp(arg, "--") == 0) {
+				a->dashdash = a->n_words;
 				for (i++; i < argc; i++)
-					if (a->n_words < 64)
-						positional[a->n_words++] = argv[i];
+					positional[a->n_words++] = argv[i];
 				break;
 			}
-			if (a->n_words < 64)
-				positional[a->n_words++] = arg;
+			positional[a->n_words++] = arg;
 			if (a->n_words == 1)
 				service_cmd = strcmp(arg, "service") == 0 || service_alias(arg);
 			continue;
@@ -163,6 +170,11 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_PATH: a->path = true; break;
 		case F_FSTYPE: a->fs_type = val; break;
 		case F_OVERWRITEFS: a->overwrite_fs = true; break;
+		case F_CONTAINER_ID: a->container_id = val; break;
+		case F_ENV_FILE: a->env_file = val; break;
+		case F_RUNNING: a->running = val; break;
+		case F_TIMEOUT: a->timeout = val; break;
+		case F_BIND: a->bind = true; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)
@@ -269,6 +281,11 @@ static int run(struct engine *en, struct cli_args *a)
 		return cmd_service(en, cmd, a);
 	if (strcmp(cmd, "service") == 0)
 		return cmd_service(en, a->words[1], a);
+	if (strcmp(cmd, "dvdi") == 0) {
+		a->args += first_arg;
+		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
+		return cli_dvdi(en, a->words[1], a);
+	}
 	if (strcmp(cmd, "volume") == 0 || strcmp(cmd, "volumes") == 0 || strcmp(cmd, "vol") == 0) {
 		a->args += first_arg;
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
@@ -284,26 +301,33 @@ static int run(struct engine *en, struct cli_args *a)
 
 int cli_main(int argc, char **argv)
 {
+	/* every word could be positional: one slot each */
+	const char **positional = calloc((size_t)argc + 1, sizeof(*positional));
 	struct cli_args a;
 	struct engine en;
 	struct err e = ERR_INIT;
 	struct cfg *cfg = cfg_new();
 	int rc;
 
-	if (!cfg) {
+	if (!cfg || !positional) {
 		fprintf(stderr, "rexray: out of memory\n");
+		cfg_free(cfg);
+		free(positional);
 		return 1;
 	}
-	if (parse_args(argc, argv, &a, cfg) < 0) {
+	if (parse_args(argc, argv, &a, cfg, positional) < 0) {
 		cfg_free(cfg);
+		free(positional);
 		return 2;
 	}
 	if (engine_init(&en, cfg, a.config_file, &e) < 0) {
 		cli_error("config", &e);
 		engine_release(&en);
+		free(positional);
 		return 1;
 	}
 	rc = run(&en, &a);
 	engine_release(&en);
+	free(positional);
 	return rc;
 }

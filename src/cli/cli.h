@@ -37,12 +37,17 @@ struct cli_args {
 	const char *size, *iops, *volume_type, *availability_zone, *fs_type;
 	const char **args;	/* positional args after the (sub)command */
 	int n_args;
+	int dashdash;		/* index in words where "--" stood, or -1 */
+	const char *container_id, *env_file, *running, *timeout;
+	bool bind;
 };
 
 int cli_main(int argc, char **argv);
 
 /* volume subcommands (cli/volume.c); return the exit status */
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
+/* dvdi subcommands (cli/dvdi.c) */
+int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a);
 
 /* output helpers (cli/output.c) */
 int cli_parse_format(const char *s, enum out_format *out);

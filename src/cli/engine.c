@@ -56,7 +56,7 @@ int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, str
 }
 
 /* One database holds the server's volumes and this host's use counts. */
-static int open_store(struct engine *en, struct err *e)
+int engine_open_store(struct engine *en, struct err *e)
 {
 	char db[PATH_MAX + 16];
 	int r;
@@ -75,7 +75,7 @@ int engine_open_server(struct engine *en, struct err *e)
 
 	if (en->server)
 		return 0;
-	if ((r = open_store(en, e)) < 0)
+	if ((r = engine_open_store(en, e)) < 0)
 		return r;
 	return ls_server_new(en->cfg, &en->paths, en->store, &en->server, e);
 }
@@ -85,7 +85,7 @@ int engine_integration(struct engine *en, struct integration **out, struct err *
 	int r;
 
 	if (!en->integration) {
-		if ((r = open_store(en, e)) < 0)
+		if ((r = engine_open_store(en, e)) < 0)
 			return r;
 		r = integration_new(en->cfg, &en->paths, en->store, en->client, en->service, NULL,
 				    &en->integration, e);

@@ -51,6 +51,9 @@ struct engine {
  * the flag overrides already set on cfg by the caller. cfg is taken over. */
 int engine_init(struct engine *en, struct cfg *cfg, const char *config_file, struct err *e);
 
+/* Open the state database (<lib>/rexray.db) if not open yet. */
+int engine_open_store(struct engine *en, struct err *e);
+
 /* Open the store and the services in this process. */
 int engine_open_server(struct engine *en, struct err *e);
 

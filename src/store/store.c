@@ -62,6 +62,23 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
 	"  PRIMARY KEY (service, volume, caller)"
 	");",
+	/* 2 -> 3: the DVDI checkpoint, one row per (container, slot) */
+	"CREATE TABLE dvdi_mounts ("
+	"  container_id TEXT NOT NULL,"
+	"  slot INTEGER NOT NULL,"
+	"  driver TEXT NOT NULL COLLATE NOCASE,"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  options TEXT NOT NULL DEFAULT '',"
+	"  container_path TEXT NOT NULL DEFAULT '',"
+	"  explicit_create INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'pending',"  /* pending -> mounted */
+	"  mountpoint TEXT NOT NULL DEFAULT '',"
+	"  bound INTEGER NOT NULL DEFAULT 0,"
+	"  owner INTEGER NOT NULL DEFAULT 0,"      /* this row's prepare made the mount */
+	"  created_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+	"  PRIMARY KEY (container_id, slot)"
+	");"
+	"CREATE INDEX dvdi_by_volume ON dvdi_mounts(driver, name);",
 };
 
 static int db_err(struct store *st, struct err *e, int rc, const char *what)
@@ -696,6 +713,201 @@ int store_use_clear(struct store *st, const char *service, const char *volume, s
 		bind_text(s, 1, service);
 		bind_text(s, 2, volume);
 		r = step_done(st, s, "clear use counts", e);
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* ---- DVDI checkpoint ---- */
+
+int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r = 0, rc;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = prep(st, "SELECT 1 FROM dvdi_mounts WHERE container_id=? LIMIT 1", &s, e)) < 0)
+		goto fail;
+	bind_text(s, 1, n ? rows[0].container_id : "");
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == SQLITE_ROW) {
+		r = err_set(e, -EEXIST, "container '%s' has already been prepared",
+			    rows[0].container_id);
+		goto fail;
+	}
+	if ((r = prep(st, "INSERT INTO dvdi_mounts(container_id,slot,driver,name,options,"
+			  "container_path,explicit_create,state,mountpoint,owner) "
+			  "VALUES(?,?,?,?,?,?,?,?,?,?)", &s, e)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		bind_text(s, 1, rows[i].container_id);
+		sqlite3_bind_int(s, 2, rows[i].slot);
+		bind_text(s, 3, rows[i].driver);
+		bind_text(s, 4, rows[i].name);
+		bind_text(s, 5, rows[i].options ? rows[i].options : "");
+		bind_text(s, 6, rows[i].container_path ? rows[i].container_path : "");
+		sqlite3_bind_int(s, 7, rows[i].explicit_create);
+		bind_text(s, 8, rows[i].state ? rows[i].state : "pending");
+		bind_text(s, 9, rows[i].mountpoint ? rows[i].mountpoint : "");
+		sqlite3_bind_int(s, 10, rows[i].owner);
+		if ((r = step_done(st, s, "checkpoint a DVDI mount", e)) < 0)
+			goto fail;
+	}
+	sqlite3_finalize(s);
+	return store_commit(st, e);
+fail:
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return r;
+}
+
+int store_dvdi_update(struct store *st, const char *container_id, int slot, const char *state,
+		      const char *mountpoint, int bound, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "UPDATE dvdi_mounts SET state=?, mountpoint=?, bound=? "
+			  "WHERE container_id=? AND slot=?", &s, e)) == 0) {
+		bind_text(s, 1, state);
+		bind_text(s, 2, mountpoint ? mountpoint : "");
+		sqlite3_bind_int(s, 3, bound);
+		bind_text(s, 4, container_id);
+		sqlite3_bind_int(s, 5, slot);
+		r = step_done(st, s, "update a DVDI mount", e);
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+static char *dup_col(sqlite3_stmt *s, int i, bool *ok)
+{
+	char *t = col_text(s, i, ok);
+
+	if (!t && *ok) {
+		t = strdup("");
+		*ok = t != NULL;
+	}
+	return t;
+}
+
+int store_dvdi_rows(struct store *st, const char *container_id, struct store_dvdi_row **out,
+		    size_t *n, struct err *e)
+{
+	struct store_dvdi_row *rows = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0;
+	int r, rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, container_id
+			  ? "SELECT container_id,slot,driver,name,options,container_path,"
+			    "explicit_create,state,mountpoint,bound,owner FROM dvdi_mounts "
+			    "WHERE container_id=? ORDER BY slot"
+			  : "SELECT container_id,slot,driver,name,options,container_path,"
+			    "explicit_create,state,mountpoint,bound,owner FROM dvdi_mounts "
+			    "ORDER BY container_id, slot", &s, e)) < 0)
+		goto out;
+	if (container_id)
+		bind_text(s, 1, container_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_dvdi_row *nr = realloc(rows, (cnt + 1) * sizeof(*nr));
+		bool ok = true;
+		if (!nr) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+		rows = nr;
+		memset(&rows[cnt], 0, sizeof(rows[cnt]));
+		rows[cnt].container_id = dup_col(s, 0, &ok);
+		rows[cnt].slot = sqlite3_column_int(s, 1);
+		rows[cnt].driver = dup_col(s, 2, &ok);
+		rows[cnt].name = dup_col(s, 3, &ok);
+		rows[cnt].options = dup_col(s, 4, &ok);
+		rows[cnt].container_path = dup_col(s, 5, &ok);
+		rows[cnt].explicit_create = sqlite3_column_int(s, 6);
+		rows[cnt].state = dup_col(s, 7, &ok);
+		rows[cnt].mountpoint = dup_col(s, 8, &ok);
+		rows[cnt].bound = sqlite3_column_int(s, 9);
+		rows[cnt].owner = sqlite3_column_int(s, 10);
+		cnt++;
+		if (!ok) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, e, rc, "read the DVDI checkpoint");
+		goto out;
+	}
+	*out = rows;
+	*n = cnt;
+	rows = NULL;
+	cnt = 0;
+out:
+	store_dvdi_rows_free(rows, cnt);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void store_dvdi_rows_free(struct store_dvdi_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].container_id);
+		free(rows[i].driver);
+		free(rows[i].name);
+		free(rows[i].options);
+		free(rows[i].container_path);
+		free(rows[i].state);
+		free(rows[i].mountpoint);
+	}
+	free(rows);
+}
+
+int store_dvdi_users(struct store *st, const char *driver, const char *name,
+		     const char *except_container, int64_t *count, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, "SELECT COUNT(DISTINCT container_id) FROM dvdi_mounts WHERE driver=? "
+			  "AND name=? AND container_id<>?", &s, e)) == 0) {
+		bind_text(s, 1, driver);
+		bind_text(s, 2, name);
+		bind_text(s, 3, except_container ? except_container : "");
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			*count = sqlite3_column_int64(s, 0);
+		else
+			r = db_err(st, e, rc, "count DVDI users");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_dvdi_delete(struct store *st, const char *container_id, int slot, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = prep(st, slot < 0 ? "DELETE FROM dvdi_mounts WHERE container_id=?"
+				   : "DELETE FROM dvdi_mounts WHERE container_id=? AND slot=?",
+		      &s, e)) == 0) {
+		bind_text(s, 1, container_id);
+		if (slot >= 0)
+			sqlite3_bind_int(s, 2, slot);
+		r = step_done(st, s, "delete DVDI mounts", e);
 	}
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);

@@ -26,7 +26,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Open (creating) the database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
@@ -82,5 +82,41 @@ int store_use_count(struct store *st, const char *service, const char *volume, i
 		    struct err *e);
 /* Forget every use of the volume (after a forced or ignoreUsedCount unmount). */
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e);
+
+/*
+ * The DVDI checkpoint (host side): which container holds which volume,
+ * written before the mount (state "pending") and updated after it
+ * ("mounted"), so a kill -9 at any point leaves rows that recover can
+ * reconcile. Driver and name compare case-insensitively.
+ */
+struct store_dvdi_row {
+	char *container_id;
+	int slot;
+	char *driver;
+	char *name;
+	char *options;
+	char *container_path;
+	int explicit_create;
+	char *state;		/* "pending" or "mounted" */
+	char *mountpoint;
+	int bound;		/* the container path bind is in place */
+	int owner;		/* this container's prepare called the plugin's Mount */
+};
+
+/* Add all rows of one container in one transaction; -EEXIST when the
+ * container already has rows. Strings are borrowed. */
+int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n, struct err *e);
+int store_dvdi_update(struct store *st, const char *container_id, int slot, const char *state,
+		      const char *mountpoint, int bound, struct err *e);
+/* The rows of one container (or of all, container_id NULL); the caller
+ * frees them with store_dvdi_rows_free. */
+int store_dvdi_rows(struct store *st, const char *container_id, struct store_dvdi_row **out,
+		    size_t *n, struct err *e);
+void store_dvdi_rows_free(struct store_dvdi_row *rows, size_t n);
+/* How many other containers hold (driver, name). */
+int store_dvdi_users(struct store *st, const char *driver, const char *name,
+		     const char *except_container, int64_t *count, struct err *e);
+/* Delete a container's row (slot >= 0) or all its rows (slot < 0). */
+int store_dvdi_delete(struct store *st, const char *container_id, int slot, struct err *e);
 
 #endif
