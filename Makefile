@@ -2,7 +2,7 @@
 # `make run` starts the engine in the foreground on its embedded default.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libfyaml sqlite3 libcurl blkid
+PKGS    := libmicrohttpd jansson libfyaml sqlite3 libcurl blkid gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -23,7 +23,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 .PHONY: all deps run test unit system clean
 # keep the sanitizer objects between unit-test builds
 .SECONDARY:
-all: build/rexray
+all: build/rexray build/dvdcli
 
 deps:
 	@scripts/deps
@@ -46,6 +46,10 @@ build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+build/dvdcli: build/obj/main/dvdcli.o $(LIB_OBJ)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 build/unit/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  UNIT    $@"
@@ -58,10 +62,10 @@ run: deps
 	build/rexray service start -f
 
 test: deps
-	$(MAKE) build/rexray unit
+	$(MAKE) build/rexray build/dvdcli unit
 	@scripts/run-tests
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main/rexray.d
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main/rexray.d build/obj/main/dvdcli.d

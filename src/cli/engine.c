@@ -1,5 +1,6 @@
 #include "cli/engine.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -314,6 +316,7 @@ static int write_pid(struct engine *en, bool force, struct err *e)
 	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if ((r = fs_write_atomic(path, buf, strlen(buf), 0644)) < 0)
 		return err_set(e, r, "cannot write '%s': %s", path, strerror(-r));
+	en->wrote_pid = true;
 	return 0;
 }
 
@@ -342,6 +345,7 @@ static int write_spec(struct engine *en, struct err *e)
 	snprintf(line, sizeof(line), "%s\n", addr);
 	if ((r = fs_write_atomic(path, line, strlen(line), 0644)) < 0)
 		return err_set(e, r, "cannot write '%s': %s", path, strerror(-r));
+	en->wrote_spec = true;
 	return 0;
 }
 
@@ -356,11 +360,134 @@ static void stop_endpoints(struct engine *en)
 	en->n_endpoints = 0;
 }
 
-int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
+/* Does this process run a libStorage server? Without libstorage.host,
+ * always (the embedded default); with it, only when endpoints are
+ * configured or libstorage.embedded says so. Otherwise it is an agent. */
+static int runs_server(const struct engine *en, bool *out, struct err *e)
+{
+	const char *host = cfg_get(en->cfg, "libstorage.host");
+	char **names = NULL;
+	bool embedded;
+	int n, r;
+
+	if ((r = cfg_bool(en->cfg, NULL, "libstorage.embedded", false, &embedded, e)) < 0)
+		return r;
+	n = cfg_children(en->cfg, "libstorage.server.endpoints", &names);
+	cfg_names_free(names);
+	*out = !host || !*host || embedded || n > 0;
+	return 0;
+}
+
+/* The fencing loop: an agent whose volume another host took with
+ * preempt lets go of it within one lease. */
+static void *fence_loop(void *arg)
+{
+	struct engine *en = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&en->fence_mu);
+	while (!en->fence_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += en->lease_ms / 1000;
+		until.tv_nsec += (en->lease_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&en->fence_cv, &en->fence_mu, &until);
+		if (en->fence_stop)
+			break;
+		pthread_mutex_unlock(&en->fence_mu);
+		for (size_t i = 0; i < en->n_modules; i++) {
+			struct err e = ERR_INIT;
+			size_t n = 0;
+			if (integ_fence(docker_module_integration(en->modules[i]), &n, &e) < 0)
+				log_warn("fence: %s", e.msg);
+			else if (n)
+				log_warn("fence: released %zu volume(s) taken by other hosts", n);
+		}
+		pthread_mutex_lock(&en->fence_mu);
+	}
+	pthread_mutex_unlock(&en->fence_mu);
+	return NULL;
+}
+
+static int start_fencing(struct engine *en, struct err *e)
+{
+	int64_t ms;
+	int r;
+
+	if ((r = cfg_duration_ms(en->cfg, NULL, "libstorage.client.lease", 15000, &ms, e)) < 0)
+		return r;
+	en->lease_ms = ms > 0 ? ms : 15000;
+	pthread_mutex_init(&en->fence_mu, NULL);
+	pthread_cond_init(&en->fence_cv, NULL);
+	en->fence_stop = false;
+	if (pthread_create(&en->fence_thread, NULL, fence_loop, en) != 0)
+		return err_set(e, -EAGAIN, "cannot start the fencing thread");
+	en->fencing = true;
+	return 0;
+}
+
+static void stop_fencing(struct engine *en)
+{
+	if (!en->fencing)
+		return;
+	pthread_mutex_lock(&en->fence_mu);
+	en->fence_stop = true;
+	pthread_cond_signal(&en->fence_cv);
+	pthread_mutex_unlock(&en->fence_mu);
+	pthread_join(en->fence_thread, NULL);
+	pthread_cond_destroy(&en->fence_cv);
+	pthread_mutex_destroy(&en->fence_mu);
+	en->fencing = false;
+}
+
+static int start_server(struct engine *en, bool nopid, bool force, struct err *e)
 {
 	char addrs[ENGINE_MAX_ENDPOINTS][PATH_MAX + 32];
-	sigset_t set;
 	size_t n;
+	int r;
+
+	if ((r = engine_open_server(en, e)) < 0)
+		return r;
+	if (!nopid && (r = write_pid(en, force, e)) < 0)
+		return r;
+	if ((r = endpoint_addresses(en, addrs, &n, e)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		r = http_endpoint_start(en->server, en->cfg, addrs[i], 0600,
+					&en->endpoints[en->n_endpoints], e);
+		if (r < 0)
+			return r;
+		en->n_endpoints++;
+	}
+	if ((r = write_spec(en, e)) < 0)
+		return r;
+	snprintf(en->service, sizeof(en->service), "%s", ls_server_default_service(en->server));
+	return client_local_new(en->server, &en->client, e);
+}
+
+/* An agent: the storage calls go to libstorage.host. */
+static int start_agent(struct engine *en, bool nopid, bool force, struct err *e)
+{
+	const char *host = cfg_get(en->cfg, "libstorage.host");
+	int r;
+
+	if ((r = engine_open_store(en, e)) < 0)
+		return r;
+	if (!nopid && (r = write_pid(en, force, e)) < 0)
+		return r;
+	snprintf(en->host, sizeof(en->host), "%s", host);
+	if ((r = client_http_new(en->host, 0, &en->client, e)) < 0)
+		return r;
+	return pick_service(en, e);
+}
+
+int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
+{
+	bool server;
+	sigset_t set;
 	int r, sig = 0;
 
 	/* block the stop signals before any thread starts, then wait for them */
@@ -370,30 +497,20 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = engine_open_server(en, e)) < 0)
+	if ((r = runs_server(en, &server, e)) < 0)
 		return r;
-	if (!nopid && (r = write_pid(en, force, e)) < 0)
-		return r;
-	if ((r = endpoint_addresses(en, addrs, &n, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		r = http_endpoint_start(en->server, en->cfg, addrs[i], 0600,
-					&en->endpoints[en->n_endpoints], e);
-		if (r < 0)
-			goto out;
-		en->n_endpoints++;
-	}
-	if ((r = write_spec(en, e)) < 0)
-		goto out;
-	if (!en->client && (r = client_local_new(en->server, &en->client, e)) < 0)
-		goto out;
-	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client,
-				 ls_server_default_service(en->server), en->modules, &en->n_modules, e);
+	r = server ? start_server(en, nopid, force, e) : start_agent(en, nopid, force, e);
 	if (r < 0)
+		goto out;
+	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
+				 en->modules, &en->n_modules, e);
+	if (r < 0 || (en->n_modules && (r = start_fencing(en, e)) < 0))
 		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		fprintf(stderr, "rexray: libStorage server %s listening on %s\n",
 			ls_server_name(en->server), http_endpoint_address(en->endpoints[i]));
+	if (!server)
+		fprintf(stderr, "rexray: agent of the libStorage server at %s\n", en->host);
 	for (size_t i = 0; i < en->n_modules; i++)
 		fprintf(stderr, "rexray: docker module %s listening on %s\n",
 			docker_module_name(en->modules[i]), docker_module_address(en->modules[i]));
@@ -407,15 +524,20 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	log_info("received signal %d: stopping", sig);
 	r = 0;
 out:
+	stop_fencing(en);
 	stop_endpoints(en);
-	remove_run_file(en, "rexray.spec");
-	if (!nopid)
+	/* only what this process wrote: a refused second start must not take
+	 * the running service's files away */
+	if (en->wrote_spec)
+		remove_run_file(en, "rexray.spec");
+	if (en->wrote_pid)
 		remove_run_file(en, "rexray.pid");
 	return r;
 }
 
 void engine_release(struct engine *en)
 {
+	stop_fencing(en);
 	stop_endpoints(en);
 	integration_free(en->integration);
 	client_free(en->client);

@@ -13,7 +13,9 @@
 #ifndef RR_ENGINE_H
 #define RR_ENGINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "client/client.h"
 #include "util/err.h"
@@ -38,6 +40,13 @@ struct engine {
 	size_t n_endpoints;
 	struct docker_module *modules[8];	/* DOCKER_MAX_MODULES */
 	size_t n_modules;
+	/* the fencing thread of a serving engine */
+	pthread_t fence_thread;
+	pthread_mutex_t fence_mu;
+	pthread_cond_t fence_cv;
+	bool fence_stop, fencing;
+	bool wrote_pid, wrote_spec;	/* run files this process owns */
+	int64_t lease_ms;
 	struct storage_client *client;
 	struct integration *integration; /* host side, made on first use */
 	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process */

@@ -25,8 +25,15 @@
 #define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
 #define HTTP_UNIX_HOST		"libstorage-server"
 
+#define HTTP_POOL_MAX 8
+
+/* Easy handles are not thread-safe; a client is shared by the threads of
+ * the Docker plugin in agent mode, so each request takes a handle from a
+ * small pool (keeping keep-alive connections) and returns it. */
 struct http_client {
-	CURL *curl;
+	pthread_mutex_t mu;
+	CURL *pool[HTTP_POOL_MAX];
+	int n_pool;
 	char *host;	   /* as given, for messages */
 	char *base_url;	   /* "http://libstorage-server" or "http://host:port" */
 	char *socket_path; /* unix socket, or NULL for TCP */
@@ -228,11 +235,33 @@ static int build_headers(struct curl_slist **list, bool has_body, const struct l
 	return 0;
 }
 
-static CURLcode set_options(struct http_client *hc, const char *method, const char *url,
+static CURL *handle_take(struct http_client *hc)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&hc->mu);
+	if (hc->n_pool > 0)
+		c = hc->pool[--hc->n_pool];
+	pthread_mutex_unlock(&hc->mu);
+	return c ? c : curl_easy_init();
+}
+
+static void handle_give(struct http_client *hc, CURL *c)
+{
+	pthread_mutex_lock(&hc->mu);
+	if (hc->n_pool < HTTP_POOL_MAX) {
+		hc->pool[hc->n_pool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&hc->mu);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+static CURLcode set_options(struct http_client *hc, CURL *c, const char *method, const char *url,
 			    const char *body, struct curl_slist *hdrs, struct http_reply *rep,
 			    char *errbuf)
 {
-	CURL *c = hc->curl;
 	CURLcode rc = CURLE_OK;
 
 	/* reset keeps the connection cache, so keep-alive survives */
@@ -311,6 +340,7 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs;
 	char *url = NULL;
+	CURL *c;
 	CURLcode rc;
 	int r;
 
@@ -322,16 +352,23 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 		curl_slist_free_all(hdrs);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
-	rc = set_options(hc, method, url, body, hdrs, rep, errbuf);
+	c = handle_take(hc);
+	if (!c) {
+		curl_slist_free_all(hdrs);
+		free(url);
+		return err_set(e, -ENOMEM, "cannot create a libcurl handle");
+	}
+	rc = set_options(hc, c, method, url, body, hdrs, rep, errbuf);
 	if (rc == CURLE_OK)
-		rc = curl_easy_perform(hc->curl);
+		rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
-		rc = curl_easy_getinfo(hc->curl, CURLINFO_RESPONSE_CODE, &rep->status);
+		rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
 	else
-		curl_easy_getinfo(hc->curl, CURLINFO_OS_ERRNO, &rep->os_errno);
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &rep->os_errno);
 	/* the handle must not keep pointers to what is freed below (headers,
 	 * body, errbuf, rep); reset keeps the open connection */
-	curl_easy_reset(hc->curl);
+	curl_easy_reset(c);
+	handle_give(hc, c);
 	curl_slist_free_all(hdrs);
 	free(url);
 	if (rc != CURLE_OK)
@@ -428,11 +465,10 @@ static int reply_error(struct http_client *hc, int r, struct err *e)
 /* ---- paths ---- */
 
 /* "/<a>[/<b>][?query]" with each segment %-escaped. */
-static char *make_path(struct http_client *hc, const char *root, const char *a, const char *b,
-		       const char *query)
+static char *make_path(const char *root, const char *a, const char *b, const char *query)
 {
-	char *ea = a ? curl_easy_escape(hc->curl, a, 0) : NULL;
-	char *eb = b ? curl_easy_escape(hc->curl, b, 0) : NULL;
+	char *ea = a ? curl_easy_escape(NULL, a, 0) : NULL;
+	char *eb = b ? curl_easy_escape(NULL, b, 0) : NULL;
 	char *p = NULL;
 
 	if ((a && !ea) || (b && !eb) ||
@@ -485,7 +521,7 @@ static int op_service_inspect(struct storage_client *c, const char *svc, bool wa
 
 	if (need("service name", svc, e) < 0)
 		return -EINVAL;
-	path = make_path(impl(c), "services", svc, NULL, want_instance ? "instance" : NULL);
+	path = make_path("services", svc, NULL, want_instance ? "instance" : NULL);
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
@@ -512,7 +548,7 @@ static int op_volumes(struct storage_client *c, const char *svc, int mask, const
 	if (need("service name", svc, e) < 0)
 		return -EINVAL;
 	snprintf(query, sizeof(query), "attachments=%d", mask);
-	path = make_path(impl(c), "volumes", svc, NULL, query);
+	path = make_path("volumes", svc, NULL, query);
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
@@ -553,7 +589,7 @@ static int op_volume_inspect(struct storage_client *c, const char *svc, const ch
 	if (need("service name", svc, e) < 0 || need("volume ID or name", id_or_name, e) < 0)
 		return -EINVAL;
 	snprintf(query, sizeof(query), "attachments=%d%s", mask, by_name ? "&byName" : "");
-	path = make_path(impl(c), "volumes", svc, id_or_name, query);
+	path = make_path("volumes", svc, id_or_name, query);
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
@@ -588,7 +624,7 @@ static int op_volume_create(struct storage_client *c, const char *svc,
 
 	if (need("service name", svc, e) < 0)
 		return -EINVAL;
-	path = make_path(impl(c), "volumes", svc, NULL, NULL);
+	path = make_path("volumes", svc, NULL, NULL);
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = post_json(c, path, volume_create_req_to_json(req), ctx, &j, e);
@@ -611,7 +647,7 @@ static int op_volume_attach(struct storage_client *c, const char *svc, const cha
 
 	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
 		return -EINVAL;
-	path = make_path(impl(c), "volumes", svc, id, "attach");
+	path = make_path("volumes", svc, id, "attach");
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = post_json(c, path, volume_attach_req_to_json(req ? req : &none), ctx, &j, e);
@@ -639,7 +675,7 @@ static int op_volume_detach(struct storage_client *c, const char *svc, const cha
 
 	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
 		return -EINVAL;
-	path = make_path(impl(c), "volumes", svc, id, "detach");
+	path = make_path("volumes", svc, id, "detach");
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = post_json(c, path, volume_detach_req_to_json(req ? req : &none), ctx, &j, e);
@@ -662,7 +698,7 @@ static int op_volume_remove(struct storage_client *c, const char *svc, const cha
 
 	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
 		return -EINVAL;
-	path = make_path(impl(c), "volumes", svc, id, force ? "force" : NULL);
+	path = make_path("volumes", svc, id, force ? "force" : NULL);
 	if (!path)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = http_call(impl(c), "DELETE", path, NULL, ctx, NULL, e);
@@ -674,8 +710,9 @@ static void http_client_free(struct http_client *hc)
 {
 	if (!hc)
 		return;
-	if (hc->curl)
-		curl_easy_cleanup(hc->curl);
+	for (int i = 0; i < hc->n_pool; i++)
+		curl_easy_cleanup(hc->pool[i]);
+	pthread_mutex_destroy(&hc->mu);
 	free(hc->host);
 	free(hc->base_url);
 	free(hc->socket_path);
@@ -716,6 +753,8 @@ int client_http_new(const char *host, long timeout_ms, struct storage_client **o
 			       curl_easy_strerror(curl_init_rc));
 	hc = calloc(1, sizeof(*hc));
 	c = calloc(1, sizeof(*c));
+	if (hc)
+		pthread_mutex_init(&hc->mu, NULL);
 	if (!hc || !c || !(hc->host = strdup(host))) {
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
@@ -724,11 +763,6 @@ int client_http_new(const char *host, long timeout_ms, struct storage_client **o
 	r = parse_host(hc, host, e);
 	if (r < 0)
 		goto fail;
-	hc->curl = curl_easy_init();
-	if (!hc->curl) {
-		r = err_set(e, -ENOMEM, "cannot create a libcurl handle");
-		goto fail;
-	}
 	c->ops = &http_ops;
 	c->impl = hc;
 	*out = c;

@@ -410,3 +410,8 @@ const char *docker_module_address(const struct docker_module *m)
 {
 	return httpd_address(m->h);
 }
+
+struct integration *docker_module_integration(const struct docker_module *m)
+{
+	return m->ig;
+}

@@ -12,6 +12,7 @@
  * attaches to a free /dev/loopN (os/loopdev) on its own; detaching the
  * loop device after the last unmount is the host's job too.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,76 +371,133 @@ static int loop_exec_instance_id(const struct exec_ctx *x, struct instance_id *o
 	return executor_default_instance_id("loop", x, out, e);
 }
 
-struct scan {
-	const char *dir;
-	size_t dirlen;
-	struct local_devices *ld;
-	int err;
-};
-
-/* One attached loop device: keep it when its image lies in our directory. */
-static int scan_one(const char *dev, const char *backing, void *arg)
+/*
+ * Which loop devices are this host's: a marker <run>/loop/<volume id>
+ * holding "/dev/loopN" for each device this host attached. On a real host
+ * every loop device is its own anyway; the markers keep hosts that share
+ * one kernel (network namespaces, containers) from taking each other's
+ * devices, and are checked against sysfs before use.
+ */
+static int marker_path(const struct exec_ctx *x, const char *volume_id, char *out, size_t sz,
+		       struct err *e)
 {
-	struct scan *s = arg;
-	const char *name = backing + s->dirlen + 1;
-	size_t n = strlen(name);
-	struct local_device *m;
-
-	if (strncmp(backing, s->dir, s->dirlen) != 0 || backing[s->dirlen] != '/' ||
-	    strchr(name, '/') || n <= 4 || strcmp(name + n - 4, ".img") != 0)
-		return 0;
-	m = realloc(s->ld->map, (s->ld->n + 1) * sizeof(*m));
-	if (!m) {
-		s->err = -ENOMEM;
-		return -ENOMEM;
-	}
-	s->ld->map = m;
-	m[s->ld->n].volume_id = strndup(name, n - 4);
-	m[s->ld->n].device = strdup(dev);
-	s->ld->n++;
-	if (!m[s->ld->n - 1].volume_id || !m[s->ld->n - 1].device) {
-		s->err = -ENOMEM;
-		return -ENOMEM;
-	}
+	if (volume_name_check(volume_id, NULL) < 0)
+		return err_set(e, -EINVAL, "loop: bad volume id");
+	if ((size_t)snprintf(out, sz, "%s/loop/%s", x->paths->run, volume_id) >= sz)
+		return err_set(e, -ENAMETOOLONG, "loop: run path too long");
 	return 0;
+}
+
+/* Does dev (/dev/loopN) still have image as its backing file? */
+static bool backs(const char *dev, const char *image)
+{
+	char sys[96], real[PATH_MAX], *buf = NULL;
+	bool same = false;
+
+	if (strncmp(dev, "/dev/", 5) != 0 || strchr(dev + 5, '/'))
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/block/%s/loop/backing_file", dev + 5);
+	if (fs_read_file(sys, PATH_MAX + 32, &buf, NULL) < 0)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	same = realpath(image, real) && strcmp(buf, real) == 0;
+	free(buf);
+	return same;
+}
+
+/* This host's device for the volume, from its marker; stale markers go. */
+static int marker_find(const struct exec_ctx *x, const char *volume_id, const char *image,
+		       char dev[LOOPDEV_PATH_MAX], struct err *e)
+{
+	char path[PATH_MAX + 300], *buf = NULL;
+	int r;
+
+	if ((r = marker_path(x, volume_id, path, sizeof(path), e)) < 0)
+		return r;
+	if (fs_read_file(path, 256, &buf, NULL) < 0)
+		return -ENOENT;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strlen(buf) < LOOPDEV_PATH_MAX && backs(buf, image)) {
+		strcpy(dev, buf);
+		free(buf);
+		return 0;
+	}
+	free(buf);
+	unlink(path);
+	return -ENOENT;
+}
+
+static int marker_write(const struct exec_ctx *x, const char *volume_id, const char *dev,
+			struct err *e)
+{
+	char path[PATH_MAX + 300], dir[PATH_MAX + 16], line[LOOPDEV_PATH_MAX + 2];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/loop", x->paths->run);
+	if ((r = fs_mkdir_p(dir, 0700)) < 0)
+		return err_set(e, r, "loop: cannot create '%s': %s", dir, strerror(-r));
+	if ((r = marker_path(x, volume_id, path, sizeof(path), e)) < 0)
+		return r;
+	snprintf(line, sizeof(line), "%s\n", dev);
+	if ((r = fs_write_atomic(path, line, strlen(line), 0600)) < 0)
+		return err_set(e, r, "loop: cannot write '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+static int image_of(const struct exec_ctx *x, const char *id, char *img, size_t sz, struct err *e)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0)
+		return r;
+	return image_path(dir, id, img, sz, e);
 }
 
 static int loop_exec_local_devices(const struct exec_ctx *x, struct local_devices *out,
 				   struct err *e)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
-	struct scan s = { 0 };
-	int r;
+	char dirpath[PATH_MAX + 16], img[PATH_MAX + 64], dev[LOOPDEV_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0)
-		return r;
 	out->driver = strdup("loop");
 	if (!out->driver)
 		return err_set(e, -ENOMEM, "out of memory");
-	/* the kernel reports canonical backing paths */
-	s.dir = realpath(dir, real) ? real : dir;
-	s.dirlen = strlen(s.dir);
-	s.ld = out;
-	loopdev_foreach(scan_one, &s);
-	if (s.err < 0) {
-		local_devices_release(out);
-		return err_set(e, s.err, "out of memory");
+	snprintf(dirpath, sizeof(dirpath), "%s/loop", x->paths->run);
+	d = opendir(dirpath);
+	if (!d)
+		return 0; /* nothing attached here yet */
+	while ((de = readdir(d)) != NULL) {
+		struct local_device *m;
+		if (de->d_name[0] == '.' || image_of(x, de->d_name, img, sizeof(img), NULL) < 0 ||
+		    marker_find(x, de->d_name, img, dev, NULL) < 0)
+			continue;
+		m = realloc(out->map, (out->n + 1) * sizeof(*m));
+		if (!m)
+			break;
+		out->map = m;
+		m[out->n].volume_id = strdup(de->d_name);
+		m[out->n].device = strdup(dev);
+		out->n++;
+		if (!m[out->n - 1].volume_id || !m[out->n - 1].device)
+			break;
 	}
+	closedir(d);
 	return 0;
 }
 
 static int loop_exec_device_find(const struct exec_ctx *x, const char *volume_id, char **dev,
 				 struct err *e)
 {
-	char dir[PATH_MAX], img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
+	char img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
 	int r;
 
-	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0 ||
-	    (r = image_path(dir, volume_id, img, sizeof(img), e)) < 0)
+	if ((r = image_of(x, volume_id, img, sizeof(img), e)) < 0)
 		return r;
-	if ((r = loopdev_find_by_file(img, d, e)) < 0)
-		return r;
+	if ((r = marker_find(x, volume_id, img, d, e)) < 0)
+		return err_set(e, r, "loop: volume %s has no loop device on this host", volume_id);
 	*dev = strdup(d);
 	return *dev ? 0 : err_set(e, -ENOMEM, "out of memory");
 }
@@ -447,19 +505,21 @@ static int loop_exec_device_find(const struct exec_ctx *x, const char *volume_id
 static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id, const char *token,
 				long timeout_ms, char **dev, bool *created, struct err *e)
 {
-	char dir[PATH_MAX], img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
+	char img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
 	const char *name = token && *token ? token : volume_id;
 	int r;
 
 	*created = false;
-	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0 ||
-	    (r = image_path(dir, name, img, sizeof(img), e)) < 0)
+	if ((r = image_of(x, name, img, sizeof(img), e)) < 0)
 		return r;
-	r = loopdev_find_by_file(img, d, NULL);
-	if (r < 0) {
+	if (marker_find(x, volume_id, img, d, NULL) < 0) {
 		if ((r = loopdev_attach(img, timeout_ms, d, e)) < 0)
 			return r;
 		*created = true;
+		if ((r = marker_write(x, volume_id, d, e)) < 0) {
+			loopdev_detach(d, NULL);
+			return r;
+		}
 	}
 	*dev = strdup(d);
 	if (!*dev) {
@@ -470,10 +530,33 @@ static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id,
 	return 0;
 }
 
+/* Detach and drop the marker that names dev. */
 static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
 {
-	(void)x;
-	return loopdev_detach(dev, e);
+	char dirpath[PATH_MAX + 16], path[PATH_MAX + 300], *buf = NULL;
+	struct dirent *de;
+	DIR *d;
+	int r = loopdev_detach(dev, e);
+
+	if (r < 0 && r != -ENXIO)
+		return r;
+	snprintf(dirpath, sizeof(dirpath), "%s/loop", x->paths->run);
+	d = opendir(dirpath);
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+		if (fs_read_file(path, 256, &buf, NULL) == 0) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (strcmp(buf, dev) == 0)
+				unlink(path);
+			free(buf);
+			buf = NULL;
+		}
+	}
+	if (d)
+		closedir(d);
+	return 0;
 }
 
 const struct storage_executor loop_executor = {

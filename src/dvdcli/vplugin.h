@@ -9,14 +9,23 @@
  * N/N.json. Defaults /run/docker/plugins and /etc/docker/plugins:
  * /usr/lib/docker/plugins; overridable (for tests) with the environment
  * variables DVDCLI_SOCKET_DIR and DVDCLI_SPEC_DIRS (colon-separated).
+ * Set but empty, a variable means no such directory.
  * A name that is not found is looked up again with the original backoff
- * (1, 2, 4, 8, 16 s; stop when elapsed + next >= 30 s), logging a warning
- * each time; connection failures are retried the same way; HTTP errors
- * are not retried. Every request is bounded by the client's timeout.
+ * (waits of 1, 2, 4, 8 ... s, doubling; stop when elapsed + the next wait
+ * would reach 30 s, i.e. after 15 s of waiting), logging a warning
+ * each time; failures to connect are retried the same way; HTTP errors,
+ * timeouts and broken replies are not (the plugin may have acted on the
+ * request). Every request is bounded by the client's timeout and every
+ * reply by 16 MiB. Proxy environment variables are not used.
  *
  * Errors follow the original wording: an HTTP 200 with a non-empty Err is
- * that Err text; another status is "<Method>: <Err or raw body>".
- * All functions return 0 or a negative errno and fill e.
+ * that Err text; another status is "<Method>: <Err or raw body>"; a reply
+ * that is not JSON is "<Method>: error reading plugin resp: <why>".
+ * All functions return 0 or a negative errno and fill e: -EIO for an error
+ * the plugin reported, -ETIMEDOUT, -ECONNREFUSED (or the connect errno),
+ * -EPROTO for a reply that cannot be decoded, -EFBIG for one too large,
+ * -EINVAL for a bad name, spec file or address. Output pointers are NULL
+ * after a failure. A vplugin is used by one thread at a time.
  */
 #ifndef RR_VPLUGIN_H
 #define RR_VPLUGIN_H
@@ -26,24 +35,36 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/log.h"
 
 struct vplugin;
 
 struct vplugin_opts {
 	long timeout_ms;	/* per request; 0 = 120 s */
-	long discover_ms;	/* how long to retry discovery and connecting; 0 = 30 s,
-				 * < 0 = no retry */
+	long discover_ms;	/* how long to retry discovery and connecting; 0 = 30 s or
+				 * $DVDCLI_DISCOVERY_TIMEOUT seconds when set (0 there
+				 * also means no retry), < 0 = no retry */
+	/* Where the retry warnings and debug lines go (one message, no line
+	 * break); NULL = util/log. dvdcli writes them in logrus's format. */
+	void (*log)(enum log_level lvl, const char *msg);
 };
 
-/* Find, connect and activate plugin name ("Plugin does not implement the
- * requested driver" when it has no VolumeDriver). -ENOENT "plugin not
- * found" after the retries. */
+/* Find, connect and activate plugin name (-ENOTSUP "Plugin does not
+ * implement the requested driver" when it has no VolumeDriver). -ENOENT
+ * "plugin not found" after the retries; -EINVAL for a name with '/'
+ * (a managed plugin) or control characters. *out is freed with
+ * vplugin_close (which takes NULL). */
 int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin **out,
 		 struct err *e);
 void vplugin_close(struct vplugin *p);
 
 /* The address the plugin was found at ("unix:///run/docker/plugins/x.sock"). */
 const char *vplugin_address(const struct vplugin *p);
+
+/* Discovery alone, once, without connecting: *address (malloc'd) is what
+ * vplugin_address would say. -ENOENT "plugin not found"; -EINVAL
+ * "Unknown protocol" for a spec without a scheme. */
+int vplugin_locate(const char *name, char **address, struct err *e);
 
 /* opts: an object of strings, or NULL for {}. */
 int vplugin_create(struct vplugin *p, const char *name, const json_t *opts, struct err *e);

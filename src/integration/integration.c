@@ -1,12 +1,14 @@
 #include "integration/integration.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,10 @@ struct integration {
 	char scope_buf[3][320];
 	const char *scopes[4];
 	struct exec_ctx x;
+	/* who we are, asked of the server on first use (it may be down when
+	 * an agent starts) */
+	pthread_mutex_t id_mu;
+	bool have_identity;
 	struct instance_id iid;
 	char lock_dir[PATH_MAX + 80];
 
@@ -99,6 +105,9 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	struct service_info si = { 0 };
 	int r;
 
+	if (ig->have_identity)
+		return 0;
+
 	r = ig->client->ops->service_inspect(ig->client, ig->service, false, NULL, &si, e);
 	if (r < 0)
 		return r;
@@ -114,7 +123,21 @@ static int resolve_identity(struct integration *ig, struct err *e)
 		return r;
 	free(ig->iid.service);
 	ig->iid.service = strdup(ig->service);
-	return ig->iid.service ? 0 : err_set(e, -ENOMEM, "out of memory");
+	if (!ig->iid.service)
+		return err_set(e, -ENOMEM, "out of memory");
+	ig->have_identity = true;
+	return 0;
+}
+
+/* Every operation starts here. */
+static int ready(struct integration *ig, struct err *e)
+{
+	int r;
+
+	pthread_mutex_lock(&ig->id_mu);
+	r = resolve_identity(ig, e);
+	pthread_mutex_unlock(&ig->id_mu);
+	return r;
 }
 
 int integration_new(const struct cfg *cfg, const struct paths *paths, struct store *host_store,
@@ -147,7 +170,8 @@ int integration_new(const struct cfg *cfg, const struct paths *paths, struct sto
 	ig->x.scopes = ig->scopes;
 	ig->x.paths = paths;
 	snprintf(ig->lock_dir, sizeof(ig->lock_dir), "%s/locks/%s", paths->run, ig->service);
-	if ((r = read_settings(ig, e)) < 0 || (r = resolve_identity(ig, e)) < 0) {
+	pthread_mutex_init(&ig->id_mu, NULL);
+	if ((r = read_settings(ig, e)) < 0) {
 		integration_free(ig);
 		return r;
 	}
@@ -165,6 +189,7 @@ void integration_free(struct integration *ig)
 	if (!ig)
 		return;
 	instance_id_release(&ig->iid);
+	pthread_mutex_destroy(&ig->id_mu);
 	free(ig);
 }
 
@@ -399,6 +424,8 @@ int integ_create(struct integration *ig, const char *name, const json_t *opts, s
 		return r;
 	if (ig->create_disable)
 		return 0;
+	if ((r = ready(ig, e)) < 0)
+		return r;
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = create_locked(ig, name, opts, &created, e);
@@ -460,8 +487,9 @@ static int attach_if_needed(struct integration *ig, struct volume *v, char **tok
 	if (v->attachment_state == AS_ATTACHED)
 		return 0;
 	if (v->attachment_state == AS_UNAVAILABLE && !ig->preempt)
-		return err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; set "
-			       OPS "mount.preempt to take it over", v->name, holder_of(v));
+		return err_set(e, -EBUSY, "volume '%s' is attached to another host (instance "
+			       "'%s'); set " OPS "mount.preempt to take it over", v->name,
+			       holder_of(v));
 	r = ig->client->ops->volume_attach(ig->client, ig->service, v->id, &req, &ctx, &nv, token,
 					   e);
 	if (r < 0)
@@ -590,6 +618,8 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 	if (o && o->new_fs_type && *o->new_fs_type && !osfs_supported(o->new_fs_type))
 		return err_set(e, -EINVAL, "unsupported file system '%s': expected ext4 or xfs",
 			       o->new_fs_type);
+	if ((r = ready(ig, e)) < 0)
+		return r;
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = mount_locked(ig, name, caller, o, path, e);
@@ -668,7 +698,7 @@ int integ_unmount(struct integration *ig, const char *name, const char *caller, 
 {
 	int fd, r;
 
-	if ((r = volume_name_check(name, e)) < 0)
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
@@ -696,7 +726,7 @@ int integ_path(struct integration *ig, const char *name, char **path, struct err
 	int r;
 
 	*path = NULL;
-	if ((r = volume_name_check(name, e)) < 0)
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
 	if ((r = find_volume(ig, name, &v, e)) < 0)
 		return r;
@@ -712,7 +742,7 @@ int integ_inspect(struct integration *ig, const char *name, struct volume *out, 
 {
 	int r;
 
-	if ((r = volume_name_check(name, e)) < 0)
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
 	if ((r = find_volume(ig, name, out, e)) < 0)
 		return r;
@@ -737,10 +767,13 @@ void integ_paths_free(char **paths, size_t n)
 
 int integ_list(struct integration *ig, struct volume_list *out, char ***paths, struct err *e)
 {
-	struct ls_ctx ctx = ctx_of(ig);
+	struct ls_ctx ctx;
 	char **p;
 	int r;
 
+	if ((r = ready(ig, e)) < 0)
+		return r;
+	ctx = ctx_of(ig);
 	if ((r = ig->client->ops->volumes(ig->client, ig->service, ATT_REQUESTED, &ctx, out, e)) < 0)
 		return r;
 	if (!paths)
@@ -793,9 +826,87 @@ int integ_remove(struct integration *ig, const char *name, struct err *e)
 		return r;
 	if (ig->remove_disable)
 		return 0;
+	if ((r = ready(ig, e)) < 0)
+		return r;
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = remove_locked(ig, name, e);
 	unlock_volume(fd);
 	return r;
+}
+
+/* ---- fencing ---- */
+
+/* Stop writes through one mount now, then take it away: a container that
+ * still has files open keeps a read-only, detached view. */
+static void fence_mount(const char *dev, const char *mp)
+{
+	if (mount(dev, mp, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		log_warn("fence: cannot make %s read-only: %s", mp, strerror(errno));
+	if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+		log_warn("fence: cannot unmount %s: %s", mp, strerror(errno));
+}
+
+/* The volume's record and whether the server still says it is ours. */
+static bool still_ours(struct integration *ig, const char *id, struct volume *v)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct err e = ERR_INIT;
+	int r = ig->client->ops->volume_inspect(ig->client, ig->service, id, false, ATT_REQUESTED,
+						&ctx, v, &e);
+
+	if (r == -ENOENT)
+		return false;
+	if (r < 0) /* the server is unreachable: keep what we have until it answers */
+		return true;
+	return v->attachment_state == AS_ATTACHED;
+}
+
+/* Returns true when the volume was fenced. */
+static bool fence_one(struct integration *ig, const char *id, const char *dev)
+{
+	char **mps = NULL;
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	int fd = -1, n;
+
+	if (still_ours(ig, id, &v)) {
+		volume_release(&v);
+		return false;
+	}
+	if (v.name && (fd = lock_volume(ig, v.name, &e)) < 0)
+		log_warn("fence: %s: %s", id, e.msg);
+	log_warn("fence: volume %s (%s) now belongs to another host: unmounting %s", id,
+		 v.name ? v.name : "removed", dev);
+	n = mount_points_of(dev, &mps, &e);
+	for (int i = 0; i < n; i++)
+		fence_mount(dev, mps[i]);
+	if (n > 0)
+		mount_points_free(mps);
+	if (ig->exec->device_put && ig->exec->device_put(&ig->x, dev, &e) < 0)
+		log_warn("fence: cannot release %s: %s", dev, e.msg);
+	if (v.name)
+		store_use_clear(ig->store, ig->service, v.name, &e);
+	unlock_volume(fd);
+	volume_release(&v);
+	return true;
+}
+
+int integ_fence(struct integration *ig, size_t *n, struct err *e)
+{
+	struct local_devices ld = { 0 };
+	int r;
+
+	*n = 0;
+	if ((r = ready(ig, e)) < 0)
+		return r;
+	if (!ig->exec->local_devices)
+		return 0;
+	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
+		return r;
+	for (size_t i = 0; i < ld.n; i++)
+		if (fence_one(ig, ld.map[i].volume_id, ld.map[i].device))
+			(*n)++;
+	local_devices_release(&ld);
+	return 0;
 }

@@ -78,4 +78,13 @@ int integ_inspect(struct integration *ig, const char *name, struct volume *out, 
 int integ_list(struct integration *ig, struct volume_list *out, char ***paths, struct err *e);
 void integ_paths_free(char **paths, size_t n);
 
+/*
+ * Fencing: every volume with a device on this host whose attachment the
+ * server no longer gives to this host (another host took it with
+ * mount.preempt, or it was removed) is made read-only at once, unmounted
+ * (lazily, if a container still holds it), its device released and its
+ * use counts dropped: this host writes to it no more. *n gets how many.
+ */
+int integ_fence(struct integration *ig, size_t *n, struct err *e);
+
 #endif

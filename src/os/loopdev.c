@@ -284,7 +284,12 @@ int loopdev_detach(const char *dev, struct err *e)
 		return err_set(e, r, "loop detach '%s': not attached", dev);
 	if (r < 0)
 		return err_set(e, r, "loop detach '%s': %s", dev, strerror(-r));
-	/* on 6.x kernels CLR_FD with other openers (a mount) only arms autoclear */
+	/* on 6.x kernels CLR_FD with other openers only arms autoclear; a
+	 * just-unmounted filesystem or a prober lets go within moments, and
+	 * callers expect the device gone when we return, so wait a little */
+	deadline = now_ms() + LOOP_DETACH_WAIT_MS;
+	while (still_bound(dev) && now_ms() < deadline)
+		sleep_ms(10);
 	if (still_bound(dev))
 		log_debug("loop: %s still open elsewhere, detach deferred to last close", dev);
 	else

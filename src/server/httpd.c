@@ -1,6 +1,7 @@
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -18,6 +19,8 @@
 
 #define CONN_TIMEOUT_S 60
 #define CONN_LIMIT     1000
+/* GnuTLS defaults minus the protocol versions RFC 8996 retired */
+#define TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS1.0"
 
 struct httpd {
 	struct MHD_Daemon *mhd;
@@ -25,6 +28,8 @@ struct httpd {
 	void *arg;
 	char address[PATH_MAX + 16];
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct httpd_tls tls; /* copies, kept until stop: the daemon points at them */
+	bool tls_on;
 };
 
 /* A request's body as it arrives. */
@@ -65,6 +70,35 @@ static enum MHD_Result answer(struct httpd *h, struct MHD_Connection *conn, cons
 	return queue(conn, &rp);
 }
 
+/* GnuTLS only asks for the client's certificate (MHD sets
+ * GNUTLS_CERT_REQUEST once a trust store is given): checking that one came
+ * and that it verifies is ours. */
+static bool client_cert_ok(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned status = 0;
+
+	if (!ci || !ci->tls_session)
+		return false;
+	if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0)
+		return false;
+	return status == 0;
+}
+
+static enum MHD_Result refuse_client(struct MHD_Connection *conn)
+{
+	struct httpd_reply rp = {
+		.status = 403,
+		.body = strdup("{\"message\":\"a client certificate signed by a trusted CA is "
+			       "required\",\"status\":403,\"error\":{}}"),
+		.content_type = "application/json",
+	};
+
+	log_info("http: refused a connection without a valid client certificate");
+	return rp.body ? queue(conn, &rp) : MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -80,6 +114,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!p)
 			return MHD_NO;
 		*con_cls = p;
+		if (h->tls.client_cert_required && !client_cert_ok(conn))
+			return refuse_client(conn);
 		/* refuse a declared oversized body before reading it (and before
 		 * "100 Continue" invites the client to send it) */
 		if (cl && strtoull(cl, NULL, 10) > HTTPD_BODY_MAX) {
@@ -263,8 +299,55 @@ static int listen_tcp(struct httpd *ep, const char *hostport, struct err *e)
 	return fd;
 }
 
-int httpd_start(const char *address, mode_t sock_mode, httpd_handler handler, void *arg,
-		struct httpd **out, struct err *e)
+static int tls_copy(struct httpd_tls *dst, const struct httpd_tls *src, struct err *e)
+{
+	if (!src->cert_pem || !src->key_pem)
+		return err_set(e, -EINVAL, "TLS needs a certificate and a key");
+	if (src->client_cert_required && !src->trust_pem)
+		return err_set(e, -EINVAL, "requiring client certificates needs trusted CAs");
+	dst->cert_pem = strdup(src->cert_pem);
+	dst->key_pem = strdup(src->key_pem);
+	dst->trust_pem = src->trust_pem ? strdup(src->trust_pem) : NULL;
+	dst->client_cert_required = src->client_cert_required;
+	if (!dst->cert_pem || !dst->key_pem || (src->trust_pem && !dst->trust_pem))
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static struct MHD_Daemon *daemon_start(struct httpd *h, int fd)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls.cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls.key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ h->tls.trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		  h->tls.trust_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
+
+	if (h->tls_on)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_ARRAY, h->tls_on ? tls : none,
+				MHD_OPTION_END);
+}
+
+static void httpd_free(struct httpd *h)
+{
+	httpd_tls_release(&h->tls);
+	free(h);
+}
+
+int httpd_start_tls(const char *address, mode_t sock_mode, const struct httpd_tls *tls,
+		    httpd_handler handler, void *arg, struct httpd **out, struct err *e)
 {
 	char scheme[16], rest[PATH_MAX];
 	struct httpd *h;
@@ -272,35 +355,56 @@ int httpd_start(const char *address, mode_t sock_mode, httpd_handler handler, vo
 
 	if ((r = httpd_address_parse(address, scheme, sizeof(scheme), rest, sizeof(rest), e)) < 0)
 		return r;
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return err_set(e, -ENOTSUP, "cannot serve TLS on %s: this libmicrohttpd was built "
+			       "without TLS support", address);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return err_set(e, -ENOMEM, "out of memory");
 	h->handler = handler;
 	h->arg = arg;
+	h->tls_on = tls != NULL;
+	if (tls && (r = tls_copy(&h->tls, tls, e)) < 0) {
+		httpd_free(h);
+		return r;
+	}
 	fd = strcasecmp(scheme, "unix") == 0 ? listen_unix(h, rest, sock_mode, e)
 					     : listen_tcp(h, rest, e);
 	if (fd < 0) {
-		free(h);
+		httpd_free(h);
 		return fd;
 	}
-	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-					  MHD_USE_ERROR_LOG,
-				  0, NULL, NULL, on_request, h,
-				  MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				  MHD_OPTION_END);
+	h->mhd = daemon_start(h, fd);
 	if (!h->mhd) {
 		close(fd);
 		if (h->unix_path[0])
 			unlink(h->unix_path);
-		free(h);
-		return err_set(e, -EIO, "cannot start the HTTP server on %s", address);
+		httpd_free(h);
+		return err_set(e, -EIO, "cannot start the HTTP%s server on %s%s", tls ? "S" : "",
+			       address, tls ? " (is the certificate or key invalid?)" : "");
 	}
 	*out = h;
 	return 0;
+}
+
+int httpd_start(const char *address, mode_t sock_mode, httpd_handler handler, void *arg,
+		struct httpd **out, struct err *e)
+{
+	return httpd_start_tls(address, sock_mode, NULL, handler, arg, out, e);
+}
+
+void httpd_tls_release(struct httpd_tls *t)
+{
+	if (!t)
+		return;
+	free(t->cert_pem);
+	if (t->key_pem) {
+		/* the private key should not outlive its use in freed memory */
+		gnutls_memset(t->key_pem, 0, strlen(t->key_pem));
+		free(t->key_pem);
+	}
+	free(t->trust_pem);
+	memset(t, 0, sizeof(*t));
 }
 
 void httpd_stop(struct httpd *h)
@@ -310,7 +414,7 @@ void httpd_stop(struct httpd *h)
 	MHD_stop_daemon(h->mhd);
 	if (h->unix_path[0])
 		unlink(h->unix_path);
-	free(h);
+	httpd_free(h);
 }
 
 const char *httpd_address(const struct httpd *h)

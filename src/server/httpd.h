@@ -9,6 +9,12 @@
  * file is removed at stop) or "tcp://host:port" ("tcp://:7979" = all
  * interfaces, port 0 = any free port). A connection idle for 60 s is
  * closed; at most 1000 connections.
+ *
+ * TLS (httpd_start_tls, libmicrohttpd's GnuTLS): the certificate and key
+ * are PEM text; with client_cert_required every request must come over a
+ * connection whose client certificate verifies against trust_pem, else it
+ * is answered 403 before the handler runs. The policy of when to use TLS
+ * is the caller's (server/tls.h); httpd serves what it is given.
  */
 #ifndef RR_HTTPD_H
 #define RR_HTTPD_H
@@ -43,8 +49,24 @@ typedef void (*httpd_handler)(void *arg, struct MHD_Connection *conn, const char
 			      const char *url, const char *body, size_t len, bool too_big,
 			      struct httpd_reply *out);
 
+/* TLS settings; the strings are copied by httpd_start_tls. */
+struct httpd_tls {
+	char *cert_pem;		   /* certificate (chain), PEM */
+	char *key_pem;		   /* its unencrypted private key, PEM */
+	char *trust_pem;	   /* CAs for client certificates, or NULL */
+	bool client_cert_required; /* needs trust_pem */
+};
+
 int httpd_start(const char *address, mode_t sock_mode, httpd_handler handler, void *arg,
 		struct httpd **out, struct err *e);
+/* The same with TLS when tls is not NULL. Returns 0, -EINVAL (bad
+ * address), -EADDRINUSE and other -errno of listening, -ENOTSUP (this
+ * libmicrohttpd has no TLS), -EIO (the daemon did not start: a bad
+ * certificate or key). */
+int httpd_start_tls(const char *address, mode_t sock_mode, const struct httpd_tls *tls,
+		    httpd_handler handler, void *arg, struct httpd **out, struct err *e);
+/* Free the strings of t (not t itself); NULL ok. */
+void httpd_tls_release(struct httpd_tls *t);
 /* Stop serving, close the socket, remove a unix socket file. NULL ok. */
 void httpd_stop(struct httpd *h);
 /* The address bound: "unix:///p" or "tcp://1.2.3.4:5" (port 0 resolved). */

@@ -124,7 +124,7 @@ def test_failure_rolls_back_every_mount(dv):
 def test_explicit_create_of_an_existing_volume(dv):
     dv.cli_ok("volume", "create", "exists1")
     f = envfile(dv, "ex.env", DVDI_VOLUME_NAME="exists1", DVDI_VOLUME_DRIVER=dv.plugin,
-                DVDI_VOLUME_EXPLICITCREATE=" True ")
+                DVDI_VOLUME_EXPLICITCREATE="True")
     mountpoints(prepare(dv, "ex", f))
     dv.cli_ok("dvdi", "cleanup", "--container-id", "ex")
 

@@ -1,0 +1,1030 @@
+/*
+ * vplugin: the Docker volume plugin client (vplugin.h says what it does).
+ *
+ * The rules follow the Docker 1.11 code dvdcli 0.2 vendored (pkg/plugins,
+ * volume/drivers): where to look, how long to retry, how a reply becomes
+ * an error. Replies are decoded the way Go's encoding/json decodes them
+ * into those structs: member names match case-insensitively, unknown
+ * members are ignored, a null member is as good as a missing one and
+ * anything after the first JSON value is not read.
+ *
+ * What is ours: every request is bounded by timeout_ms, a reply by
+ * VP_MAX_REPLY, and only failures to *connect* are retried (a request the
+ * plugin may have received is never sent twice).
+ */
+#include "dvdcli/vplugin.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+
+#define VP_DEFAULT_TIMEOUT_MS  120000L
+#define VP_DEFAULT_DISCOVER_MS 30000L
+#define VP_MAX_DISCOVER_MS     3600000L
+#define VP_MAX_REPLY	       (16u << 20) /* a larger reply is refused */
+#define VP_MAX_SPEC	       (64u << 10) /* .spec and .json files */
+#define VP_NAME_MAX	       255
+#define VP_SOCKET_DIR	       "/run/docker/plugins"
+#define VP_SPEC_DIRS	       "/etc/docker/plugins:/usr/lib/docker/plugins"
+#define VP_UNIX_HOST	       "plugin" /* Host header on a unix socket; plugins ignore it */
+
+struct vplugin {
+	CURL *curl;
+	struct curl_slist *headers;
+	char *address;	   /* as found: "unix:///...", a .spec's URL, a .json's Addr */
+	char *socket_path; /* unix socket, or NULL for TCP */
+	char *base_url;	   /* "http://plugin", "http://host:port", "https://host:port" */
+	/* the .json TLSConfig; without one (sockets, .spec) https verifies with the system CAs */
+	bool has_tls;
+	bool insecure;
+	char *ca_file, *cert_file, *key_file;
+	long timeout_ms;
+	long discover_ms; /* retry budget; 0 = no retries */
+	void (*log)(enum log_level lvl, const char *msg);
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A reply body, growing up to VP_MAX_REPLY. */
+struct vp_reply {
+	char *data;
+	size_t len, cap;
+	bool too_big;
+	bool oom;
+};
+
+/* ---- process-wide libcurl initialisation ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- logging ---- */
+
+static void vp_log(const struct vplugin *p, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void vp_log(const struct vplugin *p, enum log_level lvl, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (lvl > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->log)
+		p->log(lvl, msg);
+	else
+		log_msg(lvl, "%s", msg);
+}
+
+/* ---- time and backoff ---- */
+
+static long elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Docker's backoff: 1 s doubling up to the budget. */
+static long backoff_ms(int retries, long max_ms)
+{
+	long b = 1000;
+
+	while (b < max_ms && retries-- > 0)
+		b *= 2;
+	return b > max_ms ? max_ms : b;
+}
+
+/* Docker stops once the next wait would reach the budget. */
+static bool give_up(const struct timespec *start, long wait_ms, long max_ms)
+{
+	return max_ms <= 0 || elapsed_ms(start) + wait_ms >= max_ms;
+}
+
+/* 0 (the caller's default) means DVDCLI_DISCOVERY_TIMEOUT seconds when set, else 30 s. */
+static long discover_budget(const struct vplugin *p, long discover_ms)
+{
+	const char *env = getenv("DVDCLI_DISCOVERY_TIMEOUT");
+	char *end;
+	double s;
+
+	if (discover_ms < 0)
+		return 0;
+	if (discover_ms > 0)
+		return discover_ms;
+	if (!env || !*env)
+		return VP_DEFAULT_DISCOVER_MS;
+	errno = 0;
+	s = strtod(env, &end);
+	if (errno || *end || !isfinite(s) || s < 0 || s * 1000 > VP_MAX_DISCOVER_MS) {
+		vp_log(p, LOG_WARN, "DVDCLI_DISCOVERY_TIMEOUT='%.32s' is not 0-3600 seconds; "
+		       "using 30", env);
+		return VP_DEFAULT_DISCOVER_MS;
+	}
+	return (long)(s * 1000);
+}
+
+/* ---- discovery ---- */
+
+static int oom(struct err *e)
+{
+	return err_set(e, -ENOMEM, "out of memory");
+}
+
+static void location_free(struct vplugin *p)
+{
+	free(p->address);
+	free(p->ca_file);
+	free(p->cert_file);
+	free(p->key_file);
+	p->address = p->ca_file = p->cert_file = p->key_file = NULL;
+	p->has_tls = p->insecure = false;
+}
+
+/* Legacy plugin names are file names; "owner/name" is a managed (v2) plugin. */
+static int name_check(const char *name, struct err *e)
+{
+	size_t len = name ? strnlen(name, VP_NAME_MAX + 1) : 0;
+
+	if (len == 0)
+		return err_set(e, -EINVAL, "missing volume driver name");
+	if (len > VP_NAME_MAX)
+		return err_set(e, -EINVAL, "volume driver name is longer than %d bytes",
+			       VP_NAME_MAX);
+	if (strchr(name, '/'))
+		return err_set(e, -EINVAL,
+			       "volume driver '%.64s': managed (v2) plugins are not supported",
+			       name);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return err_set(e, -EINVAL, "volume driver name '%s' is not allowed", name);
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return err_set(e, -EINVAL, "volume driver name has control characters");
+	}
+	return 0;
+}
+
+/* "<dir>/<name><ext>" (sub = false) or "<dir>/<name>/<name><ext>". */
+static bool candidate(char *out, size_t sz, const char *dir, size_t dlen, const char *name,
+		      bool sub, const char *ext)
+{
+	int n = sub ? snprintf(out, sz, "%.*s/%s/%s%s", (int)dlen, dir, name, name, ext)
+		    : snprintf(out, sz, "%.*s/%s%s", (int)dlen, dir, name, ext);
+
+	return n > 0 && (size_t)n < sz;
+}
+
+static int found(struct vplugin *p, char *address, struct err *e)
+{
+	if (!address)
+		return oom(e);
+	p->address = address;
+	return 0;
+}
+
+/* 0 when a socket is there, -ENOENT when not. */
+static int try_sockets(struct vplugin *p, const char *dir, const char *name, struct err *e)
+{
+	char path[PATH_MAX], *addr;
+	struct stat st;
+
+	for (int sub = 0; sub < 2; sub++) {
+		if (!candidate(path, sizeof(path), dir, strlen(dir), name, sub, ".sock"))
+			continue;
+		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (asprintf(&addr, "unix://%s", path) < 0)
+			addr = NULL;
+		return found(p, addr, e);
+	}
+	return -ENOENT;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+			   end[-1] == '\r' || end[-1] == '\v' || end[-1] == '\f'))
+		*--end = '\0';
+	return s;
+}
+
+/* A URL needs "<scheme>://" (Docker: "Unknown protocol" otherwise). */
+static bool has_scheme(const char *url)
+{
+	const char *sep = strstr(url, "://");
+
+	if (!sep || sep == url)
+		return false;
+	for (const char *c = url; c < sep; c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			  (c > url && ((*c >= '0' && *c <= '9') || *c == '+' || *c == '-' ||
+				       *c == '.'));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static int read_spec(struct vplugin *p, const char *path, struct err *e)
+{
+	char *buf = NULL, *url;
+	int r;
+
+	r = fs_read_file(path, VP_MAX_SPEC, &buf, NULL);
+	if (r < 0)
+		return err_set(e, r, "read %s: %s", path, strerror(-r));
+	url = trim(buf);
+	if (!has_scheme(url))
+		r = err_set(e, -EINVAL, "Unknown protocol");
+	else
+		r = found(p, strdup(url), e);
+	free(buf);
+	return r;
+}
+
+/* The member key of o, matched as Go does: exactly, else ignoring case. */
+static json_t *member(json_t *o, const char *key)
+{
+	const char *k;
+	json_t *v, *hit = NULL;
+
+	if (!json_is_object(o))
+		return NULL;
+	v = json_object_get(o, key);
+	if (v)
+		return json_is_null(v) ? NULL : v;
+	json_object_foreach (o, k, v) {
+		if (strcasecmp(k, key) == 0)
+			hit = v;
+	}
+	return json_is_null(hit) ? NULL : hit;
+}
+
+/* A string member; missing or null is "". -EPROTO when it is something else. */
+static int member_str(json_t *o, const char *key, const char **out)
+{
+	json_t *v = member(o, key);
+
+	*out = "";
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return -EPROTO;
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int dup_member(json_t *o, const char *key, char **out, const char *path, struct err *e)
+{
+	const char *s;
+
+	if (member_str(o, key, &s) < 0)
+		return err_set(e, -EINVAL, "%s: %s is not a string", path, key);
+	*out = *s ? strdup(s) : NULL;
+	if (*s && !*out)
+		return oom(e);
+	return 0;
+}
+
+static int read_tls(struct vplugin *p, json_t *tls, const char *path, struct err *e)
+{
+	json_t *skip = member(tls, "InsecureSkipVerify");
+	int r;
+
+	if (!json_is_object(tls))
+		return err_set(e, -EINVAL, "%s: TLSConfig is not an object", path);
+	if (skip && !json_is_boolean(skip))
+		return err_set(e, -EINVAL, "%s: InsecureSkipVerify is not a boolean", path);
+	p->has_tls = true;
+	if ((r = dup_member(tls, "CAFile", &p->ca_file, path, e)) < 0 ||
+	    (r = dup_member(tls, "CertFile", &p->cert_file, path, e)) < 0 ||
+	    (r = dup_member(tls, "KeyFile", &p->key_file, path, e)) < 0)
+		return r;
+	/* Docker: no CAFile means no verification */
+	p->insecure = json_is_true(skip) || !p->ca_file;
+	return 0;
+}
+
+static int read_json_spec(struct vplugin *p, const char *path, struct err *e)
+{
+	json_t *root = NULL, *tls;
+	char *buf = NULL;
+	json_error_t je;
+	const char *addr;
+	size_t len = 0;
+	int r;
+
+	r = fs_read_file(path, VP_MAX_SPEC, &buf, &len);
+	if (r < 0)
+		return err_set(e, r, "read %s: %s", path, strerror(-r));
+	root = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &je);
+	free(buf);
+	if (!root)
+		return err_set(e, -EINVAL, "%s: %s", path, je.text);
+	if (!json_is_object(root)) {
+		r = err_set(e, -EINVAL, "%s: not a JSON object", path);
+		goto out;
+	}
+	if (member_str(root, "Addr", &addr) < 0) {
+		r = err_set(e, -EINVAL, "%s: Addr is not a string", path);
+		goto out;
+	}
+	if (!has_scheme(addr)) {
+		r = err_set(e, -EINVAL, "Unknown protocol");
+		goto out;
+	}
+	tls = member(root, "TLSConfig");
+	if (tls && (r = read_tls(p, tls, path, e)) < 0)
+		goto out;
+	r = found(p, strdup(addr), e);
+out:
+	json_decref(root);
+	return r;
+}
+
+/* N.spec, N/N.spec, N.json, N/N.json in one spec dir. */
+static int try_spec_dir(struct vplugin *p, const char *dir, size_t dlen, const char *name,
+			struct err *e)
+{
+	static const char *const exts[] = { ".spec", ".json" };
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (int x = 0; x < 2; x++) {
+		for (int sub = 0; sub < 2; sub++) {
+			if (!candidate(path, sizeof(path), dir, dlen, name, sub, exts[x]))
+				continue;
+			if (stat(path, &st) < 0)
+				continue;
+			return x == 0 ? read_spec(p, path, e) : read_json_spec(p, path, e);
+		}
+	}
+	return -ENOENT;
+}
+
+/* The environment overrides the default directories; set but empty means none. */
+static const char *dir_setting(const char *env, const char *def)
+{
+	const char *v = getenv(env);
+
+	return v ? v : def;
+}
+
+/* One look-up: 0 (found), -ENOENT "plugin not found", or the error of a bad spec file. */
+static int locate(struct vplugin *p, const char *name, struct err *e)
+{
+	const char *sockdir = dir_setting("DVDCLI_SOCKET_DIR", VP_SOCKET_DIR);
+	const char *dirs = dir_setting("DVDCLI_SPEC_DIRS", VP_SPEC_DIRS);
+	int r;
+
+	location_free(p);
+	if (*sockdir && (r = try_sockets(p, sockdir, name, e)) != -ENOENT)
+		return r;
+	for (const char *d = dirs; *d;) {
+		size_t len = strcspn(d, ":");
+
+		if (len > 0 && (r = try_spec_dir(p, d, len, name, e)) != -ENOENT)
+			return r;
+		d += len;
+		if (*d == ':')
+			d++;
+	}
+	return err_set(e, -ENOENT, "plugin not found");
+}
+
+static int locate_with_retry(struct vplugin *p, const char *name, struct err *e)
+{
+	struct timespec start;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int retries = 0;; retries++) {
+		long wait;
+
+		if ((r = locate(p, name, e)) == 0 || r == -ENOMEM)
+			return r;
+		/* Docker retries every look-up error: a spec file may be half written */
+		wait = backoff_ms(retries, p->discover_ms);
+		if (give_up(&start, wait, p->discover_ms))
+			return r;
+		vp_log(p, LOG_WARN, "Unable to locate plugin: %s, retrying in %lds", name,
+		       wait / 1000);
+		sleep_ms(wait);
+	}
+}
+
+int vplugin_locate(const char *name, char **address, struct err *e)
+{
+	struct vplugin p = { 0 };
+	int r;
+
+	*address = NULL;
+	if ((r = name_check(name, e)) < 0)
+		return r;
+	r = locate(&p, name, e);
+	if (r == 0) {
+		*address = p.address;
+		p.address = NULL;
+	}
+	location_free(&p);
+	return r;
+}
+
+/* ---- the address -> libcurl ---- */
+
+static int bad_address(const struct vplugin *p, const char *why, struct err *e)
+{
+	return err_set(e, -EINVAL, "plugin address '%.200s': %s", p->address, why);
+}
+
+/* The host[:port] part of a URL, up to the first '/'. */
+static int set_host(struct vplugin *p, const char *scheme, const char *rest, struct err *e)
+{
+	size_t len = strcspn(rest, "/?#");
+
+	if (len == 0)
+		return bad_address(p, "no host", e);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)rest[i];
+		if (c <= ' ' || c == 0x7f || c == '@' || c == '\\')
+			return bad_address(p, "bad character in the host", e);
+	}
+	if (strcmp(scheme, "tcp") == 0 && !memchr(rest, ':', len))
+		return bad_address(p, "tcp:// needs host:port", e);
+	if (asprintf(&p->base_url, "%s://%.*s", strcmp(scheme, "https") == 0 ? "https" : "http",
+		     (int)len, rest) < 0) {
+		p->base_url = NULL;
+		return oom(e);
+	}
+	return 0;
+}
+
+static int parse_address(struct vplugin *p, struct err *e)
+{
+	const char *a = p->address;
+
+	if (strncmp(a, "unix://", 7) == 0) {
+		struct sockaddr_un sun;
+
+		if (!a[7])
+			return bad_address(p, "no socket path", e);
+		if (strlen(a + 7) >= sizeof(sun.sun_path))
+			return bad_address(p, "the socket path is too long", e);
+		p->socket_path = strdup(a + 7);
+		p->base_url = strdup("http://" VP_UNIX_HOST);
+		return p->socket_path && p->base_url ? 0 : oom(e);
+	}
+	if (strncasecmp(a, "tcp://", 6) == 0)
+		return set_host(p, "tcp", a + 6, e);
+	if (strncasecmp(a, "http://", 7) == 0)
+		return set_host(p, "http", a + 7, e);
+	if (strncasecmp(a, "https://", 8) == 0)
+		return set_host(p, "https", a + 8, e);
+	return bad_address(p, "only unix://, tcp://, http:// and https:// are supported", e);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct vp_reply *r = userdata;
+	size_t n = size * nmemb;
+
+	if (n > VP_MAX_REPLY - r->len) {
+		r->too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *d;
+
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		d = realloc(r->data, cap);
+		if (!d) {
+			r->oom = true;
+			return 0;
+		}
+		r->data = d;
+		r->cap = cap;
+	}
+	memcpy(r->data + r->len, ptr, n);
+	r->len += n;
+	r->data[r->len] = '\0';
+	return n;
+}
+
+static int set_tls(struct vplugin *p)
+{
+	CURLcode c = CURLE_OK;
+
+	if (!p->has_tls)
+		return 0;
+	if (p->insecure) {
+		c |= curl_easy_setopt(p->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		c |= curl_easy_setopt(p->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (p->ca_file)
+		c |= curl_easy_setopt(p->curl, CURLOPT_CAINFO, p->ca_file);
+	if (p->cert_file)
+		c |= curl_easy_setopt(p->curl, CURLOPT_SSLCERT, p->cert_file);
+	if (p->key_file)
+		c |= curl_easy_setopt(p->curl, CURLOPT_SSLKEY, p->key_file);
+	return c == CURLE_OK ? 0 : -EINVAL;
+}
+
+static int curl_setup(struct vplugin *p, struct err *e)
+{
+	/* Go sends no Content-Type; curl would add a form type and Expect */
+	static const char *const hdrs[] = { "Accept: application/vnd.docker.plugins.v1.2+json",
+					    "Content-Type:", "Expect:" };
+	CURLcode c = CURLE_OK;
+
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return err_set(e, -EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		struct curl_slist *n = curl_slist_append(p->headers, hdrs[i]);
+		if (!n)
+			return oom(e);
+		p->headers = n;
+	}
+	p->curl = curl_easy_init();
+	if (!p->curl)
+		return oom(e);
+	c |= curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	c |= curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
+	c |= curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
+	c |= curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
+	c |= curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+	c |= curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* plugins are local infrastructure: never through an http_proxy */
+	c |= curl_easy_setopt(p->curl, CURLOPT_PROXY, "");
+	c |= curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
+	if (p->socket_path)
+		c |= curl_easy_setopt(p->curl, CURLOPT_UNIX_SOCKET_PATH, p->socket_path);
+	if (c != CURLE_OK || set_tls(p) < 0)
+		return err_set(e, -EIO, "libcurl: cannot set the request options");
+	return 0;
+}
+
+/* ---- one call ---- */
+
+static bool connect_failed(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+}
+
+static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
+			   const struct vp_reply *rep, struct err *e)
+{
+	const char *why = p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc);
+	long os_errno = 0;
+
+	if (rep->too_big)
+		return err_set(e, -EFBIG, "%s: the plugin's reply is larger than %u MiB", method,
+			       VP_MAX_REPLY >> 20);
+	if (rep->oom)
+		return oom(e);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return err_set(e, -ETIMEDOUT, "%s: no reply from the plugin at %s within %ld ms",
+			       method, p->address, p->timeout_ms);
+	if (connect_failed(rc)) {
+		curl_easy_getinfo(p->curl, CURLINFO_OS_ERRNO, &os_errno);
+		return err_set(e, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED,
+			       "%s: cannot connect to the plugin at %s: %s", method, p->address,
+			       why);
+	}
+	return err_set(e, -EIO, "%s: %s", method, why);
+}
+
+/* POST /<method> with body; retries a failed connect within the discovery budget. */
+static int perform(struct vplugin *p, const char *method, const char *body,
+		   struct vp_reply *rep, long *status, struct err *e)
+{
+	struct timespec start;
+	char url[512];
+	CURLcode rc;
+
+	if (snprintf(url, sizeof(url), "%s/%s", p->base_url, method) >= (int)sizeof(url))
+		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
+	curl_easy_setopt(p->curl, CURLOPT_URL, url);
+	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, rep);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int retries = 0;; retries++) {
+		long wait;
+
+		rep->len = 0;
+		rep->too_big = rep->oom = false;
+		p->errbuf[0] = '\0';
+		rc = curl_easy_perform(p->curl);
+		if (rc == CURLE_OK)
+			break;
+		wait = backoff_ms(retries, p->discover_ms);
+		if (!connect_failed(rc) || give_up(&start, wait, p->discover_ms))
+			return transport_error(p, method, rc, rep, e);
+		vp_log(p, LOG_WARN, "Unable to connect to plugin: %s, retrying in %lds",
+		       p->address, wait / 1000);
+		sleep_ms(wait);
+	}
+	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);
+	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %ld (%zu bytes)", p->address, method,
+	       *status, rep->len);
+	return 0;
+}
+
+/* A non-200 reply: "<Method>: <Err>" when the body has one, else the raw body. */
+static int status_error(const char *method, const struct vp_reply *rep, struct err *e)
+{
+	const char *text = rep->data ? rep->data : "";
+	json_t *root = json_loadb(text, rep->len, JSON_DISABLE_EOF_CHECK, NULL);
+	const char *msg;
+	size_t len;
+	int r;
+
+	if (root && member_str(root, "Err", &msg) == 0 && *msg) {
+		r = err_set(e, -EIO, "%s: %s", method, msg);
+		json_decref(root);
+		return r;
+	}
+	json_decref(root);
+	/* a Go mux's "404 page not found\n": the line break adds nothing */
+	len = strnlen(text, rep->len);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	return err_set(e, -EIO, "%s: %.*s", method, (int)len, text);
+}
+
+static int decode_error(const char *method, const char *why, struct err *e)
+{
+	return err_set(e, -EPROTO, "%s: error reading plugin resp: %s", method, why);
+}
+
+/*
+ * POST /<method> with req (NULL: an empty body) and decode the reply into
+ * *reply, a JSON object (null counts as {}). The HTTP status is mapped
+ * here; the Err of a 200 reply is the caller's.
+ */
+static int call(struct vplugin *p, const char *method, const json_t *req, json_t **reply,
+		struct err *e)
+{
+	struct vp_reply rep = { 0 };
+	json_error_t je;
+	char *body = NULL;
+	long status = 0;
+	int r;
+
+	*reply = NULL;
+	if (req) {
+		char *j = json_dumps(req, JSON_COMPACT);
+		/* Go's json.Encoder ends the body with a line break */
+		if (!j || asprintf(&body, "%s\n", j) < 0)
+			body = NULL;
+		free(j);
+		if (!body)
+			return oom(e);
+	}
+	r = perform(p, method, body ? body : "", &rep, &status, e);
+	if (r < 0)
+		goto out;
+	if (status != 200) {
+		r = status_error(method, &rep, e);
+		goto out;
+	}
+	*reply = json_loadb(rep.data ? rep.data : "", rep.len,
+			    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &je);
+	if (!*reply) {
+		r = decode_error(method, je.text, e);
+	} else if (json_is_null(*reply)) {
+		json_decref(*reply);
+		*reply = json_object();
+		r = *reply ? 0 : oom(e);
+	} else if (!json_is_object(*reply)) {
+		json_decref(*reply);
+		*reply = NULL;
+		r = decode_error(method, "expected a JSON object", e);
+	}
+out:
+	free(body);
+	free(rep.data);
+	return r;
+}
+
+/* A VolumeDriver call: the reply's non-empty Err is the error, word for word. */
+static int vd_call(struct vplugin *p, const char *method, json_t *req, json_t **reply,
+		   struct err *e)
+{
+	const char *msg;
+	int r;
+
+	*reply = NULL;
+	/* jansson refuses strings that are not UTF-8 (or memory ran out) */
+	if (!req)
+		return err_set(e, -EINVAL, "%s: cannot encode the request: a name or an option "
+			       "is not valid UTF-8", method);
+	r = call(p, method, req, reply, e);
+	json_decref(req);
+	if (r < 0)
+		return r;
+	if (member_str(*reply, "Err", &msg) < 0)
+		r = decode_error(method, "Err is not a string", e);
+	else if (*msg)
+		r = err_set(e, -EIO, "%s", msg);
+	if (r < 0) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return r;
+}
+
+/* A string member of a reply, copied; missing is "". */
+static int reply_str(const char *method, json_t *o, const char *key, char **out,
+		     struct err *e)
+{
+	const char *s;
+	char why[96];
+
+	if (member_str(o, key, &s) < 0) {
+		snprintf(why, sizeof(why), "%s is not a string", key);
+		return decode_error(method, why, e);
+	}
+	*out = strdup(s);
+	return *out ? 0 : oom(e);
+}
+
+/* ---- activation and the handle ---- */
+
+static int activate(struct vplugin *p, struct err *e)
+{
+	json_t *reply, *impl, *v;
+	size_t i;
+	int r;
+
+	if ((r = call(p, "Plugin.Activate", NULL, &reply, e)) < 0)
+		return r;
+	impl = member(reply, "Implements");
+	if (impl && !json_is_array(impl)) {
+		r = decode_error("Plugin.Activate", "Implements is not an array", e);
+		goto out;
+	}
+	r = err_set(e, -ENOTSUP, "Plugin does not implement the requested driver");
+	json_array_foreach (impl, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "VolumeDriver") == 0) {
+			err_clear(e);
+			r = 0;
+			break;
+		}
+	}
+out:
+	json_decref(reply);
+	return r;
+}
+
+int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin **out,
+		 struct err *e)
+{
+	struct vplugin *p;
+	int r;
+
+	*out = NULL;
+	if ((r = name_check(name, e)) < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return oom(e);
+	p->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : VP_DEFAULT_TIMEOUT_MS;
+	p->log = o ? o->log : NULL;
+	p->discover_ms = discover_budget(p, o ? o->discover_ms : 0);
+	if ((r = locate_with_retry(p, name, e)) < 0 || (r = parse_address(p, e)) < 0 ||
+	    (r = curl_setup(p, e)) < 0 || (r = activate(p, e)) < 0) {
+		vplugin_close(p);
+		return r;
+	}
+	vp_log(p, LOG_DEBUG, "plugin %s at %s", name, p->address);
+	*out = p;
+	return 0;
+}
+
+void vplugin_close(struct vplugin *p)
+{
+	if (!p)
+		return;
+	if (p->curl)
+		curl_easy_cleanup(p->curl);
+	curl_slist_free_all(p->headers);
+	location_free(p);
+	free(p->socket_path);
+	free(p->base_url);
+	free(p);
+}
+
+const char *vplugin_address(const struct vplugin *p)
+{
+	return p->address;
+}
+
+/* ---- the VolumeDriver calls ---- */
+
+static json_t *name_req(const char *name, const char *id)
+{
+	json_t *req = json_pack("{s:s}", "Name", name);
+
+	if (req && id && json_object_set_new(req, "ID", json_string(id)) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int opts_check(const json_t *opts, struct err *e)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(opts))
+		return err_set(e, -EINVAL, "volume options must be a JSON object");
+	json_object_foreach ((json_t *)opts, k, v) {
+		if (!json_is_string(v))
+			return err_set(e, -EINVAL, "volume option '%.64s' is not a string", k);
+	}
+	return 0;
+}
+
+int vplugin_create(struct vplugin *p, const char *name, const json_t *opts, struct err *e)
+{
+	json_t *reply, *req;
+	int r;
+
+	if (opts && (r = opts_check(opts, e)) < 0)
+		return r;
+	/* "O" takes a new reference, "o" steals the fresh empty object */
+	req = opts ? json_pack("{s:s, s:O}", "Name", name, "Opts", opts)
+		   : json_pack("{s:s, s:o}", "Name", name, "Opts", json_object());
+	r = vd_call(p, "VolumeDriver.Create", req, &reply, e);
+	json_decref(reply);
+	return r;
+}
+
+int vplugin_remove(struct vplugin *p, const char *name, struct err *e)
+{
+	json_t *reply;
+	int r = vd_call(p, "VolumeDriver.Remove", name_req(name, NULL), &reply, e);
+
+	json_decref(reply);
+	return r;
+}
+
+static int mountpoint_call(struct vplugin *p, const char *method, json_t *req,
+			   char **mountpoint, struct err *e)
+{
+	json_t *reply;
+	int r;
+
+	*mountpoint = NULL;
+	if ((r = vd_call(p, method, req, &reply, e)) < 0)
+		return r;
+	r = reply_str(method, reply, "Mountpoint", mountpoint, e);
+	json_decref(reply);
+	return r;
+}
+
+int vplugin_mount(struct vplugin *p, const char *name, const char *id, char **mountpoint,
+		  struct err *e)
+{
+	return mountpoint_call(p, "VolumeDriver.Mount", name_req(name, id), mountpoint, e);
+}
+
+int vplugin_unmount(struct vplugin *p, const char *name, const char *id, struct err *e)
+{
+	json_t *reply;
+	int r = vd_call(p, "VolumeDriver.Unmount", name_req(name, id), &reply, e);
+
+	json_decref(reply);
+	return r;
+}
+
+int vplugin_path(struct vplugin *p, const char *name, char **mountpoint, struct err *e)
+{
+	return mountpoint_call(p, "VolumeDriver.Path", name_req(name, NULL), mountpoint, e);
+}
+
+int vplugin_get(struct vplugin *p, const char *name, char **vol_name, char **mountpoint,
+		struct err *e)
+{
+	static const char method[] = "VolumeDriver.Get";
+	char *vname = NULL, *mp = NULL;
+	json_t *reply, *vol;
+	int r;
+
+	if (vol_name)
+		*vol_name = NULL;
+	if (mountpoint)
+		*mountpoint = NULL;
+	if ((r = vd_call(p, method, name_req(name, NULL), &reply, e)) < 0)
+		return r;
+	vol = member(reply, "Volume");
+	if (!vol)
+		r = err_set(e, -ENOENT, "no such volume");
+	else if (!json_is_object(vol))
+		r = decode_error(method, "Volume is not an object", e);
+	else if ((r = reply_str(method, vol, "Name", &vname, e)) == 0)
+		r = reply_str(method, vol, "Mountpoint", &mp, e);
+	json_decref(reply);
+	if (r < 0) {
+		free(vname);
+		free(mp);
+		return r;
+	}
+	if (vol_name)
+		*vol_name = vname;
+	else
+		free(vname);
+	if (mountpoint)
+		*mountpoint = mp;
+	else
+		free(mp);
+	return 0;
+}
+
+void vplugin_names_free(char **names)
+{
+	if (!names)
+		return;
+	for (char **n = names; *n; n++)
+		free(*n);
+	free(names);
+}
+
+int vplugin_list(struct vplugin *p, char ***names, struct err *e)
+{
+	static const char method[] = "VolumeDriver.List";
+	json_t *reply, *vols, *v;
+	char **out = NULL;
+	size_t i, n = 0;
+	int r;
+
+	*names = NULL;
+	if ((r = vd_call(p, method, json_object(), &reply, e)) < 0)
+		return r;
+	vols = member(reply, "Volumes");
+	if (vols && !json_is_array(vols)) {
+		r = decode_error(method, "Volumes is not an array", e);
+		goto out;
+	}
+	out = calloc(json_array_size(vols) + 1, sizeof(*out));
+	if (!out) {
+		r = oom(e);
+		goto out;
+	}
+	json_array_foreach (vols, i, v) {
+		if (json_is_null(v))
+			continue;
+		if (!json_is_object(v)) {
+			r = decode_error(method, "a volume is not an object", e);
+			goto out;
+		}
+		if ((r = reply_str(method, v, "Name", &out[n], e)) < 0)
+			goto out;
+		n++;
+	}
+	*names = out;
+	out = NULL;
+out:
+	vplugin_names_free(out);
+	json_decref(reply);
+	return r;
+}
