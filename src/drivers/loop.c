@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "drivers/driver.h"
+#include "drivers/records.h"
 #include "os/fs.h"
 #include "os/loopdev.h"
 #include "store/store.h"
@@ -85,35 +86,6 @@ static int loop_init(struct service *svc, struct err *e)
 	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 1, 1, 1 << 20, &p->default_size, e);
 }
 
-static int loop_instance_inspect(struct service *svc, const struct instance_id *in,
-				 struct instance *out, struct err *e)
-{
-	(void)svc;
-	return driver_instance_inspect_default("loop", in, out, e);
-}
-
-static int loop_volumes(struct service *svc, const struct volume_query *q,
-			struct volume_list *out, struct err *e)
-{
-	(void)q;
-	return store_volume_list(svc->store, svc->name, out, e);
-}
-
-static int loop_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
-			       struct volume *out, struct err *e)
-{
-	(void)q;
-	return store_volume_get(svc->store, svc->name, id, out, e);
-}
-
-static int loop_volume_inspect_by_name(struct service *svc, const char *name,
-				       const struct volume_query *q, struct volume *out,
-				       struct err *e)
-{
-	(void)q;
-	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
-}
-
 /* Refuse sizes the directory cannot hold: a sparse file that later
  * fills the disk corrupts the filesystem inside it. */
 static int check_free_space(const char *dir, int64_t size_gb, struct err *e)
@@ -163,30 +135,6 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 	return err_set(e, -EEXIST, "loop: no free volume id after %d tries", ID_TRIES);
 }
 
-static json_t *opts_to_fields(const json_t *opts)
-{
-	json_t *fields = json_object(), *val;
-	const char *key;
-
-	if (!fields || !opts)
-		return fields;
-	json_object_foreach((json_t *)opts, key, val) {
-		json_t *s = NULL;
-		if (json_is_string(val)) {
-			s = json_string(json_string_value(val));
-		} else {
-			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-			s = t ? json_string(t) : NULL;
-			free(t);
-		}
-		if (!s || json_object_set_new(fields, key, s) < 0) {
-			json_decref(fields);
-			return NULL;
-		}
-	}
-	return fields;
-}
-
 static int loop_volume_create(struct service *svc, const struct volume_create_req *req,
 			      struct volume *out, struct err *e)
 {
@@ -194,6 +142,7 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	struct volume v = { 0 };
 	char id[32], img[PATH_MAX + 64];
 	int64_t size = req->has_size ? req->size : p->default_size;
+	bool oom;
 	int r;
 
 	if (size < 1)
@@ -211,15 +160,11 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	v.size = size;
 	v.iops = req->has_iops ? req->iops : 0;
 	v.encrypted = req->has_encrypted && req->encrypted;
-	v.fields = opts_to_fields(req->opts);
-	if (!v.id || !v.name || !v.type || !v.status || !v.fields ||
+	v.fields = records_fields_of(req->opts, &oom);
+	if (!v.id || !v.name || !v.type || !v.status || oom ||
 	    (req->availability_zone && !v.availability_zone)) {
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
-	}
-	if (json_object_size(v.fields) == 0) {
-		json_decref(v.fields);
-		v.fields = NULL;
 	}
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
 		goto fail;
@@ -257,24 +202,12 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 {
 	struct loop_priv *p = svc->priv;
 	char img[PATH_MAX + 64];
-	struct volume v;
 	int r;
 
-	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
-		return r;
-	if (v.n_attachments > 0 && !force) {
-		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it "
-			    "first or remove with force", v.name,
-			    v.attachments[0].iid.id ? v.attachments[0].iid.id : "");
-		volume_release(&v);
-		return r;
-	}
-	volume_release(&v);
-	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
-		return r;
-	if ((r = release_local_device(img, e)) < 0)
-		return r;
-	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
+	if ((r = records_check_removable(svc, id, force, e)) < 0 ||
+	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+	    (r = release_local_device(img, e)) < 0 ||
+	    (r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
 		return r;
 	if (unlink(img) < 0 && errno != ENOENT)
 		log_warn("loop: volume %s removed but '%s' stays: %s", id, img, strerror(errno));
@@ -285,64 +218,21 @@ static int loop_volume_attach(struct service *svc, const char *id, const struct 
 			      struct volume *out, char **token, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
-	struct volume_attachment a = { 0 };
 	char img[PATH_MAX + 64];
-	struct volume v;
 	int r;
 
-	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
-		return r;
-	for (size_t i = 0; i < v.n_attachments; i++) {
-		const char *other = v.attachments[i].iid.id;
-		if (other && strcasecmp(other, o->iid->id) == 0)
-			continue;
-		if (!o->force) {
-			r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; use "
-				    "force (mount.preempt) to take it", v.name, other ? other : "");
-			volume_release(&v);
-			return r;
-		}
-	}
-	volume_release(&v);
 	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
 		return r;
 	if (access(img, F_OK) < 0)
 		return err_set(e, -EIO, "loop: the image of volume %s is missing: '%s'", id, img);
-	a.volume_id = (char *)id;
-	a.iid = *o->iid;
-	a.iid.service = svc->name;
-	a.device_name = img;
-	a.status = "attached";
-	if ((r = store_begin(svc->store, e)) < 0)
-		return r;
-	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
-	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
-		store_rollback(svc->store);
-		return r;
-	}
-	if ((r = store_commit(svc->store, e)) < 0)
-		return r;
-	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+	/* the token names the image; each host attaches it to a device of its own */
+	if ((r = records_attach(svc, id, o, img, out, e)) < 0)
 		return r;
 	if (token && !(*token = strdup(id))) {
 		volume_release(out);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
-}
-
-static int loop_volume_detach(struct service *svc, const char *id, const struct detach_opts *o,
-			      struct volume *out, struct err *e)
-{
-	const char *who = o->iid && o->iid->id && !o->force ? o->iid->id : NULL;
-	int r;
-
-	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
-		return r;
-	volume_release(out);
-	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
-		return r;
-	return store_volume_get(svc->store, svc->name, id, out, e);
 }
 
 const struct storage_driver loop_driver = {
@@ -353,14 +243,14 @@ const struct storage_driver loop_driver = {
 	.has_next_device = true,
 	.next_device = { .ignore = true, .prefix = "", .pattern = "" },
 	.init = loop_init,
-	.instance_inspect = loop_instance_inspect,
-	.volumes = loop_volumes,
-	.volume_inspect = loop_volume_inspect,
-	.volume_inspect_by_name = loop_volume_inspect_by_name,
+	.instance_inspect = records_instance_inspect,
+	.volumes = records_volumes,
+	.volume_inspect = records_volume_inspect,
+	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_create = loop_volume_create,
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,
-	.volume_detach = loop_volume_detach,
+	.volume_detach = records_detach,
 };
 
 /* ---- executor ---- */

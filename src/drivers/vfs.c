@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "drivers/driver.h"
+#include "drivers/records.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -62,66 +63,13 @@ static void vol_dir(const struct vfs_priv *p, const char *id, char *buf, size_t 
 	snprintf(buf, sz, "%s/vol/%s", p->root, id);
 }
 
-static int vfs_instance_inspect(struct service *svc, const struct instance_id *in,
-				struct instance *out, struct err *e)
-{
-	(void)svc;
-	return driver_instance_inspect_default("vfs", in, out, e);
-}
-
-static int vfs_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
-		       struct err *e)
-{
-	(void)q;
-	return store_volume_list(svc->store, svc->name, out, e);
-}
-
-static int vfs_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
-			      struct volume *out, struct err *e)
-{
-	(void)q;
-	return store_volume_get(svc->store, svc->name, id, out, e);
-}
-
-static int vfs_volume_inspect_by_name(struct service *svc, const char *name,
-				      const struct volume_query *q, struct volume *out,
-				      struct err *e)
-{
-	(void)q;
-	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
-}
-
-/* The opts of a create request become the volume's fields, as strings. */
-static json_t *opts_to_fields(const json_t *opts)
-{
-	json_t *fields = json_object(), *val;
-	const char *key;
-
-	if (!fields || !opts)
-		return fields;
-	json_object_foreach((json_t *)opts, key, val) {
-		json_t *s;
-		if (json_is_string(val)) {
-			s = json_string(json_string_value(val));
-		} else {
-			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-			s = t ? json_string(t) : NULL;
-			free(t);
-		}
-		if (!s || json_object_set_new(fields, key, s) < 0) {
-			json_decref(fields);
-			return NULL;
-		}
-	}
-	return fields;
-}
-
 static int vfs_volume_create(struct service *svc, const struct volume_create_req *req,
 			     struct volume *out, struct err *e)
 {
 	struct vfs_priv *p = svc->priv;
 	struct volume v = { 0 };
 	char id[32], dir[PATH_MAX + 64];
+	bool oom;
 	int64_t seq;
 	int r;
 
@@ -135,15 +83,11 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 	v.size = req->has_size && req->size > 0 ? req->size : 1;
 	v.iops = req->has_iops ? req->iops : 0;
 	v.encrypted = req->has_encrypted && req->encrypted;
-	v.fields = opts_to_fields(req->opts);
-	if (!v.id || !v.name || !v.type || !v.fields ||
+	v.fields = records_fields_of(req->opts, &oom);
+	if (!v.id || !v.name || !v.type || oom ||
 	    (req->availability_zone && !v.availability_zone)) {
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto out;
-	}
-	if (json_object_size(v.fields) == 0) {
-		json_decref(v.fields);
-		v.fields = NULL;
 	}
 	vol_dir(p, id, dir, sizeof(dir));
 	/* record first: the unique name constraint decides races between creates */
@@ -173,19 +117,10 @@ static int vfs_volume_remove(struct service *svc, const char *id, bool force, st
 {
 	struct vfs_priv *p = svc->priv;
 	char dir[PATH_MAX + 64];
-	struct volume v;
 	int r;
 
-	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+	if ((r = records_check_removable(svc, id, force, e)) < 0)
 		return r;
-	if (v.n_attachments > 0 && !force) {
-		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it "
-			    "first or remove with force", v.name,
-			    v.attachments[0].iid.id ? v.attachments[0].iid.id : "");
-		volume_release(&v);
-		return r;
-	}
-	volume_release(&v);
 	vol_dir(p, id, dir, sizeof(dir));
 	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
 		return r;
@@ -198,66 +133,19 @@ static int vfs_volume_attach(struct service *svc, const char *id, const struct a
 			     struct volume *out, char **token, struct err *e)
 {
 	struct vfs_priv *p = svc->priv;
-	struct volume_attachment a = { 0 };
 	char dir[PATH_MAX + 64];
-	struct volume v;
+	const char *device;
 	int r;
 
-	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
-		return r;
-	for (size_t i = 0; i < v.n_attachments; i++) {
-		const char *other = v.attachments[i].iid.id;
-		if (other && strcasecmp(other, o->iid->id) == 0)
-			continue;
-		if (!o->force) {
-			r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; use "
-				    "force (mount.preempt) to take it", v.name, other ? other : "");
-			volume_release(&v);
-			return r;
-		}
-	}
-	volume_release(&v);
 	vol_dir(p, id, dir, sizeof(dir));
-	a.volume_id = (char *)id;
-	a.iid = *o->iid;
-	a.iid.service = svc->name;
-	a.device_name = (char *)(o->next_device && *o->next_device ? o->next_device : dir);
-	a.status = "attached";
-	if ((r = store_begin(svc->store, e)) < 0)
+	device = o->next_device && *o->next_device ? o->next_device : dir;
+	if ((r = records_attach(svc, id, o, device, out, e)) < 0)
 		return r;
-	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
-	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
-		store_rollback(svc->store);
-		return r;
-	}
-	if ((r = store_commit(svc->store, e)) < 0)
-		return r;
-	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
-		return r;
-	if (token) {
-		*token = strdup(a.device_name);
-		if (!*token) {
-			volume_release(out);
-			return err_set(e, -ENOMEM, "out of memory");
-		}
+	if (token && !(*token = strdup(device))) {
+		volume_release(out);
+		return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
-}
-
-static int vfs_volume_detach(struct service *svc, const char *id, const struct detach_opts *o,
-			     struct volume *out, struct err *e)
-{
-	const char *who = o->iid && o->iid->id && !o->force ? o->iid->id : NULL;
-	int r;
-
-	if (!who && !o->force)
-		return err_set(e, -EINVAL, "detach needs an instance ID or force");
-	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
-		return r;
-	volume_release(out);
-	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
-		return r;
-	return store_volume_get(svc->store, svc->name, id, out, e);
 }
 
 const struct storage_driver vfs_driver = {
@@ -268,14 +156,14 @@ const struct storage_driver vfs_driver = {
 	.has_next_device = true,
 	.next_device = { .ignore = true, .prefix = "", .pattern = "" },
 	.init = vfs_init,
-	.instance_inspect = vfs_instance_inspect,
-	.volumes = vfs_volumes,
-	.volume_inspect = vfs_volume_inspect,
-	.volume_inspect_by_name = vfs_volume_inspect_by_name,
+	.instance_inspect = records_instance_inspect,
+	.volumes = records_volumes,
+	.volume_inspect = records_volume_inspect,
+	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_create = vfs_volume_create,
 	.volume_remove = vfs_volume_remove,
 	.volume_attach = vfs_volume_attach,
-	.volume_detach = vfs_volume_detach,
+	.volume_detach = records_detach,
 };
 
 static int vfs_exec_instance_id(const struct exec_ctx *x, struct instance_id *out,

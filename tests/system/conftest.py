@@ -513,22 +513,28 @@ class LoopHome(Home):
         return vols[0]
 
 
+def release_home(h, root=None, stop_timeout=3):
+    """Stop a home's services, then undo every mount and loop device under
+    root (default: the home) and delete it: what a failed test left too."""
+    root = root or h.root
+    for s in h.services:
+        try:
+            s.stop(timeout=stop_timeout)
+        except Exception:  # noqa: BLE001 - cleanup goes on
+            pass
+    for mp in mounts_under(root):
+        subprocess.run(["umount", "-l", mp], check=False)
+    for dev in loops_under(root):
+        subprocess.run(["losetup", "-d", dev], check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def lh():
-    root = tempfile.mkdtemp(prefix="rrl")
-    h = LoopHome(root)
+    h = LoopHome(tempfile.mkdtemp(prefix="rrl"))
     try:
         yield h
     finally:
-        for s in h.services:
-            try:
-                s.stop(timeout=3)
-            except Exception:  # noqa: BLE001 - cleanup goes on
-                pass
-        for mp in mounts_under(root):
-            subprocess.run(["umount", "-l", mp], check=False)
-        for dev in loops_under(root):
-            subprocess.run(["losetup", "-d", dev], check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        release_home(h)
 
 

@@ -5,14 +5,13 @@ plugin sockets have names unique to this run."""
 import json
 import os
 import socket
-import subprocess
 import time
 import uuid
 
 import pytest
 
 import dockerd
-from conftest import LoopHome, loops_under, mounts_under
+from conftest import LoopHome, loops_under, mounts_under, release_home
 
 pytestmark = pytest.mark.skipif(not dockerd.available(),
                                 reason="needs root, dockerd, busybox and loop devices")
@@ -35,7 +34,6 @@ def dk():
 def engine(dk):
     """One engine for the module: plugin P (normal) and P-keep (remove.disable)."""
     import tempfile
-    import shutil
     tag = "rrt" + uuid.uuid4().hex[:8]
     root = tempfile.mkdtemp(prefix="rre")
     h = LoopHome(root)
@@ -59,16 +57,7 @@ def engine(dk):
         h.start_service()
         yield h
     finally:
-        for s in h.services:
-            try:
-                s.stop(timeout=10)
-            except Exception:  # noqa: BLE001 - cleanup goes on
-                pass
-        for mp in mounts_under(root):
-            subprocess.run(["umount", "-l", mp], check=False)
-        for dev in loops_under(root):
-            subprocess.run(["losetup", "-d", dev], check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        release_home(h, stop_timeout=10)
 
 
 def run(dk, *args, **kw):

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import LoopHome, loops_under, mounts_under
+from conftest import LoopHome, loops_under, release_home
 
 PODMAN = shutil.which("podman")
 BUSYBOX = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
@@ -62,16 +62,7 @@ def pm():
         h.start_service()
         yield h
     finally:
-        for s in h.services:
-            try:
-                s.stop(timeout=10)
-            except Exception:  # noqa: BLE001 - cleanup goes on
-                pass
-        for mp in mounts_under(root):
-            subprocess.run(["umount", "-l", mp], check=False)
-        for dev in loops_under(root):
-            subprocess.run(["losetup", "-d", dev], check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        release_home(h, root=root, stop_timeout=10)
 
 
 def test_podman_create_run_read(pm):

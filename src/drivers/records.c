@@ -1,0 +1,147 @@
+#include "drivers/records.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store/store.h"
+
+int records_instance_inspect(struct service *svc, const struct instance_id *in,
+			     struct instance *out, struct err *e)
+{
+	return driver_instance_inspect_default(svc->drv->name, in, out, e);
+}
+
+int records_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
+		    struct err *e)
+{
+	(void)q;
+	return store_volume_list(svc->store, svc->name, out, e);
+}
+
+int records_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
+			   struct volume *out, struct err *e)
+{
+	(void)q;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+int records_volume_inspect_by_name(struct service *svc, const char *name,
+				   const struct volume_query *q, struct volume *out,
+				   struct err *e)
+{
+	(void)q;
+	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
+}
+
+json_t *records_fields_of(const json_t *opts, bool *oom)
+{
+	json_t *fields, *val;
+	const char *key;
+
+	*oom = false;
+	if (!opts || json_object_size(opts) == 0)
+		return NULL;
+	fields = json_object();
+	if (!fields)
+		goto oom;
+	json_object_foreach((json_t *)opts, key, val) {
+		json_t *s = NULL;
+		if (json_is_string(val)) {
+			s = json_string(json_string_value(val));
+		} else {
+			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+			s = t ? json_string(t) : NULL;
+			free(t);
+		}
+		if (!s || json_object_set_new(fields, key, s) < 0) {
+			json_decref(fields);
+			goto oom;
+		}
+	}
+	return fields;
+oom:
+	*oom = true;
+	return NULL;
+}
+
+static const char *holder(const struct volume *v)
+{
+	return v->n_attachments && v->attachments[0].iid.id ? v->attachments[0].iid.id : "";
+}
+
+int records_check_removable(struct service *svc, const char *id, bool force, struct err *e)
+{
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	if (v.n_attachments > 0 && !force)
+		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it first "
+			    "or remove with force", v.name, holder(&v));
+	volume_release(&v);
+	return r;
+}
+
+/* Another instance holds it and the caller does not force: refuse. */
+static int check_holder(struct service *svc, const char *id, const struct attach_opts *o,
+			struct err *e)
+{
+	struct volume v;
+	int r;
+
+	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	for (size_t i = 0; i < v.n_attachments && !o->force; i++) {
+		const char *other = v.attachments[i].iid.id;
+		if (other && strcasecmp(other, o->iid->id) == 0)
+			continue;
+		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; use force "
+			    "(mount.preempt) to take it", v.name, other ? other : "");
+		break;
+	}
+	volume_release(&v);
+	return r;
+}
+
+int records_attach(struct service *svc, const char *id, const struct attach_opts *o,
+		   const char *device, struct volume *out, struct err *e)
+{
+	struct volume_attachment a = { 0 };
+	int r;
+
+	if ((r = check_holder(svc, id, o, e)) < 0)
+		return r;
+	a.volume_id = (char *)id;
+	a.iid = *o->iid;
+	a.iid.service = svc->name;
+	a.device_name = (char *)device;
+	a.status = "attached";
+	if ((r = store_begin(svc->store, e)) < 0)
+		return r;
+	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
+	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
+		store_rollback(svc->store);
+		return r;
+	}
+	if ((r = store_commit(svc->store, e)) < 0)
+		return r;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+int records_detach(struct service *svc, const char *id, const struct detach_opts *o,
+		   struct volume *out, struct err *e)
+{
+	const char *who = o->iid && o->iid->id && !o->force ? o->iid->id : NULL;
+	int r;
+
+	if (!who && !o->force)
+		return err_set(e, -EINVAL, "detach needs an instance ID or force");
+	if ((r = store_volume_get(svc->store, svc->name, id, out, e)) < 0)
+		return r;
+	volume_release(out);
+	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
+		return r;
+	return store_volume_get(svc->store, svc->name, id, out, e);
+}

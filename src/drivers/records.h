@@ -1,0 +1,39 @@
+/*
+ * records: what the drivers that keep their volumes in the store (vfs,
+ * loop) share: listing and inspecting records, opts kept as fields, the
+ * one-holder attach rule, and the attach/detach bookkeeping. The functions
+ * with driver-slot signatures can stand in a driver table directly.
+ */
+#ifndef RR_RECORDS_H
+#define RR_RECORDS_H
+
+#include "drivers/driver.h"
+
+int records_instance_inspect(struct service *svc, const struct instance_id *in,
+			     struct instance *out, struct err *e);
+int records_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
+		    struct err *e);
+int records_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
+			   struct volume *out, struct err *e);
+int records_volume_inspect_by_name(struct service *svc, const char *name,
+				   const struct volume_query *q, struct volume *out,
+				   struct err *e);
+
+/* A create request's opts as string fields; NULL when there are none or
+ * on OOM (*oom says which). */
+json_t *records_fields_of(const json_t *opts, bool *oom);
+
+/* Remove may go ahead: the volume exists and is not attached (or force). */
+int records_check_removable(struct service *svc, const char *id, bool force, struct err *e);
+
+/*
+ * Attach id to o->iid with this device name: one holder at a time, force
+ * takes it over; the change is one transaction. out gets the volume.
+ */
+int records_attach(struct service *svc, const char *id, const struct attach_opts *o,
+		   const char *device, struct volume *out, struct err *e);
+/* Drop the caller's attachment (all with force); out gets the volume. */
+int records_detach(struct service *svc, const char *id, const struct detach_opts *o,
+		   struct volume *out, struct err *e);
+
+#endif
