@@ -20,7 +20,7 @@ SAN_OBJ := $(LIB_SRC:src/%.c=build/san/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
-.PHONY: all deps run test unit system clean
+.PHONY: all deps run test unit system clean fuzz fuzz-build
 # keep the sanitizer objects between unit-test builds
 .SECONDARY:
 all: build/rexray build/dvdcli
@@ -57,15 +57,54 @@ build/unit/%: tests/unit/%.c $(SAN_OBJ)
 
 unit: $(UNIT_BIN)
 
+# ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c under ASan/UBSan, built
+# with clang against the library compiled separately into build/fuzz/obj.
+# `make fuzz` runs each for FUZZ_SECONDS (FUZZ_TARGETS="a b" picks some,
+# FUZZ_JOBS how many at once) on a copy of its seed corpus under build/fuzz.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_TARGETS ?=
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -MMD -MP \
+                -Wall -Wextra -Wno-unused-parameter
+FUZZ_OBJ     := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
+
+build/fuzz/obj/util/version.o: \
+  FUZZ_CFLAGS += -DRR_COMMIT='"$(GIT_COMMIT)"' -DRR_BRANCH='"$(GIT_BRANCH)"'
+
+build/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+build/fuzz/librexray.a: $(FUZZ_OBJ)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+build/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h build/fuzz/librexray.a
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) \
+	  -o $@ $< build/fuzz/librexray.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	@tests/fuzz/run-fuzz --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
 run: deps
 	$(MAKE) build/rexray
 	build/rexray service start -f
 
 test: deps
-	$(MAKE) build/rexray build/dvdcli unit
+	$(MAKE) build/rexray build/dvdcli unit fuzz-build
 	@scripts/run-tests
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main/rexray.d build/obj/main/dvdcli.d
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) build/obj/main/rexray.d build/obj/main/dvdcli.d

@@ -15,7 +15,7 @@ enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
 	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS, F_CONTAINER_ID, F_ENV_FILE, F_RUNNING, F_TIMEOUT,
-	F_BIND,
+	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY,
 };
 
 struct flag {
@@ -51,6 +51,10 @@ static const struct flag flags[] = {
 	{ "running", 0, true, F_RUNNING },
 	{ "timeout", 0, true, F_TIMEOUT },
 	{ "bind", 0, false, F_BIND },
+	{ "key", 0, true, F_KEY },
+	{ "alg", 0, true, F_ALG },
+	{ "exp", 0, true, F_EXP },
+	{ "verify", 0, false, F_VERIFY },
 };
 
 static const char usage[] =
@@ -61,6 +65,8 @@ static const char usage[] =
 	"  service start [-f] [--nopid] [--force] | stop | status\n"
 	"  start | stop | status       aliases of the service commands\n"
 	"  dvdi prepare|cleanup|recover|run   the Mesos DVDI volume lifecycle\n"
+	"  token new --key K [--alg HS256] [--exp 8760h] SUBJECT   make a bearer token\n"
+	"  token decode [--verify --key K [--alg A]] TOKEN         show (and check) one\n"
 	"  env                         print the effective configuration\n"
 	"  version                     print the version\n"
 	"\n"
@@ -175,6 +181,10 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_RUNNING: a->running = val; break;
 		case F_TIMEOUT: a->timeout = val; break;
 		case F_BIND: a->bind = true; break;
+		case F_KEY: a->key = val; break;
+		case F_ALG: a->alg = val; break;
+		case F_EXP: a->exp = val; break;
+		case F_VERIFY: a->verify = true; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)
@@ -281,6 +291,11 @@ static int run(struct engine *en, struct cli_args *a)
 		return cmd_service(en, cmd, a);
 	if (strcmp(cmd, "service") == 0)
 		return cmd_service(en, a->words[1], a);
+	if (strcmp(cmd, "token") == 0) {
+		a->args += first_arg;
+		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
+		return cli_token(en, a->words[1], a);
+	}
 	if (strcmp(cmd, "dvdi") == 0) {
 		a->args += first_arg;
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;

@@ -40,6 +40,8 @@ struct cli_args {
 	int dashdash;		/* index in words where "--" stood, or -1 */
 	const char *container_id, *env_file, *running, *timeout;
 	bool bind;
+	const char *key, *alg, *exp;	/* token new|decode */
+	bool verify;
 };
 
 int cli_main(int argc, char **argv);
@@ -48,6 +50,8 @@ int cli_main(int argc, char **argv);
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
 /* dvdi subcommands (cli/dvdi.c) */
 int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a);
+/* token new|decode (cli/token.c); a->args are the words after sub */
+int cli_token(struct engine *en, const char *sub, struct cli_args *a);
 
 /* output helpers (cli/output.c) */
 int cli_parse_format(const char *s, enum out_format *out);

@@ -412,6 +412,20 @@ static void *fence_loop(void *arg)
 	return NULL;
 }
 
+/* Finish the mounts and unmounts a crash of this engine cut short. */
+static void reconcile(struct engine *en)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct err e = ERR_INIT;
+		size_t n = 0;
+		if (integ_reconcile(docker_module_integration(en->modules[i]), &n, &e) < 0)
+			log_warn("reconcile: %s (the server may be down; later requests settle it)",
+				 e.msg);
+		else if (n)
+			log_warn("reconcile: settled %zu volume(s) left mid-operation", n);
+	}
+}
+
 static int start_fencing(struct engine *en, struct err *e)
 {
 	int64_t ms;
@@ -504,7 +518,10 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 		goto out;
 	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
 				 en->modules, &en->n_modules, e);
-	if (r < 0 || (en->n_modules && (r = start_fencing(en, e)) < 0))
+	if (r < 0)
+		goto out;
+	reconcile(en);
+	if (en->n_modules && (r = start_fencing(en, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		fprintf(stderr, "rexray: libStorage server %s listening on %s\n",

@@ -72,6 +72,8 @@ struct storage_client {
 };
 
 struct ls_server;
+struct cfg;
+struct paths;
 
 /* In-process client on a server the caller owns (borrowed; must outlive
  * the client). Returns 0 or -ENOMEM. */
@@ -79,11 +81,69 @@ int client_local_new(struct ls_server *srv, struct storage_client **out, struct 
 
 /*
  * HTTP client. host is "unix:///path.sock" or "tcp://host:port".
- * timeout_ms bounds each whole request (0 = 120 s).
+ * timeout_ms bounds each whole request (0 = 120 s). Plain HTTP, no token.
  * Returns 0, or -EINVAL for a malformed host.
  */
 int client_http_new(const char *host, long timeout_ms, struct storage_client **out,
 		    struct err *e);
+
+/* How the HTTP client secures a connection (libstorage.client.tls). */
+enum http_tls_mode {
+	HTTP_TLS_AUTO = 0,    /* unset: TLS for a TCP host that is not loopback, else off */
+	HTTP_TLS_OFF,	      /* plain HTTP */
+	HTTP_TLS_VERIFY,      /* the certificate must verify against ca_file (or the
+			       * system CAs) and name the host (or server_name) */
+	HTTP_TLS_INSECURE,    /* TLS without any check of the server */
+	HTTP_TLS_KNOWN_HOSTS, /* no CA: the certificate's SHA-256 fingerprint must be
+			       * listed for the host in known_hosts */
+};
+
+/*
+ * Client options; every string is malloc'd and owned by the struct
+ * (http_client_opts_release). The client copies what it keeps.
+ */
+struct http_client_opts {
+	long timeout_ms;	  /* 0 = 120 s */
+	int tls_mode;		  /* enum http_tls_mode */
+	bool tls_unix;		  /* TLS on a unix socket too (LIBSTORAGE_TLS_SOCKITTOME) */
+	char *ca_file;		  /* trusted CAs (PEM); NULL = the system's */
+	char *cert_file;	  /* client certificate (PEM), or NULL */
+	char *key_file;		  /* its key (PEM), or NULL */
+	char *server_name;	  /* name the certificate must have, instead of the host */
+	char *known_hosts_file;	  /* "host sha256 AA:BB:.." lines; NULL = none */
+	char *user_known_hosts;	  /* a second one ($HOME/.rexray/known_hosts), or NULL */
+	char *known_host;	  /* one inline line of that form, or NULL */
+	char *token;		  /* bearer token sent with every request, or NULL */
+};
+
+/*
+ * Read libstorage.client.tls and libstorage.client.auth.token (see
+ * docs/security-tls.md) into *out (zeroed first):
+ *   tls: false | true | verifyPeers | insecure | "HOST sha256 AA:BB:.." |
+ *   a map {certFile, keyFile, trustedCertsFile, serverName, verifyPeers,
+ *   knownHosts, insecure}; unset = HTTP_TLS_AUTO. libstorage.tls.* give
+ *   trustedCertsFile (default <etc>/tls/cacerts when it exists),
+ *   serverName, knownHosts (default <etc>/tls/known_hosts, plus
+ *   $HOME/.rexray/known_hosts), insecure, and disabled (turns AUTO off).
+ *   token: a JWT, or the path of a file holding one.
+ * Returns 0, -EINVAL naming the key, -ENOMEM, -errno of reading the token.
+ */
+int http_client_opts_from_cfg(const struct cfg *cfg, const struct paths *paths,
+			      struct http_client_opts *out, struct err *e);
+void http_client_opts_release(struct http_client_opts *o);
+
+/*
+ * HTTP client with options (o may be NULL: plain HTTP, default timeout).
+ * AUTO resolves here: unix sockets stay plain (unless tls_unix), loopback
+ * TCP hosts stay plain, others use TLS: VERIFY with ca_file when one is
+ * set, else KNOWN_HOSTS when a known_hosts file lists the host, else
+ * VERIFY with the system CAs. In KNOWN_HOSTS mode the fingerprint is
+ * checked before the request (and its token) is sent, on a new
+ * connection per request. Returns 0, -EINVAL (bad host), -ENOMEM,
+ * -errno of reading a known_hosts file.
+ */
+int client_http_new_opts(const char *host, const struct http_client_opts *o,
+			 struct storage_client **out, struct err *e);
 
 /* Close and free; NULL is fine. */
 void client_free(struct storage_client *c);

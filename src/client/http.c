@@ -1,17 +1,23 @@
 /*
  * http: the storage client over the libStorage REST API, with libcurl.
  *
- * One easy handle per client, reused so that keep-alive connections
- * survive between calls; a client is therefore used by one thread at a
- * time. Every request is bounded by the client's timeout and every reply
- * body by HTTP_MAX_BODY. The server's status codes map onto the errno
- * values of client.h and its error message is passed through unchanged.
+ * Easy handles come from a small pool so that keep-alive connections
+ * survive between calls. Every request is bounded by the client's timeout
+ * and every reply body by HTTP_MAX_BODY. The server's status codes map
+ * onto the errno values of client.h and its error message is passed
+ * through unchanged.
+ *
+ * TLS (client.h, enum http_tls_mode) is libcurl's; the known-hosts check
+ * runs in CURLOPT_PREREQFUNCTION, after the handshake and before the
+ * request is sent, so a bearer token never reaches a server whose
+ * fingerprint did not match.
  */
 #include "client/client.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,8 @@
 
 #include "api/codec.h"
 #include "api/headers.h"
+#include "client/http_tls.h"
+#include "server/tls.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
 #define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
@@ -35,9 +43,17 @@ struct http_client {
 	CURL *pool[HTTP_POOL_MAX];
 	int n_pool;
 	char *host;	   /* as given, for messages */
-	char *base_url;	   /* "http://libstorage-server" or "http://host:port" */
+	char *base_url;	   /* "http://libstorage-server", "https://host:port", ... */
 	char *socket_path; /* unix socket, or NULL for TCP */
+	char *name;	   /* host name or address (no brackets), for TLS */
+	char *hostport;	   /* "name:port" as given ("[v6]:port") */
+	unsigned port;	   /* 0 for a unix socket */
 	long timeout_ms;
+	int tls_mode;		       /* resolved: never HTTP_TLS_AUTO */
+	char *ca_file, *cert_file, *key_file;
+	struct curl_slist *connect_to; /* serverName:port -> the real host, or NULL */
+	struct kh_list known;	       /* KNOWN_HOSTS: the host's fingerprints */
+	char *auth_header;	       /* "Authorization: Bearer ..." or NULL */
 };
 
 /* A reply body, growing up to HTTP_MAX_BODY. */
@@ -48,6 +64,10 @@ struct http_reply {
 	bool oom;
 	long status;
 	long os_errno; /* of a failed connect */
+	/* for the known-hosts check */
+	struct http_client *hc;
+	CURL *curl;
+	char tls_err[ERR_MSG_MAX];
 };
 
 /* ---- process-wide libcurl initialisation ---- */
@@ -76,8 +96,9 @@ static int parse_unix(struct http_client *hc, const char *path, struct err *e)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return bad_host(hc->host, "socket path is too long", e);
 	hc->socket_path = strdup(path);
-	hc->base_url = strdup("http://" HTTP_UNIX_HOST);
-	if (!hc->socket_path || !hc->base_url)
+	hc->name = strdup(HTTP_UNIX_HOST);
+	hc->hostport = strdup(HTTP_UNIX_HOST);
+	if (!hc->socket_path || !hc->name || !hc->hostport)
 		return err_set(e, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -103,10 +124,14 @@ static int parse_tcp(struct http_client *hc, const char *hp, struct err *e)
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 1 || port > 65535)
 		return bad_host(hc->host, "port must be 1-65535", e);
-	if (asprintf(&hc->base_url, "http://%s", hp) < 0) {
-		hc->base_url = NULL;
+	hc->port = (unsigned)port;
+	hc->hostport = strdup(hp);
+	if (hp[0] == '[')
+		hc->name = strndup(hp + 1, (size_t)(colon - hp - 2));
+	else
+		hc->name = strndup(hp, (size_t)(colon - hp));
+	if (!hc->hostport || !hc->name)
 		return err_set(e, -ENOMEM, "out of memory");
-	}
 	return 0;
 }
 
@@ -209,8 +234,8 @@ static int ctx_headers(struct curl_slist **list, const struct ls_ctx *ctx, struc
 			  tx_header_format(ctx && ctx->tx_id ? ctx->tx_id : txid, time(NULL)), e);
 }
 
-static int build_headers(struct curl_slist **list, bool has_body, const struct ls_ctx *ctx,
-			 struct err *e)
+static int build_headers(struct http_client *hc, struct curl_slist **list, bool has_body,
+			 const struct ls_ctx *ctx, struct err *e)
 {
 	struct curl_slist *n;
 
@@ -218,6 +243,15 @@ static int build_headers(struct curl_slist **list, bool has_body, const struct l
 	*list = curl_slist_append(NULL, "Expect:");
 	if (!*list)
 		return err_set(e, -ENOMEM, "out of memory");
+	if (hc->auth_header) {
+		n = curl_slist_append(*list, hc->auth_header);
+		if (!n) {
+			curl_slist_free_all(*list);
+			*list = NULL;
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+		*list = n;
+	}
 	if (has_body) {
 		n = curl_slist_append(*list, "Content-Type: application/json");
 		if (!n) {
@@ -258,6 +292,92 @@ static void handle_give(struct http_client *hc, CURL *c)
 		curl_easy_cleanup(c);
 }
 
+/* ---- TLS ---- */
+
+/* Why the check refused the server; long messages are cut, not wrong. */
+static int tls_refuse(struct http_reply *rep, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int tls_refuse(struct http_reply *rep, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->tls_err, sizeof(rep->tls_err), fmt, ap);
+	va_end(ap);
+	return CURL_PREREQFUNC_ABORT;
+}
+
+/* The server's certificate, as libcurl saw it in the handshake, must be
+ * listed for the host. Runs before the request goes out. */
+static int on_prereq(void *cls, char *primary_ip, char *local_ip, int primary_port,
+		     int local_port)
+{
+	struct http_reply *rep = cls;
+	struct http_client *hc = rep->hc;
+	struct curl_certinfo *ci = NULL;
+	char hex[FP_HEX_LEN + 1], shown[FP_SHOW_LEN + 1];
+	const char *pem = NULL;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (curl_easy_getinfo(rep->curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+	    ci->num_of_certs > 0) {
+		for (struct curl_slist *l = ci->certinfo[0]; l && !pem; l = l->next)
+			pem = strncmp(l->data, "Cert:", 5) == 0 ? l->data + 5 : NULL;
+	}
+	if (!pem || cert_fingerprint(pem, strlen(pem), hex, shown) < 0)
+		return tls_refuse(rep, "libstorage server at %s: no certificate to check "
+				  "against known hosts", hc->host);
+	if (kh_list_has(&hc->known, hex))
+		return CURL_PREREQFUNC_OK;
+	if (hc->known.n == 0)
+		return tls_refuse(rep, "libstorage server at %s is not a known host; if its "
+				  "certificate is the right one, add the line '%s sha256 %s' to "
+				  "a known_hosts file (looked in %s)", hc->host, hc->name, shown,
+				  hc->known.sources[0] ? hc->known.sources : "no file");
+	return tls_refuse(rep, "libstorage server at %s presented a certificate (sha256 %s) "
+			  "that does not match its known_hosts entry (%s): refusing to talk to it",
+			  hc->host, shown, hc->known.sources);
+}
+
+static CURLcode tls_options(struct http_client *hc, CURL *c, struct http_reply *rep)
+{
+	bool verify = hc->tls_mode == HTTP_TLS_VERIFY;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
+	} while (0)
+	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	if (verify && hc->ca_file)
+		SET(CURLOPT_CAINFO, hc->ca_file);
+	if (hc->cert_file)
+		SET(CURLOPT_SSLCERT, hc->cert_file);
+	if (hc->key_file)
+		SET(CURLOPT_SSLKEY, hc->key_file);
+	if (hc->connect_to)
+		SET(CURLOPT_CONNECT_TO, hc->connect_to);
+	if (hc->tls_mode == HTTP_TLS_KNOWN_HOSTS) {
+		/* a reused connection carries no certificate to check: every
+		 * request makes (and checks) its own */
+		SET(CURLOPT_FRESH_CONNECT, 1L);
+		SET(CURLOPT_FORBID_REUSE, 1L);
+		SET(CURLOPT_CERTINFO, 1L);
+		SET(CURLOPT_PREREQFUNCTION, on_prereq);
+		SET(CURLOPT_PREREQDATA, rep);
+		rep->hc = hc;
+		rep->curl = c;
+	}
+#undef SET
+	return rc;
+}
+
 static CURLcode set_options(struct http_client *hc, CURL *c, const char *method, const char *url,
 			    const char *body, struct curl_slist *hdrs, struct http_reply *rep,
 			    char *errbuf)
@@ -274,7 +394,7 @@ static CURLcode set_options(struct http_client *hc, CURL *c, const char *method,
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "http");
+	SET(CURLOPT_PROTOCOLS_STR, hc->tls_mode == HTTP_TLS_OFF ? "http" : "https");
 	SET(CURLOPT_TIMEOUT_MS, hc->timeout_ms);
 	SET(CURLOPT_USERAGENT, "rexray-c");
 	SET(CURLOPT_HTTPHEADER, hdrs);
@@ -291,7 +411,32 @@ static CURLcode set_options(struct http_client *hc, CURL *c, const char *method,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
+	if (rc == CURLE_OK && hc->tls_mode != HTTP_TLS_OFF)
+		rc = tls_options(hc, c, rep);
 	return rc;
+}
+
+/* What to look at when the TLS handshake, or its absence, failed. */
+static const char *tls_hint(const struct http_client *hc, CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		return " (the server's certificate is not trusted: set "
+		       "libstorage.client.tls.trustedCertsFile to its CA, list it in "
+		       "known_hosts, or use libstorage.client.tls: insecure)";
+	case CURLE_SSL_CERTPROBLEM:
+		return " (check libstorage.client.tls.certFile and keyFile)";
+	case CURLE_SSL_CONNECT_ERROR:
+		return hc->tls_mode == HTTP_TLS_OFF ? "" : " (is the server using TLS? "
+		       "libstorage.client.tls: false talks plain HTTP)";
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+		return hc->tls_mode != HTTP_TLS_OFF ? "" : " (if the server uses TLS, set "
+		       "libstorage.client.tls)";
+	default:
+		return "";
+	}
 }
 
 static int transport_error(struct http_client *hc, CURLcode rc, const struct http_reply *rep,
@@ -306,6 +451,8 @@ static int transport_error(struct http_client *hc, CURLcode rc, const struct htt
 		why = strerror((int)rep->os_errno);
 	if (rep->oom)
 		return err_set(e, -ENOMEM, "out of memory");
+	if (rc == CURLE_ABORTED_BY_CALLBACK && rep->tls_err[0])
+		return err_set(e, -EACCES, "%s", rep->tls_err);
 	if (rep->too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		return err_set(e, -E2BIG,
 			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
@@ -325,7 +472,8 @@ static int transport_error(struct http_client *hc, CURLcode rc, const struct htt
 		code = -EIO;
 		break;
 	}
-	return err_set(e, code, "cannot reach libstorage server at %s: %s", hc->host, why);
+	return err_set(e, code, "cannot reach libstorage server at %s: %s%s", hc->host, why,
+		       tls_hint(hc, rc));
 }
 
 /*
@@ -345,7 +493,7 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	r = build_headers(&hdrs, body != NULL, ctx, e);
+	r = build_headers(hc, &hdrs, body != NULL, ctx, e);
 	if (r < 0)
 		return r;
 	if (asprintf(&url, "%s%s", hc->base_url, path) < 0) {
@@ -716,6 +864,17 @@ static void http_client_free(struct http_client *hc)
 	free(hc->host);
 	free(hc->base_url);
 	free(hc->socket_path);
+	free(hc->name);
+	free(hc->hostport);
+	free(hc->ca_file);
+	free(hc->cert_file);
+	free(hc->key_file);
+	curl_slist_free_all(hc->connect_to);
+	kh_list_release(&hc->known);
+	if (hc->auth_header) {
+		memset(hc->auth_header, 0, strlen(hc->auth_header));
+		free(hc->auth_header);
+	}
 	free(hc);
 }
 
@@ -738,13 +897,81 @@ static const struct storage_client_ops http_ops = {
 	.volume_remove = op_volume_remove,
 };
 
-int client_http_new(const char *host, long timeout_ms, struct storage_client **out, struct err *e)
+/* HTTP_TLS_AUTO and the unix-socket rule, made concrete for this host. */
+static int resolve_tls(struct http_client *hc, const struct http_client_opts *o, struct err *e)
 {
+	int r;
+
+	hc->tls_mode = o->tls_mode;
+	if (hc->socket_path && !o->tls_unix)
+		hc->tls_mode = HTTP_TLS_OFF;
+	if (hc->tls_mode == HTTP_TLS_AUTO && !hc->socket_path && tls_host_is_loopback(hc->name))
+		hc->tls_mode = HTTP_TLS_OFF;
+	if (hc->tls_mode != HTTP_TLS_AUTO && hc->tls_mode != HTTP_TLS_KNOWN_HOSTS)
+		return 0;
+	if ((r = kh_lookup(o, hc->name, hc->port, &hc->known, e)) < 0)
+		return r;
+	if (hc->tls_mode == HTTP_TLS_AUTO)
+		hc->tls_mode = !o->ca_file && hc->known.n ? HTTP_TLS_KNOWN_HOSTS : HTTP_TLS_VERIFY;
+	return 0;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -ENOMEM : 0;
+}
+
+/* The URL's host is the name the certificate must carry: serverName,
+ * when set, with CONNECT_TO sending the connection to the real host. */
+static int tls_setup(struct http_client *hc, const struct http_client_opts *o, struct err *e)
+{
+	const char *name = o->server_name;
+	char *ct = NULL;
+	int r;
+
+	if (hc->tls_mode == HTTP_TLS_OFF)
+		return asprintf(&hc->base_url, "http://%s", hc->hostport) < 0 ? -ENOMEM : 0;
+	if (dup_opt(&hc->ca_file, o->ca_file) < 0 || dup_opt(&hc->cert_file, o->cert_file) < 0 ||
+	    dup_opt(&hc->key_file, o->key_file) < 0)
+		return -ENOMEM;
+	if (!name || hc->socket_path)
+		return asprintf(&hc->base_url, "https://%s", name ? name : hc->hostport) < 0
+			       ? -ENOMEM : 0;
+	if (strchr(name, ':') || strchr(name, '/'))
+		return err_set(e, -EINVAL, "config: libstorage.client.tls.serverName '%s' is not "
+			       "a host name", name);
+	if (asprintf(&hc->base_url, "https://%s:%u", name, hc->port) < 0)
+		return -ENOMEM;
+	r = asprintf(&ct, "%s:%u:%s", name, hc->port, hc->hostport);
+	if (r < 0)
+		return -ENOMEM;
+	hc->connect_to = curl_slist_append(NULL, ct);
+	free(ct);
+	return hc->connect_to ? 0 : -ENOMEM;
+}
+
+static int bearer_header(struct http_client *hc, const char *token, struct err *e)
+{
+	if (!token)
+		return 0;
+	if (!header_value_ok(token))
+		return err_set(e, -EINVAL, "the bearer token has control characters or is longer "
+			       "than %d bytes", HEADER_VALUE_MAX);
+	return asprintf(&hc->auth_header, "Authorization: Bearer %s", token) < 0 ? -ENOMEM : 0;
+}
+
+int client_http_new_opts(const char *host, const struct http_client_opts *o,
+			 struct storage_client **out, struct err *e)
+{
+	static const struct http_client_opts plain = { .tls_mode = HTTP_TLS_OFF };
 	struct http_client *hc;
 	struct storage_client *c;
 	int r;
 
 	*out = NULL;
+	if (!o)
+		o = &plain;
 	if (!host)
 		return err_set(e, -EINVAL, "no libstorage host given");
 	pthread_once(&curl_once, curl_init_once);
@@ -759,10 +986,13 @@ int client_http_new(const char *host, long timeout_ms, struct storage_client **o
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	hc->timeout_ms = timeout_ms > 0 ? timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-	r = parse_host(hc, host, e);
-	if (r < 0)
+	hc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	if ((r = parse_host(hc, host, e)) < 0 || (r = resolve_tls(hc, o, e)) < 0 ||
+	    (r = tls_setup(hc, o, e)) < 0 || (r = bearer_header(hc, o->token, e)) < 0) {
+		if (r == -ENOMEM)
+			err_set(e, r, "out of memory");
 		goto fail;
+	}
 	c->ops = &http_ops;
 	c->impl = hc;
 	*out = c;
@@ -771,4 +1001,11 @@ fail:
 	http_client_free(hc);
 	free(c);
 	return r;
+}
+
+int client_http_new(const char *host, long timeout_ms, struct storage_client **out, struct err *e)
+{
+	struct http_client_opts o = { .timeout_ms = timeout_ms, .tls_mode = HTTP_TLS_OFF };
+
+	return client_http_new_opts(host, &o, out, e);
 }

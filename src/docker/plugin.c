@@ -128,13 +128,47 @@ static int do_create(struct call *c, struct httpd_reply *out, struct err *e)
 	return 0;
 }
 
+/* What a mount's reply carries back to confirm its use. */
+struct mount_ack {
+	struct integration *ig;
+	char *name;
+	char *caller;
+};
+
+static void mount_delivered(void *arg, bool delivered)
+{
+	struct mount_ack *a = arg;
+
+	integ_mount_confirm(a->ig, a->name, a->caller, delivered);
+	free(a->name);
+	free(a->caller);
+	free(a);
+}
+
 static int do_mount(struct call *c, struct httpd_reply *out, struct err *e)
 {
+	struct integ_mount_opts o = { .pending = true };
+	struct mount_ack *ack = calloc(1, sizeof(*ack));
 	char *path = NULL;
 
-	if (integ_mount(c->m->ig, c->name, c->id, NULL, &path, e) < 0)
+	if (!ack || !(ack->name = strdup(c->name)) ||
+	    !(ack->caller = strdup(c->id ? c->id : ""))) {
+		if (ack)
+			free(ack->name);
+		free(ack);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	ack->ig = c->m->ig;
+	if (integ_mount(c->m->ig, c->name, c->id, &o, &path, e) < 0) {
+		free(ack->name);
+		free(ack->caller);
+		free(ack);
 		return e->code;
+	}
 	reply_ok(out, json_pack("{s:s}", "Mountpoint", path));
+	/* the use counts once Docker has the reply */
+	out->done = mount_delivered;
+	out->done_arg = ack;
 	free(path);
 	return 0;
 }

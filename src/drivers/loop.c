@@ -28,6 +28,7 @@
 #include "os/fs.h"
 #include "os/loopdev.h"
 #include "store/store.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -72,6 +73,8 @@ static int image_path(const char *dir, const char *id, char *out, size_t outsz, 
 	return 0;
 }
 
+static void sweep(struct service *svc);
+
 static int loop_init(struct service *svc, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
@@ -81,6 +84,7 @@ static int loop_init(struct service *svc, struct err *e)
 		return r;
 	if ((r = fs_mkdir_p(p->dir, 0700)) < 0)
 		return err_set(e, r, "loop: cannot create '%s': %s", p->dir, strerror(-r));
+	sweep(svc);
 	/* REX-Ray's 16 GB default suits cloud disks; an image on this host's
 	 * disk starts at 1 GiB unless create.default.size says otherwise */
 	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 1, 1, 1 << 20, &p->default_size, e);
@@ -102,11 +106,24 @@ static int check_free_space(const char *dir, int64_t size_gb, struct err *e)
 	return 0;
 }
 
-/* Create <dir>/<id>.img of size bytes, sparse, with a fresh sequence id. */
-static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz, char *img,
-		      size_t imgsz, struct err *e)
+/* The side files of a volume's image: ".<id>.img.new" while it is being
+ * created, ".<id>.img.gone" while it is being removed. Only the record
+ * commit decides which way an interrupted create or remove goes; the next
+ * start settles the files (sweep below). */
+static int side_path(const char *dir, const char *id, const char *suffix, char *out, size_t sz,
+		     struct err *e)
+{
+	if ((size_t)snprintf(out, sz, "%s/.%s.img.%s", dir, id, suffix) >= sz)
+		return err_set(e, -ENAMETOOLONG, "loop: image path too long");
+	return 0;
+}
+
+/* Create the sparse ".<id>.img.new" of size bytes with a fresh id. */
+static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz, char *tmp,
+		      size_t tmpsz, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
+	char img[PATH_MAX + 64];
 
 	for (int tries = 0; tries < ID_TRIES; tries++) {
 		int64_t seq;
@@ -115,19 +132,22 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 		if ((r = store_next_seq(svc->store, svc->name, "volume", &seq, e)) < 0)
 			return r;
 		snprintf(id, idsz, "loop-%03lld", (long long)seq);
-		if ((r = image_path(p->dir, id, img, imgsz, e)) < 0)
+		if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+		    (r = side_path(p->dir, id, "new", tmp, tmpsz, e)) < 0)
 			return r;
-		fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0 && errno == EEXIST)
+		if (access(img, F_OK) == 0)
 			continue; /* a file left by an earlier store: never reuse it */
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
 		if (fd < 0)
-			return err_set(e, -errno, "loop: cannot create '%s': %s", img,
+			return err_set(e, -errno, "loop: cannot create '%s': %s", tmp,
 				       strerror(errno));
 		if (ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
 			r = -errno;
 			close(fd);
-			unlink(img);
-			return err_set(e, r, "loop: cannot size '%s': %s", img, strerror(-r));
+			unlink(tmp);
+			return err_set(e, r, "loop: cannot size '%s': %s", tmp, strerror(-r));
 		}
 		close(fd);
 		return 0;
@@ -135,12 +155,57 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 	return err_set(e, -EEXIST, "loop: no free volume id after %d tries", ID_TRIES);
 }
 
+/* Settle what a crash left: a ".new" image belongs to its volume if the
+ * record was committed, else it goes; a ".gone" image comes back if its
+ * record is still there, else it goes. */
+static void sweep(struct service *svc)
+{
+	struct loop_priv *p = svc->priv;
+	char path[PATH_MAX + 300], img[PATH_MAX + 64], id[300];
+	struct dirent *de;
+	DIR *d = opendir(p->dir);
+
+	while (d && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name, *suffix;
+		size_t len = strlen(n);
+		struct volume v;
+		bool has_record;
+
+		if (n[0] != '.' || len < 10)
+			continue;
+		if (len > 9 && strcmp(n + len - 8, ".img.new") == 0)
+			suffix = "new";
+		else if (len > 10 && strcmp(n + len - 9, ".img.gone") == 0)
+			suffix = "gone";
+		else
+			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 5 - strlen(suffix)), n + 1);
+		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
+		if (image_path(p->dir, id, img, sizeof(img), NULL) < 0)
+			continue;
+		has_record = store_volume_get(svc->store, svc->name, id, &v, NULL) == 0;
+		if (has_record)
+			volume_release(&v);
+		if (has_record && access(img, F_OK) < 0) {
+			log_warn("loop: completing the interrupted %s of %s", strcmp(suffix, "new") == 0 ?
+				 "create" : "undone remove", id);
+			rename(path, img);
+		} else {
+			log_warn("loop: dropping '%s' left by an interrupted operation", path);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+
 static int loop_volume_create(struct service *svc, const struct volume_create_req *req,
 			      struct volume *out, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
 	struct volume v = { 0 };
-	char id[32], img[PATH_MAX + 64];
+	char id[32], img[PATH_MAX + 64], tmp[PATH_MAX + 300];
 	int64_t size = req->has_size ? req->size : p->default_size;
 	bool oom;
 	int r;
@@ -150,7 +215,8 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 			       (long long)size);
 	if ((r = check_free_space(p->dir, size, e)) < 0)
 		return r;
-	if ((r = make_image(svc, (uint64_t)size * GIB, id, sizeof(id), img, sizeof(img), e)) < 0)
+	if ((r = make_image(svc, (uint64_t)size * GIB, id, sizeof(id), tmp, sizeof(tmp), e)) < 0 ||
+	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
 		return r;
 	v.id = strdup(id);
 	v.name = strdup(req->name);
@@ -166,12 +232,19 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	fault_point("loop.create.before-record");
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
 		goto fail;
+	fault_point("loop.create.after-record");
+	if (rename(tmp, img) < 0) {
+		r = err_set(e, -errno, "loop: cannot name '%s': %s", img, strerror(errno));
+		store_volume_delete(svc->store, svc->name, id, NULL);
+		goto fail;
+	}
 	*out = v;
 	return 0;
 fail:
-	unlink(img);
+	unlink(tmp);
 	volume_release(&v);
 	return r;
 }
@@ -201,16 +274,26 @@ static int release_local_device(const char *img, struct err *e)
 static int loop_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
-	char img[PATH_MAX + 64];
+	char img[PATH_MAX + 64], gone[PATH_MAX + 300];
 	int r;
 
 	if ((r = records_check_removable(svc, id, force, e)) < 0 ||
 	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
-	    (r = release_local_device(img, e)) < 0 ||
-	    (r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
+	    (r = side_path(p->dir, id, "gone", gone, sizeof(gone), e)) < 0 ||
+	    (r = release_local_device(img, e)) < 0)
 		return r;
-	if (unlink(img) < 0 && errno != ENOENT)
-		log_warn("loop: volume %s removed but '%s' stays: %s", id, img, strerror(errno));
+	/* image aside first, then the record: a crash between leaves the
+	 * record, and the next start puts the image back */
+	if (rename(img, gone) < 0 && errno != ENOENT)
+		return err_set(e, -errno, "loop: cannot remove '%s': %s", img, strerror(errno));
+	fault_point("loop.remove.after-rename");
+	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0) {
+		rename(gone, img);
+		return r;
+	}
+	fault_point("loop.remove.after-record");
+	if (unlink(gone) < 0 && errno != ENOENT)
+		log_warn("loop: volume %s removed but '%s' stays: %s", id, gone, strerror(errno));
 	return 0;
 }
 
@@ -295,6 +378,9 @@ static bool backs(const char *dev, const char *image)
 	return same;
 }
 
+static int marker_write(const struct exec_ctx *x, const char *volume_id, const char *dev,
+			struct err *e);
+
 /* This host's device for the volume, from its marker; stale markers go. */
 static int marker_find(const struct exec_ctx *x, const char *volume_id, const char *image,
 		       char dev[LOOPDEV_PATH_MAX], struct err *e)
@@ -307,6 +393,11 @@ static int marker_find(const struct exec_ctx *x, const char *volume_id, const ch
 	if (fs_read_file(path, 256, &buf, NULL) < 0)
 		return -ENOENT;
 	buf[strcspn(buf, "\n")] = '\0';
+	/* an attach that was interrupted: adopt the device if it happened */
+	if (strcmp(buf, "pending") == 0 && loopdev_find_by_file(image, dev, NULL) == 0) {
+		free(buf);
+		return marker_write(x, volume_id, dev, e) < 0 ? -EIO : 0;
+	}
 	if (strlen(buf) < LOOPDEV_PATH_MAX && backs(buf, image)) {
 		strcpy(dev, buf);
 		free(buf);
@@ -332,6 +423,14 @@ static int marker_write(const struct exec_ctx *x, const char *volume_id, const c
 	if ((r = fs_write_atomic(path, line, strlen(line), 0600)) < 0)
 		return err_set(e, r, "loop: cannot write '%s': %s", path, strerror(-r));
 	return 0;
+}
+
+static void loop_marker_drop(const struct exec_ctx *x, const char *volume_id)
+{
+	char path[PATH_MAX + 300];
+
+	if (marker_path(x, volume_id, path, sizeof(path), NULL) == 0)
+		unlink(path);
 }
 
 static int image_of(const struct exec_ctx *x, const char *id, char *img, size_t sz, struct err *e)
@@ -403,11 +502,19 @@ static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id,
 	if ((r = image_of(x, name, img, sizeof(img), e)) < 0)
 		return r;
 	if (marker_find(x, volume_id, img, d, NULL) < 0) {
-		if ((r = loopdev_attach(img, timeout_ms, d, e)) < 0)
+		/* "pending" first, so a crash mid-attach leaves no device nobody knows */
+		if ((r = marker_write(x, volume_id, "pending", e)) < 0)
 			return r;
+		fault_point("loop.attach.after-pending");
+		if ((r = loopdev_attach(img, timeout_ms, d, e)) < 0) {
+			loop_marker_drop(x, volume_id);
+			return r;
+		}
 		*created = true;
+		fault_point("loop.attach.after-device");
 		if ((r = marker_write(x, volume_id, d, e)) < 0) {
 			loopdev_detach(d, NULL);
+			loop_marker_drop(x, volume_id);
 			return r;
 		}
 	}

@@ -16,6 +16,7 @@
 #include "drivers/driver.h"
 #include "os/fs.h"
 #include "store/store.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -559,14 +560,17 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 	} else if (r < 0) {
 		goto fail;
 	}
+	fault_point("mount.after-find");
 	if ((r = attach_if_needed(ig, &v, &token, &u, e)) < 0)
 		goto fail;
+	fault_point("mount.after-attach");
 	r = ig->exec->device_get(&ig->x, v.id, token ? token : v.id, (long)ig->attach_timeout_ms,
 				 &u.dev, &u.dev_made, e);
 	if (r < 0) {
 		err_prefix(e, "problem with device discovery for volume '%s'", name);
 		goto fail;
 	}
+	fault_point("mount.after-device");
 	existing = mounted_path(ig, name, u.dev);
 	if (existing) { /* already mounted here: the same path, no second mount */
 		*path = existing;
@@ -584,6 +588,7 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 		if (r < 0)
 			goto fail;
 		u.mounted = true;
+		fault_point("mount.after-mount");
 		if ((r = make_root(ig, u.target, e)) < 0)
 			goto fail;
 		if (asprintf(path, "%s%s", u.target, ig->root_path) < 0) {
@@ -591,7 +596,9 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 			goto fail;
 		}
 	}
-	if ((r = store_use_add(ig->store, ig->service, name, caller ? caller : "", &total, e)) < 0) {
+	fault_point("mount.before-count");
+	if ((r = store_use_add(ig->store, ig->service, name, caller ? caller : "",
+			       o && o->pending, &total, e)) < 0) {
 		free(*path);
 		*path = NULL;
 		goto fail;
@@ -653,8 +660,10 @@ static int really_unmount(struct integration *ig, const struct volume *v, struct
 	}
 	if (osfs_is_mount_point(target) && (r = osfs_unmount(target, e)) < 0)
 		goto out;
+	fault_point("unmount.after-umount");
 	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0)
 		goto out;
+	fault_point("unmount.after-release");
 	r = 0;
 	if (v->attachment_state == AS_ATTACHED) {
 		r = ig->client->ops->volume_detach(ig->client, ig->service, v->id, &dr, &ctx, &tmp, e);
@@ -680,6 +689,7 @@ static int unmount_locked(struct integration *ig, const char *name, const char *
 		goto out;
 	}
 	err_clear(e);
+	fault_point("unmount.after-uncount");
 	if (!ig->ignore_used_count && total > 0) {
 		/* others still use it; an unknown caller's unmount changes nothing */
 		log_info("integration: %s still has %lld use(s)", name, (long long)total);
@@ -909,4 +919,77 @@ int integ_fence(struct integration *ig, size_t *n, struct err *e)
 			(*n)++;
 	local_devices_release(&ld);
 	return 0;
+}
+
+/* ---- reconciliation at start ---- */
+
+/* A volume of ours that is mounted or has a device here but no use: the
+ * operation that made it was cut short (the engine died mid-mount or
+ * mid-unmount). Nobody can be using it: finish the unmount. */
+static bool settle(struct integration *ig, struct volume *v)
+{
+	struct err e = ERR_INIT;
+	int64_t uses = 1;
+	int fd;
+
+	if (store_use_count(ig->store, ig->service, v->name, &uses, &e) < 0 || uses > 0)
+		return false;
+	if ((fd = lock_volume(ig, v->name, &e)) < 0)
+		return false;
+	log_warn("integration: volume %s is mounted or attached here with no user left: "
+		 "finishing its unmount", v->name);
+	if (really_unmount(ig, v, &e) < 0)
+		log_warn("integration: cannot settle %s: %s", v->name, e.msg);
+	unlock_volume(fd);
+	return true;
+}
+
+int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
+{
+	struct volume_list l = { 0 };
+	char **paths = NULL;
+	int r;
+
+	*n = 0;
+	/* mounts whose reply a crash never sent are not uses */
+	if ((r = store_use_drop_pending(ig->store, e)) < 0 || (r = integ_list(ig, &l, &paths, e)) < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++) {
+		char *dev = NULL;
+		bool here = paths[i][0] != '\0';
+		if (!here && ig->exec->device_find &&
+		    ig->exec->device_find(&ig->x, l.v[i].id, &dev, NULL) == 0)
+			here = true;
+		free(dev);
+		if (here && settle(ig, &l.v[i]))
+			(*n)++;
+	}
+	integ_paths_free(paths, l.n);
+	volume_list_release(&l);
+	return 0;
+}
+
+void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
+			 bool delivered)
+{
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	int64_t total = 1;
+	int fd;
+
+	if ((fd = lock_volume(ig, name, &e)) < 0) {
+		log_warn("integration: confirm %s: %s", name, e.msg);
+		return;
+	}
+	if (store_use_confirm(ig->store, ig->service, name, caller ? caller : "", delivered, &total,
+			      &e) < 0)
+		log_warn("integration: confirm %s: %s", name, e.msg);
+	else if (!delivered && total == 0 && find_volume(ig, name, &v, &e) == 0) {
+		/* the caller never learned of the mount: nobody uses it */
+		log_warn("integration: the mount reply for %s was not delivered: unmounting", name);
+		if (really_unmount(ig, &v, &e) < 0)
+			log_warn("integration: %s", e.msg);
+	}
+	volume_release(&v);
+	unlock_volume(fd);
 }

@@ -39,6 +39,9 @@ struct integration;
 struct integ_mount_opts {
 	bool overwrite_fs;	 /* format even when a filesystem is there */
 	const char *new_fs_type; /* ext4 or xfs; NULL = the volume's or the default */
+	bool pending;		 /* count the use only once integ_mount_confirm says the
+				  * caller got the reply (a reply lost to a hang-up or a
+				  * crash must not leave a use nobody will give back) */
 };
 
 /*
@@ -65,6 +68,10 @@ int integ_create(struct integration *ig, const char *name, const json_t *opts, s
 int integ_mount(struct integration *ig, const char *name, const char *caller,
 		const struct integ_mount_opts *o, char **path, struct err *e);
 int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e);
+/* After a pending mount's reply: delivered keeps the use; not delivered
+ * takes it back and unmounts if nobody else uses the volume. */
+void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
+			 bool delivered);
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e);
 int integ_remove(struct integration *ig, const char *name, struct err *e);
 
@@ -86,5 +93,13 @@ void integ_paths_free(char **paths, size_t n);
  * use counts dropped: this host writes to it no more. *n gets how many.
  */
 int integ_fence(struct integration *ig, size_t *n, struct err *e);
+
+/*
+ * At start: finish what a crash cut short. A volume mounted, or with a
+ * device, on this host but with no use counted is unmounted, released and
+ * detached (its mount or unmount was interrupted; no caller holds it).
+ * *n gets how many.
+ */
+int integ_reconcile(struct integration *ig, size_t *n, struct err *e);
 
 #endif

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/codec.h"
 #include "api/headers.h"
 #include "config/config.h"
+#include "server/auth.h"
 #include "server/httpd.h"
 #include "server/service.h"
+#include "server/tls.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -22,6 +25,7 @@ struct http_endpoint {
 	struct httpd *h;
 	struct ls_server *srv;
 	const struct cfg *cfg;
+	struct auth_policy auth; /* read-only once serving */
 };
 
 /* One request: its body and parsed headers. */
@@ -452,6 +456,38 @@ static int route(struct call *c)
 	return send_error(c->ep, c->out, 404, "resource not found");
 }
 
+/* The bearer token, when the policy wants one. false: refused, *out filled. */
+static bool authorized(struct http_endpoint *ep, struct MHD_Connection *conn, const char *method,
+		       const char *url, struct httpd_reply *out)
+{
+	const char *hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	enum jwt_fault f = JWT_OK;
+	struct err e = ERR_INIT;
+	json_t *inner;
+	int r;
+
+	if (!ep->auth.enabled)
+		return true;
+	r = auth_check(&ep->auth, hdr, (int64_t)time(NULL), NULL, &f, &e);
+	if (r == 0)
+		return true;
+	if (r != -EACCES) {
+		send_error(ep, out, 500, e.msg);
+		return false;
+	}
+	log_info("http: 401 %s %s: %s", method, url, e.msg);
+	inner = json_pack("{s:b,s:s}", "invalidToken", f != JWT_MISSING && f != JWT_DENIED,
+			  "reason", jwt_fault_name(f));
+	if (inner && f == JWT_BAD_SIG)
+		json_object_set_new(inner, "invalidSig", json_true());
+	if (inner && (f == JWT_EXPIRED || f == JWT_NOT_YET_VALID))
+		json_object_set_new(inner, "claim", json_string(f == JWT_EXPIRED ? "exp" : "nbf"));
+	if (inner && f == JWT_DENIED)
+		json_object_set_new(inner, "denied", json_true());
+	send_json(ep, out, 401, error_body_to_json(e.msg, 401, inner));
+	return false;
+}
+
 static void dispatch(void *arg, struct MHD_Connection *conn, const char *method, const char *url,
 		     const char *body, size_t len, bool too_big, struct httpd_reply *out)
 {
@@ -464,6 +500,8 @@ static void dispatch(void *arg, struct MHD_Connection *conn, const char *method,
 		send_error(ep, out, 413, "request body is larger than 1 MiB");
 		return;
 	}
+	if (!authorized(ep, conn, method, url, out))
+		return;
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &rq);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &rq);
 	if (rq.header_status) {
@@ -487,8 +525,50 @@ static void dispatch(void *arg, struct MHD_Connection *conn, const char *method,
 	request_release(&rq);
 }
 
-int http_endpoint_start(struct ls_server *srv, const struct cfg *cfg, const char *address,
-			mode_t sock_mode, struct http_endpoint **out, struct err *e)
+/* The name under libstorage.server.endpoints whose address is address,
+ * for per-endpoint TLS settings; "" when none. */
+static void endpoint_name(const struct cfg *cfg, const char *address, char *out, size_t outsz)
+{
+	char **names = NULL, key[320];
+	int n = cfg_children(cfg, "libstorage.server.endpoints", &names);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *a;
+		snprintf(key, sizeof(key), "libstorage.server.endpoints.%s.address", names[i]);
+		a = cfg_get(cfg, key);
+		if (a && strcmp(a, address) == 0) {
+			snprintf(out, outsz, "%s", names[i]);
+			break;
+		}
+	}
+	if (n > 0)
+		cfg_names_free(names);
+}
+
+static int endpoint_listen(struct http_endpoint *ep, const struct paths *paths,
+			   const char *address, mode_t sock_mode, struct err *e)
+{
+	struct httpd_tls tls;
+	char name[256];
+	bool on = false;
+	int r;
+
+	endpoint_name(ep->cfg, address, name, sizeof(name));
+	r = tls_server_config(ep->cfg, paths, name[0] ? name : NULL, address, &tls, &on, e);
+	if (r < 0)
+		return r;
+	r = httpd_start_tls(address, sock_mode, on ? &tls : NULL, dispatch, ep, &ep->h, e);
+	httpd_tls_release(&tls);
+	if (r == 0)
+		log_info("libstorage server listening on %s%s%s", httpd_address(ep->h),
+			 on ? " (TLS)" : "", ep->auth.enabled ? " (bearer tokens required)" : "");
+	return r;
+}
+
+int http_endpoint_start_paths(struct ls_server *srv, const struct cfg *cfg,
+			      const struct paths *paths, const char *address, mode_t sock_mode,
+			      struct http_endpoint **out, struct err *e)
 {
 	struct http_endpoint *ep = calloc(1, sizeof(*ep));
 	int r;
@@ -497,13 +577,26 @@ int http_endpoint_start(struct ls_server *srv, const struct cfg *cfg, const char
 		return err_set(e, -ENOMEM, "out of memory");
 	ep->srv = srv;
 	ep->cfg = cfg;
-	if ((r = httpd_start(address, sock_mode, dispatch, ep, &ep->h, e)) < 0) {
+	if ((r = auth_policy_load(cfg, &ep->auth, e)) < 0 ||
+	    (r = endpoint_listen(ep, paths, address, sock_mode, e)) < 0) {
+		auth_policy_release(&ep->auth);
 		free(ep);
 		return r;
 	}
-	log_info("libstorage server listening on %s", httpd_address(ep->h));
 	*out = ep;
 	return 0;
+}
+
+int http_endpoint_start(struct ls_server *srv, const struct cfg *cfg, const char *address,
+			mode_t sock_mode, struct http_endpoint **out, struct err *e)
+{
+	struct paths paths;
+	int r;
+
+	/* the engine's paths come from the same environment */
+	if ((r = paths_init(&paths, e)) < 0)
+		return r;
+	return http_endpoint_start_paths(srv, cfg, &paths, address, sock_mode, out, e);
 }
 
 void http_endpoint_stop(struct http_endpoint *ep)
@@ -511,6 +604,7 @@ void http_endpoint_stop(struct http_endpoint *ep)
 	if (!ep)
 		return;
 	httpd_stop(ep->h);
+	auth_policy_release(&ep->auth);
 	free(ep);
 }
 

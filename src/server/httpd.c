@@ -37,6 +37,8 @@ struct pending {
 	char *body;
 	size_t len;
 	bool too_big;
+	void (*done)(void *done_arg, bool delivered); /* from the handler's reply */
+	void *done_arg;
 };
 
 static enum MHD_Result queue(struct MHD_Connection *conn, struct httpd_reply *rp)
@@ -67,6 +69,8 @@ static enum MHD_Result answer(struct httpd *h, struct MHD_Connection *conn, cons
 	struct httpd_reply rp = { .status = 500 };
 
 	h->handler(h->arg, conn, method, url, p->body ? p->body : "", p->len, p->too_big, &rp);
+	p->done = rp.done;
+	p->done_arg = rp.done_arg;
 	return queue(conn, &rp);
 }
 
@@ -152,8 +156,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)cls;
 	(void)conn;
-	(void)toe;
 	if (p) {
+		if (p->done)
+			p->done(p->done_arg, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 		free(p->body);
 		free(p);
 	}

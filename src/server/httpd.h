@@ -38,6 +38,11 @@ struct httpd_reply {
 	const char *content_type;
 	const char *header_name; /* one extra response header, or NULL */
 	const char *header_value;
+	/* Called once when the request ends: delivered says whether the whole
+	 * reply reached the client (a client that hung up, or a server that
+	 * stopped, never got it). done_arg is the callback's to free. */
+	void (*done)(void *done_arg, bool delivered);
+	void *done_arg;
 };
 
 /*

@@ -79,6 +79,8 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (container_id, slot)"
 	");"
 	"CREATE INDEX dvdi_by_volume ON dvdi_mounts(driver, name);",
+	/* 3 -> 4: uses whose reply has not reached the caller yet */
+	"ALTER TABLE use_counts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int db_err(struct store *st, struct err *e, int rc, const char *what)
@@ -636,20 +638,22 @@ int store_use_count(struct store *st, const char *service, const char *volume, i
 }
 
 int store_use_add(struct store *st, const char *service, const char *volume, const char *caller,
-		  int64_t *total, struct err *e)
+		  bool pending, int64_t *total, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 
 	if ((r = store_begin(st, e)) < 0)
 		return r;
-	if ((r = prep(st, "INSERT INTO use_counts(service,volume,caller,count) VALUES(?,?,?,1) "
-			  "ON CONFLICT(service,volume,caller) DO UPDATE SET count = count + 1, "
+	if ((r = prep(st, "INSERT INTO use_counts(service,volume,caller,count,pending) "
+			  "VALUES(?,?,?,1,?) ON CONFLICT(service,volume,caller) DO UPDATE SET "
+			  "count = count + 1, pending = pending + excluded.pending, "
 			  "updated_at = strftime('%s','now')", &s, e)) < 0)
 		goto fail;
 	bind_text(s, 1, service);
 	bind_text(s, 2, volume);
 	bind_text(s, 3, caller);
+	sqlite3_bind_int(s, 4, pending ? 1 : 0);
 	if ((r = step_done(st, s, "count a use", e)) < 0 ||
 	    (r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
@@ -912,4 +916,49 @@ int store_dvdi_delete(struct store *st, const char *container_id, int slot, stru
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+int store_use_confirm(struct store *st, const char *service, const char *volume,
+		      const char *caller, bool delivered, int64_t *total, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = prep(st, delivered
+			  ? "UPDATE use_counts SET pending = pending - 1 WHERE service=? AND "
+			    "volume=? AND caller=? AND pending > 0"
+			  : "UPDATE use_counts SET pending = pending - 1, count = count - 1 WHERE "
+			    "service=? AND volume=? AND caller=? AND pending > 0", &s, e)) < 0)
+		goto fail;
+	bind_text(s, 1, service);
+	bind_text(s, 2, volume);
+	bind_text(s, 3, caller);
+	if ((r = step_done(st, s, "confirm a use", e)) < 0)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
+	if ((r = exec_sql(st, "DELETE FROM use_counts WHERE count <= 0", e)) < 0 ||
+	    (r = use_total(st, service, volume, total, e)) < 0)
+		goto fail;
+	return store_commit(st, e);
+fail:
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return r;
+}
+
+int store_use_drop_pending(struct store *st, struct err *e)
+{
+	int r;
+
+	if ((r = store_begin(st, e)) < 0)
+		return r;
+	if ((r = exec_sql(st, "UPDATE use_counts SET count = count - pending, pending = 0 "
+			      "WHERE pending > 0; DELETE FROM use_counts WHERE count <= 0", e)) < 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st, e);
 }

@@ -19,6 +19,7 @@
 #ifndef RR_STORE_H
 #define RR_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/types.h"
@@ -26,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Open (creating) the database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
@@ -71,9 +72,17 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
  * a DVDI container, "" for callers without an ID) has a volume mounted.
  * They survive restarts: the last unmount of the last caller unmounts.
  */
-/* +1 for (volume, caller); *total = the volume's sum afterwards. */
+/* +1 for (volume, caller); *total = the volume's sum afterwards. pending:
+ * the caller has not been told yet; store_use_confirm settles it. */
 int store_use_add(struct store *st, const char *service, const char *volume, const char *caller,
-		  int64_t *total, struct err *e);
+		  bool pending, int64_t *total, struct err *e);
+/* The reply of a pending use reached the caller (delivered), or did not:
+ * then the use is taken back. *total = the sum afterwards. */
+int store_use_confirm(struct store *st, const char *service, const char *volume,
+		      const char *caller, bool delivered, int64_t *total, struct err *e);
+/* At start: uses still pending belonged to replies a crash never sent:
+ * take them all back. */
+int store_use_drop_pending(struct store *st, struct err *e);
 /* -1 for (volume, caller); *total = the sum afterwards. -ENOENT (with
  * *total filled) when that caller held no use. */
 int store_use_remove(struct store *st, const char *service, const char *volume,
