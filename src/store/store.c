@@ -926,21 +926,34 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 
 	if ((r = store_begin(st, e)) < 0)
 		return r;
-	if ((r = prep(st, delivered
-			  ? "UPDATE use_counts SET pending = pending - 1 WHERE service=? AND "
-			    "volume=? AND caller=? AND pending > 0"
-			  : "UPDATE use_counts SET pending = pending - 1, count = count - 1 WHERE "
-			    "service=? AND volume=? AND caller=? AND pending > 0", &s, e)) < 0)
-		goto fail;
-	bind_text(s, 1, service);
-	bind_text(s, 2, volume);
-	bind_text(s, 3, caller);
-	if ((r = step_done(st, s, "confirm a use", e)) < 0)
-		goto fail;
-	sqlite3_finalize(s);
-	s = NULL;
-	if ((r = exec_sql(st, "DELETE FROM use_counts WHERE count <= 0", e)) < 0 ||
-	    (r = use_total(st, service, volume, total, e)) < 0)
+	/* counts stay positive (CHECK): the last use goes with its row */
+	static const char *const taken_back[] = {
+		"DELETE FROM use_counts WHERE service=? AND volume=? AND caller=? AND "
+		"pending > 0 AND count = 1",
+		"UPDATE use_counts SET pending = pending - 1, count = count - 1 WHERE "
+		"service=? AND volume=? AND caller=? AND pending > 0 AND count > 1",
+	};
+	static const char *const kept[] = {
+		"UPDATE use_counts SET pending = pending - 1 WHERE service=? AND volume=? AND "
+		"caller=? AND pending > 0",
+	};
+	const char *const *sql = delivered ? kept : taken_back;
+	size_t nsql = delivered ? 1 : 2;
+
+	for (size_t i = 0; i < nsql; i++) {
+		if ((r = prep(st, sql[i], &s, e)) < 0)
+			goto fail;
+		bind_text(s, 1, service);
+		bind_text(s, 2, volume);
+		bind_text(s, 3, caller);
+		if ((r = step_done(st, s, "confirm a use", e)) < 0)
+			goto fail;
+		sqlite3_finalize(s);
+		s = NULL;
+		if (sqlite3_changes(st->db))
+			break;
+	}
+	if ((r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
 	return store_commit(st, e);
 fail:
@@ -955,8 +968,9 @@ int store_use_drop_pending(struct store *st, struct err *e)
 
 	if ((r = store_begin(st, e)) < 0)
 		return r;
-	if ((r = exec_sql(st, "UPDATE use_counts SET count = count - pending, pending = 0 "
-			      "WHERE pending > 0; DELETE FROM use_counts WHERE count <= 0", e)) < 0) {
+	if ((r = exec_sql(st, "DELETE FROM use_counts WHERE pending > 0 AND count <= pending; "
+			      "UPDATE use_counts SET count = count - pending, pending = 0 "
+			      "WHERE pending > 0", e)) < 0) {
 		store_rollback(st);
 		return r;
 	}
