@@ -104,6 +104,12 @@ test: deps
 	$(MAKE) build/rexray build/dvdcli unit fuzz-build
 	@scripts/run-tests
 
+# the benchmark suite (bench/README.md); writes docs/performance.md. Not part of `test`.
+.PHONY: bench
+bench: deps
+	$(MAKE) build/rexray build/dvdcli
+	@bench/run
+
 clean:
 	rm -rf build
 

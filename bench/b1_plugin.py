@@ -105,8 +105,32 @@ def short_fn(fn):
     return "%s:%s (%s)" % (os.path.basename(file), func, base)
 
 
+LIBRARY_CALLS = (":sqlite3_prepare_v2 ", ":sqlite3_finalize ", ":sqlite3_step ", ":json_dumps ",
+                 ":json_vpack_ex ", ":json_loadb ", ":json_loads ", "realpath", ":malloc ",
+                 ":free ", "pthread_mutex_lock ", ":MHD_queue_response ", ":__vfprintf_internal",
+                 ":sqlite3_reset ", "memset")
+
+
+def func_name(fn):
+    m = re.match(r"^(?:.*?):(.*?)(?: \[.*\])?$", fn)
+    return m.group(1) if m else fn
+
+
+def top_unique(rows, total, n):
+    seen, top = set(), []
+    for d, fn in rows:
+        s = short_fn(fn)
+        if s in seen:
+            continue
+        seen.add(s)
+        top.append({"fn": s, "ir": round(d), "share": d / total})
+        if len(top) == n:
+            break
+    return top
+
+
 def profile_diff(small, big, dn, inclusive, keep):
-    a, _ = annotate(small, inclusive)
+    a = annotate(small, inclusive)[0] if small else {}
     b, text = annotate(big, inclusive)
     rows = []
     for fn, ir in b.items():
@@ -117,11 +141,12 @@ def profile_diff(small, big, dn, inclusive, keep):
     return rows, text
 
 
-def under_callgrind(cmd_fn, sock, probe, loadgen, requests, outdir, tag, env):
-    """Run a server under callgrind, send `requests` plugin requests, stop it.
-    Returns the callgrind output path."""
-    out = os.path.join(outdir, "callgrind.%s.%d.out" % (tag, requests))
-    logf = open(os.path.join(outdir, "callgrind.%s.%d.log" % (tag, requests)), "wb")
+def under_callgrind(cmd_fn, sock, probe, loadgen, requests, outdir, tag, env, then=None):
+    """Run a server under callgrind, send `requests` plugin requests (and
+    call then()), stop it. Returns the callgrind output path."""
+    suffix = "ls" if then else str(requests)
+    out = os.path.join(outdir, "callgrind.%s.%s.out" % (tag, suffix))
+    logf = open(os.path.join(outdir, "callgrind.%s.%s.log" % (tag, suffix)), "wb")
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd_fn()
     p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                          start_new_session=True)
@@ -132,6 +157,8 @@ def under_callgrind(cmd_fn, sock, probe, loadgen, requests, outdir, tag, env):
         if requests:
             loadgen_json([loadgen, "plugin", "--socket", sock, "--clients", "8",
                           "--requests", str(requests), "--names", str(ARGS.volumes)])
+        if then:
+            then()
     finally:
         bl.stop_proc(p, timeout=120)
     if not os.path.exists(out):
@@ -164,6 +191,7 @@ def callgrind_part(loadgen, static_server, eng, static_cmd, static_sock, outdir)
         res[tag + "_ir_per_request"] = (t2 - t1) / dn
         res[tag + "_ir_total"] = [t1, t2]
     res["ratio"] = res["engine_ir_per_request"] / res["static_ir_per_request"]
+    res_ls = None
 
     small, big = files["engine"]
     excl, _ = profile_diff(small, big, dn, False, lambda fn: True)
@@ -174,20 +202,37 @@ def callgrind_part(loadgen, static_server, eng, static_cmd, static_sock, outdir)
     per = res["engine_ir_per_request"]
     res["exclusive_top"] = [{"fn": short_fn(fn), "ir": round(d), "share": d / per}
                             for d, fn in excl[:15]]
-    seen, top = set(), []
-    for d, fn in incl:
-        s = short_fn(fn)
-        if s in seen:
-            continue
-        seen.add(s)
-        top.append({"fn": s, "ir": round(d), "share": d / per})
-        if len(top) == 20:
-            break
-    res["inclusive_top"] = top
+    res["inclusive_top"] = top_unique(incl, per, 20)
+    lib, _ = profile_diff(small, big, dn, True, lambda fn: "'" not in fn and any(
+        k in fn for k in LIBRARY_CALLS))
+    res["library_top"] = top_unique(lib, per, 12)
+
+    # B6's listing under callgrind: the CLI, and the server's share as the
+    # difference to the N1 run
+    ls_out = os.path.join(outdir, "callgrind.cli.ls.out")
+
+    def cli_ls():
+        bl.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + ls_out, bl.REXRAY,
+                "volume", "ls", "-f", "json"], env=eng.env(), timeout=600)
+
+    bl.log("callgrind: volume ls -f json")
+    srv_ls = under_callgrind(lambda: eng.command(), eng.plugin_sock,
+                             probe_of(eng.plugin_sock), loadgen, 0, outdir, "engine", eng.env(),
+                             then=cli_ls)
+    cli_total = callgrind_total(ls_out)
+    cli_rows, _ = profile_diff(None, ls_out, 1, True, lambda fn: "'" not in fn and (
+        "/rexray]" in fn or "json_" in fn) and func_name(fn) not in (
+            "main", "cli_main", "cli_volume", "cmd_ls", "(below main)"))
+    srv_total = callgrind_total(srv_ls) - (callgrind_total(small) - n1 * per)
+    srv_rows, _ = profile_diff(small, srv_ls, 1, True, lambda fn: "'" not in fn and (
+        "/rexray]" in fn or "json_" in fn or "sqlite3_step" in fn))
+    res_ls = {"cli": {"total": cli_total, "top": top_unique(cli_rows, cli_total, 8)},
+              "server": {"total": round(srv_total), "top": top_unique(srv_rows, srv_total, 8)}}
+    files["engine"] += [srv_ls, ls_out]
     os.makedirs(bl.RESULTS, exist_ok=True)
     for f in files["engine"] + files["static"]:
         shutil.copy(f, bl.RESULTS)
-    return res
+    return res, res_ls
 
 
 # ---- main
@@ -288,17 +333,30 @@ def main():
         return bl.timed(lambda: subprocess.run([bl.REXRAY, "version"], env=env,
                                                stdout=subprocess.DEVNULL, check=True))
 
+    def rest_list():
+        t0 = time.monotonic()
+        st, body = bl.unix_request(eng.rest_sock, "GET", "/volumes/vfs?attachments=1")
+        t = time.monotonic() - t0
+        if st != 200:
+            raise RuntimeError("GET /volumes/vfs: %d %s" % (st, body[:300]))
+        return t, len(body)
+
     bl.log("B6 volume ls: %d rounds" % ARGS.rounds)
     tl, tv = bl.alternate(ls, version, ARGS.rounds)
+    tr = [rest_list() for _ in range(ARGS.rounds)]
     res["ls"] = {"ls_s": tl, "version_s": tv, "ls_median_s": bl.median(tl),
-                 "version_median_s": bl.median(tv)}
+                 "version_median_s": bl.median(tv),
+                 "rest_s": [x[0] for x in tr], "rest_median_s": bl.median([x[0] for x in tr]),
+                 "rest_bytes": tr[0][1]}
     res["vmhwm_kb"] = bl.vmhwm_kb(eng.pid)
     eng.stop()
 
     # ---- instructions per request
     if ARGS.callgrind and shutil.which("valgrind") and shutil.which("callgrind_annotate"):
-        res["callgrind"] = callgrind_part(loadgen, static_server, eng, static_cmd, static_sock,
-                                          outdir)
+        res["callgrind"], ls_profile = callgrind_part(loadgen, static_server, eng, static_cmd,
+                                                      static_sock, outdir)
+        if ls_profile:
+            res["ls_profile"] = ls_profile
     else:
         bl.log("callgrind skipped")
 

@@ -12,7 +12,8 @@ service (sparse image files, the engine's default) and one with vfs
 (directories, what `local` does too); both plugins are in
 /run/docker/plugins under unique names, where dockerd looks for them.
 The three sides run in rotation each round; ratios are the median of the
-per-round ratios.
+per-round ratios. Then a breakdown: the plugin calls dockerd makes per
+cycle (through a counting proxy) and each method's latency on the socket.
 
   bench/b2_docker.py [--count 100] [--rounds 7]
 """
@@ -105,7 +106,7 @@ class CountingProxy:
 
 def method_latencies(eng, n):
     """Median latency of each plugin method called straight on the socket
-    (one keep-alive connection), as dockerd calls them in a cycle."""
+    (one keep-alive connection, a Python client), in a cycle's order."""
     conn = bl.UnixHTTPConnection(eng.plugin_sock)
     lat = {m: [] for m in ("Create", "Get", "Path", "Remove")}
     for i in range(n):
@@ -174,6 +175,7 @@ def main():
     for svc in ("loop", "vfs"):
         res[svc + "_ratio_rounds"] = [a / b for a, b in zip(t[svc], t["local"])]
         res[svc + "_ratio"] = bl.median(res[svc + "_ratio_rounds"])
+
     # where the plugin side's time goes: the calls of one cycle, and each
     # method's latency on the socket itself
     eng = engines["loop"]
@@ -186,10 +188,14 @@ def main():
     res["plugin_calls_per_cycle"] = [c.decode() for c in proxy.calls]
     for svc in ("loop", "vfs"):
         res[svc + "_method_ms"] = method_latencies(engines[svc], 30)
-    ls = api.call("GET", "/volumes")
-    left = [v["Name"] for v in (json.loads(ls).get("Volumes") or [])]
-    if left:
-        raise RuntimeError("volumes left behind: %r" % left[:10])
+
+    # nothing left behind, asked of the engines themselves (dockerd's GET
+    # /volumes would also call List on every other plugin of the machine)
+    for svc, e in engines.items():
+        st, body = bl.unix_request(e.rest_sock, "GET", "/volumes/" + svc)
+        left = [v["name"] for v in json.loads(body).values()] if st == 200 else []
+        if st != 200 or left:
+            raise RuntimeError("engine %s: %d, volumes left behind: %r" % (svc, st, left[:10]))
     bl.save_result("b2_docker", res)
     print("B2 %d x create+inspect+rm: local %.0f ms, rexray loop %.0f ms (%.2fx), "
           "rexray vfs %.0f ms (%.2fx); target <= 1.2x"

@@ -193,6 +193,19 @@ static int resolve_iid(struct engine *en, struct err *e)
 	return r;
 }
 
+/* The HTTP client for en->host, secured as libstorage.client.tls and
+ * libstorage.client.auth.token say. */
+static int http_client_open(struct engine *en, struct err *e)
+{
+	struct http_client_opts o;
+	int r = http_client_opts_from_cfg(en->cfg, &en->paths, &o, e);
+
+	if (r == 0)
+		r = client_http_new_opts(en->host, &o, &en->client, e);
+	http_client_opts_release(&o);
+	return r;
+}
+
 int engine_connect(struct engine *en, struct err *e)
 {
 	const char *host = cfg_get(en->cfg, "libstorage.host");
@@ -205,7 +218,7 @@ int engine_connect(struct engine *en, struct err *e)
 	}
 	if (en->host[0]) {
 		log_debug("client: talking to %s", en->host);
-		r = client_http_new(en->host, 0, &en->client, e);
+		r = http_client_open(en, e);
 	} else {
 		log_debug("client: no running service; using an in-process server");
 		if ((r = engine_open_server(en, e)) < 0)
@@ -470,8 +483,8 @@ static int start_server(struct engine *en, bool nopid, bool force, struct err *e
 	if ((r = endpoint_addresses(en, addrs, &n, e)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		r = http_endpoint_start(en->server, en->cfg, addrs[i], 0600,
-					&en->endpoints[en->n_endpoints], e);
+		r = http_endpoint_start_paths(en->server, en->cfg, &en->paths, addrs[i], 0600,
+					      &en->endpoints[en->n_endpoints], e);
 		if (r < 0)
 			return r;
 		en->n_endpoints++;
@@ -493,7 +506,7 @@ static int start_agent(struct engine *en, bool nopid, bool force, struct err *e)
 	if (!nopid && (r = write_pid(en, force, e)) < 0)
 		return r;
 	snprintf(en->host, sizeof(en->host), "%s", host);
-	if ((r = client_http_new(en->host, 0, &en->client, e)) < 0)
+	if ((r = http_client_open(en, e)) < 0)
 		return r;
 	return pick_service(en, e);
 }

@@ -138,11 +138,11 @@ static int kh_scan_file(struct kh_list *l, const char *path, const char *host, u
 	char *buf = NULL;
 	int r = fs_read_file(path, KH_FILE_MAX, &buf, NULL);
 
+	note_source(l, path);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return err_set(e, r, "cannot read known hosts file '%s': %s", path, strerror(-r));
-	note_source(l, path);
 	r = kh_scan_text(l, buf, path, host, port, e);
 	free(buf);
 	return r;

@@ -25,7 +25,7 @@
 struct kh_list {
 	char (*fps)[FP_HEX_LEN + 1];
 	size_t n;
-	char sources[512]; /* the files read, for messages */
+	char sources[512]; /* where it looked, for messages */
 };
 
 /*

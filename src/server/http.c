@@ -542,8 +542,7 @@ static void endpoint_name(const struct cfg *cfg, const char *address, char *out,
 			break;
 		}
 	}
-	if (n > 0)
-		cfg_names_free(names);
+	cfg_names_free(names);
 }
 
 static int endpoint_listen(struct http_endpoint *ep, const struct paths *paths,

@@ -251,8 +251,9 @@ int tls_server_config(const struct cfg *cfg, const struct paths *paths, const ch
 	if ((r = find_files(&l, paths, &f, &present, e)) < 0)
 		return r;
 	if (!present) {
-		if (is_unix || (tls_address_host(address, host, sizeof(host)) == 0 &&
-				tls_host_is_loopback(host)))
+		/* a malformed address is httpd's to report, by name */
+		if (is_unix || tls_address_host(address, host, sizeof(host)) < 0 ||
+		    tls_host_is_loopback(host))
 			return 0;
 		return refuse_plain(address, paths, e);
 	}

@@ -152,7 +152,7 @@ class Lab:
 
     def agent(self, name, subnet, preempt):
         cfg = ("libstorage:\n  host: tcp://10.%d.%d.1:7979\n  service: loop\n"
-               "  client:\n    lease: 1s\n"
+               "  client:\n    lease: 1s\n    tls: false\n"
                "  integration:\n    volume:\n      operations:\n        mount:\n"
                "          preempt: %s\n"
                "loop:\n  volumePath: %s\n  instanceID: %s\n"
@@ -227,10 +227,11 @@ def test_preempt_moves_a_volume_and_fences_the_old_host(lab):
     assert server_state(lab, "mh1")["attachments"][0]["instanceID"]["id"] == "hostb"
 
     # A lets go within its lease (1 s here)
-    wait_for(lambda: not a.mounted(os.path.dirname(mp)), 10, "A's mount to be fenced")
-    assert not os.listdir(os.path.join(a.home, "var", "run", "rexray", "loop")), \
-        "A's loop device is released"
-    assert len(loops_under(lab.root)) == 1, "only B's loop device is left"
+    markers = os.path.join(a.home, "var", "run", "rexray", "loop")
+    # fencing unmounts first, then releases the device
+    wait_for(lambda: not a.mounted(os.path.dirname(mp)) and not os.listdir(markers), 10,
+             "A's mount and loop device to be fenced")
+    wait_for(lambda: len(loops_under(lab.root)) == 1, 5, "only B's loop device to be left")
 
     # without preempt A cannot take it back
     st, r = call(a.sock, "Mount", {"Name": "mh1", "ID": "ctr-a2"})
@@ -245,3 +246,83 @@ def test_preempt_moves_a_volume_and_fences_the_old_host(lab):
     assert st == 200, r
     assert loops_under(lab.root) == {}
     assert "attachments" not in server_state(lab, "mh1")
+
+
+def make_certs(d, ip):
+    """A CA, another CA, and a server certificate for ip."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run = lambda *a: sh("openssl", *a)  # noqa: E731
+    for name, cn in (("ca", "rr-ca"), ("other", "rr-other")):
+        run("req", "-x509", *ec, "-keyout", os.path.join(d, name + ".key"), "-out",
+            os.path.join(d, name + ".crt"), "-days", "2", "-subj", "/CN=" + cn)
+    run("req", "-new", *ec, "-keyout", os.path.join(d, "srv.key"), "-out",
+        os.path.join(d, "srv.csr"), "-subj", "/CN=" + ip)
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:%s\n" % ip)
+    run("x509", "-req", "-in", os.path.join(d, "srv.csr"), "-CA", os.path.join(d, "ca.crt"),
+        "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-out",
+        os.path.join(d, "srv.crt"), "-days", "2", "-extfile", os.path.join(d, "ext"))
+
+
+def jwt(claims, key):
+    import base64
+    import hashlib
+    import hmac
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(key.encode(), ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64(sig))
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+def test_tls_and_tokens_across_hosts(lab):
+    ip = "10.%d.1.1" % lab.net
+    pki = os.path.join(lab.root, "pki")
+    os.makedirs(pki)
+    make_certs(pki, ip)
+    keyfile = os.path.join(pki, "jwt.key")
+    with open(keyfile, "w") as f:
+        f.write("a-secret-shared-by-server-and-token-maker")
+    cfg = ("libstorage:\n  service: loop\n"
+           "  tls:\n    certFile: %s/srv.crt\n    keyFile: %s/srv.key\n"
+           "  server:\n    auth:\n      key: %s\n"
+           "    endpoints:\n      public:\n        address: tcp://%s:7979\n"
+           "loop:\n  volumePath: %s\n"
+           "rexray:\n  modules:\n    default-docker:\n      disabled: true\n"
+           % (pki, pki, keyfile, ip, lab.shared))
+    srv = Engine(lab, "tlsserver", lab.ns["s"], cfg)
+    lab.engines.append(srv)
+    srv.start()
+    now = int(time.time())
+    good = jwt({"sub": "agent-a", "iat": now, "exp": now + 3600}, open(keyfile).read())
+    expired = jwt({"sub": "agent-a", "iat": now - 7200, "exp": now - 3600}, open(keyfile).read())
+    forged = jwt({"sub": "agent-a", "iat": now, "exp": now + 3600}, "not-the-key")
+
+    def agent_ls(name, ca, token):
+        home = os.path.join(lab.root, name)
+        os.makedirs(os.path.join(home, "etc", "rexray"), exist_ok=True)
+        tok = ""
+        if token is not None:
+            with open(os.path.join(home, "token"), "w") as f:
+                f.write(token)
+            tok = "    auth:\n      token: %s/token\n" % home
+        with open(os.path.join(home, "etc", "rexray", "config.yml"), "w") as f:
+            f.write("libstorage:\n  host: tcp://%s:7979\n  service: loop\n"
+                    "  client:\n    tls:\n      trustedCertsFile: %s\n%s" % (ip, ca, tok))
+        return sh(IP, "netns", "exec", lab.ns["a"], "env", "REXRAY_HOME=" + home, "HOME=" + home,
+                  REXRAY, "volume", "ls", "-f", "json", check=False)
+
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        p = agent_ls("ok", os.path.join(pki, "ca.crt"), good)
+        if p.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert p.returncode == 0 and json.loads(p.stdout) == [], (p.stdout, p.stderr, srv.logs())
+    p = agent_ls("wrongca", os.path.join(pki, "other.crt"), good)
+    assert p.returncode == 1 and ("certificate" in p.stderr or "SSL" in p.stderr), p.stderr
+    for name, token, words in (("notoken", None, "missing"), ("expired", expired, "expired"),
+                               ("forged", forged, "signature")):
+        p = agent_ls(name, os.path.join(pki, "ca.crt"), token)
+        assert p.returncode == 1 and words in p.stderr.lower(), (name, p.stderr)

@@ -151,16 +151,6 @@ def cli_env(home, **kv):
     return home.env(**{k: str(v) for k, v in kv.items()})
 
 
-def skip_unless_engine_uses_client_opts(p):
-    """engine.c picks the client; until it builds it from the config
-    (http_client_opts_from_cfg + client_http_new_opts), the CLI talks
-    plain HTTP without a token whatever libstorage.client.* says."""
-    text = p.stderr
-    if "Empty reply from server" in text or "missing bearer token" in text:
-        pytest.skip("the CLI does not apply libstorage.client.tls / .auth.token yet "
-                    "(src/cli/engine.c still calls client_http_new)")
-
-
 # --------------------------------------------------------------------------
 # TLS
 
@@ -188,7 +178,6 @@ def test_cli_over_tls(home, pki):
     ls = ["-h", addr, "volume", "ls", "-f", "json"]
 
     p = home.cli(*ls, env=cli_env(home, LIBSTORAGE_CLIENT_TLS="insecure"))
-    skip_unless_engine_uses_client_opts(p)
     assert p.returncode == 0, p.stderr
     assert [v["name"] for v in json.loads(p.stdout)] == ["tlsvol"]
 
@@ -215,7 +204,6 @@ def test_cli_known_hosts(home, pki):
     # one inline known-hosts line
     good = "127.0.0.1 sha256 %s" % pki.fingerprint
     p = home.cli(*ls, env=cli_env(home, LIBSTORAGE_CLIENT_TLS=good))
-    skip_unless_engine_uses_client_opts(p)
     assert p.returncode == 0, p.stderr
 
     bad_fp = ("00" + pki.fingerprint[2:]) if not pki.fingerprint.startswith("00") \
@@ -358,7 +346,6 @@ def test_cli_sends_token(home):
     svc, api = start_auth_service(home)
     tok = token_new(home, "alice")
     p = home.cli("volume", "ls", "-f", "json", env=cli_env(home, LIBSTORAGE_CLIENT_AUTH_TOKEN=tok))
-    skip_unless_engine_uses_client_opts(p)
     assert p.returncode == 0, p.stderr
     # from a file
     tf = os.path.join(home.root, "token")
@@ -400,7 +387,6 @@ def test_tls_and_token_together(home, pki):
     ls = ["-h", addr, "volume", "ls", "-f", "json"]
     p = home.cli(*ls, env=cli_env(home, LIBSTORAGE_CLIENT_TLS_TRUSTEDCERTSFILE=pki.ca,
                                   LIBSTORAGE_CLIENT_AUTH_TOKEN=tok))
-    skip_unless_engine_uses_client_opts(p)
     assert p.returncode == 0, p.stderr
     p = home.cli(*ls, env=cli_env(home, LIBSTORAGE_CLIENT_TLS_TRUSTEDCERTSFILE=pki.ca))
     assert p.returncode == 1
