@@ -32,27 +32,46 @@ const char *cli_state_name(int state)
 	}
 }
 
-/* Sort volumes by name, keeping the paths parallel. */
+/* Sort volumes by name (then id), keeping the paths parallel: sort an
+ * index, then permute both arrays. */
+struct order {
+	const struct volume *v;
+	size_t i;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	const struct volume *x = ((const struct order *)a)->v, *y = ((const struct order *)b)->v;
+	int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+
+	return c ? c : strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
 static void sort_by_name(const struct volume_list *l, char **paths)
 {
-	for (size_t i = 1; i < l->n; i++) {
-		for (size_t j = i; j > 0; j--) {
-			const char *x = l->v[j - 1].name ? l->v[j - 1].name : "";
-			const char *y = l->v[j].name ? l->v[j].name : "";
-			struct volume tv;
-			char *tp;
-			if (strcmp(x, y) <= 0)
-				break;
-			tv = l->v[j - 1];
-			l->v[j - 1] = l->v[j];
-			l->v[j] = tv;
-			if (paths) {
-				tp = paths[j - 1];
-				paths[j - 1] = paths[j];
-				paths[j] = tp;
-			}
-		}
+	struct order *o = calloc(l->n ? l->n : 1, sizeof(*o));
+	struct volume *vs = calloc(l->n ? l->n : 1, sizeof(*vs));
+	char **ps = calloc(l->n ? l->n : 1, sizeof(*ps));
+
+	if (!o || !vs || !ps)
+		goto out; /* unsorted output beats none */
+	for (size_t i = 0; i < l->n; i++) {
+		o[i].v = &l->v[i];
+		o[i].i = i;
 	}
+	qsort(o, l->n, sizeof(*o), by_name);
+	for (size_t i = 0; i < l->n; i++) {
+		vs[i] = l->v[o[i].i];
+		if (paths)
+			ps[i] = paths[o[i].i];
+	}
+	memcpy(l->v, vs, l->n * sizeof(*vs));
+	if (paths)
+		memcpy(paths, ps, l->n * sizeof(*ps));
+out:
+	free(o);
+	free(vs);
+	free(ps);
 }
 
 static size_t max_len(size_t cur, const char *s)

@@ -133,13 +133,27 @@ struct mount_ack {
 	struct integration *ig;
 	char *name;
 	char *caller;
+	bool confirmed; /* made durable before the reply went out */
 };
+
+/* Right before Docker can read the mount path: from here on the use is
+ * Docker's, even if this engine dies the next instant. */
+static void mount_sending(void *arg)
+{
+	struct mount_ack *a = arg;
+
+	integ_mount_confirm(a->ig, a->name, a->caller, true);
+	a->confirmed = true;
+}
 
 static void mount_delivered(void *arg, bool delivered)
 {
 	struct mount_ack *a = arg;
 
-	integ_mount_confirm(a->ig, a->name, a->caller, delivered);
+	if (!delivered && a->confirmed)
+		integ_mount_revoke(a->ig, a->name, a->caller);
+	else if (!a->confirmed)
+		integ_mount_confirm(a->ig, a->name, a->caller, delivered);
 	free(a->name);
 	free(a->caller);
 	free(a);
@@ -168,6 +182,7 @@ static int do_mount(struct call *c, struct httpd_reply *out, struct err *e)
 	reply_ok(out, json_pack("{s:s}", "Mountpoint", path));
 	/* the use counts once Docker has the reply */
 	out->done = mount_delivered;
+	out->sending = mount_sending;
 	out->done_arg = ack;
 	free(path);
 	return 0;

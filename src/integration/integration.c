@@ -660,6 +660,7 @@ static int really_unmount(struct integration *ig, const struct volume *v, struct
 	}
 	if (osfs_is_mount_point(target) && (r = osfs_unmount(target, e)) < 0)
 		goto out;
+	rmdir(target); /* an empty mount directory only slows later look-ups */
 	fault_point("unmount.after-umount");
 	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0)
 		goto out;
@@ -957,7 +958,9 @@ int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
 	for (size_t i = 0; i < l.n; i++) {
 		char *dev = NULL;
 		bool here = paths[i][0] != '\0';
-		if (!here && ig->exec->device_find &&
+		/* a bind-mount "device" (a vfs directory) always exists: only a
+		 * mount says such a volume is here */
+		if (!here && !ig->exec->bind_mount && ig->exec->device_find &&
 		    ig->exec->device_find(&ig->x, l.v[i].id, &dev, NULL) == 0)
 			here = true;
 		free(dev);
@@ -969,20 +972,24 @@ int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
 	return 0;
 }
 
-void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
-			 bool delivered)
+/* Settle a use after its reply: confirm it, or take it back (revoke: a
+ * confirmed one) and unmount when it was the last. */
+static void settle_use(struct integration *ig, const char *name, const char *caller,
+		       bool delivered, bool revoke)
 {
 	struct volume v = { 0 };
 	struct err e = ERR_INIT;
 	int64_t total = 1;
-	int fd;
+	int fd, r;
 
 	if ((fd = lock_volume(ig, name, &e)) < 0) {
 		log_warn("integration: confirm %s: %s", name, e.msg);
 		return;
 	}
-	if (store_use_confirm(ig->store, ig->service, name, caller ? caller : "", delivered, &total,
-			      &e) < 0)
+	r = revoke ? store_use_remove(ig->store, ig->service, name, caller ? caller : "", &total, &e)
+		   : store_use_confirm(ig->store, ig->service, name, caller ? caller : "",
+				       delivered, &total, &e);
+	if (r < 0 && r != -ENOENT)
 		log_warn("integration: confirm %s: %s", name, e.msg);
 	else if (!delivered && total == 0 && find_volume(ig, name, &v, &e) == 0) {
 		/* the caller never learned of the mount: nobody uses it */
@@ -992,4 +999,15 @@ void integ_mount_confirm(struct integration *ig, const char *name, const char *c
 	}
 	volume_release(&v);
 	unlock_volume(fd);
+}
+
+void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
+			 bool delivered)
+{
+	settle_use(ig, name, caller, delivered, false);
+}
+
+void integ_mount_revoke(struct integration *ig, const char *name, const char *caller)
+{
+	settle_use(ig, name, caller, false, true);
 }

@@ -72,6 +72,9 @@ int integ_unmount(struct integration *ig, const char *name, const char *caller, 
  * takes it back and unmounts if nobody else uses the volume. */
 void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
 			 bool delivered);
+/* A confirmed use whose reply then failed to go out: taken back, and the
+ * volume unmounted if nobody else uses it. */
+void integ_mount_revoke(struct integration *ig, const char *name, const char *caller);
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e);
 int integ_remove(struct integration *ig, const char *name, struct err *e);
 

@@ -41,15 +41,63 @@ struct pending {
 	void *done_arg;
 };
 
+/* A body served by callback, so `sending` runs right before its first byte. */
+struct feed {
+	char *body;
+	size_t len;
+	void (*sending)(void *arg);
+	void *arg;
+};
+
+static ssize_t feed_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct feed *f = cls;
+	size_t n;
+
+	if (f->sending) {
+		f->sending(f->arg);
+		f->sending = NULL;
+	}
+	if (pos >= f->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = f->len - (size_t)pos < max ? f->len - (size_t)pos : max;
+	memcpy(buf, f->body + pos, n);
+	return (ssize_t)n;
+}
+
+static void feed_free(void *cls)
+{
+	struct feed *f = cls;
+
+	free(f->body);
+	free(f);
+}
+
+static struct MHD_Response *response_of(struct httpd_reply *rp, size_t len)
+{
+	struct feed *f;
+
+	if (!rp->sending || !rp->body)
+		return MHD_create_response_from_buffer(len, rp->body ? rp->body : (char *)"",
+						       rp->body ? MHD_RESPMEM_MUST_FREE
+								: MHD_RESPMEM_PERSISTENT);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->body = rp->body;
+	f->len = len;
+	f->sending = rp->sending;
+	f->arg = rp->done_arg;
+	return MHD_create_response_from_callback(len, 4096, feed_read, f, feed_free);
+}
+
 static enum MHD_Result queue(struct MHD_Connection *conn, struct httpd_reply *rp)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	size_t len = rp->body ? strlen(rp->body) : 0;
 
-	resp = MHD_create_response_from_buffer(len, rp->body ? rp->body : (char *)"",
-					       rp->body ? MHD_RESPMEM_MUST_FREE
-							: MHD_RESPMEM_PERSISTENT);
+	resp = response_of(rp, len);
 	if (!resp) {
 		free(rp->body);
 		return MHD_NO;

@@ -43,6 +43,10 @@ struct httpd_reply {
 	 * stopped, never got it). done_arg is the callback's to free. */
 	void (*done)(void *done_arg, bool delivered);
 	void *done_arg;
+	/* Called once just before the first byte of the body goes out (only
+	 * with a body): the last moment to make the reply's promise durable
+	 * before the client can see it. */
+	void (*sending)(void *done_arg);
 };
 
 /*

@@ -10,9 +10,21 @@
 
 #include "util/log.h"
 
+#define STMT_CACHE_MAX 48
+
+/* Compiling SQL cost more than running it: statements are prepared once
+ * and kept, keyed by their SQL literal's address (each call site passes
+ * the same literal). Used only under mu, one use at a time. */
+struct cached_stmt {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t mu; /* recursive: held across begin..commit */
+	struct cached_stmt cache[STMT_CACHE_MAX];
+	int n_cache;
 };
 
 /* Migrations: index i brings the schema from version i to i+1. */
@@ -194,6 +206,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	for (int i = 0; i < st->n_cache; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -230,11 +244,38 @@ void store_rollback(struct store *st)
 
 static int prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
 {
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+	int rc;
 
+	for (int i = 0; i < st->n_cache; i++) {
+		if (st->cache[i].sql == sql) {
+			*s = st->cache[i].stmt;
+			return 0;
+		}
+	}
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
 	if (rc != SQLITE_OK)
 		return db_err(st, e, rc, "prepare");
+	if (st->n_cache < STMT_CACHE_MAX) {
+		st->cache[st->n_cache].sql = sql;
+		st->cache[st->n_cache].stmt = *s;
+		st->n_cache++;
+	}
 	return 0;
+}
+
+/* Done with a statement from prep: a cached one is reset for next time. */
+static void unprep(struct store *st, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < st->n_cache; i++) {
+		if (st->cache[i].stmt == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return;
+		}
+	}
+	sqlite3_finalize(s);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -289,10 +330,10 @@ int store_next_seq(struct store *st, const char *service, const char *name, int6
 		goto fail;
 	}
 	*out = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	unprep(st, s);
 	return store_commit(st, e);
 fail:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	store_rollback(st);
 	return r;
 }
@@ -333,7 +374,7 @@ int store_volume_insert(struct store *st, const char *service, const struct volu
 	if (r == -EEXIST)
 		err_set(e, -EEXIST, "a volume named '%s' already exists", v->name);
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -359,7 +400,7 @@ int store_volume_update(struct store *st, const char *service, const struct volu
 	if ((r = step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -409,43 +450,60 @@ static int row_to_attachment(sqlite3_stmt *s, struct volume_attachment *a)
 }
 
 /* Load the attachments of every volume in l (which all belong to service). */
+static int push_attachment(sqlite3_stmt *s, struct volume *v, struct err *e)
+{
+	struct volume_attachment *na = realloc(v->attachments, (v->n_attachments + 1) * sizeof(*na));
+
+	if (!na)
+		return err_set(e, -ENOMEM, "out of memory");
+	v->attachments = na;
+	if (row_to_attachment(s, &na[v->n_attachments]) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	v->n_attachments++;
+	return 0;
+}
+
+static int by_id(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct volume *)elem)->id);
+}
+
+/*
+ * Load the attachments of the volumes v[0..n) of service. One volume: its
+ * own query. Many (a listing, sorted by id): one query for the service,
+ * each row put with its volume by binary search, instead of a query per
+ * volume.
+ */
 static int load_attachments(struct store *st, const char *service, struct volume *v, size_t n,
 			    struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if ((r = prep(st, "SELECT volume_id,instance_id,instance_driver,instance_service,"
-			  "device_name,status,mount_point,fields FROM attachments "
-			  "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id",
-		      &s, e)) < 0)
+	if (n == 0)
+		return 0;
+	r = prep(st, n == 1 ? "SELECT volume_id,instance_id,instance_driver,instance_service,"
+			      "device_name,status,mount_point,fields FROM attachments "
+			      "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id"
+			    : "SELECT volume_id,instance_id,instance_driver,instance_service,"
+			      "device_name,status,mount_point,fields FROM attachments "
+			      "WHERE service=? ORDER BY attached_at, instance_id", &s, e);
+	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		bind_text(s, 1, service);
-		bind_text(s, 2, v[i].id);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			struct volume_attachment *na;
-			na = realloc(v[i].attachments,
-				     (v[i].n_attachments + 1) * sizeof(*na));
-			if (!na) {
-				r = err_set(e, -ENOMEM, "out of memory");
-				goto out;
-			}
-			v[i].attachments = na;
-			if (row_to_attachment(s, &na[v[i].n_attachments]) < 0) {
-				r = err_set(e, -ENOMEM, "out of memory");
-				goto out;
-			}
-			v[i].n_attachments++;
-		}
-		if (rc != SQLITE_DONE) {
-			r = db_err(st, e, rc, "read attachments");
+	bind_text(s, 1, service);
+	if (n == 1)
+		bind_text(s, 2, v[0].id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *vid = (const char *)sqlite3_column_text(s, 0);
+		struct volume *owner = n == 1 ? &v[0] : (vid ? bsearch(vid, v, n, sizeof(*v), by_id)
+							     : NULL);
+		if (owner && (r = push_attachment(s, owner, e)) < 0)
 			goto out;
-		}
 	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "read attachments");
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	return r;
 }
 
@@ -480,7 +538,7 @@ static int get_one(struct store *st, const char *sql, const char *service, const
 	}
 	*out = v;
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -529,7 +587,7 @@ int store_volume_list(struct store *st, const char *service, struct volume_list 
 	l = (struct volume_list){ 0 };
 out:
 	volume_list_release(&l);
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -547,7 +605,7 @@ int store_volume_delete(struct store *st, const char *service, const char *id, s
 	if ((r = step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "resource not found");
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -576,7 +634,7 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 	if (r == -EEXIST) /* the foreign key: the volume is gone */
 		r = err_set(e, -ENOENT, "resource not found");
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -599,7 +657,7 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 		bind_text(s, 3, instance_id);
 	r = step_done(st, s, "remove attachment", e);
 out:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -622,7 +680,7 @@ static int use_total(struct store *st, const char *service, const char *volume, 
 		*out = sqlite3_column_int64(s, 0);
 	else
 		r = db_err(st, e, rc, "read use count");
-	sqlite3_finalize(s);
+	unprep(st, s);
 	return r;
 }
 
@@ -657,10 +715,10 @@ int store_use_add(struct store *st, const char *service, const char *volume, con
 	if ((r = step_done(st, s, "count a use", e)) < 0 ||
 	    (r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
-	sqlite3_finalize(s);
+	unprep(st, s);
 	return store_commit(st, e);
 fail:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	store_rollback(st);
 	return r;
 }
@@ -682,7 +740,7 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 	if ((r = step_done(st, s, "uncount a use", e)) < 0)
 		goto fail;
 	changed = sqlite3_changes(st->db);
-	sqlite3_finalize(s);
+	unprep(st, s);
 	s = NULL;
 	if (!changed) {
 		if ((r = prep(st, "DELETE FROM use_counts WHERE service=? AND volume=? AND caller=?",
@@ -697,12 +755,12 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 	}
 	if ((r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
-	sqlite3_finalize(s);
+	unprep(st, s);
 	if ((r = store_commit(st, e)) < 0)
 		return r;
 	return changed ? 0 : -ENOENT;
 fail:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	store_rollback(st);
 	return r;
 }
@@ -718,7 +776,7 @@ int store_use_clear(struct store *st, const char *service, const char *volume, s
 		bind_text(s, 2, volume);
 		r = step_done(st, s, "clear use counts", e);
 	}
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -736,7 +794,7 @@ int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n
 		goto fail;
 	bind_text(s, 1, n ? rows[0].container_id : "");
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	unprep(st, s);
 	s = NULL;
 	if (rc == SQLITE_ROW) {
 		r = err_set(e, -EEXIST, "container '%s' has already been prepared",
@@ -762,10 +820,10 @@ int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n
 		if ((r = step_done(st, s, "checkpoint a DVDI mount", e)) < 0)
 			goto fail;
 	}
-	sqlite3_finalize(s);
+	unprep(st, s);
 	return store_commit(st, e);
 fail:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	store_rollback(st);
 	return r;
 }
@@ -786,7 +844,7 @@ int store_dvdi_update(struct store *st, const char *container_id, int slot, cons
 		sqlite3_bind_int(s, 5, slot);
 		r = step_done(st, s, "update a DVDI mount", e);
 	}
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -857,7 +915,7 @@ int store_dvdi_rows(struct store *st, const char *container_id, struct store_dvd
 	cnt = 0;
 out:
 	store_dvdi_rows_free(rows, cnt);
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -894,7 +952,7 @@ int store_dvdi_users(struct store *st, const char *driver, const char *name,
 		else
 			r = db_err(st, e, rc, "count DVDI users");
 	}
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -913,7 +971,7 @@ int store_dvdi_delete(struct store *st, const char *container_id, int slot, stru
 			sqlite3_bind_int(s, 2, slot);
 		r = step_done(st, s, "delete DVDI mounts", e);
 	}
-	sqlite3_finalize(s);
+	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -948,7 +1006,7 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 		bind_text(s, 3, caller);
 		if ((r = step_done(st, s, "confirm a use", e)) < 0)
 			goto fail;
-		sqlite3_finalize(s);
+		unprep(st, s);
 		s = NULL;
 		if (sqlite3_changes(st->db))
 			break;
@@ -957,7 +1015,7 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 		goto fail;
 	return store_commit(st, e);
 fail:
-	sqlite3_finalize(s);
+	unprep(st, s);
 	store_rollback(st);
 	return r;
 }
