@@ -336,7 +336,7 @@ int cli_main(int argc, char **argv)
 		return 2;
 	}
 	if (engine_init(&en, cfg, a.config_file, &e) < 0) {
-		cli_error("config", &e);
+		fprintf(stderr, "rexray: %s\n", e.msg); /* the message names the file and key */
 		engine_release(&en);
 		free(positional);
 		return 1;

@@ -29,6 +29,7 @@ extern char **environ;
 #define CFG_VALUE_MAX	(64 * 1024)	/* bytes of a value after $VAR expansion */
 #define CFG_FILE_MAX	(1024 * 1024)	/* a config file larger than this is refused */
 #define CFG_NODES_MAX	(128 * 1024)	/* YAML nodes visited, aliases included */
+#define CFG_MERGE_DEPTH	64		/* merge keys inside merged mappings */
 #define CFG_SHOWN_MAX	96		/* bytes of a bad value quoted in a message */
 
 #define OPS "libstorage.integration.volume.operations."
@@ -459,6 +460,11 @@ struct flat {
 	const char *name;	/* the file, for messages */
 	struct err *e;
 	size_t nodes;		/* visited, to bound alias expansion */
+	/* mappings being flattened through merge keys: a merge of one of
+	 * these would recurse forever (a mapping merging itself or an
+	 * enclosing one, which libfyaml's path aliases make possible) */
+	struct fy_node *merging[CFG_MERGE_DEPTH];
+	int n_merging;
 	char key[CFG_KEY_MAX];	/* the dotted key being built */
 };
 
@@ -664,6 +670,27 @@ static int key_append(struct flat *f, struct fy_node *k, size_t klen, size_t *re
 
 static int flat_map(struct flat *f, struct fy_node *n, size_t klen, bool weak);
 
+/* Flatten a mapping a merge key names, refusing cycles. */
+static int merge_map(struct flat *f, struct fy_node *m, size_t klen)
+{
+	int r;
+
+	if (++f->nodes > CFG_NODES_MAX)
+		return flat_error(f, m, -EINVAL, "more than %d nodes (aliases expanding?)",
+				  CFG_NODES_MAX);
+	for (int i = 0; i < f->n_merging; i++)
+		if (f->merging[i] == m)
+			return flat_error(f, m, -EINVAL, "merge key '<<' refers to an enclosing "
+					  "mapping");
+	if (f->n_merging == CFG_MERGE_DEPTH)
+		return flat_error(f, m, -EINVAL, "merge keys nested deeper than %d",
+				  CFG_MERGE_DEPTH);
+	f->merging[f->n_merging++] = m;
+	r = flat_map(f, m, klen, true);
+	f->n_merging--;
+	return r;
+}
+
 /* "<<: *anchor" or "<<: [*a, *b]": weak copies under the current key. */
 static int flat_merge(struct flat *f, struct fy_node *v, size_t klen)
 {
@@ -674,7 +701,7 @@ static int flat_merge(struct flat *f, struct fy_node *v, size_t klen)
 	if ((r = deref(f, &v)) < 0)
 		return r;
 	if (v && fy_node_get_type(v) == FYNT_MAPPING)
-		return flat_map(f, v, klen, true);
+		return merge_map(f, v, klen);
 	if (!v || fy_node_get_type(v) != FYNT_SEQUENCE)
 		return flat_error(f, v, -EINVAL, "a merge key '<<' needs a mapping");
 	while ((item = fy_node_sequence_iterate(v, &it))) {
@@ -683,10 +710,30 @@ static int flat_merge(struct flat *f, struct fy_node *v, size_t klen)
 		if (!item || fy_node_get_type(item) != FYNT_MAPPING)
 			return flat_error(f, item ? item : v, -EINVAL,
 					  "a merge key '<<' needs a mapping");
-		if ((r = flat_map(f, item, klen, true)) < 0)
+		if ((r = merge_map(f, item, klen)) < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* A merge key inside mapping n: n counts as enclosing while its merge runs. */
+static int flat_merge_from(struct flat *f, struct fy_node *n, struct fy_node *v, size_t klen)
+{
+	bool pushed = false;
+	int r;
+
+	for (int i = 0; i < f->n_merging; i++)
+		pushed = pushed || f->merging[i] == n;
+	if (!pushed) {
+		if (f->n_merging == CFG_MERGE_DEPTH)
+			return flat_error(f, n, -EINVAL, "merge keys nested deeper than %d",
+					  CFG_MERGE_DEPTH);
+		f->merging[f->n_merging++] = n;
+	}
+	r = flat_merge(f, v, klen);
+	if (!pushed)
+		f->n_merging--;
+	return r;
 }
 
 /* An empty map still names its key, so cfg_children can see "vfs: {}". */
@@ -703,7 +750,7 @@ static int flat_map(struct flat *f, struct fy_node *n, size_t klen, bool weak)
 		struct fy_node *k = fy_node_pair_key(p);
 
 		if (is_merge_key(k))
-			r = flat_merge(f, fy_node_pair_value(p), klen);
+			r = flat_merge_from(f, n, fy_node_pair_value(p), klen);
 		else if ((r = key_append(f, k, klen, &nlen)) == 0)
 			r = flat_node(f, fy_node_pair_value(p), nlen, weak);
 		f->key[klen] = '\0';
@@ -796,6 +843,36 @@ static struct fy_diag *diag_new(struct diag_text *t)
 }
 
 /* Parse the first document of yaml and flatten it into out. */
+/* YAML is Unicode text, and a config file needs no directives: refuse
+ * invalid UTF-8 and lines starting with '%', naming line and column. */
+static int text_check(const char *t, size_t len, const char *name, struct err *e)
+{
+	int line = 1, col = 1;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)t[i];
+		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+
+		if (n == 0 || i + n > len)
+			return err_set(e, -EINVAL, "config: %s:%d:%d: invalid UTF-8", name, line, col);
+		for (size_t k = 1; k < n; k++)
+			if (((unsigned char)t[i + k] >> 6) != 2)
+				return err_set(e, -EINVAL, "config: %s:%d:%d: invalid UTF-8", name,
+					       line, col);
+		if (c == '%' && col == 1)
+			return err_set(e, -EINVAL, "config: %s:%d:%d: YAML directives ('%%') are "
+				       "not allowed in a config file", name, line, col);
+		if (c == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += n;
+	}
+	return 0;
+}
+
 static int parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
 		      struct kvmap *out, struct err *e)
 {
@@ -809,6 +886,11 @@ static int parse_into(const struct cfg *c, const char *name, const char *yaml, s
 	if (!(pc.diag = diag_new(&text)) || !(fyp = fy_parser_create(&pc)) ||
 	    !(f = calloc(1, sizeof(*f))))
 		goto oom;
+	/* libfyaml 0.7.12 loops forever on a directive line with bytes that are
+	 * not UTF-8 (libfyaml#101): refuse such text before it gets there */
+	if ((r = text_check(yaml, len, name, e)) < 0)
+		goto out;
+	r = -ENOMEM;
 	if (fy_parser_set_string(fyp, yaml, len) < 0)
 		goto oom;
 	doc = fy_parse_load_document(fyp);

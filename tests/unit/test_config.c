@@ -917,9 +917,33 @@ static void test_concurrent_readers_get_their_own_key(void **state)
 	cfg_free(c);
 }
 
+/* Found by fuzzing (tests/fuzz/crashes/config): merge cycles recursed
+ * until the stack overflowed; a directive with bad UTF-8 hung libfyaml. */
+static void test_hostile_yaml_is_refused(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "a: &x\n  <<: *x\n", "enclosing mapping" },
+		{ "<<: */\n", "enclosing mapping" },
+		{ "a:\n  <<: */b\nb:\n  <<: */a\n", "enclosing mapping" },
+		{ "%\xff", "directives" },
+		{ "a: \xff\n", "invalid UTF-8" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg *c = cfg_new();
+		struct err e = ERR_INIT;
+		assert_non_null(c);
+		assert_int_equal(cfg_load_string(c, "t.yml", cases[i][0], strlen(cases[i][0]), &e),
+				 -EINVAL);
+		assert_non_null(strstr(e.msg, cases[i][1]));
+		cfg_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostile_yaml_is_refused),
 		cmocka_unit_test(test_flatten_nested_maps_and_sequences),
 		cmocka_unit_test(test_keys_are_case_insensitive),
 		cmocka_unit_test(test_env_beats_file_and_flags_beat_env),
