@@ -110,6 +110,14 @@ bench: deps
 	$(MAKE) build/rexray build/dvdcli
 	@bench/run
 
+# the long checks of issue 8 (tests/stress/README.md): a soak of the Docker
+# plugin and valgrind memcheck of the system tests. Not part of `test`;
+# STRESS_SECONDS=30 for a short run.
+.PHONY: stress
+stress: deps
+	$(MAKE) build/rexray build/dvdcli
+	@tests/stress/run
+
 clean:
 	rm -rf build
 

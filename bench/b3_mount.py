@@ -160,6 +160,32 @@ class Sides:
         return t, cpu
 
 
+    def shell_b5(self, parallel, at_once):
+        """The same 16 first mounts from the shell: how far this machine's
+        kernel and disk let 16 at once beat 16 in a row."""
+        self.n += 1
+        names = ["q%d%s%d" % (self.n, "c" if at_once else "s", i) for i in range(parallel)]
+        args = [(os.path.join(self.shell_dir, n + ".img"), os.path.join(self.shell_dir, "mnt", n),
+                 n) for n in names]
+        t0 = time.monotonic()
+        if at_once:
+            procs = [subprocess.Popen(["sh", SHELL, "first", img, mp, n], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for img, mp, n in args]
+            outs = [p.communicate() for p in procs]
+            t = time.monotonic() - t0
+            for p, (out, err) in zip(procs, outs):
+                if p.returncode != 0:
+                    raise RuntimeError("shell_mount.sh first: %s" % err[-500:])
+            devs = [out.strip() for out, _ in outs]
+        else:
+            devs = [timed_run(["sh", SHELL, "first", img, mp, n])[1] for img, mp, n in args]
+            t = time.monotonic() - t0
+        for (img, mp, _), dev in zip(args, devs):
+            bl.run(["sh", SHELL, "unmount", mp, dev])
+            os.unlink(img)
+        return t
+
+
 def main():
     res = {"machine": bl.machine(), "rounds": ARGS.rounds, "b5_rounds": ARGS.b5_rounds,
            "cycles": ARGS.cycles, "parallel": ARGS.parallel}
@@ -213,13 +239,16 @@ def main():
     })
     for k in ("engine_mount_s", "engine_unmount_s", "shell_mount_s", "shell_unmount_s",
               "direct_mount_s", "direct_unmount_s", "dvdcli_get_s"):
-        res["b4"][k.replace("_s", "_median_s")] = bl.median(res["b4"][k])
+        res["b4"][k[:-2] + "_median_s"] = bl.median(res["b4"][k])
     bl.run(s.dvd("remove", "remount1"), env=s.env)
 
     bl.log("B5 %d first mounts, concurrent vs sequential: %d rounds"
            % (ARGS.parallel, ARGS.b5_rounds))
     tc, tq = bl.alternate(lambda: s.b5(ARGS.parallel, True), lambda: s.b5(ARGS.parallel, False),
                           ARGS.b5_rounds)
+    bl.log("B5 reference: the same from the shell, %d rounds" % ARGS.b5_rounds)
+    sc, sq = bl.alternate(lambda: s.shell_b5(ARGS.parallel, True),
+                          lambda: s.shell_b5(ARGS.parallel, False), ARGS.b5_rounds)
     ncpu = os.cpu_count() or 1
     res["b5"] = {"concurrent_s": [x[0] for x in tc], "sequential_s": [x[0] for x in tq],
                  "concurrent_cpu_s": [x[1] for x in tc], "sequential_cpu_s": [x[1] for x in tq],
@@ -227,9 +256,11 @@ def main():
                  # the wall time the concurrent run needs at the least, with every
                  # core busy: its CPU seconds (engine, mkfs, dvdcli) / nproc
                  "cpu_floor_ratio": bl.median([a[1] / ncpu / b[0] for a, b in zip(tc, tq)]),
-                 "nproc": ncpu}
-    for k in ("concurrent_s", "sequential_s", "concurrent_cpu_s", "sequential_cpu_s"):
-        res["b5"][k.replace("_s", "_median_s")] = bl.median(res["b5"][k])
+                 "nproc": ncpu, "shell_concurrent_s": sc, "shell_sequential_s": sq,
+                 "shell_ratio": bl.median([a / b for a, b in zip(sc, sq)])}
+    for k in ("concurrent_s", "sequential_s", "concurrent_cpu_s", "sequential_cpu_s",
+              "shell_concurrent_s", "shell_sequential_s"):
+        res["b5"][k[:-2] + "_median_s"] = bl.median(res["b5"][k])
     eng.stop()
     left = bl.loops_under(eng.root)
     if left:
@@ -253,6 +284,9 @@ def main():
           % (ARGS.parallel, b5["concurrent_median_s"] * 1e3, b5["sequential_median_s"] * 1e3,
              b5["ratio"], b5["concurrent_cpu_median_s"] * 1e3,
              b5["sequential_cpu_median_s"] * 1e3, b5["nproc"], b5["cpu_floor_ratio"]))
+    print("B5 reference, the shell: 16 at once %.0f ms, in a row %.0f ms: %.2fx"
+          % (b5["shell_concurrent_median_s"] * 1e3, b5["shell_sequential_median_s"] * 1e3,
+             b5["shell_ratio"]))
 
 
 if __name__ == "__main__":

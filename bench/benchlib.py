@@ -105,7 +105,16 @@ def run(cmd, check=True, env=None, timeout=300, quiet=False):
     return p
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def save_result(name, data):
+    data.setdefault("loadavg_end", loadavg())
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, name + ".json")
     with open(path, "w") as f:
@@ -340,9 +349,30 @@ class Engine:
     def command(self, wrapper=()):
         return list(wrapper) + [REXRAY, "service", "start", "-f"]
 
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in st[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, window=0.3, timeout=60):
+        """Wait until the engine has used no CPU for `window` seconds (its
+        start-up work done). Returns (seconds since start() began, CPU
+        seconds used by then)."""
+        deadline = time.monotonic() + timeout
+        last, last_change = self.cpu_seconds(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            now, cpu = time.monotonic(), self.cpu_seconds()
+            if cpu != last:
+                last, last_change = cpu, now
+            elif now - last_change >= window:
+                return last_change - self.started_at, last
+        raise RuntimeError("the engine stayed busy for %ds after its start" % timeout)
+
     def start(self, wrapper=(), timeout=30):
         self.log_path = os.path.join(self.root, "engine-%d.log" % int(time.time() * 1000))
         out = open(self.log_path, "wb")
+        self.started_at = time.monotonic()
         self.proc = subprocess.Popen(self.command(wrapper), cwd=self.root, env=self.env(),
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                      start_new_session=True)
@@ -411,10 +441,7 @@ def machine():
             mem = "%d MiB" % (int(f.readline().split()[1]) // 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        load = " ".join(open("/proc/loadavg").read().split()[:3])
-    except OSError:
-        load = "?"
+    load = loadavg()
     return {"nproc": os.cpu_count(), "cpu": model, "kernel": os.uname().release,
             "memory": mem, "loadavg": load,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}

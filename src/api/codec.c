@@ -7,6 +7,7 @@
  * Go would sort (fields) are inserted sorted.
  */
 #include "api/codec.h"
+#include "util/names.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -852,6 +853,11 @@ static int create_req_dec(const json_t *j, struct volume_create_req *out, struct
 		r = dec_str(j, "type", &out->type, e);
 	if (r == 0)
 		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r == 0 && ((r = option_value_check("availabilityZone", out->availability_zone, e)) < 0 ||
+		       (r = option_value_check("encryptionKey", out->encryption_key, e)) < 0 ||
+		       (r = option_value_check("type", out->type, e)) < 0 ||
+		       (r = option_values_check("opts", out->opts, e)) < 0))
+		return r;
 	return r;
 }
 
@@ -897,6 +903,8 @@ int volume_attach_req_from_json(const json_t *j, struct volume_attach_req *out, 
 		r = dec_str(j, "nextDeviceName", &out->next_device_name, e);
 	if (r == 0)
 		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r == 0 && (r = option_value_check("nextDeviceName", out->next_device_name, e)) == 0)
+		r = option_values_check("opts", out->opts, e);
 	if (r < 0)
 		volume_attach_req_release(out);
 	return r;
@@ -1090,7 +1098,8 @@ int json_body_parse(const char *body, size_t len, size_t max_len, json_t **out, 
 		*out = json_object();
 		return *out ? 0 : oom(e);
 	}
-	j = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	/* a key given twice is ambiguous (which one did the sender mean?) */
+	j = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
 		return err_set(e, -EINVAL, "invalid JSON at line %d, column %d: %s", jerr.line,
 			       jerr.column, jerr.text);

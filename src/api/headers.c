@@ -336,6 +336,13 @@ static int iid_parse_parts(const char *value, struct instance_id *out, struct er
 	out->id = strndup(id, c1 ? (size_t)(c1 - id) : strlen(id));
 	if (!out->id)
 		return err_set(e, -ENOMEM, "out of memory");
+	/* the id is stored and sent back in JSON: it must be UTF-8 */
+	{
+		json_t *probe = json_string(out->id);
+		if (!probe)
+			return hdr_fail(e, H_IID, value, "the instance id is not valid UTF-8");
+		json_decref(probe);
+	}
 	if (!c1)
 		return 0;
 	c2 = strchr(c1 + 1, ',');

@@ -13,6 +13,7 @@
 #include "server/httpd.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/names.h"
 
 #define CONTENT_TYPE "application/vnd.docker.plugins.v1.1+json"
 
@@ -273,7 +274,11 @@ static void handle(void *arg, struct MHD_Connection *conn, const char *http_meth
 	const struct method *mt = NULL;
 
 	(void)conn;
-	(void)http_method;
+	/* the plugin protocol is POST only: a GET must not create a volume */
+	if (strcmp(http_method, "POST") != 0) {
+		reply(out, 405, json_pack("{s:s}", "Err", "only POST is allowed"));
+		return;
+	}
 	if (strcmp(url, "/Plugin.Activate") == 0) {
 		reply(out, 200, json_pack("{s:[s]}", "Implements", "VolumeDriver"));
 		return;
@@ -300,7 +305,8 @@ static void handle(void *arg, struct MHD_Connection *conn, const char *http_meth
 	/* dockerd sends "{}" or nothing; both are an empty request */
 	if (json_body_parse(body, len, HTTPD_BODY_MAX, &c.body, &e) < 0 ||
 	    get_str(c.body, "Name", mt->needs_name, &c.name, &e) < 0 ||
-	    get_str(c.body, "ID", false, &c.id, &e) < 0 || mt->fn(&c, out, &e) < 0)
+	    get_str(c.body, "ID", false, &c.id, &e) < 0 ||
+	    option_value_check("ID", c.id, &e) < 0 || mt->fn(&c, out, &e) < 0)
 		reply_err(out, mt->name, &e);
 	json_decref(c.body);
 }

@@ -210,33 +210,57 @@ static struct ls_ctx ctx_of(const struct integration *ig)
 
 /* Serialise work on one volume across threads and processes. Returns the
  * lock fd (>= 0) or -errno. Names are validated before they get here. */
-static int lock_volume(struct integration *ig, const char *name, struct err *e)
+static void lock_path(const struct integration *ig, const char *name, char *path, size_t sz)
 {
-	char path[PATH_MAX + 400], lower[VOLUME_NAME_MAX + 1];
+	char lower[VOLUME_NAME_MAX + 1];
 	size_t i;
-	int fd;
 
 	for (i = 0; name[i] && i < VOLUME_NAME_MAX; i++)
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	lower[i] = '\0';
-	snprintf(path, sizeof(path), "%s/%s", ig->lock_dir, lower);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return err_set(e, -errno, "cannot open lock '%s': %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-			close(fd);
-			return err_set(e, r, "cannot lock '%s': %s", path, strerror(-r));
-		}
-	}
-	return fd;
+	snprintf(path, sz, "%s/%s", ig->lock_dir, lower);
 }
 
-static void unlock_volume(int fd)
+/*
+ * The holder unlinks the lock file when it is done (no file stays behind
+ * per name ever asked for), so a waiter may get the lock on a file that
+ * was unlinked meanwhile: it then tries again on the current one.
+ */
+static int lock_volume(struct integration *ig, const char *name, struct err *e)
 {
-	if (fd >= 0)
-		close(fd); /* closing drops the flock */
+	char path[PATH_MAX + 400];
+	struct stat held, now;
+	int fd;
+
+	lock_path(ig, name, path, sizeof(path));
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return err_set(e, -errno, "cannot open lock '%s': %s", path,
+				       strerror(errno));
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int r = -errno;
+				close(fd);
+				return err_set(e, r, "cannot lock '%s': %s", path, strerror(-r));
+			}
+		}
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino &&
+		    held.st_dev == now.st_dev)
+			return fd;
+		close(fd);
+	}
+}
+
+static void unlock_volume_named(struct integration *ig, const char *name, int fd)
+{
+	char path[PATH_MAX + 400];
+
+	if (fd < 0)
+		return;
+	lock_path(ig, name, path, sizeof(path));
+	unlink(path); /* while still held: see lock_volume */
+	close(fd);
 }
 
 static int find_volume(struct integration *ig, const char *name, struct volume *v, struct err *e)
@@ -361,6 +385,9 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 		const char *s = opt_text(val, num, sizeof(num));
 		if (!s)
 			return err_set(e, -EINVAL, "option '%s': expected a string", key);
+		if ((r = option_value_check(key, key, e)) < 0 ||
+		    (r = option_value_check(key, s, e)) < 0)
+			return r;
 		if (strcasecmp(key, "size") == 0) {
 			if ((r = opt_int(key, s, 1, 1 << 20, &req->size, e)) < 0)
 				return r;
@@ -430,7 +457,7 @@ int integ_create(struct integration *ig, const char *name, const json_t *opts, s
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = create_locked(ig, name, opts, &created, e);
-	unlock_volume(fd);
+	unlock_volume_named(ig, name, fd);
 	return r;
 }
 
@@ -630,7 +657,7 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = mount_locked(ig, name, caller, o, path, e);
-	unlock_volume(fd);
+	unlock_volume_named(ig, name, fd);
 	return r;
 }
 
@@ -714,7 +741,7 @@ int integ_unmount(struct integration *ig, const char *name, const char *caller, 
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = unmount_locked(ig, name, caller, e);
-	unlock_volume(fd);
+	unlock_volume_named(ig, name, fd);
 	return r;
 }
 
@@ -842,7 +869,7 @@ int integ_remove(struct integration *ig, const char *name, struct err *e)
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = remove_locked(ig, name, e);
-	unlock_volume(fd);
+	unlock_volume_named(ig, name, fd);
 	return r;
 }
 
@@ -898,7 +925,7 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 		log_warn("fence: cannot release %s: %s", dev, e.msg);
 	if (v.name)
 		store_use_clear(ig->store, ig->service, v.name, &e);
-	unlock_volume(fd);
+	unlock_volume_named(ig, v.name, fd);
 	volume_release(&v);
 	return true;
 }
@@ -941,7 +968,7 @@ static bool settle(struct integration *ig, struct volume *v)
 		 "finishing its unmount", v->name);
 	if (really_unmount(ig, v, &e) < 0)
 		log_warn("integration: cannot settle %s: %s", v->name, e.msg);
-	unlock_volume(fd);
+	unlock_volume_named(ig, v->name, fd);
 	return true;
 }
 
@@ -998,7 +1025,7 @@ static void settle_use(struct integration *ig, const char *name, const char *cal
 			log_warn("integration: %s", e.msg);
 	}
 	volume_release(&v);
-	unlock_volume(fd);
+	unlock_volume_named(ig, name, fd);
 }
 
 void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,

@@ -1,6 +1,7 @@
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <gnutls/gnutls.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -18,7 +19,8 @@
 #include "util/log.h"
 
 #define CONN_TIMEOUT_S 60
-#define CONN_LIMIT     1000
+#define CONN_LIMIT     4000	     /* idle clients must not lock others out */
+#define THREAD_STACK   (256 * 1024) /* one thread per connection: keep each small */
 /* GnuTLS defaults minus the protocol versions RFC 8996 retired */
 #define TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS1.0"
 
@@ -151,6 +153,99 @@ static enum MHD_Result refuse_client(struct MHD_Connection *conn)
 	return rp.body ? queue(conn, &rp) : MHD_NO;
 }
 
+/* %XX decoding for paths and query arguments that never makes a NUL: a
+ * "%00" stays as it is, so it cannot cut a path short in C strings. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *val)
+{
+	char *r = val, *w = val;
+
+	(void)cls;
+	(void)conn;
+	while (*r) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+			char hex[3] = { r[1], r[2], '\0' };
+			char c = (char)strtol(hex, NULL, 16);
+			if (c != '\0') {
+				*w++ = c;
+				r += 3;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - val);
+}
+
+struct framing {
+	int content_length;
+	bool transfer_encoding;
+	bool te_chunked;
+	bool bad_name;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct framing *f = cls;
+	size_t n = strlen(key);
+
+	(void)kind;
+	if (n && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+		f->bad_name = true;
+	if (strcasecmp(key, "Content-Length") == 0)
+		f->content_length++;
+	if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		f->transfer_encoding = true;
+		f->te_chunked = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* Request smuggling guards: one way to frame a body, or none. */
+static const char *framing_error(struct MHD_Connection *conn, unsigned *status)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	*status = 400;
+	if (f.bad_name)
+		return "malformed header name (whitespace before the colon)";
+	if (f.content_length > 1)
+		return "more than one Content-Length";
+	if (f.content_length && f.transfer_encoding)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.transfer_encoding && !f.te_chunked) {
+		*status = 501;
+		return "only the chunked Transfer-Encoding is supported";
+	}
+	return NULL;
+}
+
+/* A request refused before any handler sees it. The body speaks both
+ * protocols served here: libStorage's message/status and Docker's Err. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *why)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *body = NULL;
+
+	if (asprintf(&body, "{\"message\":\"%s\",\"status\":%u,\"Err\":\"%s\"}", why, status,
+		     why) < 0)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	/* the rest of this connection's bytes cannot be trusted */
+	MHD_add_response_header(resp, "Connection", "close");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -162,10 +257,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!p) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		unsigned status;
+		const char *why = framing_error(conn, &status);
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			return MHD_NO;
 		*con_cls = p;
+		if (why)
+			return refuse(conn, status, why);
 		if (h->tls.client_cert_required && !client_cert_ok(conn))
 			return refuse_client(conn);
 		/* refuse a declared oversized body before reading it (and before
@@ -388,6 +487,8 @@ static struct MHD_Daemon *daemon_start(struct httpd *h, int fd)
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+				MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_ARRAY, h->tls_on ? tls : none,
 				MHD_OPTION_END);

@@ -54,3 +54,40 @@ int service_name_check(const char *name, struct err *e)
 {
 	return name_check("service", name, 64, e);
 }
+
+int option_value_check(const char *what, const char *value, struct err *e)
+{
+	char shown[64];
+
+	if (!value)
+		return 0;
+	for (const char *p = value; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f || strchr("$`;|&<>", c)) {
+			name_sanitise(shown, sizeof(shown), value, strlen(value));
+			return err_set(e, -EINVAL, "option '%s': value '%s' contains the character "
+				       "'%s', which is not allowed", what, shown,
+				       c < 0x20 || c == 0x7f ? "\\x.." : (char[]){ (char)c, 0 });
+		}
+	}
+	return 0;
+}
+
+int option_values_check(const char *what, const json_t *opts, struct err *e)
+{
+	const char *key;
+	json_t *val;
+	int r;
+
+	if (!json_is_object(opts))
+		return 0;
+	json_object_foreach((json_t *)opts, key, val) {
+		char name[128];
+		snprintf(name, sizeof(name), "%s.%s", what, key);
+		if ((r = option_value_check(name, key, e)) < 0)
+			return r;
+		if (json_is_string(val) && (r = option_value_check(name, json_string_value(val), e)) < 0)
+			return r;
+	}
+	return 0;
+}

@@ -210,10 +210,20 @@ static void merge_tree(struct merge_walk *w, struct fy_node *n, int level)
 	}
 }
 
-/* Parse as config.c does and look for a cycle of merges. */
+static void diag_drop(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	(void)diag;
+	(void)user;
+	(void)buf;
+	(void)len;
+}
+
+/* Parse as config.c does (parse_into: same flags, a fresh collecting
+ * diag) and look for a cycle of merges. */
 static bool merge_loop(const uint8_t *data, size_t size)
 {
-	struct fy_parse_cfg pc = { .flags = FYPCF_QUIET };
+	struct fy_parse_cfg pc = { .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG };
+	struct fy_diag_cfg dc;
 	struct fy_parser *fyp;
 	struct fy_document *doc;
 	struct merge_walk *w;
@@ -221,6 +231,13 @@ static bool merge_loop(const uint8_t *data, size_t size)
 
 	if (!memmem(data, size, "<<", 2))
 		return false;
+	fy_diag_cfg_default(&dc);
+	dc.fp = NULL;
+	dc.output_fn = diag_drop;
+	dc.colorize = false;
+	pc.diag = fy_diag_create(&dc);
+	FUZZ_CHECK(pc.diag);
+	fy_diag_set_collect_errors(pc.diag, true);
 	fyp = fy_parser_create(&pc);
 	w = calloc(1, sizeof(*w));
 	FUZZ_CHECK(fyp && w);
@@ -231,6 +248,7 @@ static bool merge_loop(const uint8_t *data, size_t size)
 		fy_parse_document_destroy(fyp, doc);
 	}
 	fy_parser_destroy(fyp);
+	fy_diag_destroy(pc.diag);
 	free(w);
 	return loop;
 }

@@ -43,6 +43,9 @@ def parse(path):
         if not block:
             return
         head = block[0]
+        if head.startswith("Warning: "):
+            block.clear()
+            return
         frames = [FRAME_RE.match(b).group(1) for b in block[1:] if FRAME_RE.match(b)]
         kind = None
         if "are definitely lost" in head or "are indirectly lost" in head:
@@ -70,6 +73,11 @@ def parse(path):
             if not text.strip():
                 flush()
                 continue
+            if text.startswith("Warning: ") or (block and block[0].startswith("Warning: ")):
+                block.append(text)  # valgrind's own notes (unhandled ioctl ...): no record
+                continue
+            if re.match(r"^Thread \d+( [^:]*)?:$", text) and not block:
+                continue  # "Thread 7 MHD-connection:" names the thread of the next record
             block.append(text)
             em = ERR_SUMMARY_RE.search(text)
             if em:

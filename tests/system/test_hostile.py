@@ -15,9 +15,11 @@ case asserts that
   * nothing changed: the file tree under the home, the mounts under it, the
     REST volume list (with attachments) and the plugin's List.
 
-Cases that change the engine's state when they should not run on an engine
-of their own (the `fresh` fixture) and are marked xfail(strict) with the
-reason: the engine must be fixed there, and the mark removed then.
+Cases that could change the engine's state run on an engine of their own
+(the `fresh` fixture). Each of them once failed (free-form options with
+shell metacharacters, lock files left behind, duplicate JSON keys, methods
+other than POST on the plugin, %00 in URLs, invalid UTF-8 in instance IDs,
+request smuggling, 1,000 idle connections) and the engine was fixed.
 
 test_bad_input.py already covers the REST API over its UNIX socket with bad
 names, invalid JSON, wrong types and malformed HTTP; this file goes beyond
@@ -540,23 +542,16 @@ def test_plugin_free_form_options_are_inert_data(fresh):
                 e.call_ok("Unmount", {"Name": name, "ID": payload})
             e.call_ok("Remove", {"Name": name})
         else:
-            check_plugin_error(Reply(r.status, {k.lower(): v for k, v in r.headers.items()},
-                                     r.body, 0))
+            assert r.status == 500 and r.json["Err"], r
         assert not os.path.lexists(e.canary), "a shell ran %r" % payload
     assert e.call_ok("List", {})["Volumes"] == []
     assert mounts_under(e.home.root) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 8 asks for shell metacharacters in every option to be refused; the "
-    "engine keeps free-form options (type, volumetype, availabilityZone, unknown "
-    "keys, Mount ID) as data: integration.c:build_create and plugin.c:get_str do "
-    "not check them"))
 @pytest.mark.parametrize("meta", META_IDS)
 def test_plugin_free_form_options_with_shell_metacharacters_are_refused(fresh, meta):
     e = fresh
     payload = metachars(e.canary)[meta]
-    before = e.snapshot()
     for key in ("type", "volumetype", "availabilityZone", "overwritefs", "custom"):
         r = e.call("Create", {"Name": "ff-" + meta, "Opts": {key: payload}})
         assert r.status == 500 and r.json.get("Err"), (key, r)
@@ -567,10 +562,6 @@ def test_plugin_free_form_options_with_shell_metacharacters_are_refused(fresh, m
     e.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a refused request on a valid name that does not exist leaves a lock file "
-    "var/run/rexray/locks/vfs/<name> for good: integration.c:lock_volume creates "
-    "it and unlock_volume never removes it"))
 def test_plugin_failures_leave_no_lock_files(fresh):
     e = fresh
     before = e.snapshot()
@@ -583,9 +574,6 @@ def test_plugin_failures_leave_no_lock_files(fresh):
     e.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "duplicate keys are taken (jansson keeps the last one): "
-    "codec.c:json_body_parse does not pass JSON_REJECT_DUPLICATES"))
 def test_duplicate_keys_are_refused(fresh):
     e = fresh
     before = e.snapshot()
@@ -623,9 +611,6 @@ def test_plugin_unknown_paths_are_404(eng, state, path):
     eng.assert_unchanged(state)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the plugin runs a method whatever the HTTP method (GET, DELETE, FROB ... "
-    "/VolumeDriver.Create creates): plugin.c:handle ignores http_method"))
 def test_plugin_refuses_methods_other_than_post(fresh):
     e = fresh
     before = e.snapshot()
@@ -636,11 +621,6 @@ def test_plugin_refuses_methods_other_than_post(fresh):
     e.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a %00 in the URL cuts the path: POST /VolumeDriver.Remove%00x runs Remove, "
-    "POST /volumes/vfs/%00?attach creates a volume; libmicrohttpd unescapes in "
-    "place and httpd.c/http.c/plugin.c see a C string (fix: an unescape callback, "
-    "MHD_OPTION_UNESCAPE_CALLBACK in httpd.c:daemon_start, that refuses %00)"))
 def test_nul_in_url_is_refused(fresh):
     e = fresh
     e.call_ok("Create", {"Name": "victim"})
@@ -724,10 +704,6 @@ def test_rest_attach_and_detach_reject_hostile_bodies(eng, state, body, queries)
     eng.assert_unchanged(state)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 8 asks for shell metacharacters in every option to be refused; REST "
-    "keeps type, availabilityZone, encryptionKey, opts and nextDeviceName as data: "
-    "codec.c:create_req_dec / volume_attach_req_from_json check only their types"))
 @pytest.mark.parametrize("meta", META_IDS)
 def test_rest_free_form_fields_with_shell_metacharacters_are_refused(fresh, meta):
     e = fresh
@@ -866,10 +842,6 @@ def test_rest_malformed_libstorage_headers(eng, state, headers):
     eng.assert_unchanged(state)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "invalid UTF-8 in the instance ID of Libstorage-Instanceid is taken (the "
-    "attachment is then recorded for U+FFFD U+FFFD); headers.c:iid_header_parse "
-    "checks UTF-8 in the fields but not in the ID"))
 def test_rest_instance_id_with_invalid_utf8_is_400(fresh):
     e = fresh
     v = e.rest.create("u8", size=1)
@@ -1008,13 +980,6 @@ SMUGGLE_NEXT_PLUGIN = (b"POST /VolumeDriver.Create HTTP/1.1\r\nHost: x\r\n"
                        b"Content-Length: 21\r\n\r\n{\"Name\":\"smuggled2\"}\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a request with both Content-Length and Transfer-Encoding, two different "
-    "Content-Lengths, a Transfer-Encoding other than chunked, or whitespace before "
-    "a header colon is not refused: libmicrohttpd 0.9.75 lets chunked win (or the "
-    "first Content-Length) and keeps the connection, so a request hidden in the "
-    "body runs, and it waits for an unknown coding's body until the 60 s timeout; "
-    "httpd.c:on_request should answer 400/501 with Connection: close"))
 def test_request_smuggling_is_refused(fresh):
     e = fresh
     before = e.snapshot()
@@ -1183,10 +1148,8 @@ def test_1000_idle_connections_do_not_stop_the_other_sockets(eng, state):
     eng.assert_unchanged(state)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "1,000 idle connections take all of a socket's connections "
-    "(httpd.c CONN_LIMIT 1000, 60 s idle timeout): the next client on that socket "
-    "waits until an idle one times out"))
+@pytest.mark.skipif(SCALE > 1, reason="under valgrind the engine does not keep 1,000 "
+                    "connection threads up the same way: the outcome says nothing")
 def test_1000_idle_connections_then_a_normal_request_on_the_same_socket(eng, state):
     _raise_nofile(4096)
     socks = _open_idle(eng.plugin, 1000)
@@ -1194,7 +1157,8 @@ def test_1000_idle_connections_then_a_normal_request_on_the_same_socket(eng, sta
         time.sleep(0.3)
         t0 = time.monotonic()
         try:
-            r = eng.call("List", {}, timeout=3 * SCALE)
+            # below the engine's 60 s idle timeout, which would free a slot
+            r = eng.call("List", {}, timeout=min(3 * SCALE, 20))
         except OSError as ex:
             raise AssertionError("no answer within %.1fs: %r" % (time.monotonic() - t0, ex))
         assert r.status == 200, r
