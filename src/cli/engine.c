@@ -472,14 +472,24 @@ static void stop_fencing(struct engine *en)
 
 static int start_server(struct engine *en, bool nopid, bool force, struct err *e)
 {
-	char addrs[ENGINE_MAX_ENDPOINTS][PATH_MAX + 32];
-	size_t n;
 	int r;
 
 	if ((r = engine_open_server(en, e)) < 0)
 		return r;
 	if (!nopid && (r = write_pid(en, force, e)) < 0)
 		return r;
+	snprintf(en->service, sizeof(en->service), "%s", ls_server_default_service(en->server));
+	return client_local_new(en->server, &en->client, e);
+}
+
+/* The REST endpoints and the spec file come last: once the API answers,
+ * everything else (the Docker modules) is up too. */
+static int start_endpoints(struct engine *en, struct err *e)
+{
+	char addrs[ENGINE_MAX_ENDPOINTS][PATH_MAX + 32];
+	size_t n;
+	int r;
+
 	if ((r = endpoint_addresses(en, addrs, &n, e)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -489,10 +499,7 @@ static int start_server(struct engine *en, bool nopid, bool force, struct err *e
 			return r;
 		en->n_endpoints++;
 	}
-	if ((r = write_spec(en, e)) < 0)
-		return r;
-	snprintf(en->service, sizeof(en->service), "%s", ls_server_default_service(en->server));
-	return client_local_new(en->server, &en->client, e);
+	return write_spec(en, e);
 }
 
 /* An agent: the storage calls go to libstorage.host. */
@@ -531,7 +538,7 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 		goto out;
 	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
 				 en->modules, &en->n_modules, e);
-	if (r < 0)
+	if (r < 0 || (server && (r = start_endpoints(en, e)) < 0))
 		goto out;
 	reconcile(en);
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)
