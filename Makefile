@@ -46,9 +46,16 @@ build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/dvdcli: build/obj/main/dvdcli.o $(LIB_OBJ)
+# dvdcli needs a fraction of the engine: linking from an archive with
+# --as-needed keeps SQLite, libfyaml, libmicrohttpd and friends out of it,
+# and their relocations out of its start-up (it runs once per mount).
+build/librexray.a: $(LIB_OBJ)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+build/dvdcli: build/obj/main/dvdcli.o build/librexray.a
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
 build/unit/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)

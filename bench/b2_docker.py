@@ -30,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "system"))
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
 import benchlib as bl  # noqa: E402
 import dockerd  # noqa: E402
 

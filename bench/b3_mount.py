@@ -28,6 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
 import benchlib as bl  # noqa: E402
 
 SHELL = os.path.join(bl.BENCH, "shell_mount.sh")

@@ -240,7 +240,11 @@ class Worker(threading.Thread):
         self.ops = [op for op, w in MIX for _ in range(w)]
 
     def error(self, op, body, what):
-        self.errors.append("%s %s: %s" % (op, json.dumps(body), what))
+        msg = "%s %s: %s" % (op, json.dumps(body), what)
+        self.errors.append(msg)
+        if len(self.errors) <= 5:  # at once too, with the time: the run may go on long
+            print("soak: ERROR at %s (thread %d): %s" % (time.strftime("%H:%M:%S"), self.idx,
+                                                         msg), flush=True)
 
     def expect(self, op, body, check=None):
         """One request that must succeed; returns its reply or None."""

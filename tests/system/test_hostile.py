@@ -1148,8 +1148,6 @@ def test_1000_idle_connections_do_not_stop_the_other_sockets(eng, state):
     eng.assert_unchanged(state)
 
 
-@pytest.mark.skipif(SCALE > 1, reason="under valgrind the engine does not keep 1,000 "
-                    "connection threads up the same way: the outcome says nothing")
 def test_1000_idle_connections_then_a_normal_request_on_the_same_socket(eng, state):
     _raise_nofile(4096)
     socks = _open_idle(eng.plugin, 1000)
