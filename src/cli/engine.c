@@ -425,18 +425,21 @@ static void *fence_loop(void *arg)
 	return NULL;
 }
 
-/* Finish the mounts and unmounts a crash of this engine cut short. */
+/* Finish the mounts and unmounts a crash of this engine cut short, before
+ * any socket opens: once the engine answers, its state is settled. */
 static void reconcile(struct engine *en)
 {
-	for (size_t i = 0; i < en->n_modules; i++) {
-		struct err e = ERR_INIT;
-		size_t n = 0;
-		if (integ_reconcile(docker_module_integration(en->modules[i]), &n, &e) < 0)
-			log_warn("reconcile: %s (the server may be down; later requests settle it)",
-				 e.msg);
-		else if (n)
-			log_warn("reconcile: settled %zu volume(s) left mid-operation", n);
-	}
+	struct integration *ig = NULL;
+	struct err e = ERR_INIT;
+	size_t n = 0;
+
+	if (integration_new(en->cfg, &en->paths, en->store, en->client, en->service, NULL, &ig,
+			    &e) < 0 || integ_reconcile(ig, &n, &e) < 0)
+		log_warn("reconcile: %s (the server may be down; later requests settle it)",
+			 e.msg);
+	else if (n)
+		log_warn("reconcile: settled %zu volume(s) left mid-operation", n);
+	integration_free(ig);
 }
 
 static int start_fencing(struct engine *en, struct err *e)
@@ -536,11 +539,11 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	r = server ? start_server(en, nopid, force, e) : start_agent(en, nopid, force, e);
 	if (r < 0)
 		goto out;
+	reconcile(en);
 	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
 				 en->modules, &en->n_modules, e);
 	if (r < 0 || (server && (r = start_endpoints(en, e)) < 0))
 		goto out;
-	reconcile(en);
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)

@@ -28,6 +28,7 @@
 #include "api/headers.h"
 #include "client/http_tls.h"
 #include "server/tls.h"
+#include "util/sink.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
 #define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
@@ -58,10 +59,7 @@ struct http_client {
 
 /* A reply body, growing up to HTTP_MAX_BODY. */
 struct http_reply {
-	char *data;
-	size_t len, cap;
-	bool too_big;
-	bool oom;
+	struct sink body; /* first: the write callback gets &rep->body */
 	long status;
 	long os_errno; /* of a failed connect */
 	/* for the known-hosts check */
@@ -145,35 +143,6 @@ static int parse_host(struct http_client *hc, const char *host, struct err *e)
 }
 
 /* ---- one request ---- */
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct http_reply *r = userdata;
-	size_t n = size * nmemb;
-
-	if (n > HTTP_MAX_BODY - r->len) {
-		r->too_big = true;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		char *d;
-
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		d = realloc(r->data, cap);
-		if (!d) {
-			r->oom = true;
-			return 0;
-		}
-		r->data = d;
-		r->cap = cap;
-	}
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
-}
 
 /* A header value must not smuggle a line break into the request. */
 static bool header_value_ok(const char *v)
@@ -398,8 +367,8 @@ static CURLcode set_options(struct http_client *hc, CURL *c, const char *method,
 	SET(CURLOPT_TIMEOUT_MS, hc->timeout_ms);
 	SET(CURLOPT_USERAGENT, "rexray-c");
 	SET(CURLOPT_HTTPHEADER, hdrs);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, rep);
+	SET(CURLOPT_WRITEFUNCTION, sink_write);
+	SET(CURLOPT_WRITEDATA, &rep->body);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
 	if (hc->socket_path)
 		SET(CURLOPT_UNIX_SOCKET_PATH, hc->socket_path);
@@ -449,11 +418,11 @@ static int transport_error(struct http_client *hc, CURLcode rc, const struct htt
 	 * error ("No such file or directory") says more */
 	if (hc->socket_path && rc == CURLE_COULDNT_CONNECT && rep->os_errno > 0)
 		why = strerror((int)rep->os_errno);
-	if (rep->oom)
+	if (rep->body.oom)
 		return err_set(e, -ENOMEM, "out of memory");
 	if (rc == CURLE_ABORTED_BY_CALLBACK && rep->tls_err[0])
 		return err_set(e, -EACCES, "%s", rep->tls_err);
-	if (rep->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+	if (rep->body.too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		return err_set(e, -E2BIG,
 			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
 			       HTTP_MAX_BODY >> 20);
@@ -493,6 +462,7 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
+	rep->body.max = HTTP_MAX_BODY;
 	r = build_headers(hc, &hdrs, body != NULL, ctx, e);
 	if (r < 0)
 		return r;
@@ -561,7 +531,7 @@ static int status_error(struct http_client *hc, const char *method, const char *
 		return err_set(e, code,
 			       "the operation did not finish within the server's task "
 			       "timeout (it goes on running on the server)");
-	error_body_parse(rep->data, rep->len, msg, sizeof(msg), NULL);
+	error_body_parse(rep->body.data, rep->body.len, msg, sizeof(msg), NULL);
 	if (!msg[0])
 		return err_set(e, code, "%s %s: HTTP %ld from %s", method, path, rep->status,
 			       hc->host);
@@ -588,14 +558,14 @@ static int http_call(struct http_client *hc, const char *method, const char *pat
 		r = status_error(hc, method, path, &rep, e);
 		goto done;
 	}
-	if (!out || rep.len == 0)
+	if (!out || rep.body.len == 0)
 		goto done;
-	*out = json_loadb(rep.data, rep.len, 0, &jerr);
+	*out = json_loadb(rep.body.data, rep.body.len, 0, &jerr);
 	if (!*out)
 		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", hc->host,
 			    jerr.text);
 done:
-	free(rep.data);
+	sink_release(&rep.body);
 	return r;
 }
 

@@ -30,6 +30,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/sink.h"
 
 #define VP_DEFAULT_TIMEOUT_MS  120000L
 #define VP_DEFAULT_DISCOVER_MS 30000L
@@ -58,12 +59,6 @@ struct vplugin {
 };
 
 /* A reply body, growing up to VP_MAX_REPLY. */
-struct vp_reply {
-	char *data;
-	size_t len, cap;
-	bool too_big;
-	bool oom;
-};
 
 /* ---- process-wide libcurl initialisation ---- */
 
@@ -517,35 +512,6 @@ static int parse_address(struct vplugin *p, struct err *e)
 	return bad_address(p, "only unix://, tcp://, http:// and https:// are supported", e);
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct vp_reply *r = userdata;
-	size_t n = size * nmemb;
-
-	if (n > VP_MAX_REPLY - r->len) {
-		r->too_big = true;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		char *d;
-
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		d = realloc(r->data, cap);
-		if (!d) {
-			r->oom = true;
-			return 0;
-		}
-		r->data = d;
-		r->cap = cap;
-	}
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
-}
-
 static int set_tls(struct vplugin *p)
 {
 	CURLcode c = CURLE_OK;
@@ -586,7 +552,7 @@ static int curl_setup(struct vplugin *p, struct err *e)
 		return oom(e);
 	c |= curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
 	c |= curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
-	c |= curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
+	c |= curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, sink_write);
 	c |= curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
 	c |= curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	c |= curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -608,7 +574,7 @@ static bool connect_failed(CURLcode rc)
 }
 
 static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
-			   const struct vp_reply *rep, struct err *e)
+			   const struct sink *rep, struct err *e)
 {
 	const char *why = p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc);
 	long os_errno = 0;
@@ -632,7 +598,7 @@ static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
 
 /* POST /<method> with body; retries a failed connect within the discovery budget. */
 static int perform(struct vplugin *p, const char *method, const char *body,
-		   struct vp_reply *rep, long *status, struct err *e)
+		   struct sink *rep, long *status, struct err *e)
 {
 	struct timespec start;
 	char url[512];
@@ -668,7 +634,7 @@ static int perform(struct vplugin *p, const char *method, const char *body,
 }
 
 /* A non-200 reply: "<Method>: <Err>" when the body has one, else the raw body. */
-static int status_error(const char *method, const struct vp_reply *rep, struct err *e)
+static int status_error(const char *method, const struct sink *rep, struct err *e)
 {
 	const char *text = rep->data ? rep->data : "";
 	json_t *root = json_loadb(text, rep->len, JSON_DISABLE_EOF_CHECK, NULL);
@@ -702,7 +668,7 @@ static int decode_error(const char *method, const char *why, struct err *e)
 static int call(struct vplugin *p, const char *method, const json_t *req, json_t **reply,
 		struct err *e)
 {
-	struct vp_reply rep = { 0 };
+	struct sink rep = { .max = VP_MAX_REPLY };
 	json_error_t je;
 	char *body = NULL;
 	long status = 0;
