@@ -219,6 +219,47 @@ class Engine:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def who_holds(root):
+    """For an EBUSY: the processes with a cwd, root or open file under root,
+    and those in another mount namespace (a copy of the mount may be busy
+    there), as they are right now."""
+    out = []
+    try:
+        my_ns = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        my_ns = None
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        base = "/proc/" + pid
+        try:
+            with open(base + "/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")[:120]
+            ns = os.readlink(base + "/ns/mnt")
+        except OSError:
+            continue
+        held = []
+        for link in ["cwd", "root"] + ["fd/" + fd for fd in _listdir(base + "/fd")]:
+            try:
+                target = os.readlink(base + "/" + link)
+            except OSError:
+                continue
+            if target.startswith(root):
+                held.append("%s -> %s" % (link, target))
+        if held:
+            out.append("pid %s (%s) holds %s" % (pid, cmd, ", ".join(held[:4])))
+        elif my_ns and ns != my_ns and cmd:
+            out.append("pid %s (%s) is in mount namespace %s" % (pid, cmd, ns))
+    return out[:30] or ["no process holds it now"]
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
 # --------------------------------------------------------------------------
 # one client thread
 
@@ -245,6 +286,9 @@ class Worker(threading.Thread):
         if len(self.errors) <= 5:  # at once too, with the time: the run may go on long
             print("soak: ERROR at %s (thread %d): %s" % (time.strftime("%H:%M:%S"), self.idx,
                                                          msg), flush=True)
+            if "busy" in what.lower():
+                for line in who_holds(self.eng.root):
+                    print("soak:   %s" % line, flush=True)
 
     def expect(self, op, body, check=None):
         """One request that must succeed; returns its reply or None."""
