@@ -326,8 +326,8 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 		base = target;
 	if (base && asprintf(&out, "%s%s", base, ig->root_path) < 0)
 		out = NULL;
-	if (n > 0)
-		mount_points_free(mps);
+	if (n >= 0)
+		mount_points_free(mps); /* an empty result is an allocated array too */
 	return out;
 }
 
@@ -682,7 +682,7 @@ static int really_unmount(struct integration *ig, const struct volume *v, struct
 				goto out;
 			}
 		}
-		if (n > 0)
+		if (n >= 0)
 			mount_points_free(mps);
 	}
 	if (osfs_is_mount_point(target) && (r = osfs_unmount(target, e)) < 0)
@@ -919,7 +919,7 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 	n = mount_points_of(dev, &mps, &e);
 	for (int i = 0; i < n; i++)
 		fence_mount(dev, mps[i]);
-	if (n > 0)
+	if (n >= 0)
 		mount_points_free(mps);
 	if (ig->exec->device_put && ig->exec->device_put(&ig->x, dev, &e) < 0)
 		log_warn("fence: cannot release %s: %s", dev, e.msg);

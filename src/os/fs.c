@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -297,7 +298,14 @@ int osfs_unmount(const char *target, struct err *e)
 {
 	if (!target || !*target)
 		return err_set(e, -EINVAL, "unmount: empty target");
-	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+	/* a look-up (statx of a List) can hold the mount for an instant: retry
+	 * a brief EBUSY, as containerd does, before calling it busy */
+	for (int tries = 0; umount2(target, UMOUNT_NOFOLLOW) < 0; tries++) {
+		if (errno == EBUSY && tries < 50) {
+			struct timespec ts = { 0, 20 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (errno == EINVAL)
 			return err_set(e, -EINVAL, "unmount '%s': not a mount point", target);
 		return err_set(e, -errno, "unmount '%s': %s", target, strerror(errno));
