@@ -531,8 +531,16 @@ static int deref(struct flat *f, struct fy_node **n)
 {
 	struct fy_node *target;
 
+	const char *alias;
+
 	if (!*n || !fy_node_is_alias(*n))
 		return 0;
+	/* An alias naming a path ('*' then "/a/0") is libfyaml's extension,
+	 * not YAML, and can name an enclosing node (the root): refuse it */
+	alias = fy_node_get_scalar0(*n);
+	if (alias && strchr(alias, '/'))
+		return flat_error(f, *n, -EINVAL, "alias '*%s': path aliases are not allowed",
+				  alias);
 	target = fy_node_resolve_alias(*n);
 	if (!target)
 		return flat_error(f, *n, -EINVAL, "alias '*%s' has no anchor",
@@ -842,27 +850,65 @@ static struct fy_diag *diag_new(struct diag_text *t)
 	return diag;
 }
 
-/* Parse the first document of yaml and flatten it into out. */
-/* YAML is Unicode text, and a config file needs no directives: refuse
- * invalid UTF-8 and lines starting with '%', naming line and column. */
+/*
+ * The code point of the well-formed UTF-8 sequence at t[0..avail) in *cp
+ * and its length, or 0 if it is not well formed (overlongs, surrogates,
+ * beyond U+10FFFF, truncated).
+ */
+static size_t utf8_decode(const unsigned char *t, size_t avail, unsigned *cp)
+{
+	static const unsigned min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t n = t[0] < 0x80 ? 1 : (t[0] >> 5) == 6 ? 2 : (t[0] >> 4) == 14 ? 3 :
+		   (t[0] >> 3) == 30 ? 4 : 0;
+	unsigned v;
+
+	if (n == 0 || n > avail)
+		return 0;
+	v = n == 1 ? t[0] : t[0] & (0x7f >> n);
+	for (size_t k = 1; k < n; k++) {
+		if ((t[k] >> 6) != 2)
+			return 0;
+		v = v << 6 | (t[k] & 0x3f);
+	}
+	if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Characters YAML 1.2 does not allow in a stream (its c-printable set):
+ * C0 controls but TAB, LF, CR; DEL; C1 controls but NEL; U+FFFE/U+FFFF. */
+static bool yaml_unprintable(unsigned cp)
+{
+	return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+	       (cp >= 0x7f && cp <= 0x9f && cp != 0x85) || cp == 0xfffe || cp == 0xffff;
+}
+
+/*
+ * YAML is Unicode text, and a config file needs no directives: refuse
+ * invalid UTF-8, characters YAML does not allow and lines starting with
+ * '%', naming line and column. libfyaml 0.7.12 must never see them: it
+ * loops forever on a directive line with bytes that are not UTF-8
+ * (libfyaml#101) and frees a simple key twice when the stream stops at
+ * a control byte (tests/fuzz/crashes/config/README.md, 2 and 4).
+ */
 static int text_check(const char *t, size_t len, const char *name, struct err *e)
 {
 	int line = 1, col = 1;
 
 	for (size_t i = 0; i < len;) {
-		unsigned char c = (unsigned char)t[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		unsigned cp = 0;
+		size_t n = utf8_decode((const unsigned char *)t + i, len - i, &cp);
 
-		if (n == 0 || i + n > len)
+		if (n == 0)
 			return err_set(e, -EINVAL, "config: %s:%d:%d: invalid UTF-8", name, line, col);
-		for (size_t k = 1; k < n; k++)
-			if (((unsigned char)t[i + k] >> 6) != 2)
-				return err_set(e, -EINVAL, "config: %s:%d:%d: invalid UTF-8", name,
-					       line, col);
-		if (c == '%' && col == 1)
+		if (yaml_unprintable(cp))
+			return err_set(e, -EINVAL, "config: %s:%d:%d: control character U+%04X "
+				       "is not allowed in YAML", name, line, col, cp);
+		if (cp == '%' && col == 1)
 			return err_set(e, -EINVAL, "config: %s:%d:%d: YAML directives ('%%') are "
 				       "not allowed in a config file", name, line, col);
-		if (c == '\n') {
+		if (cp == '\n') {
 			line++;
 			col = 1;
 		} else {
@@ -873,6 +919,7 @@ static int text_check(const char *t, size_t len, const char *name, struct err *e
 	return 0;
 }
 
+/* Parse the first document of yaml and flatten it into out. */
 static int parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
 		      struct kvmap *out, struct err *e)
 {
@@ -881,17 +928,22 @@ static int parse_into(const struct cfg *c, const char *name, const char *yaml, s
 	struct flat *f = NULL;
 	struct fy_document *doc = NULL;
 	struct fy_parser *fyp = NULL;
+	char *copy = NULL;
 	int r = -ENOMEM;
 
 	if (!(pc.diag = diag_new(&text)) || !(fyp = fy_parser_create(&pc)) ||
 	    !(f = calloc(1, sizeof(*f))))
 		goto oom;
-	/* libfyaml 0.7.12 loops forever on a directive line with bytes that are
-	 * not UTF-8 (libfyaml#101): refuse such text before it gets there */
 	if ((r = text_check(yaml, len, name, e)) < 0)
 		goto out;
+	/* libfyaml reads some tokens with strtol, past len when the text is
+	 * not NUL-terminated (crashes/config README, 5): give it a copy */
+	if (!(copy = malloc(len + 1)))
+		goto oom;
+	memcpy(copy, yaml, len);
+	copy[len] = '\0';
 	r = -ENOMEM;
-	if (fy_parser_set_string(fyp, yaml, len) < 0)
+	if (fy_parser_set_string(fyp, copy, len) < 0)
 		goto oom;
 	doc = fy_parse_load_document(fyp);
 	if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(pc.diag)) {
@@ -910,6 +962,7 @@ out:
 		fy_parser_destroy(fyp);
 	if (pc.diag)
 		fy_diag_destroy(pc.diag);
+	free(copy);
 	free(f);
 	return r;
 }

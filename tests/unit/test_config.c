@@ -918,32 +918,68 @@ static void test_concurrent_readers_get_their_own_key(void **state)
 }
 
 /* Found by fuzzing (tests/fuzz/crashes/config): merge cycles recursed
- * until the stack overflowed; a directive with bad UTF-8 hung libfyaml. */
+ * until the stack overflowed; a directive with bad UTF-8 hung libfyaml; a
+ * control byte after "? ::" made it free a key twice; a path alias at the
+ * end of a text without NUL made it read past the buffer. */
 static void test_hostile_yaml_is_refused(void **state)
 {
-	static const char *const cases[][2] = {
-		{ "a: &x\n  <<: *x\n", "enclosing mapping" },
-		{ "<<: */\n", "enclosing mapping" },
-		{ "a:\n  <<: */b\nb:\n  <<: */a\n", "enclosing mapping" },
-		{ "%\xff", "directives" },
-		{ "a: \xff\n", "invalid UTF-8" },
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *msg;
+	} cases[] = {
+#define CASE(t, m) { t, sizeof(t) - 1, m }
+		CASE("a: &x\n  <<: *x\n", "enclosing mapping"),
+		CASE("<<: */\n", "path aliases are not allowed"),
+		CASE("a:\n  <<: */b\nb:\n  <<: */a\n", "path aliases are not allowed"),
+		CASE("a: [1]\nb: */a/0", "t.yml:2:5: alias '*/a/0'"),
+		CASE("%\xff", "directives"),
+		CASE("a: \xff\n", "t.yml:1:4: invalid UTF-8"),
+		CASE("a: \xc0\xaf\n", "invalid UTF-8"),		/* overlong '/' */
+		CASE("a: \xed\xa0\x80\n", "invalid UTF-8"),	/* a surrogate */
+		CASE("a: \xf5\x80\x80\x80\n", "invalid UTF-8"),	/* > U+10FFFF */
+		CASE("a: \xe2\x82", "invalid UTF-8"),		/* truncated */
+		CASE("? ::\t\0", "t.yml:1:6: control character U+0000"),
+		CASE("? ::\t? :\x1a", "control character U+001A"),
+		CASE("a: b\x7f\n", "control character U+007F"),
+		CASE("a: \xc2\x9b\n", "control character U+009B"),	/* C1 CSI */
+		CASE("a: \xef\xbf\xbf\n", "U+FFFF"),
+#undef CASE
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cfg *c = cfg_new();
 		struct err e = ERR_INIT;
 		assert_non_null(c);
-		assert_int_equal(cfg_load_string(c, "t.yml", cases[i][0], strlen(cases[i][0]), &e),
+		assert_int_equal(cfg_load_string(c, "t.yml", cases[i].text, cases[i].len, &e),
 				 -EINVAL);
-		assert_non_null(strstr(e.msg, cases[i][1]));
+		if (!strstr(e.msg, cases[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, cases[i].msg);
 		cfg_free(c);
 	}
+}
+
+/* What YAML allows stays allowed: TAB, CR LF, NEL, a BOM, any plane. */
+static void test_unicode_yaml_is_accepted(void **state)
+{
+	static const char text[] = "\xef\xbb\xbf" "a:\t\"x\"\r\nb: caf\xc3\xa9 \xc2\x85 \xf0\x9f\x92\xbe\n";
+	struct cfg *c = cfg_new();
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(cfg_load_string(c, "t.yml", text, sizeof(text) - 1, &e), 0);
+	assert_string_equal(cfg_get(c, "a"), "x");
+	assert_non_null(strstr(cfg_get(c, "b"), "caf\xc3\xa9"));
+	assert_non_null(strstr(cfg_get(c, "b"), "\xf0\x9f\x92\xbe"));
+	cfg_free(c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostile_yaml_is_refused),
+		cmocka_unit_test(test_unicode_yaml_is_accepted),
 		cmocka_unit_test(test_flatten_nested_maps_and_sequences),
 		cmocka_unit_test(test_keys_are_case_insensitive),
 		cmocka_unit_test(test_env_beats_file_and_flags_beat_env),
