@@ -100,11 +100,12 @@ struct exec_ctx {
 	const struct cfg *cfg;
 	const char *const *scopes;
 	const struct paths *paths;
+	void *priv; /* the executor's, between open and close; NULL otherwise */
 };
 
 /*
  * The host-side half: runs where the volume is used (integration/ calls
- * it). version 2 added the device slots.
+ * it). version 2 added the device slots, version 3 open/close.
  */
 struct storage_executor {
 	int version;
@@ -131,6 +132,14 @@ struct storage_executor {
 	/* true: the device is a directory to bind-mount, not a block device to
 	 * probe, format and mount. */
 	bool bind_mount;
+	/*
+	 * Optional (NULL = nothing to do): resolve what every call needs from
+	 * the configuration once, into x->priv, for a context that lives long
+	 * (the integration's); close frees it. The other slots work with or
+	 * without it (a short-lived context is never opened).
+	 */
+	int (*open)(struct exec_ctx *x, struct err *e);
+	void (*close)(struct exec_ctx *x);
 };
 
 /* The registry: built-in drivers by name (case-insensitive). NULL if unknown. */

@@ -192,7 +192,9 @@ static int vfs_exec_device_find(const struct exec_ctx *x, const char *volume_id,
 	struct stat st;
 	int r;
 
-	if ((r = vfs_root(x->cfg, x->scopes, x->paths, root, sizeof(root), e)) < 0)
+	if (x->priv)
+		strcpy(root, ((const struct vfs_priv *)x->priv)->root);
+	else if ((r = vfs_root(x->cfg, x->scopes, x->paths, root, sizeof(root), e)) < 0)
 		return r;
 	if (strchr(volume_id, '/') || strcmp(volume_id, "..") == 0 || strcmp(volume_id, ".") == 0)
 		return err_set(e, -EINVAL, "vfs: bad volume id '%s'", volume_id);
@@ -212,12 +214,35 @@ static int vfs_exec_device_get(const struct exec_ctx *x, const char *volume_id, 
 	return vfs_exec_device_find(x, volume_id, dev, e);
 }
 
+static int vfs_exec_open(struct exec_ctx *x, struct err *e)
+{
+	struct vfs_priv *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return err_set(e, -ENOMEM, "out of memory");
+	if ((r = vfs_root(x->cfg, x->scopes, x->paths, p->root, sizeof(p->root), e)) < 0) {
+		free(p);
+		return r;
+	}
+	x->priv = p;
+	return 0;
+}
+
+static void vfs_exec_close(struct exec_ctx *x)
+{
+	free(x->priv);
+	x->priv = NULL;
+}
+
 const struct storage_executor vfs_executor = {
-	.version = 2,
+	.version = 3,
 	.name = "vfs",
 	.instance_id = vfs_exec_instance_id,
 	.local_devices = vfs_exec_local_devices,
 	.device_get = vfs_exec_device_get,
 	.device_find = vfs_exec_device_find,
 	.bind_mount = true,
+	.open = vfs_exec_open,
+	.close = vfs_exec_close,
 };

@@ -120,6 +120,9 @@ static int resolve_identity(struct integration *ig, struct err *e)
 		return r;
 	}
 	service_info_release(&si);
+	if (ig->exec->version >= 3 && ig->exec->open && !ig->x.priv &&
+	    (r = ig->exec->open(&ig->x, e)) < 0)
+		return r;
 	if ((r = ig->exec->instance_id(&ig->x, &ig->iid, e)) < 0)
 		return r;
 	free(ig->iid.service);
@@ -190,6 +193,8 @@ void integration_free(struct integration *ig)
 	if (!ig)
 		return;
 	instance_id_release(&ig->iid);
+	if (ig->x.priv && ig->exec->close)
+		ig->exec->close(&ig->x);
 	pthread_mutex_destroy(&ig->id_mu);
 	free(ig);
 }

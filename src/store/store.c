@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/vcache.h"
 #include "util/log.h"
 
 #define STMT_CACHE_MAX 48
@@ -25,6 +26,8 @@ struct store {
 	pthread_mutex_t mu; /* recursive: held across begin..commit */
 	struct cached_stmt cache[STMT_CACHE_MAX];
 	int n_cache;
+	struct vcache vc;	 /* volumes by name, under mu */
+	int64_t data_version; /* of the last look at vc; see cache_valid */
 };
 
 /* Migrations: index i brings the schema from version i to i+1. */
@@ -208,6 +211,7 @@ void store_close(struct store *st)
 		return;
 	for (int i = 0; i < st->n_cache; i++)
 		sqlite3_finalize(st->cache[i].stmt);
+	vcache_clear(&st->vc);
 	sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -397,6 +401,7 @@ int store_volume_update(struct store *st, const char *service, const struct volu
 	bind_json(s, 6, v->fields);
 	bind_text(s, 7, service);
 	bind_text(s, 8, v->id);
+	vcache_forget_id(&st->vc, service, v->id);
 	if ((r = step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
 out:
@@ -507,14 +512,50 @@ out:
 	return r;
 }
 
-static int get_one(struct store *st, const char *sql, const char *service, const char *key,
-		   struct volume *out, struct err *e)
+/*
+ * May the volume cache answer? Not inside a transaction (it holds only
+ * committed rows), and not after another connection (another rexray
+ * process on this database) committed anything: PRAGMA data_version
+ * moves then, and the cache starts over. Our own commits do not move it;
+ * our writes forget what they change. Called with mu held.
+ */
+static bool cache_valid(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t dv = -1;
+
+	if (!sqlite3_get_autocommit(st->db))
+		return false;
+	if (prep(st, "PRAGMA data_version", &s, NULL) < 0)
+		return false;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		dv = sqlite3_column_int64(s, 0);
+	unprep(st, s);
+	if (dv < 0)
+		return false;
+	if (dv != st->data_version) {
+		vcache_clear(&st->vc);
+		st->data_version = dv;
+	}
+	return true;
+}
+
+/* One volume by id or (by_name) name; by name through the cache. */
+static int get_one(struct store *st, const char *sql, bool by_name, const char *service,
+		   const char *key, struct volume *out, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	struct volume v;
+	bool cache = false;
 	int r, rc;
 
 	pthread_mutex_lock(&st->mu);
+	if (by_name && (cache = cache_valid(st)) &&
+	    (r = vcache_get(&st->vc, service, key, out)) != -ENOENT) {
+		if (r < 0)
+			err_set(e, r, "out of memory");
+		goto out;
+	}
 	if ((r = prep(st, sql, &s, e)) < 0)
 		goto out;
 	bind_text(s, 1, service);
@@ -536,6 +577,8 @@ static int get_one(struct store *st, const char *sql, const char *service, const
 		volume_release(&v);
 		goto out;
 	}
+	if (cache)
+		vcache_put(&st->vc, service, &v);
 	*out = v;
 out:
 	unprep(st, s);
@@ -546,14 +589,14 @@ out:
 int store_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
 		     struct err *e)
 {
-	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND id=?", service,
-		       id, out, e);
+	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND id=?", false,
+		       service, id, out, e);
 }
 
 int store_volume_get_by_name(struct store *st, const char *service, const char *name,
 			     struct volume *out, struct err *e)
 {
-	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND name=?",
+	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND name=?", true,
 		       service, name, out, e);
 }
 
@@ -583,6 +626,10 @@ int store_volume_list(struct store *st, const char *service, struct volume_list 
 	}
 	if ((r = load_attachments(st, service, l.v, l.n, e)) < 0)
 		goto out;
+	/* Docker lists, then asks for each volume by name: have them ready */
+	if (cache_valid(st))
+		for (size_t i = 0; i < l.n; i++)
+			vcache_put(&st->vc, service, &l.v[i]);
 	*out = l;
 	l = (struct volume_list){ 0 };
 out:
@@ -602,6 +649,7 @@ int store_volume_delete(struct store *st, const char *service, const char *id, s
 		goto out;
 	bind_text(s, 1, service);
 	bind_text(s, 2, id);
+	vcache_forget_id(&st->vc, service, id);
 	if ((r = step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "resource not found");
 out:
@@ -630,6 +678,7 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 	bind_text(s, 7, a->status ? a->status : "attached");
 	bind_text(s, 8, a->mount_point);
 	bind_json(s, 9, a->fields);
+	vcache_forget_id(&st->vc, service, a->volume_id);
 	r = step_done(st, s, "record attachment", e);
 	if (r == -EEXIST) /* the foreign key: the volume is gone */
 		r = err_set(e, -ENOENT, "resource not found");
@@ -655,6 +704,7 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 	bind_text(s, 2, volume_id);
 	if (instance_id)
 		bind_text(s, 3, instance_id);
+	vcache_forget_id(&st->vc, service, volume_id);
 	r = step_done(st, s, "remove attachment", e);
 out:
 	unprep(st, s);

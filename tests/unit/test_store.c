@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/vcache.h"
 #include "util/fs.h"
 
 struct fixture {
@@ -211,6 +212,116 @@ static void test_newer_schema_refused(void **state)
 	assert_non_null(strstr(e.msg, "newer"));
 }
 
+/* The name cache: always the committed truth, whoever changed it. */
+static void get_size(struct store *st, const char *name, int expect_r, int64_t size)
+{
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_volume_get_by_name(st, "svc", name, &v, &e), expect_r);
+	if (expect_r == 0)
+		assert_int_equal(v.size, size);
+	volume_release(&v);
+}
+
+static void test_cache_follows_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v, got = { 0 };
+	struct volume_attachment a = { 0 };
+	struct store *other;
+	struct err e = ERR_INIT;
+
+	make_volume(&v, "id1", "Cached", 5);
+	assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
+	get_size(f->st, "cached", 0, 5); /* fills the cache */
+	get_size(f->st, "CACHED", 0, 5); /* from the cache, any case */
+
+	v.size = 6; /* an update is seen */
+	assert_int_equal(store_volume_update(f->st, "svc", &v, &e), 0);
+	get_size(f->st, "Cached", 0, 6);
+
+	/* a rolled-back update is not: the cache holds committed rows only */
+	assert_int_equal(store_begin(f->st, &e), 0);
+	v.size = 7;
+	assert_int_equal(store_volume_update(f->st, "svc", &v, &e), 0);
+	get_size(f->st, "Cached", 0, 7); /* inside the transaction */
+	store_rollback(f->st);
+	get_size(f->st, "Cached", 0, 6);
+
+	/* attachments are part of the cached record */
+	a.volume_id = "id1";
+	a.iid.id = "host-a";
+	a.iid.driver = "vfs";
+	a.device_name = "/dev/x";
+	a.fields = json_pack("{s:s}", "f", "1");
+	assert_int_equal(store_attachment_put(f->st, "svc", &a, &e), 0);
+	assert_int_equal(store_volume_get_by_name(f->st, "svc", "cached", &got, &e), 0);
+	assert_int_equal(got.n_attachments, 1);
+	assert_string_equal(got.attachments[0].device_name, "/dev/x");
+	assert_string_equal(json_string_value(json_object_get(got.fields, "k")), "v");
+	volume_release(&got);
+	assert_int_equal(store_attachment_remove(f->st, "svc", "id1", NULL, &e), 0);
+	assert_int_equal(store_volume_get_by_name(f->st, "svc", "cached", &got, &e), 0);
+	assert_int_equal(got.n_attachments, 0);
+	volume_release(&got);
+
+	/* another connection (another rexray process) changes the row */
+	assert_int_equal(store_open(f->db, &other, &e), 0);
+	v.size = 8;
+	assert_int_equal(store_volume_update(other, "svc", &v, &e), 0);
+	get_size(f->st, "cached", 0, 8);
+	assert_int_equal(store_volume_delete(other, "svc", "id1", &e), 0);
+	store_close(other);
+	get_size(f->st, "cached", -ENOENT, 0);
+
+	/* and our own delete */
+	assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
+	get_size(f->st, "cached", 0, 8);
+	assert_int_equal(store_volume_delete(f->st, "svc", "id1", &e), 0);
+	get_size(f->st, "cached", -ENOENT, 0);
+	json_decref(a.fields);
+	volume_release(&v);
+}
+
+static void test_vcache_entries(void **state)
+{
+	struct vcache c = { 0 };
+	struct volume v, got;
+	char id[16], name[16];
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) { /* grows the table a few times */
+		snprintf(id, sizeof(id), "id%d", i);
+		snprintf(name, sizeof(name), "Vol%d", i);
+		make_volume(&v, id, name, i);
+		if (i % 3 == 0) {
+			json_decref(v.fields);
+			v.fields = NULL;
+		}
+		vcache_put(&c, i % 2 ? "a" : "b", &v);
+		volume_release(&v);
+	}
+	assert_int_equal(c.n, 3000);
+	assert_int_equal(vcache_get(&c, "a", "VOL1", &got), 0);
+	assert_string_equal(got.id, "id1");
+	assert_string_equal(got.name, "Vol1");
+	assert_int_equal(got.size, 1);
+	assert_string_equal(json_string_value(json_object_get(got.fields, "k")), "v");
+	volume_release(&got);
+	assert_int_equal(vcache_get(&c, "b", "vol1", &got), -ENOENT); /* other service */
+	assert_int_equal(vcache_get(&c, "b", "vol6", &got), 0);
+	assert_null(got.fields); /* stored without fields */
+	volume_release(&got);
+	vcache_forget_id(&c, "b", "id2");
+	assert_int_equal(vcache_get(&c, "b", "vol2", &got), -ENOENT);
+	assert_int_equal(c.n, 2999);
+	assert_int_equal(c.hits, 2);
+	vcache_clear(&c);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(vcache_get(&c, "a", "vol1", &got), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +332,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_follows_writes, setup, teardown),
+		cmocka_unit_test(test_vcache_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

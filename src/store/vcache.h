@@ -1,0 +1,43 @@
+/*
+ * vcache: the store's in-memory copy of volume records, by (service,
+ * name), so that the lookups Docker makes all the time (VolumeDriver.Get,
+ * Path, and every mount's first step) run no SQL.
+ *
+ * Contract: not thread-safe; the store calls it with its mutex held. An
+ * entry is a packed snapshot of one committed row plus its attachments;
+ * vcache_get hands out a deep copy the caller owns. The store keeps it
+ * true: it fills entries only outside transactions, forgets a volume's
+ * entry on every write to that volume, and clears everything when another
+ * connection may have written (PRAGMA data_version moved). Names match
+ * as SQLite's NOCASE does (ASCII case folding). At most VCACHE_MAX
+ * entries; past that, puts are dropped (the store still answers).
+ */
+#ifndef RR_STORE_VCACHE_H
+#define RR_STORE_VCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/types.h"
+
+#define VCACHE_MAX 131072
+
+struct vcache_entry;
+
+struct vcache {
+	struct vcache_entry **slots; /* chains; NULL until the first put */
+	size_t nslots;
+	size_t n;
+	uint64_t hits, misses; /* for tests and the curious */
+};
+
+/* 0 and a copy in *out, -ENOENT if not cached, -ENOMEM. */
+int vcache_get(struct vcache *c, const char *service, const char *name, struct volume *out);
+/* Remember a copy of v (a committed row). Best effort: silently nothing
+ * on OOM or when full. */
+void vcache_put(struct vcache *c, const char *service, const struct volume *v);
+/* Forget the entry of the volume with this id (NULL service: any). */
+void vcache_forget_id(struct vcache *c, const char *service, const char *id);
+void vcache_clear(struct vcache *c);
+
+#endif
