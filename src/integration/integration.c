@@ -549,10 +549,11 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		log_info("integration: formatting %s (%s) as %s", v->name, dev, want);
 		if ((r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e)) < 0)
 			return r;
+		snprintf(have, sizeof(have), "%s", want);
 	}
 	if ((r = fs_mkdir_p(target, 0755)) < 0)
 		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
-	return osfs_mount(dev, target, NULL, NULL, e);
+	return osfs_mount(dev, target, have, NULL, e); /* known: no second probe */
 }
 
 /* mkdir <target><rootPath> with linux.volume.filemode */

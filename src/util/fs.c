@@ -89,8 +89,6 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)

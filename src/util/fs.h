@@ -14,8 +14,10 @@ int fs_mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory tree; never follows symlinks; missing is not an error. */
 int fs_remove_tree(const char *path);
 
-/* Write data to path via a temp file + fsync + rename, so readers see the
- * old or the new content, never a mix. */
+/* Write data to path via a temp file + rename, so readers (and this
+ * process after a crash) see the old or the new content, never a mix.
+ * No fsync: it is for run-state (pid, spec and marker files), which does
+ * not outlive the machine, and a mount must not wait for the disk. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Read a whole file of at most max bytes into a NUL-terminated malloc'd
