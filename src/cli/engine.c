@@ -22,6 +22,9 @@
 #include "util/fs.h"
 #include "util/log.h"
 
+/* How long a server waits for the database's previous server to go. */
+#define SERVER_CLAIM_WAIT_MS 30000
+
 static int setup_logging(const struct cfg *cfg, struct err *e)
 {
 	const char *key = "rexray.loglevel", *lvl = cfg_get(cfg, key);
@@ -78,6 +81,10 @@ int engine_open_server(struct engine *en, struct err *e)
 	if (en->server)
 		return 0;
 	if ((r = engine_open_store(en, e)) < 0)
+		return r;
+	/* one server per database; a service restarting, or a CLI command
+	 * that serves itself, finishes first */
+	if ((r = store_claim(en->store, SERVER_CLAIM_WAIT_MS, e)) < 0)
 		return r;
 	return ls_server_new(en->cfg, &en->paths, en->store, &en->server, e);
 }
@@ -477,9 +484,13 @@ static int start_server(struct engine *en, bool nopid, bool force, struct err *e
 {
 	int r;
 
-	if ((r = engine_open_server(en, e)) < 0)
+	/* the pid file before the server: a second service is refused at
+	 * once, not after waiting for the first one's claim on the database */
+	if ((r = engine_open_store(en, e)) < 0)
 		return r;
 	if (!nopid && (r = write_pid(en, force, e)) < 0)
+		return r;
+	if ((r = engine_open_server(en, e)) < 0)
 		return r;
 	snprintf(en->service, sizeof(en->service), "%s", ls_server_default_service(en->server));
 	return client_local_new(en->server, &en->client, e);

@@ -1,7 +1,11 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +30,13 @@ struct store {
 	pthread_mutex_t mu; /* recursive: held across begin..commit */
 	struct cached_stmt cache[STMT_CACHE_MAX];
 	int n_cache;
-	struct vcache vc;	 /* volumes by name, under mu */
-	int64_t data_version; /* of the last look at vc; see cache_valid */
+	char path[PATH_MAX];
+	/* The volume cache, only while this connection owns the volume rows
+	 * (store_claim): read under vc_lock alone, filled and changed with
+	 * mu held too (and the write lock), so writers never wait for it. */
+	int owner_fd;
+	struct vcache vc;
+	pthread_rwlock_t vc_lock;
 };
 
 /* Migrations: index i brings the schema from version i to i+1. */
@@ -181,6 +190,9 @@ int store_open(const char *path, struct store **out, struct err *e)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(e, -ENOMEM, "out of memory");
+	st->owner_fd = -1;
+	snprintf(st->path, sizeof(st->path), "%s", path);
+	pthread_rwlock_init(&st->vc_lock, NULL);
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&st->mu, &attr);
@@ -212,6 +224,9 @@ void store_close(struct store *st)
 	for (int i = 0; i < st->n_cache; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	vcache_clear(&st->vc);
+	pthread_rwlock_destroy(&st->vc_lock);
+	if (st->owner_fd >= 0)
+		close(st->owner_fd);
 	sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -312,6 +327,89 @@ static json_t *col_json(sqlite3_stmt *s, int i)
 	return t ? json_loads(t, 0, NULL) : NULL;
 }
 
+/* ---- the volume cache ---- */
+
+/* A write to volume id is coming (mu held): its entry goes first. */
+static void forget(struct store *st, const char *service, const char *id)
+{
+	if (st->owner_fd < 0)
+		return;
+	pthread_rwlock_wrlock(&st->vc_lock);
+	vcache_forget_id(&st->vc, service, id);
+	pthread_rwlock_unlock(&st->vc_lock);
+}
+
+/* Remember committed rows (mu held): never inside a transaction, whose
+ * rows may still roll back. */
+static void remember(struct store *st, const char *service, const struct volume *v, size_t n)
+{
+	if (st->owner_fd < 0 || !sqlite3_get_autocommit(st->db))
+		return;
+	pthread_rwlock_wrlock(&st->vc_lock);
+	for (size_t i = 0; i < n; i++)
+		vcache_put(&st->vc, service, &v[i]);
+	pthread_rwlock_unlock(&st->vc_lock);
+}
+
+static int lookup_cached(struct store *st, const char *service, const char *name,
+			 struct volume *out)
+{
+	int r;
+
+	if (st->owner_fd < 0)
+		return -ENOENT;
+	pthread_rwlock_rdlock(&st->vc_lock);
+	r = vcache_get(&st->vc, service, name, out);
+	pthread_rwlock_unlock(&st->vc_lock);
+	return r;
+}
+
+/* "pid N" of the owner recorded in the lock file, for messages. */
+static void owner_of(int fd, char *buf, size_t sz)
+{
+	ssize_t n = pread(fd, buf, sz - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+int store_claim(struct store *st, int timeout_ms, struct err *e)
+{
+	char path[PATH_MAX + 16], who[32], line[32];
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	int fd, waited = 0;
+
+	if (st->owner_fd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s.server", st->path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_set(e, -errno, "store: cannot open '%s': %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= timeout_ms) {
+			int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			owner_of(fd, who, sizeof(who));
+			close(fd);
+			return err_set(e, r, "store: another rexray server (pid %s) is using '%s'",
+				       who[0] ? who : "?", st->path);
+		}
+		if (waited == 0)
+			log_info("store: waiting for the other server of '%s' to finish", st->path);
+		nanosleep(&nap, NULL);
+		waited += 50;
+	}
+	snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0)
+		log_debug("store: cannot record the owner in '%s': %s", path, strerror(errno));
+	/* rows written before we owned them may be in no cache of ours: start
+	 * empty (a no-op unless someone claims twice) */
+	pthread_mutex_lock(&st->mu);
+	vcache_clear(&st->vc);
+	st->owner_fd = fd;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
 /* ---- sequences ---- */
 
 int store_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
@@ -401,7 +499,7 @@ int store_volume_update(struct store *st, const char *service, const struct volu
 	bind_json(s, 6, v->fields);
 	bind_text(s, 7, service);
 	bind_text(s, 8, v->id);
-	vcache_forget_id(&st->vc, service, v->id);
+	forget(st, service, v->id);
 	if ((r = step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
 out:
@@ -512,50 +610,18 @@ out:
 	return r;
 }
 
-/*
- * May the volume cache answer? Not inside a transaction (it holds only
- * committed rows), and not after another connection (another rexray
- * process on this database) committed anything: PRAGMA data_version
- * moves then, and the cache starts over. Our own commits do not move it;
- * our writes forget what they change. Called with mu held.
- */
-static bool cache_valid(struct store *st)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t dv = -1;
-
-	if (!sqlite3_get_autocommit(st->db))
-		return false;
-	if (prep(st, "PRAGMA data_version", &s, NULL) < 0)
-		return false;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		dv = sqlite3_column_int64(s, 0);
-	unprep(st, s);
-	if (dv < 0)
-		return false;
-	if (dv != st->data_version) {
-		vcache_clear(&st->vc);
-		st->data_version = dv;
-	}
-	return true;
-}
-
 /* One volume by id or (by_name) name; by name through the cache. */
 static int get_one(struct store *st, const char *sql, bool by_name, const char *service,
 		   const char *key, struct volume *out, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	struct volume v;
-	bool cache = false;
 	int r, rc;
 
+	/* no mu: a hit never waits for a writer */
+	if (by_name && (r = lookup_cached(st, service, key, out)) != -ENOENT)
+		return r < 0 ? err_set(e, r, "out of memory") : 0;
 	pthread_mutex_lock(&st->mu);
-	if (by_name && (cache = cache_valid(st)) &&
-	    (r = vcache_get(&st->vc, service, key, out)) != -ENOENT) {
-		if (r < 0)
-			err_set(e, r, "out of memory");
-		goto out;
-	}
 	if ((r = prep(st, sql, &s, e)) < 0)
 		goto out;
 	bind_text(s, 1, service);
@@ -577,8 +643,8 @@ static int get_one(struct store *st, const char *sql, bool by_name, const char *
 		volume_release(&v);
 		goto out;
 	}
-	if (cache)
-		vcache_put(&st->vc, service, &v);
+	if (by_name)
+		remember(st, service, &v, 1);
 	*out = v;
 out:
 	unprep(st, s);
@@ -627,9 +693,7 @@ int store_volume_list(struct store *st, const char *service, struct volume_list 
 	if ((r = load_attachments(st, service, l.v, l.n, e)) < 0)
 		goto out;
 	/* Docker lists, then asks for each volume by name: have them ready */
-	if (cache_valid(st))
-		for (size_t i = 0; i < l.n; i++)
-			vcache_put(&st->vc, service, &l.v[i]);
+	remember(st, service, l.v, l.n);
 	*out = l;
 	l = (struct volume_list){ 0 };
 out:
@@ -649,7 +713,7 @@ int store_volume_delete(struct store *st, const char *service, const char *id, s
 		goto out;
 	bind_text(s, 1, service);
 	bind_text(s, 2, id);
-	vcache_forget_id(&st->vc, service, id);
+	forget(st, service, id);
 	if ((r = step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "resource not found");
 out:
@@ -678,7 +742,7 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 	bind_text(s, 7, a->status ? a->status : "attached");
 	bind_text(s, 8, a->mount_point);
 	bind_json(s, 9, a->fields);
-	vcache_forget_id(&st->vc, service, a->volume_id);
+	forget(st, service, a->volume_id);
 	r = step_done(st, s, "record attachment", e);
 	if (r == -EEXIST) /* the foreign key: the volume is gone */
 		r = err_set(e, -ENOENT, "resource not found");
@@ -704,7 +768,7 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 	bind_text(s, 2, volume_id);
 	if (instance_id)
 		bind_text(s, 3, instance_id);
-	vcache_forget_id(&st->vc, service, volume_id);
+	forget(st, service, volume_id);
 	r = step_done(st, s, "remove attachment", e);
 out:
 	unprep(st, s);

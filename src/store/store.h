@@ -33,6 +33,16 @@ struct store;
 int store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store *st);
 
+/*
+ * Make this connection the one libStorage server of the database, for as
+ * long as it is open: an exclusive lock on "<path>.server", waited for up
+ * to timeout_ms (-EBUSY naming the holder's pid after that). Two servers
+ * on one database would each think they serialise work on a volume. The
+ * owner keeps volume records in memory (lookups by name run no SQL);
+ * other connections (hosts' use counts) go to the database each time.
+ */
+int store_claim(struct store *st, int timeout_ms, struct err *e);
+
 int store_begin(struct store *st, struct err *e);
 int store_commit(struct store *st, struct err *e);
 void store_rollback(struct store *st);

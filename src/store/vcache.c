@@ -196,10 +196,8 @@ int vcache_get(struct vcache *c, const char *service, const char *name, struct v
 	struct vcache_entry *en;
 	struct volume view;
 
-	if (!c->nslots || !(en = *find_slot(c, service, name, key_hash(service, name)))) {
-		c->misses++;
+	if (!c->nslots || !(en = *find_slot(c, service, name, key_hash(service, name))))
 		return -ENOENT;
-	}
 	view = (struct volume){ .id = (char *)en->id, .name = (char *)en->name,
 				.type = (char *)en->type, .availability_zone = (char *)en->az,
 				.status = (char *)en->status, .size = en->size, .iops = en->iops,
@@ -212,7 +210,6 @@ int vcache_get(struct vcache *c, const char *service, const char *name, struct v
 		return -ENOMEM;
 	}
 	out->n_attachments = en->n_att;
-	c->hits++;
 	return 0;
 }
 

@@ -5,10 +5,11 @@
  *
  * Contract: not thread-safe; the store calls it with its mutex held. An
  * entry is a packed snapshot of one committed row plus its attachments;
- * vcache_get hands out a deep copy the caller owns. The store keeps it
- * true: it fills entries only outside transactions, forgets a volume's
- * entry on every write to that volume, and clears everything when another
- * connection may have written (PRAGMA data_version moved). Names match
+ * vcache_get hands out a deep copy the caller owns and only reads, so
+ * readers may share a read lock. The store keeps it true: only the
+ * database's one server (store_claim) uses it, it fills entries only
+ * outside transactions and forgets a volume's entry on every write to
+ * that volume. Names match
  * as SQLite's NOCASE does (ASCII case folding). At most VCACHE_MAX
  * entries; past that, puts are dropped (the store still answers).
  */
@@ -28,7 +29,6 @@ struct vcache {
 	struct vcache_entry **slots; /* chains; NULL until the first put */
 	size_t nslots;
 	size_t n;
-	uint64_t hits, misses; /* for tests and the curious */
 };
 
 /* 0 and a copy in *out, -ENOENT if not cached, -ENOMEM. */

@@ -232,6 +232,7 @@ static void test_cache_follows_writes(void **state)
 	struct store *other;
 	struct err e = ERR_INIT;
 
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
 	make_volume(&v, "id1", "Cached", 5);
 	assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
 	get_size(f->st, "cached", 0, 5); /* fills the cache */
@@ -266,18 +267,18 @@ static void test_cache_follows_writes(void **state)
 	assert_int_equal(got.n_attachments, 0);
 	volume_release(&got);
 
-	/* another connection (another rexray process) changes the row */
+	/* one server per database: a second cannot claim it while we do, and
+	 * its lookups (no cache) see our writes */
 	assert_int_equal(store_open(f->db, &other, &e), 0);
+	assert_int_equal(store_claim(other, 100, &e), -EBUSY);
+	assert_non_null(strstr(e.msg, "another rexray server"));
 	v.size = 8;
-	assert_int_equal(store_volume_update(other, "svc", &v, &e), 0);
+	assert_int_equal(store_volume_update(f->st, "svc", &v, &e), 0);
+	get_size(other, "cached", 0, 8);
 	get_size(f->st, "cached", 0, 8);
-	assert_int_equal(store_volume_delete(other, "svc", "id1", &e), 0);
 	store_close(other);
-	get_size(f->st, "cached", -ENOENT, 0);
 
-	/* and our own delete */
-	assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
-	get_size(f->st, "cached", 0, 8);
+	/* and a delete */
 	assert_int_equal(store_volume_delete(f->st, "svc", "id1", &e), 0);
 	get_size(f->st, "cached", -ENOENT, 0);
 	json_decref(a.fields);
@@ -316,7 +317,6 @@ static void test_vcache_entries(void **state)
 	vcache_forget_id(&c, "b", "id2");
 	assert_int_equal(vcache_get(&c, "b", "vol2", &got), -ENOENT);
 	assert_int_equal(c.n, 2999);
-	assert_int_equal(c.hits, 2);
 	vcache_clear(&c);
 	assert_int_equal(c.n, 0);
 	assert_int_equal(vcache_get(&c, "a", "vol1", &got), -ENOENT);
