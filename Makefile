@@ -49,6 +49,9 @@ build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 # dvdcli needs a fraction of the engine: linking from an archive with
 # --as-needed keeps SQLite, libfyaml, libmicrohttpd and friends out of it,
 # and their relocations out of its start-up (it runs once per mount).
+# libcurl too: vplugin speaks HTTP itself on unix sockets and dlopens
+# libcurl only for tcp/https plugins (src/dvdcli/curldl.h); dlopen is in
+# glibc >= 2.34's libc, so no -ldl.
 build/librexray.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^

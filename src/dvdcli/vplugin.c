@@ -11,14 +11,18 @@
  * What is ours: every request is bounded by timeout_ms, a reply by
  * VP_MAX_REPLY, and only failures to *connect* are retried (a request the
  * plugin may have received is never sent twice).
+ *
+ * Transport: a unix:// plugin, nearly every one, is spoken to with
+ * unixhttp.c; tcp://, http:// and https:// go through libcurl, loaded with
+ * dlopen only then (curldl.h), so that dvdcli, exec'd once per mount, does
+ * not load libcurl and its ~32 libraries at every start. Both send the same
+ * bytes: POST /<method>, Host, Accept, Content-Length and the body.
  */
 #include "dvdcli/vplugin.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,8 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "dvdcli/curldl.h"
+#include "dvdcli/unixhttp.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/sink.h"
@@ -41,8 +47,12 @@
 #define VP_SOCKET_DIR	       "/run/docker/plugins"
 #define VP_SPEC_DIRS	       "/etc/docker/plugins:/usr/lib/docker/plugins"
 #define VP_UNIX_HOST	       "plugin" /* Host header on a unix socket; plugins ignore it */
+#define VP_ACCEPT	       "Accept: application/vnd.docker.plugins.v1.2+json"
 
 struct vplugin {
+	struct unixhttp uh; /* unix sockets; unused (fd -1) for the others */
+	/* tcp, http, https: libcurl, loaded on first use */
+	const struct curldl *cu;
 	CURL *curl;
 	struct curl_slist *headers;
 	char *address;	   /* as found: "unix:///...", a .spec's URL, a .json's Addr */
@@ -57,18 +67,6 @@ struct vplugin {
 	void (*log)(enum log_level lvl, const char *msg);
 	char errbuf[CURL_ERROR_SIZE];
 };
-
-/* A reply body, growing up to VP_MAX_REPLY. */
-
-/* ---- process-wide libcurl initialisation ---- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- logging ---- */
 
@@ -459,7 +457,7 @@ int vplugin_locate(const char *name, char **address, struct err *e)
 	return r;
 }
 
-/* ---- the address -> libcurl ---- */
+/* ---- the address -> the transport (unixhttp or libcurl) ---- */
 
 static int bad_address(const struct vplugin *p, const char *why, struct err *e)
 {
@@ -514,59 +512,119 @@ static int parse_address(struct vplugin *p, struct err *e)
 
 static int set_tls(struct vplugin *p)
 {
+	const struct curldl *cu = p->cu;
 	CURLcode c = CURLE_OK;
 
 	if (!p->has_tls)
 		return 0;
 	if (p->insecure) {
-		c |= curl_easy_setopt(p->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		c |= curl_easy_setopt(p->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		c |= cu->easy_setopt(p->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		c |= cu->easy_setopt(p->curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (p->ca_file)
-		c |= curl_easy_setopt(p->curl, CURLOPT_CAINFO, p->ca_file);
+		c |= cu->easy_setopt(p->curl, CURLOPT_CAINFO, p->ca_file);
 	if (p->cert_file)
-		c |= curl_easy_setopt(p->curl, CURLOPT_SSLCERT, p->cert_file);
+		c |= cu->easy_setopt(p->curl, CURLOPT_SSLCERT, p->cert_file);
 	if (p->key_file)
-		c |= curl_easy_setopt(p->curl, CURLOPT_SSLKEY, p->key_file);
+		c |= cu->easy_setopt(p->curl, CURLOPT_SSLKEY, p->key_file);
 	return c == CURLE_OK ? 0 : -EINVAL;
 }
 
 static int curl_setup(struct vplugin *p, struct err *e)
 {
 	/* Go sends no Content-Type; curl would add a form type and Expect */
-	static const char *const hdrs[] = { "Accept: application/vnd.docker.plugins.v1.2+json",
-					    "Content-Type:", "Expect:" };
+	static const char *const hdrs[] = { VP_ACCEPT, "Content-Type:", "Expect:" };
+	const struct curldl *cu;
 	CURLcode c = CURLE_OK;
+	int r;
 
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return err_set(e, -EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+	if ((r = curldl_get(&p->cu, e)) < 0)
+		return r;
+	cu = p->cu;
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
-		struct curl_slist *n = curl_slist_append(p->headers, hdrs[i]);
+		struct curl_slist *n = cu->slist_append(p->headers, hdrs[i]);
 		if (!n)
 			return oom(e);
 		p->headers = n;
 	}
-	p->curl = curl_easy_init();
+	p->curl = cu->easy_init();
 	if (!p->curl)
 		return oom(e);
-	c |= curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-	c |= curl_easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
-	c |= curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, sink_write);
-	c |= curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-	c |= curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-	c |= curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	c |= cu->easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	c |= cu->easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
+	c |= cu->easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, sink_write);
+	c |= cu->easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
+	c |= cu->easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+	c |= cu->easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* plugins are local infrastructure: never through an http_proxy */
-	c |= curl_easy_setopt(p->curl, CURLOPT_PROXY, "");
-	c |= curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
-	if (p->socket_path)
-		c |= curl_easy_setopt(p->curl, CURLOPT_UNIX_SOCKET_PATH, p->socket_path);
+	c |= cu->easy_setopt(p->curl, CURLOPT_PROXY, "");
+	c |= cu->easy_setopt(p->curl, CURLOPT_POST, 1L);
 	if (c != CURLE_OK || set_tls(p) < 0)
 		return err_set(e, -EIO, "libcurl: cannot set the request options");
 	return 0;
 }
 
+/* unix:// needs no libcurl; the rest loads it now. */
+static int transport_setup(struct vplugin *p, struct err *e)
+{
+	if (p->socket_path)
+		return unixhttp_init(&p->uh, p->socket_path, VP_UNIX_HOST, p->timeout_ms,
+				     VP_MAX_REPLY, e);
+	return curl_setup(p, e);
+}
+
 /* ---- one call ---- */
+
+static int too_big(const char *method, struct err *e)
+{
+	return err_set(e, -EFBIG, "%s: the plugin's reply is larger than %u MiB", method,
+		       VP_MAX_REPLY >> 20);
+}
+
+static int no_reply(const struct vplugin *p, const char *method, struct err *e)
+{
+	return err_set(e, -ETIMEDOUT, "%s: no reply from the plugin at %s within %ld ms", method,
+		       p->address, p->timeout_ms);
+}
+
+static int no_connection(const struct vplugin *p, const char *method, int code,
+			 const char *why, struct err *e)
+{
+	return err_set(e, code, "%s: cannot connect to the plugin at %s: %s", method, p->address,
+		       why);
+}
+
+/* One POST on the unix socket; *retry when connecting failed. */
+static int perform_unix(struct vplugin *p, const char *method, const char *body,
+			struct sink *rep, long *status, bool *retry, struct err *e)
+{
+	struct unixhttp_reply ur;
+	struct err ue = ERR_INIT;
+	char target[512];
+	int r;
+
+	*retry = false;
+	if (snprintf(target, sizeof(target), "/%s", method) >= (int)sizeof(target))
+		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
+	r = unixhttp_post(&p->uh, target, VP_ACCEPT "\r\n", body, strlen(body), &ur, &ue);
+	if (r == 0) {
+		rep->data = ur.body;
+		rep->len = ur.len;
+		*status = ur.status;
+		return 0;
+	}
+	*retry = ur.connect_failed;
+	if (ur.connect_failed)
+		return no_connection(p, method, r, strerror(-r), e);
+	if (r == -ETIMEDOUT)
+		return no_reply(p, method, e);
+	if (r == -EFBIG)
+		return too_big(method, e);
+	if (r == -ENOMEM)
+		return oom(e);
+	/* what curl called these: a transport failure, the plugin's fault */
+	return err_set(e, -EIO, "%s: %s", method, ue.msg);
+}
 
 static bool connect_failed(CURLcode rc)
 {
@@ -576,24 +634,46 @@ static bool connect_failed(CURLcode rc)
 static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
 			   const struct sink *rep, struct err *e)
 {
-	const char *why = p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc);
+	const char *why = p->errbuf[0] ? p->errbuf : p->cu->easy_strerror(rc);
 	long os_errno = 0;
 
 	if (rep->too_big)
-		return err_set(e, -EFBIG, "%s: the plugin's reply is larger than %u MiB", method,
-			       VP_MAX_REPLY >> 20);
+		return too_big(method, e);
 	if (rep->oom)
 		return oom(e);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return err_set(e, -ETIMEDOUT, "%s: no reply from the plugin at %s within %ld ms",
-			       method, p->address, p->timeout_ms);
+		return no_reply(p, method, e);
 	if (connect_failed(rc)) {
-		curl_easy_getinfo(p->curl, CURLINFO_OS_ERRNO, &os_errno);
-		return err_set(e, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED,
-			       "%s: cannot connect to the plugin at %s: %s", method, p->address,
-			       why);
+		p->cu->easy_getinfo(p->curl, CURLINFO_OS_ERRNO, &os_errno);
+		return no_connection(p, method, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED,
+				     why, e);
 	}
 	return err_set(e, -EIO, "%s: %s", method, why);
+}
+
+/* One POST through libcurl; *retry when connecting failed. */
+static int perform_curl(struct vplugin *p, const char *method, const char *body,
+			struct sink *rep, long *status, bool *retry, struct err *e)
+{
+	const struct curldl *cu = p->cu;
+	char url[512];
+	CURLcode rc;
+
+	*retry = false;
+	if (snprintf(url, sizeof(url), "%s/%s", p->base_url, method) >= (int)sizeof(url))
+		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
+	cu->easy_setopt(p->curl, CURLOPT_URL, url);
+	cu->easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
+	cu->easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	cu->easy_setopt(p->curl, CURLOPT_WRITEDATA, rep);
+	p->errbuf[0] = '\0';
+	rc = cu->easy_perform(p->curl);
+	if (rc != CURLE_OK) {
+		*retry = connect_failed(rc);
+		return transport_error(p, method, rc, rep, e);
+	}
+	cu->easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);
+	return 0;
 }
 
 /* POST /<method> with body; retries a failed connect within the discovery budget. */
@@ -601,33 +681,26 @@ static int perform(struct vplugin *p, const char *method, const char *body,
 		   struct sink *rep, long *status, struct err *e)
 {
 	struct timespec start;
-	char url[512];
-	CURLcode rc;
 
-	if (snprintf(url, sizeof(url), "%s/%s", p->base_url, method) >= (int)sizeof(url))
-		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
-	curl_easy_setopt(p->curl, CURLOPT_URL, url);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, rep);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int retries = 0;; retries++) {
+		bool retry;
 		long wait;
+		int r;
 
-		rep->len = 0;
-		rep->too_big = rep->oom = false;
-		p->errbuf[0] = '\0';
-		rc = curl_easy_perform(p->curl);
-		if (rc == CURLE_OK)
+		sink_release(rep);
+		rep->max = VP_MAX_REPLY;
+		r = p->socket_path ? perform_unix(p, method, body, rep, status, &retry, e)
+				   : perform_curl(p, method, body, rep, status, &retry, e);
+		if (r == 0)
 			break;
 		wait = backoff_ms(retries, p->discover_ms);
-		if (!connect_failed(rc) || give_up(&start, wait, p->discover_ms))
-			return transport_error(p, method, rc, rep, e);
+		if (!retry || give_up(&start, wait, p->discover_ms))
+			return r;
 		vp_log(p, LOG_WARN, "Unable to connect to plugin: %s, retrying in %lds",
 		       p->address, wait / 1000);
 		sleep_ms(wait);
 	}
-	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);
 	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %ld (%zu bytes)", p->address, method,
 	       *status, rep->len);
 	return 0;
@@ -792,11 +865,12 @@ int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return oom(e);
+	p->uh.fd = -1; /* vplugin_close may run before transport_setup */
 	p->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : VP_DEFAULT_TIMEOUT_MS;
 	p->log = o ? o->log : NULL;
 	p->discover_ms = discover_budget(p, o ? o->discover_ms : 0);
 	if ((r = locate_with_retry(p, name, e)) < 0 || (r = parse_address(p, e)) < 0 ||
-	    (r = curl_setup(p, e)) < 0 || (r = activate(p, e)) < 0) {
+	    (r = transport_setup(p, e)) < 0 || (r = activate(p, e)) < 0) {
 		vplugin_close(p);
 		return r;
 	}
@@ -809,9 +883,11 @@ void vplugin_close(struct vplugin *p)
 {
 	if (!p)
 		return;
+	unixhttp_release(&p->uh);
 	if (p->curl)
-		curl_easy_cleanup(p->curl);
-	curl_slist_free_all(p->headers);
+		p->cu->easy_cleanup(p->curl);
+	if (p->headers)
+		p->cu->slist_free_all(p->headers);
 	location_free(p);
 	free(p->socket_path);
 	free(p->base_url);

@@ -18,14 +18,21 @@
  * request). Every request is bounded by the client's timeout and every
  * reply by 16 MiB. Proxy environment variables are not used.
  *
+ * Transport: unix:// plugins are spoken to directly (unixhttp.h), one
+ * kept-alive connection per vplugin; tcp://, http:// and https:// ones
+ * through libcurl, which is loaded (dlopen) only when such an address is
+ * found, so that dvdcli does not link it (curldl.h).
+ *
  * Errors follow the original wording: an HTTP 200 with a non-empty Err is
  * that Err text; another status is "<Method>: <Err or raw body>"; a reply
  * that is not JSON is "<Method>: error reading plugin resp: <why>".
  * All functions return 0 or a negative errno and fill e: -EIO for an error
  * the plugin reported, -ETIMEDOUT, -ECONNREFUSED (or the connect errno),
  * -EPROTO for a reply that cannot be decoded, -EFBIG for one too large,
- * -EINVAL for a bad name, spec file or address. Output pointers are NULL
- * after a failure. A vplugin is used by one thread at a time.
+ * -EINVAL for a bad name, spec file or address, -ELIBACC when a tcp or
+ * http(s) plugin needs libcurl and libcurl.so.4 cannot be loaded. Output
+ * pointers are NULL after a failure. A vplugin is used by one thread at a
+ * time.
  */
 #ifndef RR_VPLUGIN_H
 #define RR_VPLUGIN_H

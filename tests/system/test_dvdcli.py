@@ -215,6 +215,18 @@ def test_help_and_version():
                                                       "Commit", "Formed"]
 
 
+def test_libcurl_is_not_linked():
+    """dvdcli speaks HTTP itself on unix sockets and loads libcurl (dlopen)
+    only for a tcp or https plugin: linked, its ~32 libraries would be
+    loaded and relocated at every exec, ~5 ms each time (docs/performance.md
+    B3). test_a_plugin_over_tcp and ..._https_... show the dlopen path works."""
+    p = subprocess.run(["readelf", "-d", DVDCLI], stdout=subprocess.PIPE, text=True,
+                       check=True)
+    needed = [line.split()[-1] for line in p.stdout.splitlines() if "(NEEDED)" in line]
+    assert needed, p.stdout
+    assert not [n for n in needed if "curl" in n], needed
+
+
 def test_unknown_driver_after_a_short_discovery(tmp):
     env = {"DVDCLI_SOCKET_DIR": empty_dir(tmp, "run"), "DVDCLI_SPEC_DIRS": empty_dir(tmp, "etc"),
            "DVDCLI_DISCOVERY_TIMEOUT": "2"}

@@ -1,0 +1,72 @@
+/* curldl: libcurl through dlopen (curldl.h says why). */
+#include "dvdcli/curldl.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SYM(field, name) { name, offsetof(struct curldl, field) }
+
+static const struct {
+	const char *name;
+	size_t offset; /* of the function pointer in struct curldl */
+} syms[] = {
+	SYM(global_init, "curl_global_init"),
+	SYM(easy_strerror, "curl_easy_strerror"),
+	SYM(easy_init, "curl_easy_init"),
+	SYM(easy_setopt, "curl_easy_setopt"),
+	SYM(easy_perform, "curl_easy_perform"),
+	SYM(easy_getinfo, "curl_easy_getinfo"),
+	SYM(easy_cleanup, "curl_easy_cleanup"),
+	SYM(slist_append, "curl_slist_append"),
+	SYM(slist_free_all, "curl_slist_free_all"),
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct curldl api;
+static int load_rc;
+static char load_msg[ERR_MSG_MAX];
+
+static void fail(int code, const char *fmt, const char *detail)
+{
+	load_rc = code;
+	snprintf(load_msg, sizeof(load_msg), fmt, detail ? detail : "unknown error");
+}
+
+static void load(void)
+{
+	/* RTLD_LOCAL: its symbols stay out of the global scope of dvdcli */
+	void *h = dlopen(CURLDL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	CURLcode rc;
+
+	if (!h) {
+		fail(-ELIBACC, "cannot load " CURLDL_SONAME
+		     " (needed for tcp:// and http(s):// plugins): %s", dlerror());
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *fn = dlsym(h, syms[i].name);
+
+		if (!fn) {
+			fail(-ELIBACC, CURLDL_SONAME ": %s", dlerror());
+			return; /* h stays loaded: the library may have started threads */
+		}
+		/* POSIX: a function pointer has the representation of a void * */
+		memcpy((char *)&api + syms[i].offset, &fn, sizeof(fn));
+	}
+	rc = api.global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		fail(-EIO, "libcurl: %s", api.easy_strerror(rc));
+}
+
+int curldl_get(const struct curldl **out, struct err *e)
+{
+	pthread_once(&once, load);
+	*out = NULL;
+	if (load_rc < 0)
+		return err_set(e, load_rc, "%s", load_msg);
+	*out = &api;
+	return 0;
+}

@@ -1,0 +1,738 @@
+/*
+ * Unit tests for dvdcli/unixhttp: the client against a scripted server
+ * thread on a temporary unix socket. Each test gives the server a list of
+ * steps, one per request it reads (reply with these bytes, reply and
+ * close, never answer, close with the request unread ...), then checks
+ * what the client returned, what the server saw, and how many
+ * connections it took.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dvdcli/unixhttp.h"
+#include "util/fs.h"
+
+#define ACCEPT_HDR "Accept: application/vnd.docker.plugins.v1.2+json\r\n"
+
+/* ---- the scripted server ---- */
+
+enum act {
+	A_REPLY,	/* read a request, write raw, keep the connection */
+	A_REPLY_CLOSE,	/* read a request, write raw, close */
+	A_SILENT,	/* read a request, never answer: wait for the client to hang up */
+	A_CLOSE_UNREAD, /* wait until a request arrives, close without reading it */
+	A_CLOSE_READ,	/* read a request, close without answering */
+};
+
+struct step {
+	enum act act;
+	const char *raw; /* NULL: big_reply */
+	bool dribble;	 /* write raw 3 bytes at a time, 1 ms apart */
+};
+
+#define MAX_REQS 8
+
+struct server {
+	int lfd;
+	const struct step *steps;
+	int n_steps;
+	pthread_t tid;
+	atomic_int accepts;
+	atomic_int requests;
+	atomic_int closes; /* connections the server closed */
+	char req[MAX_REQS][1024];
+	size_t req_len[MAX_REQS];
+	char problem[256]; /* what went wrong on the server side, "" when nothing */
+};
+
+static char tmpdir[64];
+static char sock_path[96];
+static char *big_reply; /* built by setup: a 100000-byte Content-Length body */
+static size_t big_reply_len;
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void send_raw(int fd, const char *p, size_t n, bool dribble)
+{
+	while (n > 0) {
+		size_t k = dribble && n > 3 ? 3 : n;
+		ssize_t w = send(fd, p, k, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return; /* the client gave up (a cap, a timeout): expected */
+		p += w;
+		n -= (size_t)w;
+		if (dribble)
+			usleep(1000);
+	}
+}
+
+/* Wait (up to 10 s) until the client hangs up, reading and dropping anything. */
+static void wait_hangup(int fd)
+{
+	char buf[4096];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pfd, 1, 10000) > 0) {
+		if (recv(fd, buf, sizeof(buf), 0) <= 0)
+			return;
+	}
+}
+
+/* One request: the head up to the blank line and Content-Length bytes.
+ * Returns its length, 0 when the client hung up first, -1 on trouble. */
+static ssize_t read_request(int fd, char *buf, size_t sz)
+{
+	size_t len = 0, want = 0;
+	char *end = NULL;
+
+	for (;;) {
+		ssize_t n;
+
+		if (end && len >= want)
+			return (ssize_t)len;
+		if (len == sz - 1)
+			return -1;
+		n = recv(fd, buf + len, sz - 1 - len, 0);
+		if (n <= 0)
+			return len == 0 ? 0 : -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			const char *cl = strcasestr(buf, "\r\nContent-Length: ");
+			want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 18, NULL, 10) : 0);
+		}
+	}
+}
+
+static void *server_main(void *arg)
+{
+	struct server *s = arg;
+	int conn = -1;
+
+	for (int i = 0; i < s->n_steps; i++) {
+		const struct step *st = &s->steps[i];
+		char buf[1024];
+		ssize_t n;
+
+		if (conn < 0) {
+			conn = accept(s->lfd, NULL, NULL);
+			if (conn < 0) {
+				snprintf(s->problem, sizeof(s->problem), "accept failed");
+				return NULL;
+			}
+			s->accepts++;
+		}
+		if (st->act == A_CLOSE_UNREAD) {
+			struct pollfd pfd = { .fd = conn, .events = POLLIN };
+			poll(&pfd, 1, 10000);
+			close(conn);
+			conn = -1;
+			s->closes++;
+			continue;
+		}
+		n = read_request(conn, buf, sizeof(buf));
+		if (n <= 0) {
+			snprintf(s->problem, sizeof(s->problem), "step %d: no request (%zd)", i, n);
+			break;
+		}
+		if (s->requests < MAX_REQS) {
+			memcpy(s->req[s->requests], buf, (size_t)n + 1);
+			s->req_len[s->requests] = (size_t)n;
+		}
+		s->requests++;
+		if (st->act == A_REPLY || st->act == A_REPLY_CLOSE)
+			send_raw(conn, st->raw ? st->raw : big_reply,
+				 st->raw ? strlen(st->raw) : big_reply_len, st->dribble);
+		if (st->act == A_SILENT)
+			wait_hangup(conn);
+		if (st->act != A_REPLY) {
+			close(conn);
+			conn = -1;
+			s->closes++;
+		}
+	}
+	if (conn >= 0) {
+		wait_hangup(conn);
+		close(conn);
+	}
+	return NULL;
+}
+
+static void server_start(struct server *s, const struct step *steps, int n)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	memset(s, 0, sizeof(*s));
+	s->steps = steps;
+	s->n_steps = n;
+	unlink(sock_path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(s->lfd, 8), 0);
+	assert_int_equal(pthread_create(&s->tid, NULL, server_main, s), 0);
+}
+
+/* Join the server (the client must have hung up, or the server be done). */
+static void server_stop(struct server *s)
+{
+	pthread_join(s->tid, NULL);
+	close(s->lfd);
+	unlink(sock_path);
+	if (s->problem[0])
+		fail_msg("server: %s", s->problem);
+}
+
+/* Wait up to 2 s until the server has closed n connections. */
+static void wait_closes(struct server *s, int n)
+{
+	for (int i = 0; i < 2000 && s->closes < n; i++)
+		usleep(1000);
+	assert_int_equal(s->closes, n);
+}
+
+/* ---- client helpers ---- */
+
+static void client(struct unixhttp *c, long timeout_ms, size_t max_body)
+{
+	struct err e = ERR_INIT;
+
+	if (unixhttp_init(c, sock_path, "plugin", timeout_ms, max_body, &e) != 0)
+		fail_msg("unixhttp_init: %s", e.msg);
+}
+
+static int post(struct unixhttp *c, const char *body, struct unixhttp_reply *rep,
+		struct err *e)
+{
+	err_clear(e);
+	return unixhttp_post(c, "/VolumeDriver.Get", ACCEPT_HDR, body, strlen(body), rep, e);
+}
+
+/* A request that must succeed with this status and body. */
+static void post_ok(struct unixhttp *c, int status, const char *want)
+{
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+
+	if (post(c, "{\"Name\":\"v1\"}\n", &rep, &e) != 0)
+		fail_msg("unixhttp_post: %s", e.msg);
+	assert_int_equal(rep.status, status);
+	assert_int_equal(rep.len, strlen(want));
+	assert_string_equal(rep.body ? rep.body : "", want);
+	unixhttp_reply_release(&rep);
+}
+
+/* A request that must fail with code and a message containing msg. */
+static void post_fails(struct unixhttp *c, int code, const char *msg)
+{
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	int r = post(c, "{}\n", &rep, &e);
+
+	if (r != code)
+		fail_msg("want %d, got %d (%s)", code, r, e.msg);
+	assert_int_equal(e.code, code);
+	if (!strstr(e.msg, msg))
+		fail_msg("message '%s' lacks '%s'", e.msg, msg);
+	assert_null(rep.body);
+	assert_int_equal(c->fd, -1); /* an error never leaves a half-read connection */
+}
+
+#define OK_12 "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello, world"
+
+/* ---- tests ---- */
+
+static void test_content_length_and_wire_format(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			   "Content-Length: 19\r\n\r\n{\"Err\":\"\",\"X\":\"y\"}\n", false },
+	};
+	static const char want_req[] = "POST /VolumeDriver.Get HTTP/1.1\r\n"
+				       "Host: plugin\r\n" ACCEPT_HDR "Content-Length: 14\r\n"
+				       "\r\n{\"Name\":\"v1\"}\n";
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 1);
+	client(&c, 5000, 1024);
+	post_ok(&c, 200, "{\"Err\":\"\",\"X\":\"y\"}\n");
+	unixhttp_release(&c);
+	server_stop(&s);
+	/* the bytes libcurl sent for vplugin, exactly */
+	assert_int_equal(s.req_len[0], strlen(want_req));
+	assert_string_equal(s.req[0], want_req);
+}
+
+static void test_chunked(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+			   "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n",
+		  true },
+		/* the next reply on the same connection: the first was read exactly */
+		{ A_REPLY, "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n"
+			   "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 2);
+	client(&c, 5000, 1024);
+	post_ok(&c, 500, "hello, world");
+	post_ok(&c, 200, "abcdefghijklmnopqrstuvwxyz");
+	assert_int_equal(c.connects, 1);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 1);
+}
+
+static void test_large_body_across_reads(void **state)
+{
+	static const struct step steps[] = { { A_REPLY, NULL, false } };
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 1);
+	client(&c, 5000, 1 << 20);
+	assert_int_equal(post(&c, "{}", &rep, &e), 0);
+	assert_int_equal(rep.len, 100000);
+	for (size_t i = 0; i < rep.len; i++) {
+		if (rep.body[i] != 'a' + (char)(i % 26))
+			fail_msg("byte %zu is '%c'", i, rep.body[i]);
+	}
+	unixhttp_reply_release(&rep);
+	unixhttp_release(&c);
+	server_stop(&s);
+}
+
+static void test_reply_larger_than_the_cap(void **state)
+{
+	static const struct step steps[] = {
+		/* exactly the cap: fine */
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef", false },
+		/* one byte more, announced: refused before reading it */
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n0123456789abcdefg",
+		  false },
+		/* chunked, found out on the second chunk */
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				 "a\r\n0123456789\r\n7\r\nabcdefg\r\n0\r\n\r\n", false },
+		/* until the close */
+		{ A_REPLY_CLOSE, "HTTP/1.0 200 OK\r\n\r\n0123456789abcdefghij", false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 4);
+	client(&c, 5000, 16);
+	post_ok(&c, 200, "0123456789abcdef");
+	post_fails(&c, -EFBIG, "the reply body is larger than 16 bytes");
+	post_fails(&c, -EFBIG, "the reply body is larger than 16 bytes");
+	post_fails(&c, -EFBIG, "the reply body is larger than 16 bytes");
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.requests, 4);
+}
+
+static void test_server_closes_mid_body(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789", false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				 "a\r\n01234", false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Le", false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 3);
+	client(&c, 5000, 1024);
+	post_fails(&c, -ECONNRESET, "the server closed the connection after 10 of 20 body bytes");
+	post_fails(&c, -ECONNRESET, "in the middle of a chunked body");
+	post_fails(&c, -ECONNRESET, "in the middle of the reply headers");
+	/* each failure closed the connection; none was retried */
+	assert_int_equal(c.connects, 3);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.requests, 3);
+}
+
+static void test_server_never_answers(void **state)
+{
+	static const struct step steps[] = { { A_SILENT, NULL, false } };
+	struct unixhttp c;
+	struct server s;
+	long t0, took;
+
+	(void)state;
+	server_start(&s, steps, 1);
+	client(&c, 300, 1024);
+	t0 = now_ms();
+	post_fails(&c, -ETIMEDOUT, "timed out after 300 ms waiting for the reply");
+	took = now_ms() - t0;
+	if (took < 290 || took > 1000)
+		fail_msg("the timeout took %ld ms", took);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.requests, 1);
+}
+
+/* The deadline covers the whole reply: a server that dribbles forever is cut off. */
+static void test_deadline_covers_a_slow_body(void **state)
+{
+	static char slow[8192];
+	static const struct step steps[] = { { A_REPLY, slow, true } };
+	struct unixhttp c;
+	struct server s;
+	long t0, took;
+	int n;
+
+	(void)state;
+	n = snprintf(slow, sizeof(slow), "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+	memset(slow + n, 'x', sizeof(slow) - 1 - (size_t)n); /* 3 bytes a ms: ~2.7 s */
+	server_start(&s, steps, 1);
+	client(&c, 300, 1 << 20);
+	t0 = now_ms();
+	post_fails(&c, -ETIMEDOUT, "timed out after 300 ms");
+	took = now_ms() - t0;
+	if (took < 290 || took > 1000)
+		fail_msg("the timeout took %ld ms", took);
+	unixhttp_release(&c);
+	server_stop(&s);
+}
+
+static void test_keep_alive_reuse(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, OK_12, false },
+		{ A_REPLY, "HTTP/1.1 204 No Content\r\n\r\n", false },
+		{ A_REPLY, "HTTP/1.1 100 Continue\r\n\r\n" OK_12, false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 3);
+	client(&c, 5000, 1024);
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.connects, 1);
+	post_ok(&c, 204, "");
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.connects, 1);
+	assert_true(c.fd >= 0);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 1);
+	assert_int_equal(s.requests, 3);
+}
+
+static void test_connection_close_and_http10(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 12\r\n"
+				 "\r\nhello, world", false },
+		/* HTTP/1.0 without keep-alive, the body ends at the close */
+		{ A_REPLY_CLOSE, "HTTP/1.0 200 OK\r\n\r\nuntil the end", false },
+		{ A_REPLY, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 12\r\n"
+			   "\r\nhello, world", false },
+		{ A_REPLY, OK_12, false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 4);
+	client(&c, 5000, 1024);
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.fd, -1); /* closed on the server's word */
+	post_ok(&c, 200, "until the end");
+	post_ok(&c, 200, "hello, world");
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.connects, 3);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 3);
+}
+
+/* The server closed the idle kept-alive connection: one new connection, unseen. */
+static void test_stale_connection_reconnects(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY_CLOSE, OK_12, false },
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain", false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 2);
+	client(&c, 5000, 1024);
+	post_ok(&c, 200, "hello, world");
+	assert_true(c.fd >= 0); /* the reply said nothing of a close */
+	wait_closes(&s, 1);
+	post_ok(&c, 200, "again");
+	assert_int_equal(c.connects, 2);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 2);
+	assert_int_equal(s.requests, 2);
+}
+
+/* The server closed the connection with our request unread (it raced our
+ * send): a reset before any reply byte, sent again once on a new one. */
+static void test_reset_before_reply_is_retried_once(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, OK_12, false },
+		{ A_CLOSE_UNREAD, NULL, false },
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain", false },
+		{ A_CLOSE_UNREAD, NULL, false },
+		{ A_CLOSE_UNREAD, NULL, false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 5);
+	client(&c, 5000, 1024);
+	post_ok(&c, 200, "hello, world");
+	post_ok(&c, 200, "again");
+	assert_int_equal(c.connects, 2);
+	/* twice in a row: the retry on the new connection is not retried again */
+	post_fails(&c, -ECONNRESET, "the server reset the connection");
+	assert_int_equal(c.connects, 3);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 3);
+	assert_int_equal(s.requests, 2);
+}
+
+/* The server read the request and closed without a word: it may have acted
+ * on it, so the request is not sent again. */
+static void test_eof_after_the_request_is_not_retried(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, OK_12, false },
+		{ A_CLOSE_READ, NULL, false },
+	};
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, steps, 2);
+	client(&c, 2000, 1024);
+	post_ok(&c, 200, "hello, world");
+	post_fails(&c, -ECONNRESET, "the server closed the connection without replying");
+	assert_int_equal(c.connects, 1);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 1);
+	assert_int_equal(s.requests, 2);
+}
+
+static void test_bad_replies(void **state)
+{
+	static char huge_head[80 << 10];
+	static const struct step steps[] = {
+		{ A_REPLY_CLOSE, "SSH-2.0-OpenSSH_9.2\r\n\r\n", false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+		  false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		  false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false },
+		{ A_REPLY_CLOSE, huge_head, false },
+	};
+	struct unixhttp c;
+	struct server s;
+	size_t n;
+
+	(void)state;
+	n = (size_t)snprintf(huge_head, sizeof(huge_head), "HTTP/1.1 200 OK\r\n");
+	while (n + 1003 < sizeof(huge_head)) {
+		memcpy(huge_head + n, "X-Pad: ", 7);
+		memset(huge_head + n + 7, 'p', 991);
+		memcpy(huge_head + n + 998, "\r\n", 2);
+		n += 1000;
+	}
+	huge_head[n] = '\0';
+	server_start(&s, steps, 7);
+	client(&c, 5000, 1024);
+	post_fails(&c, -EPROTO, "not an HTTP/1.x status line: 'SSH-2.0-OpenSSH_9.2'");
+	post_fails(&c, -EPROTO, "bad Content-Length '1x'");
+	post_fails(&c, -EPROTO, "two different Content-Lengths");
+	post_fails(&c, -EPROTO, "unsupported Transfer-Encoding 'gzip'");
+	post_fails(&c, -EPROTO, "bad chunk size line 'zz'");
+	post_fails(&c, -EPROTO, "bad reply header line 'no colon here'");
+	post_fails(&c, -EPROTO, "status line and headers are longer than 64 KiB");
+	unixhttp_release(&c);
+	server_stop(&s);
+}
+
+static void test_connect_errors(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	int fd;
+
+	(void)state;
+	/* nothing there */
+	unlink(sock_path);
+	client(&c, 1000, 1024);
+	assert_int_equal(post(&c, "{}", &rep, &e), -ENOENT);
+	assert_true(rep.connect_failed);
+	assert_non_null(strstr(e.msg, "connect to '"));
+	/* a socket nobody listens on */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(post(&c, "{}", &rep, &e), -ECONNREFUSED);
+	assert_true(rep.connect_failed);
+	assert_int_equal(c.connects, 0);
+	close(fd);
+	unlink(sock_path);
+	unixhttp_release(&c);
+}
+
+static void test_init_and_request_checks(void **state)
+{
+	char long_path[200];
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+
+	(void)state;
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	assert_int_equal(unixhttp_init(&c, long_path, "h", 1000, 16, &e), -ENAMETOOLONG);
+	assert_int_equal(c.fd, -1);
+	unixhttp_release(&c); /* allowed after a refused init */
+	assert_int_equal(unixhttp_init(&c, "", "h", 1000, 16, &e), -EINVAL);
+	assert_int_equal(unixhttp_init(&c, "/x", "h", 0, 16, &e), -EINVAL);
+	client(&c, 1000, 16);
+	/* a target that would split the request line: refused before connecting */
+	assert_int_equal(unixhttp_post(&c, "/a b", NULL, NULL, 0, &rep, &e), -EINVAL);
+	assert_int_equal(unixhttp_post(&c, "/a\r\nX: y", NULL, NULL, 0, &rep, &e), -EINVAL);
+	assert_int_equal(unixhttp_post(&c, "a", NULL, NULL, 0, &rep, &e), -EINVAL);
+	assert_int_equal(c.connects, 0);
+	unixhttp_release(&c);
+}
+
+/* A connection made elsewhere (a socketpair) is used as it is; once the
+ * peer hangs up, the next request connects to the path. */
+static void test_adopt_a_socketpair(void **state)
+{
+	static const char want_start[] = "POST /VolumeDriver.Get HTTP/1.1\r\nHost: plugin\r\n";
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	char buf[512];
+	int sv[2];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(send(sv[1], OK_12, strlen(OK_12), 0), (ssize_t)strlen(OK_12));
+	unlink(sock_path);
+	client(&c, 1000, 1024);
+	assert_int_equal(unixhttp_adopt(&c, sv[0], &e), 0);
+	post_ok(&c, 200, "hello, world");
+	n = recv(sv[1], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_memory_equal(buf, want_start, strlen(want_start));
+	close(sv[1]);
+	assert_int_equal(post(&c, "{}", &rep, &e), -ENOENT);
+	assert_true(rep.connect_failed);
+	unixhttp_release(&c);
+	/* adopt takes the fd even when it fails */
+	assert_int_equal(unixhttp_adopt(&c, -1, &e), -EBADF);
+}
+
+/* ---- set-up ---- */
+
+static int setup(void **state)
+{
+	const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-uh-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(sock_path, sizeof(sock_path), "%s/p.sock", tmpdir);
+	big_reply_len = sizeof(head) - 1 + 100000;
+	big_reply = malloc(big_reply_len + 1);
+	if (!big_reply)
+		return -1;
+	memcpy(big_reply, head, sizeof(head) - 1);
+	for (size_t i = 0; i < 100000; i++)
+		big_reply[sizeof(head) - 1 + i] = (char)('a' + i % 26);
+	big_reply[big_reply_len] = '\0';
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(big_reply);
+	fs_remove_tree(tmpdir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_content_length_and_wire_format),
+		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_large_body_across_reads),
+		cmocka_unit_test(test_reply_larger_than_the_cap),
+		cmocka_unit_test(test_server_closes_mid_body),
+		cmocka_unit_test(test_server_never_answers),
+		cmocka_unit_test(test_deadline_covers_a_slow_body),
+		cmocka_unit_test(test_keep_alive_reuse),
+		cmocka_unit_test(test_connection_close_and_http10),
+		cmocka_unit_test(test_stale_connection_reconnects),
+		cmocka_unit_test(test_reset_before_reply_is_retried_once),
+		cmocka_unit_test(test_eof_after_the_request_is_not_retried),
+		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_connect_errors),
+		cmocka_unit_test(test_init_and_request_checks),
+		cmocka_unit_test(test_adopt_a_socketpair),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
