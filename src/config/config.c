@@ -920,6 +920,79 @@ static int text_check(const char *t, size_t len, const char *name, struct err *e
 }
 
 /* Parse the first document of yaml and flatten it into out. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool ends_token(const char *t, size_t i, size_t end)
+{
+	return i >= end || is_blank(t[i]) || t[i] == '\r' || t[i] == '\n';
+}
+
+/* Does the line t[b..end) (comments and trailing blanks aside) end with a
+ * block scalar header ('|' or '>' and its indicators)? */
+static bool opens_block_scalar(const char *t, size_t b, size_t end)
+{
+	size_t i = b, last = end;
+
+	for (bool quoted = false; i < end; i++) {
+		if (t[i] == '\'' || t[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && t[i] == '#' && (i == b || is_blank(t[i - 1])))
+			break;
+	}
+	last = i;
+	while (last > b && (is_blank(t[last - 1]) || t[last - 1] == '\r'))
+		last--;
+	while (last > b && (t[last - 1] == '-' || t[last - 1] == '+' ||
+			    (t[last - 1] >= '1' && t[last - 1] <= '9')))
+		last--;
+	return last > b && (t[last - 1] == '|' || t[last - 1] == '>') &&
+	       (last - 1 == b || is_blank(t[last - 2]));
+}
+
+/*
+ * Refuse explicit keys ('?' starting a block mapping entry, also after
+ * "- "): a config file needs only plain keys, and libfyaml 0.7.12 crashes
+ * in fy_parser_destroy on some of them ("? e:<TAB>-", crashes/config
+ * README, 6). Lines inside a block scalar ('|', '>') are text, not
+ * structure, and are skipped.
+ */
+static int explicit_key_check(const char *t, size_t len, const char *name, struct err *e)
+{
+	long scalar_indent = -1; /* inside a block scalar opened at this indent */
+	int line = 1;
+
+	for (size_t b = 0; b < len; line++) {
+		size_t end = b, i = b;
+
+		while (end < len && t[end] != '\n')
+			end++;
+		while (i < end && t[i] == ' ')
+			i++;
+		if (scalar_indent >= 0 && (i == end || (long)(i - b) > scalar_indent)) {
+			b = end + 1;
+			continue;
+		}
+		scalar_indent = -1;
+		while (i + 1 < end && t[i] == '-' && is_blank(t[i + 1]))
+			for (i++; i < end && is_blank(t[i]); i++)
+				;
+		if (i < end && t[i] == '?' && ends_token(t, i + 1, end))
+			return err_set(e, -EINVAL, "config: %s:%d:%zu: explicit keys ('?') are not "
+				       "allowed in a config file", name, line, i - b + 1);
+		if (opens_block_scalar(t, b, end)) {
+			size_t ind = b;
+			while (ind < end && t[ind] == ' ')
+				ind++;
+			scalar_indent = (long)(ind - b);
+		}
+		b = end + 1;
+	}
+	return 0;
+}
+
 static int parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
 		      struct kvmap *out, struct err *e)
 {
@@ -934,7 +1007,8 @@ static int parse_into(const struct cfg *c, const char *name, const char *yaml, s
 	if (!(pc.diag = diag_new(&text)) || !(fyp = fy_parser_create(&pc)) ||
 	    !(f = calloc(1, sizeof(*f))))
 		goto oom;
-	if ((r = text_check(yaml, len, name, e)) < 0)
+	if ((r = text_check(yaml, len, name, e)) < 0 ||
+	    (r = explicit_key_check(yaml, len, name, e)) < 0)
 		goto out;
 	/* libfyaml reads some tokens with strtol, past len when the text is
 	 * not NUL-terminated (crashes/config README, 5): give it a copy */

@@ -944,6 +944,8 @@ static void test_hostile_yaml_is_refused(void **state)
 		CASE("a: b\x7f\n", "control character U+007F"),
 		CASE("a: \xc2\x9b\n", "control character U+009B"),	/* C1 CSI */
 		CASE("a: \xef\xbf\xbf\n", "U+FFFF"),
+		CASE("? e:\t-", "t.yml:1:1: explicit keys ('?')"),
+		CASE("a:\n  - ? e:\t-\n", "t.yml:2:5: explicit keys ('?')"),
 #undef CASE
 	};
 	(void)state;
@@ -959,9 +961,11 @@ static void test_hostile_yaml_is_refused(void **state)
 	}
 }
 
-/* What YAML allows stays allowed: TAB, CR LF, NEL, a BOM, any plane. */
+/* What YAML allows stays allowed: TAB, CR LF, NEL, a BOM, any plane, and
+ * a line starting with '?' inside a block scalar. */
 static void test_unicode_yaml_is_accepted(void **state)
 {
+	static const char text2[] = "d: |\n  ? not a key\ne: ?x\n";
 	static const char text[] = "\xef\xbb\xbf" "a:\t\"x\"\r\nb: caf\xc3\xa9 \xc2\x85 \xf0\x9f\x92\xbe\n";
 	struct cfg *c = cfg_new();
 	struct err e = ERR_INIT;
@@ -972,6 +976,12 @@ static void test_unicode_yaml_is_accepted(void **state)
 	assert_string_equal(cfg_get(c, "a"), "x");
 	assert_non_null(strstr(cfg_get(c, "b"), "caf\xc3\xa9"));
 	assert_non_null(strstr(cfg_get(c, "b"), "\xf0\x9f\x92\xbe"));
+	cfg_free(c);
+	c = cfg_new();
+	assert_non_null(c);
+	assert_int_equal(cfg_load_string(c, "t.yml", text2, strlen(text2), &e), 0);
+	assert_string_equal(cfg_get(c, "d"), "? not a key\n");
+	assert_string_equal(cfg_get(c, "e"), "?x");
 	cfg_free(c);
 }
 
