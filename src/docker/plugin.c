@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/codec.h"
+#include "api/jsonw.h"
 #include "config/config.h"
 #include "integration/integration.h"
 #include "server/httpd.h"
@@ -24,34 +25,85 @@ struct docker_module {
 	struct httpd *h;
 };
 
-/* ---- replies ---- */
+/* ---- replies ----
+ * Written straight into a buffer (api/jsonw.h, jansson's compact bytes):
+ * Docker asks for Get and Path all the time, and building a jansson tree
+ * to dump it cost more than the rest of the request. */
 
-static void reply(struct httpd_reply *out, unsigned status, json_t *j)
+/* Send w's text, or a 500 if writing it ran out of memory. */
+static void reply(struct httpd_reply *out, unsigned status, struct jw *w)
 {
 	out->status = status;
 	out->content_type = CONTENT_TYPE;
-	out->body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	if (!out->body) {
+	if (jw_finish(w, &out->body, NULL) < 0) {
 		out->status = 500;
 		out->body = strdup("{\"Err\":\"out of memory\"}");
 	}
-	json_decref(j);
 }
 
-static void reply_ok(struct httpd_reply *out, json_t *j)
+/* {"Err":msg} */
+static void reply_msg(struct httpd_reply *out, unsigned status, const char *msg)
 {
-	if (j)
-		json_object_set_new(j, "Err", json_string(""));
-	reply(out, 200, j);
+	struct jw w;
+
+	jw_init(&w, 0);
+	jw_obj_begin(&w);
+	jw_key(&w, "Err");
+	jw_str(&w, msg);
+	jw_obj_end(&w);
+	reply(out, status, &w);
+}
+
+/* Close a success reply begun with ok_begin: "Err":"" last, as REX-Ray. */
+static void reply_ok(struct httpd_reply *out, struct jw *w)
+{
+	jw_key(w, "Err");
+	jw_str(w, "");
+	jw_obj_end(w);
+	reply(out, 200, w);
+}
+
+static void ok_begin(struct jw *w)
+{
+	jw_init(w, 0);
+	jw_obj_begin(w);
+}
+
+/* A constant reply (Activate, Capabilities). */
+static void reply_fixed(struct httpd_reply *out, const char *text)
+{
+	out->status = 200;
+	out->content_type = CONTENT_TYPE;
+	if (!(out->body = strdup(text))) {
+		out->status = 500;
+		out->body = strdup("{\"Err\":\"out of memory\"}");
+	}
+}
+
+static void reply_ok_empty(struct httpd_reply *out)
+{
+	struct jw w;
+
+	ok_begin(&w);
+	reply_ok(out, &w);
+}
+
+static void reply_mountpoint(struct httpd_reply *out, const char *path)
+{
+	struct jw w;
+
+	ok_begin(&w);
+	jw_key(&w, "Mountpoint");
+	jw_str(&w, path);
+	reply_ok(out, &w);
 }
 
 static void reply_err(struct httpd_reply *out, const char *method, const struct err *e)
 {
-	char msg[ERR_MSG_MAX + 64];
+	const char *msg = e->msg[0] ? e->msg : "internal error";
 
-	snprintf(msg, sizeof(msg), "%s", e->msg[0] ? e->msg : "internal error");
 	log_info("docker: %s: %s", method, msg);
-	reply(out, 500, json_pack("{s:s}", "Err", msg));
+	reply_msg(out, 500, msg);
 }
 
 /* ---- request fields ---- */
@@ -80,39 +132,58 @@ static int get_str(json_t *body, const char *key, bool required, const char **ou
 	return 0;
 }
 
-/* Status: what REX-Ray reports of a volume in Get and List. */
-static json_t *status_of(const struct docker_module *m, const struct volume *v)
+/* Status: what REX-Ray reports of a volume in Get. */
+static void put_status(struct jw *w, const struct docker_module *m, const struct volume *v)
 {
-	json_t *fields = v->fields ? json_deep_copy(v->fields) : json_object();
-
-	return json_pack("{s:s, s:o, s:I, s:s, s:s, s:s, s:I, s:s}",
-			 "availabilityZone", v->availability_zone ? v->availability_zone : "",
-			 "fields", fields ? fields : json_object(), "iops", (json_int_t)v->iops,
-			 "name", v->name ? v->name : "", "server", integ_service(m->ig),
-			 "service", integ_service(m->ig), "size", (json_int_t)v->size,
-			 "type", v->type ? v->type : "");
+	jw_obj_begin(w);
+	jw_key(w, "availabilityZone");
+	jw_str(w, v->availability_zone);
+	jw_key(w, "fields");
+	if (v->fields)
+		jw_json(w, v->fields);
+	else {
+		jw_obj_begin(w);
+		jw_obj_end(w);
+	}
+	jw_key(w, "iops");
+	jw_int(w, v->iops);
+	jw_key(w, "name");
+	jw_str(w, v->name);
+	jw_key(w, "server");
+	jw_str(w, integ_service(m->ig));
+	jw_key(w, "service");
+	jw_str(w, integ_service(m->ig));
+	jw_key(w, "size");
+	jw_int(w, v->size);
+	jw_key(w, "type");
+	jw_str(w, v->type);
+	jw_obj_end(w);
 }
 
-static json_t *volume_of(const struct docker_module *m, const struct volume *v, const char *path,
-			 bool with_status)
+static void put_volume(struct jw *w, const struct docker_module *m, const struct volume *v,
+		       const char *path, bool with_status)
 {
-	json_t *j = json_pack("{s:s}", "Name", v->name ? v->name : "");
-
-	if (!j)
-		return NULL;
-	if (path && *path)
-		json_object_set_new(j, "Mountpoint", json_string(path));
+	jw_obj_begin(w);
+	jw_key(w, "Name");
+	jw_str(w, v->name);
+	if (path && *path) {
+		jw_key(w, "Mountpoint");
+		jw_str(w, path);
+	}
 	if (with_status && v->created_at > 0) {
 		char stamp[32];
 		struct tm tm;
 		time_t t = (time_t)v->created_at;
 		gmtime_r(&t, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_object_set_new(j, "CreatedAt", json_string(stamp));
+		jw_key(w, "CreatedAt");
+		jw_str(w, stamp);
 	}
-	if (with_status)
-		json_object_set_new(j, "Status", status_of(m, v));
-	return j;
+	if (with_status) {
+		jw_key(w, "Status");
+		put_status(w, m, v);
+	}
+	jw_obj_end(w);
 }
 
 /* ---- the methods ---- */
@@ -125,7 +196,7 @@ static int do_create(struct call *c, struct httpd_reply *out, struct err *e)
 		return err_set(e, -EINVAL, "'Opts' must be an object");
 	if (integ_create(c->m->ig, c->name, json_is_object(opts) ? opts : NULL, e) < 0)
 		return e->code;
-	reply_ok(out, json_object());
+	reply_ok_empty(out);
 	return 0;
 }
 
@@ -180,7 +251,7 @@ static int do_mount(struct call *c, struct httpd_reply *out, struct err *e)
 		free(ack);
 		return e->code;
 	}
-	reply_ok(out, json_pack("{s:s}", "Mountpoint", path));
+	reply_mountpoint(out, path);
 	/* the use counts once Docker has the reply */
 	out->done = mount_delivered;
 	out->sending = mount_sending;
@@ -193,7 +264,7 @@ static int do_unmount(struct call *c, struct httpd_reply *out, struct err *e)
 {
 	if (integ_unmount(c->m->ig, c->name, c->id, e) < 0)
 		return e->code;
-	reply_ok(out, json_object());
+	reply_ok_empty(out);
 	return 0;
 }
 
@@ -201,7 +272,7 @@ static int do_remove(struct call *c, struct httpd_reply *out, struct err *e)
 {
 	if (integ_remove(c->m->ig, c->name, e) < 0)
 		return e->code;
-	reply_ok(out, json_object());
+	reply_ok_empty(out);
 	return 0;
 }
 
@@ -211,7 +282,7 @@ static int do_path(struct call *c, struct httpd_reply *out, struct err *e)
 
 	if (integ_path(c->m->ig, c->name, &path, e) < 0)
 		return e->code;
-	reply_ok(out, json_pack("{s:s}", "Mountpoint", path));
+	reply_mountpoint(out, path);
 	free(path);
 	return 0;
 }
@@ -220,10 +291,14 @@ static int do_get(struct call *c, struct httpd_reply *out, struct err *e)
 {
 	struct volume v = { 0 };
 	char *path = NULL;
+	struct jw w;
 
 	if (integ_inspect(c->m->ig, c->name, &v, &path, e) < 0)
 		return e->code;
-	reply_ok(out, json_pack("{s:o}", "Volume", volume_of(c->m, &v, path, true)));
+	ok_begin(&w);
+	jw_key(&w, "Volume");
+	put_volume(&w, c->m, &v, path, true);
+	reply_ok(out, &w);
 	free(path);
 	volume_release(&v);
 	return 0;
@@ -233,16 +308,21 @@ static int do_list(struct call *c, struct httpd_reply *out, struct err *e)
 {
 	struct volume_list l = { 0 };
 	char **paths = NULL;
-	json_t *arr;
+	struct jw w;
 
 	if (integ_list(c->m->ig, &l, &paths, e) < 0)
 		return e->code;
-	arr = json_array();
-	for (size_t i = 0; arr && i < l.n; i++) {
-		if (l.v[i].name && *l.v[i].name) /* REX-Ray drops nameless volumes */
-			json_array_append_new(arr, volume_of(c->m, &l.v[i], paths[i], false));
+	ok_begin(&w);
+	jw_key(&w, "Volumes");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < l.n; i++) {
+		if (!l.v[i].name || !*l.v[i].name) /* REX-Ray drops nameless volumes */
+			continue;
+		jw_item(&w);
+		put_volume(&w, c->m, &l.v[i], paths[i], false);
 	}
-	reply_ok(out, json_pack("{s:o}", "Volumes", arr ? arr : json_array()));
+	jw_arr_end(&w);
+	reply_ok(out, &w);
 	integ_paths_free(paths, l.n);
 	volume_list_release(&l);
 	return 0;
@@ -276,15 +356,15 @@ static void handle(void *arg, struct MHD_Connection *conn, const char *http_meth
 	(void)conn;
 	/* the plugin protocol is POST only: a GET must not create a volume */
 	if (strcmp(http_method, "POST") != 0) {
-		reply(out, 405, json_pack("{s:s}", "Err", "only POST is allowed"));
+		reply_msg(out, 405, "only POST is allowed");
 		return;
 	}
 	if (strcmp(url, "/Plugin.Activate") == 0) {
-		reply(out, 200, json_pack("{s:[s]}", "Implements", "VolumeDriver"));
+		reply_fixed(out, "{\"Implements\":[\"VolumeDriver\"]}");
 		return;
 	}
 	if (strcmp(url, "/VolumeDriver.Capabilities") == 0) {
-		reply(out, 200, json_pack("{s:{s:s}}", "Capabilities", "Scope", "global"));
+		reply_fixed(out, "{\"Capabilities\":{\"Scope\":\"global\"}}");
 		return;
 	}
 	if (strncmp(url, "/VolumeDriver.", 14) == 0) {
@@ -293,7 +373,7 @@ static void handle(void *arg, struct MHD_Connection *conn, const char *http_meth
 				mt = &methods[i];
 	}
 	if (!mt) {
-		reply(out, 404, json_pack("{s:s}", "Err", "no such plugin method"));
+		reply_msg(out, 404, "no such plugin method");
 		return;
 	}
 	c.method = mt->name;
