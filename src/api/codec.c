@@ -7,6 +7,7 @@
  * Go would sort (fields) are inserted sorted.
  */
 #include "api/codec.h"
+#include "api/jsonw.h"
 #include "util/names.h"
 
 #include <errno.h>
@@ -44,31 +45,6 @@ static int oom(struct err *e)
 	return err_set(e, -ENOMEM, "out of memory");
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * A JSON string for s (NULL is ""). jansson refuses invalid UTF-8; a
  * driver-provided name must still encode, so each bad byte becomes U+FFFD
@@ -90,7 +66,7 @@ static json_t *jstr(const char *s)
 	if (!fixed)
 		return NULL;
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq_len((const unsigned char *)s + i);
+		size_t n = jw_utf8_len((const unsigned char *)s + i, len - i);
 		if (n == 0) {
 			memcpy(fixed + o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -166,10 +142,10 @@ static const json_t *member(const json_t *o, const char *key)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-static int dec_str(const json_t *o, const char *key, char **out, struct err *e)
+/* The decoders of one member value v (NULL: absent), named key in errors;
+ * dec_x(o, key, ...) looks the member up in o first. */
+static int dec_str_v(const json_t *v, const char *key, char **out, struct err *e)
 {
-	const json_t *v = member(o, key);
-
 	*out = NULL;
 	if (!v)
 		return 0;
@@ -180,10 +156,14 @@ static int dec_str(const json_t *o, const char *key, char **out, struct err *e)
 	return *out ? 0 : oom(e);
 }
 
-static int dec_int(const json_t *o, const char *key, int64_t max, bool *present, int64_t *out,
-		   struct err *e)
+static int dec_str(const json_t *o, const char *key, char **out, struct err *e)
 {
-	const json_t *v = member(o, key);
+	return dec_str_v(member(o, key), key, out, e);
+}
+
+static int dec_int_v(const json_t *v, const char *key, int64_t max, bool *present, int64_t *out,
+		     struct err *e)
+{
 	json_int_t x;
 
 	if (present)
@@ -207,10 +187,14 @@ static int dec_int(const json_t *o, const char *key, int64_t max, bool *present,
 	return 0;
 }
 
-static int dec_bool(const json_t *o, const char *key, bool *present, bool *out, struct err *e)
+static int dec_int(const json_t *o, const char *key, int64_t max, bool *present, int64_t *out,
+		   struct err *e)
 {
-	const json_t *v = member(o, key);
+	return dec_int_v(member(o, key), key, max, present, out, e);
+}
 
+static int dec_bool_v(const json_t *v, const char *key, bool *present, bool *out, struct err *e)
+{
 	if (present)
 		*present = false;
 	*out = false;
@@ -225,11 +209,19 @@ static int dec_bool(const json_t *o, const char *key, bool *present, bool *out, 
 	return 0;
 }
 
-/* An object member; with strings_only every value must be a string
- * (Go's map[string]string). *out gets a deep copy or NULL. */
-static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t **out, struct err *e)
+static int dec_bool(const json_t *o, const char *key, bool *present, bool *out, struct err *e)
 {
-	const json_t *v = member(o, key);
+	return dec_bool_v(member(o, key), key, present, out, e);
+}
+
+/* An object member; with strings_only every value must be a string
+ * (Go's map[string]string). *out gets a deep copy or NULL; a strings-only
+ * map (fields) gets a reference to the input's own object instead: a
+ * listing decodes thousands, and the callers free the input right after,
+ * so a copy would be work and memory for nothing. */
+static int dec_obj_v(const json_t *v, const char *key, bool strings_only, json_t **out,
+		     struct err *e)
+{
 	const char *k;
 	json_t *x;
 
@@ -246,9 +238,16 @@ static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t *
 					       "field '%s': value of '%s' must be a string, got %s",
 					       key, k, jtype_name(x));
 		}
+		*out = json_incref((json_t *)v);
+		return 0;
 	}
 	*out = json_deep_copy(v);
 	return *out ? 0 : oom(e);
+}
+
+static int dec_obj(const json_t *o, const char *key, bool strings_only, json_t **out, struct err *e)
+{
+	return dec_obj_v(member(o, key), key, strings_only, out, e);
 }
 
 static int expect_object(const json_t *j, const char *what, struct err *e)
@@ -477,9 +476,153 @@ json_t *volume_to_json(const struct volume *v)
 	return o;
 }
 
-static int attachments_dec(const json_t *j, struct volume *out, struct err *e)
+/*
+ * ---- the same Volume written straight into a jsonw buffer ----
+ *
+ * Member for member what volume_to_json builds (same conditions, same
+ * order), so that a listing needs no tree: json_dump_pretty(volume_to_json(v))
+ * and volume_write with JW_PRETTY | JW_GO_ESCAPES give the same bytes
+ * (tests/unit/test_codec.c checks it on odd volumes).
+ */
+
+struct kv {
+	const char *k;
+	size_t klen;
+	const json_t *v;
+};
+
+static int cmp_kv(const void *a, const void *b)
 {
-	const json_t *a = member(j, "attachments");
+	return strcmp(((const struct kv *)a)->k, ((const struct kv *)b)->k);
+}
+
+/* An object with its keys sorted, as sorted_copy orders a fields map. */
+static void write_sorted(struct jw *w, const json_t *obj)
+{
+	struct kv small[16], *kv = small;
+	size_t n = 0, cap = json_object_size(obj);
+	const char *k;
+	size_t klen;
+	json_t *v;
+
+	if (cap > sizeof(small) / sizeof(small[0])) {
+		kv = malloc(cap * sizeof(*kv));
+		if (!kv) {
+			w->oom = true;
+			return;
+		}
+	}
+	json_object_keylen_foreach ((json_t *)obj, k, klen, v) {
+		if (n < cap)
+			kv[n++] = (struct kv){ k, klen, v };
+	}
+	qsort(kv, n, sizeof(*kv), cmp_kv);
+	jw_obj_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		jw_keyn(w, kv[i].k, kv[i].klen);
+		jw_json(w, kv[i].v);
+	}
+	jw_obj_end(w);
+	if (kv != small)
+		free(kv);
+}
+
+static void write_str_member(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+static void write_iid(struct jw *w, const struct instance_id *iid)
+{
+	jw_obj_begin(w);
+	write_str_member(w, "id", iid->id);
+	write_str_member(w, "driver", iid->driver);
+	write_str_member(w, "service", iid->service);
+	if (has_members(iid->fields)) {
+		jw_key(w, "fields");
+		write_sorted(w, iid->fields);
+	}
+	if (nonempty(iid->metadata)) {
+		/* raw JSON, dropped when it is not JSON, as instance_id_to_json does */
+		json_t *m = json_loads(iid->metadata, JSON_DECODE_ANY, NULL);
+		if (m) {
+			jw_key(w, "metadata");
+			jw_json(w, m);
+			json_decref(m);
+		}
+	}
+	jw_obj_end(w);
+}
+
+static void write_attachment(struct jw *w, const struct volume_attachment *a)
+{
+	jw_obj_begin(w);
+	write_str_member(w, "deviceName", a->device_name);
+	if (nonempty(a->mount_point))
+		write_str_member(w, "mountPoint", a->mount_point);
+	jw_key(w, "instanceID");
+	write_iid(w, &a->iid);
+	write_str_member(w, "status", a->status);
+	write_str_member(w, "volumeID", a->volume_id);
+	if (has_members(a->fields)) {
+		jw_key(w, "fields");
+		write_sorted(w, a->fields);
+	}
+	jw_obj_end(w);
+}
+
+static void write_int_member(struct jw *w, const char *key, long long v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void volume_write_members(struct jw *w, const struct volume *v)
+{
+	if (v->n_attachments || v->attachments_present) {
+		jw_key(w, "attachments");
+		jw_arr_begin(w);
+		for (size_t i = 0; i < v->n_attachments; i++) {
+			jw_item(w);
+			write_attachment(w, &v->attachments[i]);
+		}
+		jw_arr_end(w);
+	}
+	if (v->attachment_state)
+		write_int_member(w, "attachmentState", v->attachment_state);
+	if (nonempty(v->availability_zone))
+		write_str_member(w, "availabilityZone", v->availability_zone);
+	if (v->encrypted) {
+		jw_key(w, "encrypted");
+		jw_bool(w, true);
+	}
+	if (v->iops)
+		write_int_member(w, "iops", v->iops);
+	write_str_member(w, "name", v->name);
+	if (nonempty(v->network_name))
+		write_str_member(w, "networkName", v->network_name);
+	if (v->size)
+		write_int_member(w, "size", v->size);
+	if (nonempty(v->status))
+		write_str_member(w, "status", v->status);
+	write_str_member(w, "id", v->id);
+	write_str_member(w, "type", v->type);
+	if (has_members(v->fields)) {
+		jw_key(w, "fields");
+		write_sorted(w, v->fields);
+	}
+}
+
+void volume_write(struct jw *w, const struct volume *v)
+{
+	jw_obj_begin(w);
+	volume_write_members(w, v);
+	jw_obj_end(w);
+}
+
+static int attachments_dec(const json_t *a, struct volume *out, struct err *e)
+{
 	size_t n;
 
 	if (!a)
@@ -503,37 +646,77 @@ static int attachments_dec(const json_t *j, struct volume *out, struct err *e)
 	return 0;
 }
 
+/* The members of types.Volume in Go's order; decoding follows it, so the
+ * first bad member reported is the same wherever it stands in the text. */
+enum volume_member {
+	VM_ATTACHMENTS, VM_STATE, VM_AZ, VM_ENCRYPTED, VM_IOPS, VM_NAME, VM_NETWORK, VM_SIZE,
+	VM_STATUS, VM_ID, VM_TYPE, VM_FIELDS, VM_COUNT
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+} volume_keys[VM_COUNT] = {
+#define K(s) { s, sizeof(s) - 1 }
+	K("attachments"), K("attachmentState"), K("availabilityZone"), K("encrypted"), K("iops"),
+	K("name"), K("networkName"), K("size"), K("status"), K("id"), K("type"), K("fields"),
+#undef K
+};
+
+/* A Volume's members in one pass over the object, rather than a hash
+ * look-up for each of the twelve (a listing decodes thousands); null is
+ * absent, as member() has it. */
+static void volume_members(const json_t *j, const json_t *m[VM_COUNT])
+{
+	const char *k;
+	size_t klen;
+	json_t *v;
+
+	for (int i = 0; i < VM_COUNT; i++)
+		m[i] = NULL;
+	json_object_keylen_foreach ((json_t *)j, k, klen, v) {
+		for (int i = 0; i < VM_COUNT; i++) {
+			if (klen == volume_keys[i].len && memcmp(k, volume_keys[i].name, klen) == 0) {
+				m[i] = json_is_null(v) ? NULL : v;
+				break;
+			}
+		}
+	}
+}
+
 static int volume_dec(const json_t *j, struct volume *out, struct err *e)
 {
+	const json_t *m[VM_COUNT];
 	int64_t state = 0;
 	int r;
 
-	r = expect_object(j, "volume", e);
+	if ((r = expect_object(j, "volume", e)) < 0)
+		return r;
+	volume_members(j, m);
+	r = attachments_dec(m[VM_ATTACHMENTS], out, e);
 	if (r == 0)
-		r = attachments_dec(j, out, e);
-	if (r == 0)
-		r = dec_int(j, "attachmentState", INT_MAX, NULL, &state, e);
+		r = dec_int_v(m[VM_STATE], "attachmentState", INT_MAX, NULL, &state, e);
 	out->attachment_state = (int)state;
 	if (r == 0)
-		r = dec_str(j, "availabilityZone", &out->availability_zone, e);
+		r = dec_str_v(m[VM_AZ], "availabilityZone", &out->availability_zone, e);
 	if (r == 0)
-		r = dec_bool(j, "encrypted", NULL, &out->encrypted, e);
+		r = dec_bool_v(m[VM_ENCRYPTED], "encrypted", NULL, &out->encrypted, e);
 	if (r == 0)
-		r = dec_int(j, "iops", INT64_MAX, NULL, &out->iops, e);
+		r = dec_int_v(m[VM_IOPS], "iops", INT64_MAX, NULL, &out->iops, e);
 	if (r == 0)
-		r = dec_str(j, "name", &out->name, e);
+		r = dec_str_v(m[VM_NAME], "name", &out->name, e);
 	if (r == 0)
-		r = dec_str(j, "networkName", &out->network_name, e);
+		r = dec_str_v(m[VM_NETWORK], "networkName", &out->network_name, e);
 	if (r == 0)
-		r = dec_int(j, "size", INT64_MAX, NULL, &out->size, e);
+		r = dec_int_v(m[VM_SIZE], "size", INT64_MAX, NULL, &out->size, e);
 	if (r == 0)
-		r = dec_str(j, "status", &out->status, e);
+		r = dec_str_v(m[VM_STATUS], "status", &out->status, e);
 	if (r == 0)
-		r = dec_str(j, "id", &out->id, e);
+		r = dec_str_v(m[VM_ID], "id", &out->id, e);
 	if (r == 0)
-		r = dec_str(j, "type", &out->type, e);
+		r = dec_str_v(m[VM_TYPE], "type", &out->type, e);
 	if (r == 0)
-		r = dec_obj(j, "fields", true, &out->fields, e);
+		r = dec_obj_v(m[VM_FIELDS], "fields", true, &out->fields, e);
 	return r;
 }
 

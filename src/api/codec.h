@@ -17,12 +17,15 @@
  * "field 'size': expected an integer, got string". They return 0, -EINVAL
  * for bad input, -ENOMEM. On failure the output struct is left released.
  * Unknown members are ignored (forward compatibility), as Go's decoder does.
+ * A decoded "fields" map is a reference to the object in j (shared, not
+ * copied): do not change it while j is in use.
  */
 #ifndef RR_CODEC_H
 #define RR_CODEC_H
 
 #include <jansson.h>
 
+#include "api/jsonw.h"
 #include "api/types.h"
 #include "util/err.h"
 
@@ -39,6 +42,17 @@ int instance_from_json(const json_t *j, struct instance *out, struct err *e);
 
 json_t *volume_to_json(const struct volume *v);
 int volume_from_json(const json_t *j, struct volume *out, struct err *e);
+
+/*
+ * The same Volume written at w's position without a tree: with
+ * JW_PRETTY | JW_GO_ESCAPES the bytes of json_dump_pretty(volume_to_json(v)),
+ * with 0 those of json_dumps(volume_to_json(v), JSON_COMPACT |
+ * JSON_PRESERVE_ORDER). volume_write_members writes only the members, for
+ * a caller that adds its own to the object it opened. Errors are w's
+ * (sticky, see jsonw.h).
+ */
+void volume_write(struct jw *w, const struct volume *v);
+void volume_write_members(struct jw *w, const struct volume *v);
 
 /* {"<id>": Volume, ...}; keys in list order. */
 json_t *volume_map_to_json(const struct volume_list *l);

@@ -86,6 +86,15 @@ struct volume_list {
 	size_t n;
 };
 
+/*
+ * One volume of a walk (store_volume_each, ls_volumes_each): the callee may
+ * change *v or move it out (volume_list_push leaves it zeroed); the walker
+ * releases whatever is left after the call. A negative return stops the
+ * walk and is what the walk returns (with e filled by the callee).
+ */
+struct err;
+typedef int (*volume_visit_fn)(void *arg, struct volume *v, struct err *e);
+
 /* POST /volumes/{svc}. Absent fields are has_* = false / NULL. */
 struct volume_create_req {
 	char *name;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/codec.h"
+#include "api/jsonw.h"
 #include "cli/cli.h"
 
 int cli_parse_format(const char *s, enum out_format *out)
@@ -32,8 +33,8 @@ const char *cli_state_name(int state)
 	}
 }
 
-/* Sort volumes by name (then id), keeping the paths parallel: sort an
- * index, then permute both arrays. */
+/* The print order: by name, then id. Printed through this index rather
+ * than by moving the volumes (10,000 of them are 1.3 MB). */
 struct order {
 	const struct volume *v;
 	size_t i;
@@ -47,31 +48,25 @@ static int by_name(const void *a, const void *b)
 	return c ? c : strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
-static void sort_by_name(const struct volume_list *l, char **paths)
+/* The index of the k-th volume to print; o is NULL when there was no
+ * memory to sort (unsorted output beats none). */
+static size_t at(const struct order *o, size_t k)
+{
+	return o ? o[k].i : k;
+}
+
+static struct order *sort_by_name(const struct volume_list *l)
 {
 	struct order *o = calloc(l->n ? l->n : 1, sizeof(*o));
-	struct volume *vs = calloc(l->n ? l->n : 1, sizeof(*vs));
-	char **ps = calloc(l->n ? l->n : 1, sizeof(*ps));
 
-	if (!o || !vs || !ps)
-		goto out; /* unsorted output beats none */
+	if (!o)
+		return NULL;
 	for (size_t i = 0; i < l->n; i++) {
 		o[i].v = &l->v[i];
 		o[i].i = i;
 	}
 	qsort(o, l->n, sizeof(*o), by_name);
-	for (size_t i = 0; i < l->n; i++) {
-		vs[i] = l->v[o[i].i];
-		if (paths)
-			ps[i] = paths[o[i].i];
-	}
-	memcpy(l->v, vs, l->n * sizeof(*vs));
-	if (paths)
-		memcpy(paths, ps, l->n * sizeof(*ps));
-out:
-	free(o);
-	free(vs);
-	free(ps);
+	return o;
 }
 
 static size_t max_len(size_t cur, const char *s)
@@ -81,7 +76,8 @@ static size_t max_len(size_t cur, const char *s)
 	return n > cur ? n : cur;
 }
 
-static void print_table(const struct volume_list *l, char **paths, bool quiet)
+static void print_table(const struct volume_list *l, const struct order *o, char **paths,
+			bool quiet)
 {
 	size_t wid = 2, wname = 4, wstat = 6, wsize = 4;
 	char size[32];
@@ -101,7 +97,8 @@ static void print_table(const struct volume_list *l, char **paths, bool quiet)
 		else
 			printf("Size\n");
 	}
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t k = 0; k < l->n; k++) {
+		size_t i = at(o, k);
 		snprintf(size, sizeof(size), "%lld", (long long)l->v[i].size);
 		printf("%-*s  %-*s  %-*s  ", (int)wid, l->v[i].id ? l->v[i].id : "", (int)wname,
 		       l->v[i].name ? l->v[i].name : "", (int)wstat,
@@ -113,29 +110,64 @@ static void print_table(const struct volume_list *l, char **paths, bool quiet)
 	}
 }
 
+/* What json_string accepts: the path member is left out otherwise, as it
+ * always was (a mount path is ours and well-formed in practice). */
+static bool well_formed(const char *s)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0, n; i < len; i += n) {
+		n = jw_utf8_len((const unsigned char *)s + i, len - i);
+		if (n == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * -f json and -f jsonp: an array of Volumes (plus "path" with --path),
+ * written straight into one buffer in the bytes jansson would make of the
+ * tree: compact with jansson's escapes for json, json_dump_pretty's for
+ * jsonp (codec.h volume_write).
+ */
+static void print_json(const struct volume_list *l, const struct order *o, char **paths,
+		       enum out_format f)
+{
+	struct jw w;
+	char *text;
+	size_t len;
+
+	jw_init(&w, f == OUT_JSONP ? JW_PRETTY | JW_GO_ESCAPES : 0);
+	jw_arr_begin(&w);
+	for (size_t k = 0; k < l->n; k++) {
+		size_t i = at(o, k);
+		const char *path = paths && paths[i] ? paths[i] : "";
+		jw_item(&w);
+		jw_obj_begin(&w);
+		volume_write_members(&w, &l->v[i]);
+		if (paths && well_formed(path)) {
+			jw_key(&w, "path");
+			jw_str(&w, path);
+		}
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	if (jw_finish(&w, &text, &len) < 0)
+		return; /* out of memory: nothing, as before */
+	fwrite(text, 1, len, stdout);
+	putchar('\n');
+	free(text);
+}
+
 void cli_print_volumes(const struct volume_list *l, char **paths, enum out_format f, bool quiet)
 {
-	json_t *arr;
-	char *text;
+	struct order *o = sort_by_name(l);
 
-	sort_by_name(l, paths);
-	if (f == OUT_TMPL) {
-		print_table(l, paths, quiet);
-		return;
-	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < l->n; i++) {
-		json_t *v = volume_to_json(&l->v[i]);
-		if (v && paths)
-			json_object_set_new(v, "path", json_string(paths[i] ? paths[i] : ""));
-		json_array_append_new(arr, v);
-	}
-	text = f == OUT_JSONP ? json_dump_pretty(arr)
-			      : json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text)
-		printf("%s\n", text);
-	free(text);
-	json_decref(arr);
+	if (f == OUT_TMPL)
+		print_table(l, o, paths, quiet);
+	else
+		print_json(l, o, paths, f);
+	free(o);
 }
 
 void cli_error(const char *what, const struct err *e)

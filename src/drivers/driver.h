@@ -31,7 +31,7 @@
 struct cfg;
 struct store;
 
-#define STORAGE_DRIVER_VERSION 1
+#define STORAGE_DRIVER_VERSION 2 /* 2: volumes_each */
 
 /* One configured service: a name bound to a driver and its config. */
 struct service {
@@ -91,6 +91,12 @@ struct storage_driver {
 			     struct volume *out, char **token, struct err *e);
 	int (*volume_detach)(struct service *svc, const char *id, const struct detach_opts *o,
 			     struct volume *out, struct err *e);
+	/* version 2: the volumes of volumes() one at a time, so that a listing
+	 * need not hold them all (types.h volume_visit_fn; fn runs under the
+	 * driver's locks, so it must be quick and must not call the driver).
+	 * NULL = the service layer walks the list of volumes(). */
+	int (*volumes_each)(struct service *svc, const struct volume_query *q,
+			    volume_visit_fn fn, void *arg, struct err *e);
 	/* snapshots, copy, resize: added by later issues with a version bump */
 };
 

@@ -328,6 +328,7 @@ const struct storage_driver loop_driver = {
 	.init = loop_init,
 	.instance_inspect = records_instance_inspect,
 	.volumes = records_volumes,
+	.volumes_each = records_volumes_each,
 	.volume_inspect = records_volume_inspect,
 	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_create = loop_volume_create,

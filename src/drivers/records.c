@@ -19,6 +19,13 @@ int records_volumes(struct service *svc, const struct volume_query *q, struct vo
 	return store_volume_list(svc->store, svc->name, out, e);
 }
 
+int records_volumes_each(struct service *svc, const struct volume_query *q, volume_visit_fn fn,
+			 void *arg, struct err *e)
+{
+	(void)q;
+	return store_volume_each(svc->store, svc->name, fn, arg, e);
+}
+
 int records_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
 			   struct volume *out, struct err *e)
 {

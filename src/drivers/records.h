@@ -13,6 +13,8 @@ int records_instance_inspect(struct service *svc, const struct instance_id *in,
 			     struct instance *out, struct err *e);
 int records_volumes(struct service *svc, const struct volume_query *q, struct volume_list *out,
 		    struct err *e);
+int records_volumes_each(struct service *svc, const struct volume_query *q, volume_visit_fn fn,
+			 void *arg, struct err *e);
 int records_volume_inspect(struct service *svc, const char *id, const struct volume_query *q,
 			   struct volume *out, struct err *e);
 int records_volume_inspect_by_name(struct service *svc, const char *name,

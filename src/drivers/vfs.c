@@ -158,6 +158,7 @@ const struct storage_driver vfs_driver = {
 	.init = vfs_init,
 	.instance_inspect = records_instance_inspect,
 	.volumes = records_volumes,
+	.volumes_each = records_volumes_each,
 	.volume_inspect = records_volume_inspect,
 	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_create = vfs_volume_create,

@@ -59,16 +59,18 @@ static int send_text(struct http_endpoint *ep, struct httpd_reply *out, unsigned
 	return 0;
 }
 
+#define OOM_BODY "{\"message\":\"out of memory\",\"status\":500}"
+
 static int send_json(struct http_endpoint *ep, struct httpd_reply *out, unsigned status, json_t *j)
 {
 	char *text;
 
 	if (!j)
-		return send_text(ep, out, 500, strdup("{\"message\":\"out of memory\",\"status\":500}"));
+		return send_text(ep, out, 500, strdup(OOM_BODY));
 	text = json_dump_pretty(j);
 	json_decref(j);
 	if (!text)
-		return send_text(ep, out, 500, strdup("{\"message\":\"out of memory\",\"status\":500}"));
+		return send_text(ep, out, 500, strdup(OOM_BODY));
 	return send_text(ep, out, status, text);
 }
 
@@ -280,22 +282,67 @@ static int h_services(struct call *c)
 	return send_json(c->ep, c->out, 200, j);
 }
 
-static int h_volumes_all(struct call *c, int mask)
+/*
+ * Volume listings are the big replies (10,000 volumes make 1.2 MB): they
+ * are written as the store hands the volumes over, straight into the
+ * reply's buffer, in the bytes send_json would make of the tree
+ * (codec.h volume_write), so neither the whole list nor a tree is held.
+ */
+static int write_map_entry(void *arg, struct volume *v, struct err *e)
 {
-	json_t *all = json_object();
-	struct err e = ERR_INIT;
+	struct jw *w = arg;
 
-	for (size_t i = 0; all && i < ls_server_service_count(c->ep->srv); i++) {
+	jw_key(w, v->id);
+	volume_write(w, v);
+	return w->oom ? err_set(e, -ENOMEM, "out of memory") : 0;
+}
+
+/* {"<id>": Volume, ...} of one service at w's position. */
+static int write_volume_map(struct call *c, struct jw *w, const char *svc, int mask,
+			    struct err *e)
+{
+	int r;
+
+	jw_obj_begin(w);
+	r = ls_volumes_each(c->ep->srv, svc, mask, &c->ctx, write_map_entry, w, e);
+	jw_obj_end(w);
+	return r;
+}
+
+/* GET /volumes: {"<service>": {"<id>": Volume, ...}, ...} */
+static int write_all_maps(struct call *c, struct jw *w, int mask, struct err *e)
+{
+	int r = 0;
+
+	jw_obj_begin(w);
+	for (size_t i = 0; r == 0 && i < ls_server_service_count(c->ep->srv); i++) {
 		struct service *svc = ls_server_service_at(c->ep->srv, i);
-		struct volume_list l = { 0 };
-		if (ls_volumes(c->ep->srv, svc->name, mask, &c->ctx, &l, &e) < 0) {
-			json_decref(all);
-			return send_err(c->ep, c->out, &e);
-		}
-		json_object_set_new(all, svc->name, volume_map_to_json(&l));
-		volume_list_release(&l);
+		jw_key(w, svc->name);
+		r = write_volume_map(c, w, svc->name, mask, e);
 	}
-	return send_json(c->ep, c->out, 200, all);
+	jw_obj_end(w);
+	return r;
+}
+
+static int h_volume_listing(struct call *c, int mask)
+{
+	struct err e = ERR_INIT;
+	struct jw w;
+	char *text;
+	int r;
+
+	jw_init(&w, JW_PRETTY | JW_GO_ESCAPES);
+	if (c->nseg == 1)
+		r = write_all_maps(c, &w, mask, &e);
+	else
+		r = write_volume_map(c, &w, c->seg[1], mask, &e);
+	if (r < 0) {
+		jw_release(&w);
+		return send_err(c->ep, c->out, &e);
+	}
+	if (jw_finish(&w, &text, NULL) < 0)
+		return send_text(c->ep, c->out, 500, strdup(OOM_BODY));
+	return send_text(c->ep, c->out, 200, text);
 }
 
 static int h_volumes_get(struct call *c)
@@ -305,16 +352,8 @@ static int h_volumes_get(struct call *c)
 
 	if (parse_mask(c->rq, &mask, &e) < 0)
 		return send_err(c->ep, c->out, &e);
-	if (c->nseg == 1)
-		return h_volumes_all(c, mask);
-	if (c->nseg == 2) {
-		struct volume_list l = { 0 };
-		if (ls_volumes(c->ep->srv, c->seg[1], mask, &c->ctx, &l, &e) < 0)
-			return send_err(c->ep, c->out, &e);
-		json_t *j = volume_map_to_json(&l);
-		volume_list_release(&l);
-		return send_json(c->ep, c->out, 200, j);
-	}
+	if (c->nseg <= 2)
+		return h_volume_listing(c, mask);
 	struct volume v = { 0 };
 	if (ls_volume_inspect(c->ep->srv, c->seg[1], c->seg[2], has_arg(c->rq, "byName", NULL),
 			      mask, &c->ctx, &v, &e) < 0)

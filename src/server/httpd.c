@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <gnutls/gnutls.h>
 #include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #define CONN_TIMEOUT_S 60
 #define CONN_LIMIT     4000	     /* idle clients must not lock others out */
 #define THREAD_STACK   (256 * 1024) /* one thread per connection: keep each small */
+#define TRIM_AFTER     (256 * 1024) /* a reply body this big: give the memory back after */
 /* GnuTLS defaults minus the protocol versions RFC 8996 retired */
 #define TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS1.0"
 
@@ -67,22 +69,45 @@ static ssize_t feed_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+/*
+ * After a big reply (a listing of thousands of volumes) the freed memory
+ * would stay with the connection thread's malloc arena, and each thread
+ * has its own: the engine's RSS would keep the peak of every listing.
+ * malloc_trim hands the free pages of all arenas back to the kernel.
+ */
+static void trim_after(size_t len)
+{
+	if (len >= TRIM_AFTER)
+		malloc_trim(0);
+}
+
 static void feed_free(void *cls)
 {
 	struct feed *f = cls;
 
 	free(f->body);
+	trim_after(f->len);
 	free(f);
+}
+
+/* MHD's free callback of a big body (it passes the buffer). */
+static void body_free_trim(void *body)
+{
+	free(body);
+	malloc_trim(0);
 }
 
 static struct MHD_Response *response_of(struct httpd_reply *rp, size_t len)
 {
 	struct feed *f;
 
-	if (!rp->sending || !rp->body)
-		return MHD_create_response_from_buffer(len, rp->body ? rp->body : (char *)"",
-						       rp->body ? MHD_RESPMEM_MUST_FREE
-								: MHD_RESPMEM_PERSISTENT);
+	if (!rp->body)
+		return MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	if (!rp->sending && len >= TRIM_AFTER)
+		return MHD_create_response_from_buffer_with_free_callback(len, rp->body,
+									 body_free_trim);
+	if (!rp->sending)
+		return MHD_create_response_from_buffer(len, rp->body, MHD_RESPMEM_MUST_FREE);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;

@@ -464,11 +464,46 @@ int ls_service_inspect(struct ls_server *srv, const char *name, bool want_instan
 	return 0;
 }
 
-int ls_volumes(struct ls_server *srv, const char *name, int mask, const struct ls_ctx *ctx,
-	       struct volume_list *out, struct err *e)
+/* A walk of the driver's volumes through shape_volume to the caller's fn. */
+struct shaping {
+	struct service *svc;
+	int mask;
+	const struct instance_id *me;
+	const struct ls_ctx *ctx;
+	volume_visit_fn fn;
+	void *arg;
+};
+
+static int shape_visit(void *arg, struct volume *v, struct err *e)
+{
+	struct shaping *sh = arg;
+
+	if (!shape_volume(sh->svc, v, sh->mask, sh->me, sh->ctx))
+		return 0;
+	return sh->fn(sh->arg, v, e);
+}
+
+/* A driver without volumes_each: its whole list, walked. */
+static int walk_list(struct service *svc, const struct volume_query *q, volume_visit_fn fn,
+		     void *arg, struct err *e)
+{
+	struct volume_list all = { 0 };
+	int r;
+
+	if (!svc->drv->volumes)
+		return err_set(e, -ENOTSUP, "driver '%s' cannot list volumes", svc->drv->name);
+	r = svc->drv->volumes(svc, q, &all, e);
+	for (size_t i = 0; r == 0 && i < all.n; i++)
+		r = fn(arg, &all.v[i], e);
+	volume_list_release(&all);
+	return r;
+}
+
+int ls_volumes_each(struct ls_server *srv, const char *name, int mask, const struct ls_ctx *ctx,
+		    volume_visit_fn fn, void *arg, struct err *e)
 {
 	struct service *svc = find_service(srv, name, e);
-	struct volume_list all = { 0 }, kept = { 0 };
+	struct shaping sh = { .svc = svc, .mask = mask, .ctx = ctx, .fn = fn, .arg = arg };
 	struct volume_query q;
 	struct instance_id me;
 	bool have_me;
@@ -480,29 +515,38 @@ int ls_volumes(struct ls_server *srv, const char *name, int mask, const struct l
 		return r;
 	if ((r = check_mask(mask, have_me, e)) < 0)
 		goto out;
-	if (!svc->drv->volumes) {
-		r = err_set(e, -ENOTSUP, "driver '%s' cannot list volumes", svc->drv->name);
-		goto out;
-	}
 	q.mask = mask;
 	q.iid = have_me ? &me : NULL;
-	if ((r = svc->drv->volumes(svc, &q, &all, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < all.n; i++) {
-		if (!shape_volume(svc, &all.v[i], mask, q.iid, ctx))
-			continue;
-		if (volume_list_push(&kept, &all.v[i]) < 0) {
-			r = err_set(e, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	*out = kept;
-	kept = (struct volume_list){ 0 };
+	sh.me = q.iid;
+	if (svc->drv->version >= 2 && svc->drv->volumes_each)
+		r = svc->drv->volumes_each(svc, &q, shape_visit, &sh, e);
+	else
+		r = walk_list(svc, &q, shape_visit, &sh, e);
 out:
-	volume_list_release(&all);
-	volume_list_release(&kept);
 	instance_id_release(&me);
 	return r;
+}
+
+static int push_volume(void *arg, struct volume *v, struct err *e)
+{
+	if (volume_list_push(arg, v) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int ls_volumes(struct ls_server *srv, const char *name, int mask, const struct ls_ctx *ctx,
+	       struct volume_list *out, struct err *e)
+{
+	struct volume_list l = { 0 };
+	int r;
+
+	r = ls_volumes_each(srv, name, mask, ctx, push_volume, &l, e);
+	if (r < 0) {
+		volume_list_release(&l);
+		return r;
+	}
+	*out = l;
+	return 0;
 }
 
 /* Find a volume by name through the driver, or by scanning its list. */

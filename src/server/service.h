@@ -52,6 +52,12 @@ int ls_service_inspect(struct ls_server *srv, const char *svc, bool want_instanc
 		       const struct ls_ctx *ctx, struct service_info *out, struct err *e);
 int ls_volumes(struct ls_server *srv, const char *svc, int mask, const struct ls_ctx *ctx,
 	       struct volume_list *out, struct err *e);
+/* The same volumes (shaped and filtered by mask, ordered as ls_volumes
+ * lists them) handed to fn one at a time, for a reply written as they
+ * come; fn may run under the store's lock (types.h volume_visit_fn;
+ * store_volume_each). */
+int ls_volumes_each(struct ls_server *srv, const char *svc, int mask, const struct ls_ctx *ctx,
+		    volume_visit_fn fn, void *arg, struct err *e);
 int ls_volume_inspect(struct ls_server *srv, const char *svc, const char *id_or_name,
 		      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
 		      struct err *e);

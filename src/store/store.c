@@ -532,6 +532,10 @@ static int row_to_volume(sqlite3_stmt *s, struct volume *v)
 	return 0;
 }
 
+#define ATTACHMENT_COLS \
+	"volume_id,instance_id,instance_driver,instance_service,device_name,status,mount_point," \
+	"fields"
+
 static int row_to_attachment(sqlite3_stmt *s, struct volume_attachment *a)
 {
 	bool ok = true;
@@ -552,7 +556,7 @@ static int row_to_attachment(sqlite3_stmt *s, struct volume_attachment *a)
 	return 0;
 }
 
-/* Load the attachments of every volume in l (which all belong to service). */
+/* Append the attachment in row s to v's. */
 static int push_attachment(sqlite3_stmt *s, struct volume *v, struct err *e)
 {
 	struct volume_attachment *na = realloc(v->attachments, (v->n_attachments + 1) * sizeof(*na));
@@ -566,41 +570,21 @@ static int push_attachment(sqlite3_stmt *s, struct volume *v, struct err *e)
 	return 0;
 }
 
-static int by_id(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct volume *)elem)->id);
-}
-
-/*
- * Load the attachments of the volumes v[0..n) of service. One volume: its
- * own query. Many (a listing, sorted by id): one query for the service,
- * each row put with its volume by binary search, instead of a query per
- * volume.
- */
-static int load_attachments(struct store *st, const char *service, struct volume *v, size_t n,
+/* The attachments of one volume, in the order they were made. */
+static int load_attachments(struct store *st, const char *service, struct volume *v,
 			    struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if (n == 0)
-		return 0;
-	r = prep(st, n == 1 ? "SELECT volume_id,instance_id,instance_driver,instance_service,"
-			      "device_name,status,mount_point,fields FROM attachments "
-			      "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id"
-			    : "SELECT volume_id,instance_id,instance_driver,instance_service,"
-			      "device_name,status,mount_point,fields FROM attachments "
-			      "WHERE service=? ORDER BY attached_at, instance_id", &s, e);
+	r = prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments "
+		     "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id", &s, e);
 	if (r < 0)
 		return r;
 	bind_text(s, 1, service);
-	if (n == 1)
-		bind_text(s, 2, v[0].id);
+	bind_text(s, 2, v->id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *vid = (const char *)sqlite3_column_text(s, 0);
-		struct volume *owner = n == 1 ? &v[0] : (vid ? bsearch(vid, v, n, sizeof(*v), by_id)
-							     : NULL);
-		if (owner && (r = push_attachment(s, owner, e)) < 0)
+		if ((r = push_attachment(s, v, e)) < 0)
 			goto out;
 	}
 	if (rc != SQLITE_DONE)
@@ -639,7 +623,7 @@ static int get_one(struct store *st, const char *sql, bool by_name, const char *
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = load_attachments(st, service, &v, 1, e)) < 0) {
+	if ((r = load_attachments(st, service, &v, e)) < 0) {
 		volume_release(&v);
 		goto out;
 	}
@@ -666,41 +650,98 @@ int store_volume_get_by_name(struct store *st, const char *service, const char *
 		       service, name, out, e);
 }
 
-int store_volume_list(struct store *st, const char *service, struct volume_list *out,
+/*
+ * A listing walks two queries side by side: the volumes by id and the
+ * service's attachments by volume id (both in SQLite's BINARY order, which
+ * strcmp shares), so each volume gets its attachments as it comes without
+ * the whole list, or a query per volume, in memory.
+ */
+struct walk {
+	struct store *st;
+	sqlite3_stmt *att; /* attachments by volume_id */
+	int att_rc;	   /* its last step: SQLITE_ROW when a row is pending */
+};
+
+/* Move the pending attachment rows of v (and skip any of volumes before
+ * it: none, the foreign key says, but a walk must not stall on one). */
+static int walk_attachments(struct walk *wk, struct volume *v, struct err *e)
+{
+	int r;
+
+	while (wk->att_rc == SQLITE_ROW) {
+		const char *vid = (const char *)sqlite3_column_text(wk->att, 0);
+		int c = vid ? strcmp(vid, v->id) : -1;
+		if (c > 0)
+			return 0;
+		if (c == 0 && (r = push_attachment(wk->att, v, e)) < 0)
+			return r;
+		wk->att_rc = sqlite3_step(wk->att);
+	}
+	if (wk->att_rc != SQLITE_DONE)
+		return db_err(wk->st, e, wk->att_rc, "read attachments");
+	return 0;
+}
+
+int store_volume_each(struct store *st, const char *service, volume_visit_fn fn, void *arg,
 		      struct err *e)
 {
-	struct volume_list l = { 0 };
+	struct walk wk = { .st = st };
 	sqlite3_stmt *s = NULL;
 	struct volume v;
 	int r, rc;
 
 	pthread_mutex_lock(&st->mu);
 	if ((r = prep(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? ORDER BY id", &s,
-		      e)) < 0)
+		      e)) < 0 ||
+	    (r = prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments WHERE service=? "
+			  "ORDER BY volume_id, attached_at, instance_id", &wk.att, e)) < 0)
 		goto out;
 	bind_text(s, 1, service);
+	bind_text(wk.att, 1, service);
+	wk.att_rc = sqlite3_step(wk.att);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (row_to_volume(s, &v) < 0 || volume_list_push(&l, &v) < 0) {
-			volume_release(&v);
+		if (row_to_volume(s, &v) < 0) {
 			r = err_set(e, -ENOMEM, "out of memory");
 			goto out;
 		}
+		if ((r = walk_attachments(&wk, &v, e)) == 0) {
+			/* Docker lists, then asks for each volume by name */
+			remember(st, service, &v, 1);
+			r = fn(arg, &v, e);
+		}
+		volume_release(&v);
+		if (r < 0)
+			goto out;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE)
 		r = db_err(st, e, rc, "list volumes");
-		goto out;
-	}
-	if ((r = load_attachments(st, service, l.v, l.n, e)) < 0)
-		goto out;
-	/* Docker lists, then asks for each volume by name: have them ready */
-	remember(st, service, l.v, l.n);
-	*out = l;
-	l = (struct volume_list){ 0 };
 out:
-	volume_list_release(&l);
+	unprep(st, wk.att);
 	unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+static int push_volume(void *arg, struct volume *v, struct err *e)
+{
+	if (volume_list_push(arg, v) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int store_volume_list(struct store *st, const char *service, struct volume_list *out,
+		      struct err *e)
+{
+	struct volume_list l = { 0 };
+	int r;
+
+	r = store_volume_each(st, service, push_volume, &l, e);
+	if (r < 0) {
+		volume_list_release(&l);
+		return r;
+	}
+	*out = l;
+	return 0;
 }
 
 int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e)

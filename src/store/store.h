@@ -67,6 +67,12 @@ int store_volume_get_by_name(struct store *st, const char *service, const char *
 /* Every volume of the service, with attachments, ordered by id. */
 int store_volume_list(struct store *st, const char *service, struct volume_list *out,
 		      struct err *e);
+/* The same one volume at a time, for a listing that need not hold them
+ * all: fn runs for each with the store's lock held, so it must be quick
+ * and must not call the store. Returns 0, fn's negative return, or the
+ * store's error. */
+int store_volume_each(struct store *st, const char *service, volume_visit_fn fn, void *arg,
+		      struct err *e);
 /* Removes the record and its attachments. */
 int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e);
 

@@ -12,7 +12,10 @@
  *    or succeeds, and then encode(decode(encode(x))) == encode(x);
  *    map decoders give every entry an id / a name;
  *  - error_body_parse always NUL-terminates within msgsz, leaves no
- *    control bytes, and a status >= 0.
+ *    control bytes, and a status >= 0;
+ *  - the tree-less writer (api/jsonw.h, volume_write) makes the bytes the
+ *    tree's dump makes, in both styles: of the reply itself (jw_json), of
+ *    each decoded volume, and of a decoded map whose ids are unique.
  */
 #include <jansson.h>
 
@@ -57,6 +60,73 @@ static void check_failed(int r, const struct err *e)
 		free(text);                                                           \
 	} while (0)
 
+static const int jw_styles[] = { JW_PRETTY | JW_GO_ESCAPES, 0 };
+
+/* The tree's bytes in the writer's style (j is stolen). */
+static char *tree_dump(json_t *j, int style)
+{
+	char *text;
+
+	FUZZ_CHECK(j);
+	text = style ? json_dump_pretty(j)
+		     : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	FUZZ_CHECK(text);
+	json_decref(j);
+	return text;
+}
+
+static void check_same(char *tree, struct jw *w)
+{
+	char *written;
+
+	FUZZ_CHECK(jw_finish(w, &written, NULL) == 0);
+	FUZZ_CHECK_MSG(strcmp(tree, written) == 0, "writer:\n%s\ntree:\n%s", written, tree);
+	free(tree);
+	free(written);
+}
+
+static void check_writer_json(const json_t *j)
+{
+	for (size_t i = 0; i < 2; i++) {
+		struct jw w;
+		jw_init(&w, jw_styles[i]);
+		jw_json(&w, j);
+		check_same(tree_dump(json_incref((json_t *)j), jw_styles[i]), &w);
+	}
+}
+
+static void check_writer_volume(const struct volume *v)
+{
+	for (size_t i = 0; i < 2; i++) {
+		struct jw w;
+		jw_init(&w, jw_styles[i]);
+		volume_write(&w, v);
+		check_same(tree_dump(volume_to_json(v), jw_styles[i]), &w);
+	}
+}
+
+/* The map as the server's listing writes it; only when the ids are unique
+ * (the tree keeps one volume per id, the store never has two). */
+static void check_writer_map(const struct volume_list *l)
+{
+	json_t *tree = volume_map_to_json(l);
+	struct jw w;
+
+	FUZZ_CHECK(tree);
+	if (json_object_size(tree) != l->n) {
+		json_decref(tree);
+		return;
+	}
+	jw_init(&w, JW_PRETTY | JW_GO_ESCAPES);
+	jw_obj_begin(&w);
+	for (size_t i = 0; i < l->n; i++) {
+		jw_key(&w, l->v[i].id);
+		volume_write(&w, &l->v[i]);
+	}
+	jw_obj_end(&w);
+	check_same(tree_dump(tree, JW_PRETTY), &w);
+}
+
 static bool volume_is_zero(const struct volume *v)
 {
 	return !v->id && !v->name && !v->type && !v->attachments && !v->n_attachments &&
@@ -78,6 +148,7 @@ static void check_volume(const json_t *j)
 	FUZZ_CHECK(!v.fields || json_is_object(v.fields));
 	FUZZ_CHECK(v.n_attachments == 0 || v.attachments);
 	CHECK_STABLE(struct volume, volume_to_json, volume_from_json, volume_release, &v);
+	check_writer_volume(&v);
 	volume_release(&v);
 }
 
@@ -97,6 +168,9 @@ static void check_volume_map(const json_t *j)
 		FUZZ_CHECK(l.v[i].id);
 	CHECK_STABLE(struct volume_list, volume_map_to_json, volume_map_from_json,
 		     volume_list_release, &l);
+	for (size_t i = 0; i < l.n; i++)
+		check_writer_volume(&l.v[i]);
+	check_writer_map(&l);
 	volume_list_release(&l);
 }
 
@@ -211,6 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	j = json_loadb((const char *)data, size, 0, NULL);
 	if (!j)
 		return 0;
+	check_writer_json(j);
 	check_volume(j);
 	check_volume_map(j);
 	check_service_map(j);

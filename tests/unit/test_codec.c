@@ -877,6 +877,344 @@ static void test_invalid_utf8_is_replaced(void **state)
 	volume_release(&v);
 }
 
+/* ---- the tree-less writer (jsonw + volume_write) against the tree ---- */
+
+/* What the listing writer makes of l: {"<id>": Volume, ...}. */
+static char *write_map(const struct volume_list *l, int flags)
+{
+	struct jw w;
+	char *text;
+
+	jw_init(&w, flags);
+	jw_obj_begin(&w);
+	for (size_t i = 0; i < l->n; i++) {
+		jw_key(&w, l->v[i].id);
+		volume_write(&w, &l->v[i]);
+	}
+	jw_obj_end(&w);
+	assert_int_equal(jw_finish(&w, &text, NULL), 0);
+	return text;
+}
+
+static char *write_one(const struct volume *v, int flags)
+{
+	struct jw w;
+	char *text;
+	size_t len;
+
+	jw_init(&w, flags);
+	volume_write(&w, v);
+	assert_int_equal(jw_finish(&w, &text, &len), 0);
+	assert_int_equal(len, strlen(text));
+	return text;
+}
+
+/* The old path's bytes: the tree, dumped as the server (pretty, Go's
+ * escapes) or the CLI's -f json (compact, jansson's) does. */
+static char *tree_text(json_t *j, int flags)
+{
+	char *text;
+
+	assert_non_null(j);
+	text = flags ? json_dump_pretty(j) : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(text);
+	json_decref(j);
+	return text;
+}
+
+static void assert_same(char *tree, char *written)
+{
+	if (strcmp(tree, written) != 0) {
+		size_t i = 0;
+		while (tree[i] && tree[i] == written[i])
+			i++;
+		fail_msg("writer differs at byte %zu:\n tree:    ...%.60s\n written: ...%.60s", i,
+			 tree + (i > 20 ? i - 20 : 0), written + (i > 20 ? i - 20 : 0));
+	}
+	free(tree);
+	free(written);
+}
+
+static void test_writer_trace(void **state)
+{
+	struct volume_list l = { 0 };
+	struct volume v;
+	char *s;
+
+	(void)state;
+	attached_volume(&v);
+	assert_int_equal(volume_list_push(&l, &v), 0);
+	s = write_map(&l, JW_PRETTY | JW_GO_ESCAPES);
+	assert_string_equal(s, volume_map_attached_text);
+	free(s);
+	volume_list_release(&l);
+	s = write_map(&l, JW_PRETTY | JW_GO_ESCAPES);
+	assert_string_equal(s, "{}");
+	free(s);
+}
+
+/* Strings that exercise every escape: quotes, backslashes, each control
+ * byte, DEL, HTML characters, U+2028/9, non-ASCII, and ill-formed UTF-8
+ * (lone bytes, truncated, overlong, surrogates, above U+10FFFF). */
+static const char *const odd[] = {
+	"",
+	"plain",
+	"q\"uo\"te",
+	"back\\slash\\u0041",
+	"\x01\x02\x03\x04\x05\x06\x07\b\t\n\x0b\f\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"
+	"\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f",
+	"<script>&amp;</script>",
+	"ls\xe2\x80\xa8ps\xe2\x80\xa9" "end",
+	"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89 \xef\xbf\xbd",
+	"\xff",
+	"a\xc3",
+	"\xc3(",
+	"\xe0\x80\x80 overlong",
+	"\xc0\xaf",
+	"\xed\xa0\x80 surrogate",
+	"\xf4\x90\x80\x80 too big",
+	"\xf0\x9f\x8e",
+	"\x80\xbf mixed \xe2\x80\xa8\xe2\x80",
+	"/a/b//c",
+	"tab\tand \"both\" \\ <>&\n",
+};
+#define N_ODD (sizeof(odd) / sizeof(odd[0]))
+
+/* A deterministic pseudo-random sequence (the test must be repeatable). */
+static unsigned long rnd_state = 12345;
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (unsigned)((rnd_state >> 33) % n);
+}
+
+static char *odd_or_null(void)
+{
+	unsigned k = rnd(N_ODD + 2);
+
+	return k < N_ODD ? strdup(odd[k]) : NULL;
+}
+
+/* A jansson value of any kind (objects in insertion order), depth-bounded. */
+static json_t *any_json(int depth)
+{
+	static const char *const keys[] = { "z", "a", "<k>", "\xc3\xa9", "m\x01", "", "b" };
+	json_t *j;
+
+	switch (rnd(depth > 0 ? 9 : 7)) {
+	case 0:
+		return json_string(odd[rnd(8)]); /* the well-formed ones */
+	case 1:
+		return json_integer((json_int_t)rnd(100000) - 50000);
+	case 2:
+		return json_real(rnd(2) ? 0.1 : 1e300);
+	case 3:
+		return json_boolean(rnd(2));
+	case 4:
+		return json_null();
+	case 5:
+		return json_stringn("nul\0inside", 10);
+	case 6:
+		return json_integer(rnd(2) ? INT64_MAX : INT64_MIN);
+	case 7:
+		j = json_object();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_object_set_new(j, keys[rnd(7)], any_json(depth - 1));
+		return j;
+	default:
+		j = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(j, any_json(depth - 1));
+		return j;
+	}
+}
+
+/* A fields map: string values (or, rarely, anything), keys out of order. */
+static json_t *odd_fields(void)
+{
+	static const char *const keys[] = { "size", "b", "a", "<html>", "Z", "caf\xc3\xa9", "",
+					    "q\"k", "\x1f" };
+	json_t *f;
+
+	switch (rnd(4)) {
+	case 0:
+		return NULL;
+	case 1:
+		return json_object(); /* empty: omitted */
+	default:
+		f = json_object();
+		for (unsigned i = rnd(6) + 1; i > 0; i--)
+			json_object_set_new(f, keys[rnd(9)],
+					    rnd(5) ? json_string(odd[rnd(8)]) : any_json(2));
+		return f;
+	}
+}
+
+static void odd_iid(struct instance_id *iid)
+{
+	static const char *const meta[] = { "\"host-1\"", "{\"b\":1,\"a\":[true,null,1.5]}",
+					    "not json", "", "[\"<x>\"]" };
+
+	iid->id = odd_or_null();
+	iid->driver = odd_or_null();
+	iid->service = odd_or_null();
+	iid->fields = odd_fields();
+	if (rnd(2))
+		iid->metadata = strdup(meta[rnd(5)]);
+}
+
+static void odd_volume(struct volume *v, unsigned i)
+{
+	char id[64];
+
+	memset(v, 0, sizeof(*v));
+	/* map keys must be well-formed (the tree refuses others as keys) and
+	 * unique (the tree keeps one of each; so does the store, by its key) */
+	snprintf(id, sizeof(id), "vol-%u%s", i, odd[rnd(8)]);
+	v->id = strdup(id);
+	v->name = odd_or_null();
+	v->type = odd_or_null();
+	v->availability_zone = odd_or_null();
+	v->network_name = odd_or_null();
+	v->status = odd_or_null();
+	v->encrypted = rnd(2);
+	v->iops = rnd(3) ? 0 : (rnd(2) ? INT64_MAX : (int64_t)rnd(5000));
+	v->size = rnd(4) ? (int64_t)rnd(3) : INT64_MIN;
+	v->attachment_state = (int)rnd(5);
+	v->attachments_present = rnd(2);
+	v->fields = odd_fields();
+	v->n_attachments = rnd(4) ? 0 : rnd(3) + 1;
+	if (v->n_attachments) {
+		v->attachments = calloc(v->n_attachments, sizeof(*v->attachments));
+		assert_non_null(v->attachments);
+	}
+	for (size_t k = 0; k < v->n_attachments; k++) {
+		struct volume_attachment *a = &v->attachments[k];
+		a->volume_id = odd_or_null();
+		a->device_name = odd_or_null();
+		a->status = odd_or_null();
+		a->mount_point = odd_or_null();
+		a->fields = odd_fields();
+		odd_iid(&a->iid);
+	}
+}
+
+/* Each volume alone and all of them as one map, in both styles: the
+ * writer's bytes are the tree's. */
+static void test_writer_matches_tree(void **state)
+{
+	static const int styles[] = { JW_PRETTY | JW_GO_ESCAPES, 0 };
+	struct volume_list l = { 0 };
+
+	(void)state;
+	for (unsigned i = 0; i < 400; i++) {
+		struct volume v;
+		odd_volume(&v, i);
+		assert_int_equal(volume_list_push(&l, &v), 0);
+	}
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t i = 0; i < l.n; i++)
+			assert_same(tree_text(volume_to_json(&l.v[i]), styles[s]),
+				    write_one(&l.v[i], styles[s]));
+	}
+	assert_same(tree_text(volume_map_to_json(&l), JW_PRETTY),
+		    write_map(&l, JW_PRETTY | JW_GO_ESCAPES));
+	volume_list_release(&l);
+}
+
+/* Any jansson tree, and arrays of volumes with a member added (the CLI's
+ * output), in both styles. */
+static void test_writer_any_json(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 301; i++) {
+		json_t *j = any_json(4);
+		char *a, *b;
+		struct jw w;
+
+		if (i == 300) { /* deeper than the writer's indent string */
+			for (int d = 0; d < 40; d++) {
+				json_t *o = json_object();
+				json_object_set_new(o, d % 2 ? "k" : "<&>", j);
+				j = d % 3 ? o : json_pack("[o,i]", o, d);
+			}
+		}
+		a = json_dump_pretty(j);
+		jw_init(&w, JW_PRETTY | JW_GO_ESCAPES);
+		jw_json(&w, j);
+		assert_int_equal(jw_finish(&w, &b, NULL), 0);
+		assert_same(a, b);
+		a = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+		jw_init(&w, 0);
+		jw_json(&w, j);
+		assert_int_equal(jw_finish(&w, &b, NULL), 0);
+		assert_same(a, b);
+		json_decref(j);
+	}
+}
+
+static void test_writer_array_with_path(void **state)
+{
+	static const int styles[] = { JW_PRETTY | JW_GO_ESCAPES, 0 };
+	struct volume v[3];
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++)
+		odd_volume(&v[i], i);
+	for (size_t s = 0; s < 2; s++) {
+		json_t *arr = json_array();
+		struct jw w;
+		char *b;
+
+		jw_init(&w, styles[s]);
+		jw_arr_begin(&w);
+		for (unsigned i = 0; i < 3; i++) {
+			json_t *o = volume_to_json(&v[i]);
+			json_object_set_new(o, "path", json_string(odd[i + 5]));
+			json_array_append_new(arr, o);
+			jw_item(&w);
+			jw_obj_begin(&w);
+			volume_write_members(&w, &v[i]);
+			jw_key(&w, "path");
+			jw_str(&w, odd[i + 5]);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+		assert_int_equal(jw_finish(&w, &b, NULL), 0);
+		assert_same(tree_text(arr, styles[s]), b);
+	}
+	for (unsigned i = 0; i < 3; i++)
+		volume_release(&v[i]);
+}
+
+/* The writer's differences, where the tree fails or cannot say it: an
+ * ill-formed id as a map key, which json_object_set refuses (the old path
+ * answered 500), is written with U+FFFD; ids given twice (which the store's
+ * primary key rules out) would be written twice, where the tree kept one. */
+static void test_writer_odd_key(void **state)
+{
+	struct volume_list l = { 0 };
+	struct volume v = { 0 };
+	char *s;
+
+	(void)state;
+	v.id = strdup("a\xff");
+	v.name = strdup("n");
+	assert_int_equal(volume_list_push(&l, &v), 0);
+	assert_null(volume_map_to_json(&l));
+	s = write_map(&l, JW_PRETTY | JW_GO_ESCAPES);
+	assert_string_equal(s, "{\n  \"a\xef\xbf\xbd\": {\n    \"name\": \"n\",\n"
+			       "    \"id\": \"a\xef\xbf\xbd\",\n    \"type\": \"\"\n  }\n}");
+	free(s);
+	volume_list_release(&l);
+	/* a volume without an id is written as the tree writes it */
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(volume_list_push(&l, &v), 0);
+	assert_same(tree_text(volume_map_to_json(&l), JW_PRETTY),
+		    write_map(&l, JW_PRETTY | JW_GO_ESCAPES));
+	volume_list_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1240,11 @@ int main(void)
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_go_escaping),
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
+		cmocka_unit_test(test_writer_trace),
+		cmocka_unit_test(test_writer_matches_tree),
+		cmocka_unit_test(test_writer_any_json),
+		cmocka_unit_test(test_writer_array_with_path),
+		cmocka_unit_test(test_writer_odd_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
