@@ -757,7 +757,8 @@ static char *path_here(struct integration *ig, const struct volume *v)
 {
 	char *dev = NULL, *p;
 
-	if (ig->exec->device_find)
+	/* a bind mount is found by its target alone (mounted_path) */
+	if (ig->exec->device_find && !ig->exec->bind_mount)
 		ig->exec->device_find(&ig->x, v->id, &dev, NULL);
 	p = mounted_path(ig, v->name, dev);
 	free(dev);
