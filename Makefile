@@ -2,8 +2,12 @@
 # `make run` starts the engine in the foreground on its embedded default.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libfyaml sqlite3 libcurl blkid gnutls
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls
+# libcurl: its header only. Nothing links it; client/curldl.c loads it
+# (dlopen) for the tcp:// and TLS hosts that need it, so that the ~30
+# libraries behind it stay out of every rexray and dvdcli start-up. dlopen
+# is in glibc >= 2.34's libc, so no -ldl.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
@@ -49,9 +53,7 @@ build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 # dvdcli needs a fraction of the engine: linking from an archive with
 # --as-needed keeps SQLite, libfyaml, libmicrohttpd and friends out of it,
 # and their relocations out of its start-up (it runs once per mount).
-# libcurl too: vplugin speaks HTTP itself on unix sockets and dlopens
-# libcurl only for tcp/https plugins (src/dvdcli/curldl.h); dlopen is in
-# glibc >= 2.34's libc, so no -ldl.
+# (libcurl is linked by neither binary: src/client/curldl.h.)
 build/librexray.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^

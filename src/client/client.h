@@ -2,8 +2,9 @@
  * client: the storage client interface. integration/, docker/, dvdi/ and
  * cli/ call storage operations through it without knowing whether the
  * libStorage server runs in this process (client/local.c, a direct call
- * into server/service.h) or elsewhere (client/http.c, libcurl over a unix
- * socket or TCP).
+ * into server/service.h) or elsewhere (client/http.c: HTTP on a unix
+ * socket with client/unixhttp.c, TCP and TLS with libcurl, loaded on
+ * demand).
  *
  * Every operation returns 0 or a negative errno and fills e; the codes
  * are the server's: -ENOENT not found (404), -EINVAL bad request (400),
@@ -16,7 +17,8 @@
  * Libstorage-Localdevices headers carry on the wire; it is borrowed.
  *
  * A client is used by one thread at a time unless the implementation says
- * otherwise (local: any number; http: one easy handle per client).
+ * otherwise (local: any number; http: any number, each request on a
+ * connection of its own from a small pool).
  */
 #ifndef RR_CLIENT_H
 #define RR_CLIENT_H
@@ -139,8 +141,10 @@ void http_client_opts_release(struct http_client_opts *o);
  * set, else KNOWN_HOSTS when a known_hosts file lists the host, else
  * VERIFY with the system CAs. In KNOWN_HOSTS mode the fingerprint is
  * checked before the request (and its token) is sent, on a new
- * connection per request. Returns 0, -EINVAL (bad host), -ENOMEM,
- * -errno of reading a known_hosts file.
+ * connection per request. Plain HTTP on a unix socket needs no libcurl;
+ * anything else loads it here.
+ * Returns 0, -EINVAL (bad host), -ENOMEM, -errno of reading a known_hosts
+ * file, -ELIBACC when libcurl.so.4 is needed and cannot be loaded.
  */
 int client_http_new_opts(const char *host, const struct http_client_opts *o,
 			 struct storage_client **out, struct err *e);

@@ -1,7 +1,16 @@
 /*
- * http: the storage client over the libStorage REST API, with libcurl.
+ * http: the storage client over the libStorage REST API.
  *
- * Easy handles come from a small pool so that keep-alive connections
+ * Two transports carry the requests. Plain HTTP on a unix socket, the
+ * common case (the CLI and the agent talking to the local service), goes
+ * through unixhttp.c and needs no libcurl. TCP hosts, and TLS on a socket,
+ * go through libcurl, loaded with dlopen when such a client is made
+ * (curldl.h): linking it would cost every CLI call and every engine start
+ * its ~30 libraries. Both send the same header lines and map replies and
+ * failures the same way.
+ *
+ * Connections (a struct unixhttp, or a libcurl easy handle and its
+ * connection cache) come from a small pool so that keep-alive connections
  * survive between calls. Every request is bounded by the client's timeout
  * and every reply body by HTTP_MAX_BODY. The server's status codes map
  * onto the errno values of client.h and its error message is passed
@@ -26,23 +35,30 @@
 
 #include "api/codec.h"
 #include "api/headers.h"
+#include "client/curldl.h"
 #include "client/http_tls.h"
+#include "client/unixhttp.h"
 #include "server/tls.h"
 #include "util/sink.h"
+#include "util/urlesc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
 #define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
 #define HTTP_UNIX_HOST		"libstorage-server"
+#define HTTP_CURL_PURPOSE	"libstorage hosts on tcp:// or with TLS"
 
 #define HTTP_POOL_MAX 8
 
-/* Easy handles are not thread-safe; a client is shared by the threads of
- * the Docker plugin in agent mode, so each request takes a handle from a
- * small pool (keeping keep-alive connections) and returns it. */
+/* A connection is used by one thread at a time; a client is shared by the
+ * threads of the Docker plugin in agent mode, so each request takes a
+ * connection from a small pool (keeping keep-alive connections) and
+ * returns it. */
 struct http_client {
 	pthread_mutex_t mu;
-	CURL *pool[HTTP_POOL_MAX];
+	void *pool[HTTP_POOL_MAX]; /* idle: struct unixhttp * (native) or CURL * */
 	int n_pool;
+	bool native;		   /* plain HTTP on a unix socket: unixhttp, no libcurl */
+	const struct curldl *cu;   /* libcurl when !native, else NULL */
 	char *host;	   /* as given, for messages */
 	char *base_url;	   /* "http://libstorage-server", "https://host:port", ... */
 	char *socket_path; /* unix socket, or NULL for TCP */
@@ -54,7 +70,7 @@ struct http_client {
 	char *ca_file, *cert_file, *key_file;
 	struct curl_slist *connect_to; /* serverName:port -> the real host, or NULL */
 	struct kh_list known;	       /* KNOWN_HOSTS: the host's fingerprints */
-	char *auth_header;	       /* "Authorization: Bearer ..." or NULL */
+	char *auth_header;	       /* the Authorization value, "Bearer ...", or NULL */
 };
 
 /* A reply body, growing up to HTTP_MAX_BODY. */
@@ -68,15 +84,11 @@ struct http_reply {
 	char tls_err[ERR_MSG_MAX];
 };
 
-/* ---- process-wide libcurl initialisation ---- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+/* The request's header lines, "Name: value\r\n" each, in one string. */
+struct hdr_lines {
+	char *s; /* NULL until the first line */
+	size_t len, cap;
+};
 
 /* ---- host parsing ---- */
 
@@ -159,11 +171,34 @@ static bool header_value_ok(const char *v)
 	return true;
 }
 
-/* Append "name: value" (value stolen) to *list. */
-static int add_header(struct curl_slist **list, const char *name, char *value, struct err *e)
+static int lines_add(struct hdr_lines *h, const char *name, const char *value)
 {
-	struct curl_slist *n;
-	char *line = NULL;
+	size_t nl = strlen(name), vl = strlen(value), need = h->len + nl + vl + 5;
+
+	if (need > h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 512;
+		char *s;
+
+		while (cap < need)
+			cap *= 2;
+		s = realloc(h->s, cap);
+		if (!s)
+			return -ENOMEM;
+		h->s = s;
+		h->cap = cap;
+	}
+	memcpy(h->s + h->len, name, nl);
+	memcpy(h->s + h->len + nl, ": ", 2);
+	memcpy(h->s + h->len + nl + 2, value, vl);
+	memcpy(h->s + h->len + nl + 2 + vl, "\r\n", 3);
+	h->len += nl + vl + 4;
+	return 0;
+}
+
+/* Append "name: value" (value stolen) to h. */
+static int add_header(struct hdr_lines *h, const char *name, char *value, struct err *e)
+{
+	int r;
 
 	if (!value)
 		return err_set(e, -ENOMEM, "out of memory");
@@ -174,91 +209,98 @@ static int add_header(struct curl_slist **list, const char *name, char *value, s
 			       "or is longer than %d bytes",
 			       name, HEADER_VALUE_MAX);
 	}
-	if (asprintf(&line, "%s: %s", name, value) < 0)
-		line = NULL;
+	r = lines_add(h, name, value);
 	free(value);
-	n = line ? curl_slist_append(*list, line) : NULL;
-	free(line);
-	if (!n)
-		return err_set(e, -ENOMEM, "out of memory");
-	*list = n;
-	return 0;
+	return r < 0 ? err_set(e, r, "out of memory") : 0;
 }
 
-static int ctx_headers(struct curl_slist **list, const struct ls_ctx *ctx, struct err *e)
+static int ctx_headers(struct hdr_lines *h, const struct ls_ctx *ctx, struct err *e)
 {
 	char txid[37];
 	int r = 0;
 
 	for (size_t i = 0; ctx && r == 0 && i < ctx->n_iids; i++)
-		r = add_header(list, "Libstorage-Instanceid", iid_header_format(&ctx->iids[i]), e);
+		r = add_header(h, "Libstorage-Instanceid", iid_header_format(&ctx->iids[i]), e);
 	for (size_t i = 0; ctx && r == 0 && i < ctx->n_ldevs; i++)
-		r = add_header(list, "Libstorage-Localdevices",
+		r = add_header(h, "Libstorage-Localdevices",
 			       localdevices_header_format(&ctx->ldevs[i]), e);
 	if (r < 0)
 		return r;
 	if (!ctx || !ctx->tx_id)
 		uuid_v4(txid);
-	return add_header(list, "Libstorage-Tx",
+	return add_header(h, "Libstorage-Tx",
 			  tx_header_format(ctx && ctx->tx_id ? ctx->tx_id : txid, time(NULL)), e);
 }
 
-static int build_headers(struct http_client *hc, struct curl_slist **list, bool has_body,
+/* The header lines both transports send after Host (libcurl's own
+ * User-Agent and Accept lines are replaced by these). */
+static int build_headers(struct http_client *hc, struct hdr_lines *h, bool has_body,
 			 const struct ls_ctx *ctx, struct err *e)
 {
-	struct curl_slist *n;
+	int r = lines_add(h, "User-Agent", "rexray-c");
 
-	/* no "Expect: 100-continue" round trip before a large body */
-	*list = curl_slist_append(NULL, "Expect:");
-	if (!*list)
-		return err_set(e, -ENOMEM, "out of memory");
-	if (hc->auth_header) {
-		n = curl_slist_append(*list, hc->auth_header);
-		if (!n) {
-			curl_slist_free_all(*list);
-			*list = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
-		*list = n;
-	}
-	if (has_body) {
-		n = curl_slist_append(*list, "Content-Type: application/json");
-		if (!n) {
-			curl_slist_free_all(*list);
-			*list = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
-		*list = n;
-	}
-	if (ctx_headers(list, ctx, e) < 0) {
-		curl_slist_free_all(*list);
-		*list = NULL;
-		return e ? e->code : -EINVAL;
-	}
-	return 0;
+	if (r == 0)
+		r = lines_add(h, "Accept", "*/*");
+	if (r == 0 && hc->auth_header)
+		r = lines_add(h, "Authorization", hc->auth_header);
+	if (r == 0 && has_body)
+		r = lines_add(h, "Content-Type", "application/json");
+	if (r < 0)
+		return err_set(e, r, "out of memory");
+	return ctx_headers(h, ctx, e);
 }
 
-static CURL *handle_take(struct http_client *hc)
+/* ---- the connection pool ---- */
+
+static void *conn_new(struct http_client *hc)
 {
-	CURL *c = NULL;
+	struct unixhttp *uh;
+
+	if (!hc->native)
+		return hc->cu->easy_init();
+	uh = malloc(sizeof(*uh));
+	/* the path, host and timeout were checked when the client was made */
+	if (uh && unixhttp_init(uh, hc->socket_path, HTTP_UNIX_HOST, hc->timeout_ms,
+				HTTP_MAX_BODY, NULL) < 0) {
+		free(uh);
+		uh = NULL;
+	}
+	return uh;
+}
+
+static void conn_free(struct http_client *hc, void *conn)
+{
+	if (!hc->native) {
+		hc->cu->easy_cleanup(conn);
+		return;
+	}
+	unixhttp_release(conn);
+	free(conn);
+}
+
+/* An idle connection, or a new one; NULL when out of memory. */
+static void *conn_take(struct http_client *hc)
+{
+	void *conn = NULL;
 
 	pthread_mutex_lock(&hc->mu);
 	if (hc->n_pool > 0)
-		c = hc->pool[--hc->n_pool];
+		conn = hc->pool[--hc->n_pool];
 	pthread_mutex_unlock(&hc->mu);
-	return c ? c : curl_easy_init();
+	return conn ? conn : conn_new(hc);
 }
 
-static void handle_give(struct http_client *hc, CURL *c)
+/* Back to the pool, or closed when the pool is full. */
+static void conn_give(struct http_client *hc, void *conn)
 {
 	pthread_mutex_lock(&hc->mu);
 	if (hc->n_pool < HTTP_POOL_MAX) {
-		hc->pool[hc->n_pool++] = c;
-		c = NULL;
+		hc->pool[hc->n_pool++] = conn;
+		conn = NULL;
 	}
 	pthread_mutex_unlock(&hc->mu);
-	if (c)
-		curl_easy_cleanup(c);
+	if (conn)
+		conn_free(hc, conn);
 }
 
 /* ---- TLS ---- */
@@ -292,7 +334,7 @@ static int on_prereq(void *cls, char *primary_ip, char *local_ip, int primary_po
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
-	if (curl_easy_getinfo(rep->curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+	if (hc->cu->easy_getinfo(rep->curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
 	    ci->num_of_certs > 0) {
 		for (struct curl_slist *l = ci->certinfo[0]; l && !pem; l = l->next)
 			pem = strncmp(l->data, "Cert:", 5) == 0 ? l->data + 5 : NULL;
@@ -320,7 +362,7 @@ static CURLcode tls_options(struct http_client *hc, CURL *c, struct http_reply *
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
 		if (rc == CURLE_OK)                                                                \
-			rc = curl_easy_setopt(c, opt, val);                                        \
+			rc = hc->cu->easy_setopt(c, opt, val);                                     \
 	} while (0)
 	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
 	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
@@ -354,18 +396,17 @@ static CURLcode set_options(struct http_client *hc, CURL *c, const char *method,
 	CURLcode rc = CURLE_OK;
 
 	/* reset keeps the connection cache, so keep-alive survives */
-	curl_easy_reset(c);
+	hc->cu->easy_reset(c);
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
 		if (rc == CURLE_OK)                                                                \
-			rc = curl_easy_setopt(c, opt, val);                                        \
+			rc = hc->cu->easy_setopt(c, opt, val);                                     \
 	} while (0)
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, hc->tls_mode == HTTP_TLS_OFF ? "http" : "https");
 	SET(CURLOPT_TIMEOUT_MS, hc->timeout_ms);
-	SET(CURLOPT_USERAGENT, "rexray-c");
 	SET(CURLOPT_HTTPHEADER, hdrs);
 	SET(CURLOPT_WRITEFUNCTION, sink_write);
 	SET(CURLOPT_WRITEDATA, &rep->body);
@@ -411,7 +452,7 @@ static const char *tls_hint(const struct http_client *hc, CURLcode rc)
 static int transport_error(struct http_client *hc, CURLcode rc, const struct http_reply *rep,
 			   const char *errbuf, struct err *e)
 {
-	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	const char *why = errbuf[0] ? errbuf : hc->cu->easy_strerror(rc);
 	int code;
 
 	/* curl names the fake host and port 80 for a unix socket: the OS
@@ -445,6 +486,135 @@ static int transport_error(struct http_client *hc, CURLcode rc, const struct htt
 		       tls_hint(hc, rc));
 }
 
+/* libcurl's header list: the lines of h, and no "Expect: 100-continue"
+ * round trip before a large body. Returns 0 or -ENOMEM. */
+static int curl_headers(const struct curldl *cu, const struct hdr_lines *h,
+			struct curl_slist **out)
+{
+	struct curl_slist *l = cu->slist_append(NULL, "Expect:");
+	const char *p = h->s;
+
+	while (l && p && *p) {
+		const char *eol = strstr(p, "\r\n");
+		char *line = strndup(p, (size_t)(eol - p));
+		struct curl_slist *n = line ? cu->slist_append(l, line) : NULL;
+
+		free(line);
+		if (!n)
+			cu->slist_free_all(l);
+		l = n;
+		p = eol + 2;
+	}
+	*out = l;
+	return l ? 0 : -ENOMEM;
+}
+
+/* One request through libcurl (TCP, or TLS on a socket). */
+static int perform_curl(struct http_client *hc, const char *method, const char *path,
+			const char *body, const struct hdr_lines *h, struct http_reply *rep,
+			struct err *e)
+{
+	const struct curldl *cu = hc->cu;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs;
+	char *url = NULL;
+	CURL *c;
+	CURLcode rc;
+
+	if (curl_headers(cu, h, &hdrs) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (asprintf(&url, "%s%s", hc->base_url, path) < 0) {
+		cu->slist_free_all(hdrs);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	c = conn_take(hc);
+	if (!c) {
+		cu->slist_free_all(hdrs);
+		free(url);
+		return err_set(e, -ENOMEM, "cannot create a libcurl handle");
+	}
+	rc = set_options(hc, c, method, url, body, hdrs, rep, errbuf);
+	if (rc == CURLE_OK)
+		rc = cu->easy_perform(c);
+	if (rc == CURLE_OK)
+		rc = cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
+	else
+		cu->easy_getinfo(c, CURLINFO_OS_ERRNO, &rep->os_errno);
+	/* the handle must not keep pointers to what is freed below (headers,
+	 * body, errbuf, rep); reset keeps the open connection */
+	cu->easy_reset(c);
+	conn_give(hc, c);
+	cu->slist_free_all(hdrs);
+	free(url);
+	if (rc != CURLE_OK)
+		return transport_error(hc, rc, rep, errbuf, e);
+	return 0;
+}
+
+/* unixhttp's failures in the words (and codes) of the libcurl transport. */
+static int unix_error(const struct http_client *hc, int r, const struct unixhttp_reply *ur,
+		      const struct err *ue, struct err *e)
+{
+	const char *hint = "";
+
+	/* like curl's message, the OS error: "No such file or directory" */
+	if (ur->connect_failed)
+		return err_set(e, -ECONNREFUSED, "cannot reach libstorage server at %s: %s",
+			       hc->host, strerror(-r));
+	switch (r) {
+	case -EFBIG:
+		return err_set(e, -E2BIG,
+			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
+			       HTTP_MAX_BODY >> 20);
+	case -ENOMEM:
+		return err_set(e, -ENOMEM, "out of memory");
+	case -ETIMEDOUT:
+		return err_set(e, -ETIMEDOUT, "cannot reach libstorage server at %s: %s", hc->host,
+			       ue->msg);
+	case -EINVAL: /* refused before anything was sent */
+		return err_set(e, -EINVAL, "cannot send a request to libstorage server at %s: %s",
+			       hc->host, ue->msg);
+	case -EPROTO:
+		/* a TLS server answers plain HTTP with an alert */
+		hint = " (if the server uses TLS on its socket, set libstorage.tls.sockittome)";
+		break;
+	}
+	return err_set(e, -EIO, "cannot reach libstorage server at %s: %s%s", hc->host, ue->msg,
+		       hint);
+}
+
+/* One request through unixhttp (plain HTTP on a unix socket). */
+static int perform_unix(struct http_client *hc, const char *method, const char *path,
+			const char *body, const struct hdr_lines *h, struct http_reply *rep,
+			struct err *e)
+{
+	const struct unixhttp_req rq = {
+		.method = method,
+		.target = path,
+		.headers = h->s,
+		.body = body,
+		.len = body ? strlen(body) : 0,
+	};
+	struct unixhttp_reply ur;
+	struct err ue = ERR_INIT;
+	struct unixhttp *uh = conn_take(hc);
+	int r;
+
+	if (!uh)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = unixhttp_request(uh, &rq, &ur, &ue);
+	/* after a failure too: the next request makes a new connection */
+	conn_give(hc, uh);
+	if (r < 0)
+		return unix_error(hc, r, &ur, &ue, e);
+	rep->status = ur.status;
+	/* the body moves into the reply's sink, which frees it */
+	rep->body.data = ur.body;
+	rep->body.len = ur.len;
+	rep->body.cap = ur.body ? ur.len + 1 : 0;
+	return 0;
+}
+
 /*
  * Perform method on path (already escaped, with its query) and fill rep.
  * Returns 0 once a reply arrived, whatever its status, or a transport
@@ -454,44 +624,18 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 			const char *body, const struct ls_ctx *ctx, struct http_reply *rep,
 			struct err *e)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs;
-	char *url = NULL;
-	CURL *c;
-	CURLcode rc;
+	struct hdr_lines h = { 0 };
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->body.max = HTTP_MAX_BODY;
-	r = build_headers(hc, &hdrs, body != NULL, ctx, e);
-	if (r < 0)
-		return r;
-	if (asprintf(&url, "%s%s", hc->base_url, path) < 0) {
-		curl_slist_free_all(hdrs);
-		return err_set(e, -ENOMEM, "out of memory");
-	}
-	c = handle_take(hc);
-	if (!c) {
-		curl_slist_free_all(hdrs);
-		free(url);
-		return err_set(e, -ENOMEM, "cannot create a libcurl handle");
-	}
-	rc = set_options(hc, c, method, url, body, hdrs, rep, errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
-	else
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &rep->os_errno);
-	/* the handle must not keep pointers to what is freed below (headers,
-	 * body, errbuf, rep); reset keeps the open connection */
-	curl_easy_reset(c);
-	handle_give(hc, c);
-	curl_slist_free_all(hdrs);
-	free(url);
-	if (rc != CURLE_OK)
-		return transport_error(hc, rc, rep, errbuf, e);
-	return 0;
+	r = build_headers(hc, &h, body != NULL, ctx, e);
+	if (r == 0 && hc->native)
+		r = perform_unix(hc, method, path, body, &h, rep, e);
+	else if (r == 0)
+		r = perform_curl(hc, method, path, body, &h, rep, e);
+	free(h.s);
+	return r;
 }
 
 static int status_errno(long status)
@@ -585,16 +729,16 @@ static int reply_error(struct http_client *hc, int r, struct err *e)
 /* "/<a>[/<b>][?query]" with each segment %-escaped. */
 static char *make_path(const char *root, const char *a, const char *b, const char *query)
 {
-	char *ea = a ? curl_easy_escape(NULL, a, 0) : NULL;
-	char *eb = b ? curl_easy_escape(NULL, b, 0) : NULL;
+	char *ea = a ? url_escape(a) : NULL;
+	char *eb = b ? url_escape(b) : NULL;
 	char *p = NULL;
 
 	if ((a && !ea) || (b && !eb) ||
 	    asprintf(&p, "/%s%s%s%s%s%s%s", root, ea ? "/" : "", ea ? ea : "", eb ? "/" : "",
 		     eb ? eb : "", query ? "?" : "", query ? query : "") < 0)
 		p = NULL;
-	curl_free(ea);
-	curl_free(eb);
+	free(ea);
+	free(eb);
 	return p;
 }
 
@@ -829,7 +973,7 @@ static void http_client_free(struct http_client *hc)
 	if (!hc)
 		return;
 	for (int i = 0; i < hc->n_pool; i++)
-		curl_easy_cleanup(hc->pool[i]);
+		conn_free(hc, hc->pool[i]);
 	pthread_mutex_destroy(&hc->mu);
 	free(hc->host);
 	free(hc->base_url);
@@ -839,7 +983,8 @@ static void http_client_free(struct http_client *hc)
 	free(hc->ca_file);
 	free(hc->cert_file);
 	free(hc->key_file);
-	curl_slist_free_all(hc->connect_to);
+	if (hc->connect_to)
+		hc->cu->slist_free_all(hc->connect_to);
 	kh_list_release(&hc->known);
 	if (hc->auth_header) {
 		memset(hc->auth_header, 0, strlen(hc->auth_header));
@@ -916,9 +1061,18 @@ static int tls_setup(struct http_client *hc, const struct http_client_opts *o, s
 	r = asprintf(&ct, "%s:%u:%s", name, hc->port, hc->hostport);
 	if (r < 0)
 		return -ENOMEM;
-	hc->connect_to = curl_slist_append(NULL, ct);
+	hc->connect_to = hc->cu->slist_append(NULL, ct);
 	free(ct);
 	return hc->connect_to ? 0 : -ENOMEM;
+}
+
+/* unixhttp for plain HTTP on a socket; libcurl, loaded now, for the rest. */
+static int transport_setup(struct http_client *hc, struct err *e)
+{
+	hc->native = hc->socket_path && hc->tls_mode == HTTP_TLS_OFF;
+	if (hc->native)
+		return 0;
+	return curldl_get(&hc->cu, HTTP_CURL_PURPOSE, e);
 }
 
 static int bearer_header(struct http_client *hc, const char *token, struct err *e)
@@ -928,7 +1082,7 @@ static int bearer_header(struct http_client *hc, const char *token, struct err *
 	if (!header_value_ok(token))
 		return err_set(e, -EINVAL, "the bearer token has control characters or is longer "
 			       "than %d bytes", HEADER_VALUE_MAX);
-	return asprintf(&hc->auth_header, "Authorization: Bearer %s", token) < 0 ? -ENOMEM : 0;
+	return asprintf(&hc->auth_header, "Bearer %s", token) < 0 ? -ENOMEM : 0;
 }
 
 int client_http_new_opts(const char *host, const struct http_client_opts *o,
@@ -944,10 +1098,6 @@ int client_http_new_opts(const char *host, const struct http_client_opts *o,
 		o = &plain;
 	if (!host)
 		return err_set(e, -EINVAL, "no libstorage host given");
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return err_set(e, -EIO, "cannot initialise libcurl: %s",
-			       curl_easy_strerror(curl_init_rc));
 	hc = calloc(1, sizeof(*hc));
 	c = calloc(1, sizeof(*c));
 	if (hc)
@@ -958,7 +1108,8 @@ int client_http_new_opts(const char *host, const struct http_client_opts *o,
 	}
 	hc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	if ((r = parse_host(hc, host, e)) < 0 || (r = resolve_tls(hc, o, e)) < 0 ||
-	    (r = tls_setup(hc, o, e)) < 0 || (r = bearer_header(hc, o->token, e)) < 0) {
+	    (r = transport_setup(hc, e)) < 0 || (r = tls_setup(hc, o, e)) < 0 ||
+	    (r = bearer_header(hc, o->token, e)) < 0) {
 		if (r == -ENOMEM)
 			err_set(e, r, "out of memory");
 		goto fail;

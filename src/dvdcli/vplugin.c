@@ -13,10 +13,11 @@
  * plugin may have received is never sent twice).
  *
  * Transport: a unix:// plugin, nearly every one, is spoken to with
- * unixhttp.c; tcp://, http:// and https:// go through libcurl, loaded with
- * dlopen only then (curldl.h), so that dvdcli, exec'd once per mount, does
- * not load libcurl and its ~32 libraries at every start. Both send the same
- * bytes: POST /<method>, Host, Accept, Content-Length and the body.
+ * client/unixhttp.c; tcp://, http:// and https:// go through libcurl,
+ * loaded with dlopen only then (client/curldl.h), so that dvdcli, exec'd
+ * once per mount, does not load libcurl and its ~32 libraries at every
+ * start. Both send the same bytes: POST /<method>, Host, Accept,
+ * Content-Length and the body.
  */
 #include "dvdcli/vplugin.h"
 
@@ -32,8 +33,8 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "dvdcli/curldl.h"
-#include "dvdcli/unixhttp.h"
+#include "client/curldl.h"
+#include "client/unixhttp.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/sink.h"
@@ -538,7 +539,7 @@ static int curl_setup(struct vplugin *p, struct err *e)
 	CURLcode c = CURLE_OK;
 	int r;
 
-	if ((r = curldl_get(&p->cu, e)) < 0)
+	if ((r = curldl_get(&p->cu, "tcp:// and http(s):// plugins", e)) < 0)
 		return r;
 	cu = p->cu;
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {

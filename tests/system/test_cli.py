@@ -5,12 +5,13 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 
 import pytest
 
-from conftest import Home, free_tcp_port, iid_header
+from conftest import REXRAY, Home, free_tcp_port, iid_header
 
 
 @pytest.fixture(params=["embedded", "service"])
@@ -330,3 +331,50 @@ def test_tcp_host_flag(home):
     assert [v["name"] for v in home.volumes_cli(pre=("-h", host))] == ["overtcp"]
     home.cli_ok("-h", host, "volume", "create", "clitcp")
     assert svc.api.names() == ["clitcp", "overtcp"]
+
+
+def test_libcurl_is_not_linked(home):
+    """rexray speaks HTTP itself to a libStorage server on a unix socket and
+    loads libcurl (dlopen) only for a tcp:// or TLS host: linked, libcurl's
+    ~30 libraries were ~90% of the instructions of every CLI call."""
+    p = subprocess.run(["readelf", "-d", REXRAY], stdout=subprocess.PIPE, text=True,
+                       check=True)
+    needed = [line.split()[-1] for line in p.stdout.splitlines() if "(NEEDED)" in line]
+    assert needed, p.stdout
+    assert not [n for n in needed if "curl" in n], needed
+    # nor does a running engine load it
+    svc = home.start_service()
+    with open("/proc/%d/maps" % svc.pid) as f:
+        assert "libcurl" not in f.read()
+
+
+def libcurl_path():
+    out = subprocess.run(["ldconfig", "-p"], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        if line.strip().startswith("libcurl.so.4 ") and "x86-64" in line:
+            return os.path.realpath(line.split("=>")[-1].strip())
+    pytest.skip("libcurl.so.4 is not installed")
+
+
+def cli_without_libcurl(home, *args):
+    """rexray ARGS in a mount namespace where libcurl.so.4 reads as empty."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a mount namespace")
+    script = 'mount --bind /dev/null "$1" && shift && exec "$@"'
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", libcurl_path(), REXRAY]
+                          + list(args), cwd=home.root, env=home.env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=30)
+
+
+def test_unix_hosts_need_no_libcurl_and_tcp_hosts_say_so(home):
+    svc = home.start_service()
+    svc.api.create("nocurl")
+    p = cli_without_libcurl(home, "volume", "ls", "-f", "json")
+    assert p.returncode == 0, p.stderr
+    assert [v["name"] for v in json.loads(p.stdout)] == ["nocurl"]
+    p = cli_without_libcurl(home, "-h", "tcp://127.0.0.1:%d" % free_tcp_port(), "volume", "ls")
+    assert p.returncode == 1, p.stdout
+    assert ("cannot load libcurl.so.4 (needed for libstorage hosts on tcp:// or with TLS)"
+            in p.stderr), p.stderr

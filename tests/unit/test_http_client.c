@@ -1,7 +1,11 @@
 /*
  * Unit tests for client/http.c against a small libmicrohttpd server on a
  * unix socket in a temporary directory: it records what the client sent
- * (method, raw URI, headers, body) and answers canned replies.
+ * (method, raw URI, headers, body) and answers canned replies. Plain HTTP
+ * on a unix socket goes through client/unixhttp.c; the exact bytes it
+ * sends, and what it does when a server misbehaves, are checked against
+ * the scripted server of script_server.h. TCP goes through libcurl,
+ * loaded with dlopen (client/curldl.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +18,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,6 +29,9 @@
 
 #include "api/codec.h"
 #include "client/client.h"
+#include "client/curldl.h"
+#include "script_server.h"
+#include "util/urlesc.h"
 
 /* ---- the fake server ---- */
 
@@ -62,6 +70,9 @@ static struct MHD_Daemon *unix_daemon;
 static char tmpdir[64];
 static char sock_path[96];
 static char host_url[160];
+static char script_path[96]; /* the scripted server's socket */
+static char script_url[160];
+static atomic_int unix_connections; /* made to unix_daemon */
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -163,6 +174,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	return ret;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		unix_connections++;
+}
+
 static struct MHD_Daemon *start_daemon(int listen_fd, const struct sockaddr *sa)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
@@ -171,7 +192,8 @@ static struct MHD_Daemon *start_daemon(int listen_fd, const struct sockaddr *sa)
 		return MHD_start_daemon(
 		    flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		    MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-		    completed, NULL, MHD_OPTION_END);
+		    completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		    MHD_OPTION_END);
 	return MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, sa,
 				MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
@@ -188,6 +210,8 @@ static int setup(void **state)
 		return -1;
 	snprintf(sock_path, sizeof(sock_path), "%s/ls.sock", tmpdir);
 	snprintf(host_url, sizeof(host_url), "unix://%s", sock_path);
+	snprintf(script_path, sizeof(script_path), "%s/ss.sock", tmpdir);
+	snprintf(script_url, sizeof(script_url), "unix://%s", script_path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0)
@@ -552,6 +576,7 @@ static void test_timeout(void **state)
 	set_reply(200, services_json, REPLY_SLOW);
 	assert_int_equal(c->ops->services(c, &l, &e), -ETIMEDOUT);
 	assert_non_null(strstr(e.msg, "cannot reach libstorage server at unix://"));
+	assert_non_null(strstr(e.msg, "timed out after 300 ms waiting for the reply"));
 	/* the same client works again afterwards */
 	set_reply(200, services_json, REPLY_NORMAL);
 	assert_int_equal(c->ops->services(c, &l, &e), 0);
@@ -669,9 +694,287 @@ static void test_tcp(void **state)
 	MHD_stop_daemon(d);
 }
 
+/* ---- the unix transport (unixhttp): no libcurl ---- */
+
+/* Runs first: nothing before it has made a TCP client. */
+static void test_unix_loads_no_libcurl(void **state)
+{
+	struct storage_client *c = new_client(0);
+	struct service_list l = { 0 };
+	struct err e = ERR_INIT;
+
+	(void)state;
+	set_reply(200, services_json, REPLY_NORMAL);
+	assert_int_equal(c->ops->services(c, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	service_list_release(&l);
+	client_free(c);
+	assert_null(dlopen(CURLDL_SONAME, RTLD_NOW | RTLD_NOLOAD));
+}
+
+static struct storage_client *script_client(long timeout_ms, const char *token)
+{
+	struct http_client_opts o = { .timeout_ms = timeout_ms, .tls_mode = HTTP_TLS_OFF,
+				      .token = (char *)token };
+	struct storage_client *c = NULL;
+	struct err e = ERR_INIT;
+
+	if (client_http_new_opts(script_url, &o, &c, &e) != 0)
+		fail_msg("client_http_new_opts: %s", e.msg);
+	return c;
+}
+
+/* "<prefix>txID=<tx>, txCR=<digits>\r\n<rest>": the one line whose value
+ * changes with the clock is matched by shape, the rest byte for byte. */
+static void assert_request(const char *got, const char *prefix, const char *tx, const char *rest)
+{
+	size_t pl = strlen(prefix);
+	const char *p;
+	char want_tx[96];
+
+	if (strncmp(got, prefix, pl) != 0)
+		fail_msg("request:\n%s\nwanted it to start:\n%s", got, prefix);
+	p = got + pl;
+	snprintf(want_tx, sizeof(want_tx), "Libstorage-Tx: txID=%s, txCR=", tx);
+	if (strncmp(p, want_tx, strlen(want_tx)) != 0)
+		fail_msg("request:\n%s\nno '%s' after the prefix", got, want_tx);
+	p += strlen(want_tx);
+	if (*p < '1' || *p > '9')
+		fail_msg("request:\n%s\nbad txCR", got);
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strcmp(p, rest) != 0)
+		fail_msg("request:\n%s\nwanted it to end:\n%s", got, rest);
+}
+
+/* GET, POST with a body and DELETE: the bytes on the wire, on one connection. */
+static void test_unix_wire_format(void **state)
+{
+	static const char ok_volume[] =
+	    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 68\r\n"
+	    "\r\n{\"attachmentState\":3,\"name\":\"tr1\",\"size\":2,\"id\":\"vfs-201\","
+	    "\"type\":\"\"}";
+	static const char ok_services[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+	static const struct step steps[] = {
+		{ A_REPLY, ok_services, false },
+		{ A_REPLY, ok_volume, false },
+		{ A_REPLY, "HTTP/1.1 204 No Content\r\n\r\n", false },
+	};
+	static const char head[] = "Host: libstorage-server\r\nUser-Agent: rexray-c\r\n"
+				   "Accept: */*\r\nAuthorization: Bearer tok.en\r\n";
+	struct volume_create_req req = { .name = (char *)"tr1", .has_size = true, .size = 2 };
+	struct ls_ctx ctx = { .tx_id = "tx-1" };
+	struct storage_client *c;
+	struct service_list l = { 0 };
+	struct err e = ERR_INIT;
+	struct server s;
+	struct volume v;
+	char prefix[512], rest[512];
+
+	(void)state;
+	assert_int_equal(strlen(strstr(ok_volume, "\r\n\r\n") + 4), 68);
+	server_start(&s, script_path, steps, 3);
+	c = script_client(5000, "tok.en");
+	assert_int_equal(c->ops->services(c, &l, &e), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(c->ops->volume_create(c, "vfs", &req, &ctx, &v, &e), 0);
+	assert_string_equal(v.id, "vfs-201");
+	volume_release(&v);
+	assert_int_equal(c->ops->volume_remove(c, "vfs", "vfs-201", true, &ctx, &e), 0);
+	client_free(c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 1);
+	assert_int_equal(s.requests, 3);
+
+	/* GET: no body, no Content-Length; a made-up transaction ID */
+	snprintf(prefix, sizeof(prefix), "GET /services HTTP/1.1\r\n%s", head);
+	assert_memory_equal(s.req[0], prefix, strlen(prefix));
+	assert_non_null(strstr(s.req[0], "\r\nLibstorage-Tx: txID="));
+	assert_string_equal(s.req[0] + s.req_len[0] - 4, "\r\n\r\n");
+	assert_null(strstr(s.req[0], "Content-Length"));
+	/* POST: the JSON body, its type and length */
+	snprintf(prefix, sizeof(prefix), "POST /volumes/vfs HTTP/1.1\r\n%s"
+		 "Content-Type: application/json\r\n", head);
+	snprintf(rest, sizeof(rest), "\r\nContent-Length: 23\r\n\r\n{\"name\":\"tr1\",\"size\":2}");
+	assert_request(s.req[1], prefix, "tx-1", rest);
+	/* DELETE: the escaped ID and the query, no body */
+	snprintf(prefix, sizeof(prefix), "DELETE /volumes/vfs/vfs-201?force HTTP/1.1\r\n%s", head);
+	assert_request(s.req[2], prefix, "tx-1", "\r\n\r\n");
+}
+
+/* A server that closes before (or while) replying: -EIO with what
+ * happened, and the request is not sent again (it may have been acted on). */
+static void test_unix_server_closes(void **state)
+{
+	static const struct step steps[] = {
+		{ A_CLOSE_READ, NULL, false },
+		{ A_REPLY_CLOSE, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123", false },
+		{ A_REPLY_CLOSE, "SSH-2.0-OpenSSH_9.2\r\n", false },
+	};
+	struct storage_client *c;
+	struct volume_list l = { 0 };
+	struct err e = ERR_INIT;
+	struct server s;
+	char want[256];
+
+	(void)state;
+	server_start(&s, script_path, steps, 3);
+	c = script_client(5000, NULL);
+	snprintf(want, sizeof(want), "cannot reach libstorage server at %s: the server closed "
+		 "the connection without replying", script_url);
+	assert_int_equal(c->ops->volumes(c, "vfs", 0, NULL, &l, &e), -EIO);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(c->ops->volumes(c, "vfs", 0, NULL, &l, &e), -EIO);
+	assert_non_null(strstr(e.msg, "the server closed the connection after 4 of 20 body bytes"));
+	/* not HTTP: perhaps TLS, which a socket only speaks with sockittome */
+	assert_int_equal(c->ops->volumes(c, "vfs", 0, NULL, &l, &e), -EIO);
+	assert_non_null(strstr(e.msg, "not an HTTP/1.x status line"));
+	assert_non_null(strstr(e.msg, "libstorage.tls.sockittome"));
+	assert_int_equal(l.n, 0);
+	client_free(c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 3);
+	assert_int_equal(s.requests, 3);
+}
+
+/* A kept-alive connection the server closed while idle is replaced
+ * without a word; one that never answers runs into the timeout. */
+static void test_unix_reconnect_and_timeout(void **state)
+{
+	static const char ok_services[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+	static const struct step steps[] = {
+		{ A_REPLY_CLOSE, ok_services, false },
+		{ A_REPLY, ok_services, false },
+		{ A_SILENT, NULL, false },
+	};
+	struct storage_client *c;
+	struct service_list l = { 0 };
+	struct err e = ERR_INIT;
+	struct server s;
+	long t0, took;
+
+	(void)state;
+	server_start(&s, script_path, steps, 3);
+	c = script_client(300, NULL);
+	assert_int_equal(c->ops->services(c, &l, &e), 0);
+	wait_closes(&s, 1);
+	assert_int_equal(c->ops->services(c, &l, &e), 0);
+	t0 = now_ms();
+	assert_int_equal(c->ops->services(c, &l, &e), -ETIMEDOUT);
+	took = now_ms() - t0;
+	assert_non_null(strstr(e.msg, "cannot reach libstorage server at unix://"));
+	assert_non_null(strstr(e.msg, "timed out after 300 ms"));
+	if (took < 290 || took > 1500)
+		fail_msg("the timeout took %ld ms", took);
+	client_free(c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 2);
+	assert_int_equal(s.requests, 3);
+}
+
+struct hammer {
+	struct storage_client *c;
+	int ok;
+};
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (int i = 0; i < 25; i++) {
+		struct service_list l = { 0 };
+		struct err e = ERR_INIT;
+
+		if (h->c->ops->services(h->c, &l, &e) == 0 && l.n == 1)
+			h->ok++;
+		service_list_release(&l);
+	}
+	return NULL;
+}
+
+/* One client, four threads: every call succeeds, and the connections are
+ * pooled (kept alive and shared out), not made per call. */
+static void test_unix_threads_share_a_client(void **state)
+{
+	struct storage_client *c = new_client(0);
+	struct hammer h[4];
+	pthread_t tid[4];
+	int made;
+
+	(void)state;
+	set_reply(200, services_json, REPLY_NORMAL);
+	made = unix_connections;
+	for (int i = 0; i < 4; i++) {
+		h[i] = (struct hammer){ .c = c };
+		assert_int_equal(pthread_create(&tid[i], NULL, hammer_main, &h[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(tid[i], NULL);
+		assert_int_equal(h[i].ok, 25);
+	}
+	client_free(c);
+	made = unix_connections - made;
+	if (made < 1 || made > 4)
+		fail_msg("%d connections for 100 calls from 4 threads", made);
+}
+
+/* ---- paths ---- */
+
+static void check_escape(const struct curldl *cu, const char *in)
+{
+	char *ours = url_escape(in), *theirs = cu->easy_escape(NULL, in, 0);
+
+	assert_non_null(ours);
+	assert_non_null(theirs);
+	if (strcmp(ours, theirs) != 0)
+		fail_msg("'%s': ours '%s', libcurl's '%s'", in, ours, theirs);
+	free(ours);
+	cu->free(theirs);
+}
+
+/* url_escape must give what curl_easy_escape gave for every byte, so
+ * that paths do not change with the transport. */
+static void test_escape_matches_libcurl(void **state)
+{
+	const struct curldl *cu;
+	struct err e = ERR_INIT;
+	unsigned seed = 1;
+	char *p;
+
+	(void)state;
+	if (curldl_get(&cu, "this test", &e) != 0)
+		fail_msg("%s", e.msg);
+	/* "", every byte alone and every pair of bytes */
+	check_escape(cu, "");
+	for (int a = 1; a < 256; a++) {
+		char one[2] = { (char)a, '\0' };
+
+		check_escape(cu, one);
+		for (int b = 1; b < 256; b++) {
+			char two[3] = { (char)a, (char)b, '\0' };
+
+			check_escape(cu, two);
+		}
+	}
+	/* and random strings up to 63 bytes */
+	for (int i = 0; i < 5000; i++) {
+		char in[64];
+		int len = rand_r(&seed) % (int)sizeof(in);
+
+		for (int k = 0; k < len; k++)
+			in[k] = (char)(1 + rand_r(&seed) % 255);
+		in[len] = '\0';
+		check_escape(cu, in);
+	}
+	p = url_escape("a b/../c?d~_.-%\xff");
+	assert_string_equal(p, "a%20b%2F..%2Fc%3Fd~_.-%25%FF");
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unix_loads_no_libcurl), /* first: see there */
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_service_inspect_instance),
 		cmocka_unit_test(test_volumes_headers),
@@ -686,6 +989,11 @@ int main(void)
 		cmocka_unit_test(test_header_injection_refused),
 		cmocka_unit_test(test_bad_hosts),
 		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_unix_wire_format),
+		cmocka_unit_test(test_unix_server_closes),
+		cmocka_unit_test(test_unix_reconnect_and_timeout),
+		cmocka_unit_test(test_unix_threads_share_a_client),
+		cmocka_unit_test(test_escape_matches_libcurl),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,10 +1,10 @@
 /*
- * Unit tests for dvdcli/unixhttp: the client against a scripted server
- * thread on a temporary unix socket. Each test gives the server a list of
- * steps, one per request it reads (reply with these bytes, reply and
- * close, never answer, close with the request unread ...), then checks
- * what the client returned, what the server saw, and how many
- * connections it took.
+ * Unit tests for client/unixhttp: the client against a scripted server
+ * thread on a temporary unix socket (script_server.h). Each test gives the
+ * server a list of steps, one per request it reads (reply with these
+ * bytes, reply and close, never answer, close with the request unread
+ * ...), then checks what the client returned, what the server saw, and
+ * how many connections it took.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,195 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dvdcli/unixhttp.h"
+#include "client/unixhttp.h"
+#include "script_server.h"
 #include "util/fs.h"
 
 #define ACCEPT_HDR "Accept: application/vnd.docker.plugins.v1.2+json\r\n"
 
-/* ---- the scripted server ---- */
-
-enum act {
-	A_REPLY,	/* read a request, write raw, keep the connection */
-	A_REPLY_CLOSE,	/* read a request, write raw, close */
-	A_SILENT,	/* read a request, never answer: wait for the client to hang up */
-	A_CLOSE_UNREAD, /* wait until a request arrives, close without reading it */
-	A_CLOSE_READ,	/* read a request, close without answering */
-};
-
-struct step {
-	enum act act;
-	const char *raw; /* NULL: big_reply */
-	bool dribble;	 /* write raw 3 bytes at a time, 1 ms apart */
-};
-
-#define MAX_REQS 8
-
-struct server {
-	int lfd;
-	const struct step *steps;
-	int n_steps;
-	pthread_t tid;
-	atomic_int accepts;
-	atomic_int requests;
-	atomic_int closes; /* connections the server closed */
-	char req[MAX_REQS][1024];
-	size_t req_len[MAX_REQS];
-	char problem[256]; /* what went wrong on the server side, "" when nothing */
-};
-
 static char tmpdir[64];
 static char sock_path[96];
-static char *big_reply; /* built by setup: a 100000-byte Content-Length body */
-static size_t big_reply_len;
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void send_raw(int fd, const char *p, size_t n, bool dribble)
-{
-	while (n > 0) {
-		size_t k = dribble && n > 3 ? 3 : n;
-		ssize_t w = send(fd, p, k, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return; /* the client gave up (a cap, a timeout): expected */
-		p += w;
-		n -= (size_t)w;
-		if (dribble)
-			usleep(1000);
-	}
-}
-
-/* Wait (up to 10 s) until the client hangs up, reading and dropping anything. */
-static void wait_hangup(int fd)
-{
-	char buf[4096];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	while (poll(&pfd, 1, 10000) > 0) {
-		if (recv(fd, buf, sizeof(buf), 0) <= 0)
-			return;
-	}
-}
-
-/* One request: the head up to the blank line and Content-Length bytes.
- * Returns its length, 0 when the client hung up first, -1 on trouble. */
-static ssize_t read_request(int fd, char *buf, size_t sz)
-{
-	size_t len = 0, want = 0;
-	char *end = NULL;
-
-	for (;;) {
-		ssize_t n;
-
-		if (end && len >= want)
-			return (ssize_t)len;
-		if (len == sz - 1)
-			return -1;
-		n = recv(fd, buf + len, sz - 1 - len, 0);
-		if (n <= 0)
-			return len == 0 ? 0 : -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
-			const char *cl = strcasestr(buf, "\r\nContent-Length: ");
-			want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 18, NULL, 10) : 0);
-		}
-	}
-}
-
-static void *server_main(void *arg)
-{
-	struct server *s = arg;
-	int conn = -1;
-
-	for (int i = 0; i < s->n_steps; i++) {
-		const struct step *st = &s->steps[i];
-		char buf[1024];
-		ssize_t n;
-
-		if (conn < 0) {
-			conn = accept(s->lfd, NULL, NULL);
-			if (conn < 0) {
-				snprintf(s->problem, sizeof(s->problem), "accept failed");
-				return NULL;
-			}
-			s->accepts++;
-		}
-		if (st->act == A_CLOSE_UNREAD) {
-			struct pollfd pfd = { .fd = conn, .events = POLLIN };
-			poll(&pfd, 1, 10000);
-			close(conn);
-			conn = -1;
-			s->closes++;
-			continue;
-		}
-		n = read_request(conn, buf, sizeof(buf));
-		if (n <= 0) {
-			snprintf(s->problem, sizeof(s->problem), "step %d: no request (%zd)", i, n);
-			break;
-		}
-		if (s->requests < MAX_REQS) {
-			memcpy(s->req[s->requests], buf, (size_t)n + 1);
-			s->req_len[s->requests] = (size_t)n;
-		}
-		s->requests++;
-		if (st->act == A_REPLY || st->act == A_REPLY_CLOSE)
-			send_raw(conn, st->raw ? st->raw : big_reply,
-				 st->raw ? strlen(st->raw) : big_reply_len, st->dribble);
-		if (st->act == A_SILENT)
-			wait_hangup(conn);
-		if (st->act != A_REPLY) {
-			close(conn);
-			conn = -1;
-			s->closes++;
-		}
-	}
-	if (conn >= 0) {
-		wait_hangup(conn);
-		close(conn);
-	}
-	return NULL;
-}
-
-static void server_start(struct server *s, const struct step *steps, int n)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-
-	memset(s, 0, sizeof(*s));
-	s->steps = steps;
-	s->n_steps = n;
-	unlink(sock_path);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
-	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(s->lfd, 8), 0);
-	assert_int_equal(pthread_create(&s->tid, NULL, server_main, s), 0);
-}
-
-/* Join the server (the client must have hung up, or the server be done). */
-static void server_stop(struct server *s)
-{
-	pthread_join(s->tid, NULL);
-	close(s->lfd);
-	unlink(sock_path);
-	if (s->problem[0])
-		fail_msg("server: %s", s->problem);
-}
-
-/* Wait up to 2 s until the server has closed n connections. */
-static void wait_closes(struct server *s, int n)
-{
-	for (int i = 0; i < 2000 && s->closes < n; i++)
-		usleep(1000);
-	assert_int_equal(s->closes, n);
-}
 
 /* ---- client helpers ---- */
 
@@ -279,7 +98,7 @@ static void test_content_length_and_wire_format(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 1);
+	server_start(&s, sock_path, steps, 1);
 	client(&c, 5000, 1024);
 	post_ok(&c, 200, "{\"Err\":\"\",\"X\":\"y\"}\n");
 	unixhttp_release(&c);
@@ -303,7 +122,7 @@ static void test_chunked(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 2);
+	server_start(&s, sock_path, steps, 2);
 	client(&c, 5000, 1024);
 	post_ok(&c, 500, "hello, world");
 	post_ok(&c, 200, "abcdefghijklmnopqrstuvwxyz");
@@ -322,7 +141,7 @@ static void test_large_body_across_reads(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 1);
+	server_start(&s, sock_path, steps, 1);
 	client(&c, 5000, 1 << 20);
 	assert_int_equal(post(&c, "{}", &rep, &e), 0);
 	assert_int_equal(rep.len, 100000);
@@ -353,7 +172,7 @@ static void test_reply_larger_than_the_cap(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 4);
+	server_start(&s, sock_path, steps, 4);
 	client(&c, 5000, 16);
 	post_ok(&c, 200, "0123456789abcdef");
 	post_fails(&c, -EFBIG, "the reply body is larger than 16 bytes");
@@ -376,7 +195,7 @@ static void test_server_closes_mid_body(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 3);
+	server_start(&s, sock_path, steps, 3);
 	client(&c, 5000, 1024);
 	post_fails(&c, -ECONNRESET, "the server closed the connection after 10 of 20 body bytes");
 	post_fails(&c, -ECONNRESET, "in the middle of a chunked body");
@@ -396,7 +215,7 @@ static void test_server_never_answers(void **state)
 	long t0, took;
 
 	(void)state;
-	server_start(&s, steps, 1);
+	server_start(&s, sock_path, steps, 1);
 	client(&c, 300, 1024);
 	t0 = now_ms();
 	post_fails(&c, -ETIMEDOUT, "timed out after 300 ms waiting for the reply");
@@ -421,7 +240,7 @@ static void test_deadline_covers_a_slow_body(void **state)
 	(void)state;
 	n = snprintf(slow, sizeof(slow), "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
 	memset(slow + n, 'x', sizeof(slow) - 1 - (size_t)n); /* 3 bytes a ms: ~2.7 s */
-	server_start(&s, steps, 1);
+	server_start(&s, sock_path, steps, 1);
 	client(&c, 300, 1 << 20);
 	t0 = now_ms();
 	post_fails(&c, -ETIMEDOUT, "timed out after 300 ms");
@@ -443,7 +262,7 @@ static void test_keep_alive_reuse(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 3);
+	server_start(&s, sock_path, steps, 3);
 	client(&c, 5000, 1024);
 	post_ok(&c, 200, "hello, world");
 	assert_int_equal(c.connects, 1);
@@ -472,7 +291,7 @@ static void test_connection_close_and_http10(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 4);
+	server_start(&s, sock_path, steps, 4);
 	client(&c, 5000, 1024);
 	post_ok(&c, 200, "hello, world");
 	assert_int_equal(c.fd, -1); /* closed on the server's word */
@@ -496,7 +315,7 @@ static void test_stale_connection_reconnects(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 2);
+	server_start(&s, sock_path, steps, 2);
 	client(&c, 5000, 1024);
 	post_ok(&c, 200, "hello, world");
 	assert_true(c.fd >= 0); /* the reply said nothing of a close */
@@ -524,7 +343,7 @@ static void test_reset_before_reply_is_retried_once(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 5);
+	server_start(&s, sock_path, steps, 5);
 	client(&c, 5000, 1024);
 	post_ok(&c, 200, "hello, world");
 	post_ok(&c, 200, "again");
@@ -550,7 +369,7 @@ static void test_eof_after_the_request_is_not_retried(void **state)
 	struct server s;
 
 	(void)state;
-	server_start(&s, steps, 2);
+	server_start(&s, sock_path, steps, 2);
 	client(&c, 2000, 1024);
 	post_ok(&c, 200, "hello, world");
 	post_fails(&c, -ECONNRESET, "the server closed the connection without replying");
@@ -588,7 +407,7 @@ static void test_bad_replies(void **state)
 		n += 1000;
 	}
 	huge_head[n] = '\0';
-	server_start(&s, steps, 7);
+	server_start(&s, sock_path, steps, 7);
 	client(&c, 5000, 1024);
 	post_fails(&c, -EPROTO, "not an HTTP/1.x status line: 'SSH-2.0-OpenSSH_9.2'");
 	post_fails(&c, -EPROTO, "bad Content-Length '1x'");
@@ -683,6 +502,202 @@ static void test_adopt_a_socketpair(void **state)
 	assert_int_equal(unixhttp_adopt(&c, -1, &e), -EBADF);
 }
 
+/* ---- methods other than POST ---- */
+
+static int request(struct unixhttp *c, const char *method, const char *target,
+		   const char *headers, const char *body, struct unixhttp_reply *rep,
+		   struct err *e)
+{
+	const struct unixhttp_req rq = { .method = method, .target = target, .headers = headers,
+					 .body = body, .len = body ? strlen(body) : 0 };
+
+	err_clear(e);
+	return unixhttp_request(c, &rq, rep, e);
+}
+
+/* GET and DELETE carry no body and no Content-Length; PUT and PATCH do;
+ * HEAD's reply has none whatever its Content-Length says. All on one
+ * connection, each request the exact bytes. */
+static void test_other_methods_wire_format(void **state)
+{
+	static const struct step steps[] = {
+		{ A_REPLY, OK_12, false },
+		{ A_REPLY, "HTTP/1.1 204 No Content\r\n\r\n", false },
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", false },
+		{ A_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false },
+		{ A_REPLY, "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nnew", false },
+	};
+	static const char *const want[] = {
+		"GET /volumes/vfs?attachments=0 HTTP/1.1\r\nHost: plugin\r\nX-A: 1\r\n"
+		"X-B: two\r\n\r\n",
+		"DELETE /volumes/vfs/v%201?force HTTP/1.1\r\nHost: plugin\r\n\r\n",
+		"HEAD / HTTP/1.1\r\nHost: plugin\r\n\r\n",
+		"PUT /x HTTP/1.1\r\nHost: plugin\r\nContent-Length: 0\r\n\r\n",
+		"PATCH /y HTTP/1.1\r\nHost: plugin\r\nContent-Type: application/json\r\n"
+		"Content-Length: 8\r\n\r\n{\"a\":1}\n",
+	};
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	server_start(&s, sock_path, steps, 5);
+	client(&c, 5000, 1024);
+	assert_int_equal(request(&c, "GET", "/volumes/vfs?attachments=0", "X-A: 1\r\nX-B: two\r\n",
+				 NULL, &rep, &e), 0);
+	assert_int_equal(rep.status, 200);
+	assert_string_equal(rep.body, "hello, world");
+	unixhttp_reply_release(&rep);
+	assert_int_equal(request(&c, "DELETE", "/volumes/vfs/v%201?force", NULL, NULL, &rep, &e),
+			 0);
+	assert_int_equal(rep.status, 204);
+	assert_null(rep.body);
+	assert_int_equal(request(&c, "HEAD", "/", NULL, NULL, &rep, &e), 0);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(rep.len, 0);
+	assert_null(rep.body);
+	assert_int_equal(request(&c, "PUT", "/x", NULL, NULL, &rep, &e), 0);
+	assert_string_equal(rep.body, "ok");
+	unixhttp_reply_release(&rep);
+	assert_int_equal(request(&c, "PATCH", "/y", "Content-Type: application/json\r\n",
+				 "{\"a\":1}\n", &rep, &e), 0);
+	assert_int_equal(rep.status, 201);
+	assert_string_equal(rep.body, "new");
+	unixhttp_reply_release(&rep);
+	/* the HEAD reply's Content-Length announced no body: still one connection */
+	assert_int_equal(c.connects, 1);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.requests, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(s.req_len[i], strlen(want[i]));
+		assert_string_equal(s.req[i], want[i]);
+	}
+}
+
+static void test_bad_requests_are_not_sent(void **state)
+{
+	static const char *const bad_methods[] = { "", "get", "GET /", "G\r\nX" };
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	char *huge;
+
+	(void)state;
+	unlink(sock_path);
+	client(&c, 1000, 16);
+	for (size_t i = 0; i < sizeof(bad_methods) / sizeof(bad_methods[0]); i++) {
+		assert_int_equal(request(&c, bad_methods[i], "/", NULL, NULL, &rep, &e), -EINVAL);
+		assert_non_null(strstr(e.msg, "bad request method"));
+	}
+	assert_int_equal(request(&c, NULL, "/", NULL, NULL, &rep, &e), -EINVAL);
+	assert_int_equal(request(&c, "GET", NULL, NULL, NULL, &rep, &e), -EINVAL);
+	/* a length without a body */
+	{
+		const struct unixhttp_req rq = { .method = "POST", .target = "/", .len = 3 };
+		assert_int_equal(unixhttp_request(&c, &rq, &rep, &e), -EINVAL);
+	}
+	/* header lines beyond the bound */
+	huge = malloc(UNIXHTTP_MAX_REQ_HEAD + 1);
+	assert_non_null(huge);
+	memset(huge, 'h', UNIXHTTP_MAX_REQ_HEAD);
+	huge[UNIXHTTP_MAX_REQ_HEAD] = '\0';
+	assert_int_equal(request(&c, "GET", "/", huge, NULL, &rep, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "the request head is longer than 256 KiB"));
+	free(huge);
+	/* nothing listens: a request that got this far would have said ENOENT */
+	assert_int_equal(c.connects, 0);
+	assert_null(rep.body);
+	unixhttp_release(&c);
+}
+
+/* A large chunked body (chunks bigger than the receive buffer, read
+ * straight into the reply) ends exactly where it should: the next reply
+ * on the connection is read whole. */
+static void test_large_chunks_then_keep_alive(void **state)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct step steps[] = {
+		{ A_REPLY, NULL, false },
+		{ A_REPLY, OK_12, false },
+	};
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	struct server s;
+	size_t n = 0, cap = 200000;
+	char *raw = malloc(cap);
+
+	(void)state;
+	assert_non_null(raw);
+	n += (size_t)snprintf(raw + n, cap - n, "%s", head);
+	/* 70000 + 30000 bytes: the alphabet again and again */
+	for (int chunk = 0; chunk < 2; chunk++) {
+		size_t len = chunk == 0 ? 70000 : 30000, base = chunk == 0 ? 0 : 70000;
+
+		n += (size_t)snprintf(raw + n, cap - n, "%zx\r\n", len);
+		for (size_t i = 0; i < len; i++)
+			raw[n++] = (char)('a' + (base + i) % 26);
+		memcpy(raw + n, "\r\n", 2);
+		n += 2;
+	}
+	n += (size_t)snprintf(raw + n, cap - n, "0\r\n\r\n");
+	steps[0].raw = raw;
+	server_start(&s, sock_path, steps, 2);
+	client(&c, 5000, 1 << 20);
+	assert_int_equal(post(&c, "{}", &rep, &e), 0);
+	assert_int_equal(rep.len, 100000);
+	for (size_t i = 0; i < rep.len; i++) {
+		if (rep.body[i] != 'a' + (char)(i % 26))
+			fail_msg("byte %zu is '%c'", i, rep.body[i]);
+	}
+	assert_int_equal(rep.body[rep.len], '\0');
+	unixhttp_reply_release(&rep);
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.connects, 1);
+	unixhttp_release(&c);
+	server_stop(&s);
+	free(raw);
+}
+
+/* Bytes the server sends past a large counted body were not asked for:
+ * whether they arrived with the body or after it, they are never read as
+ * the next reply; the next request goes out on a new connection. */
+static void test_unasked_bytes_after_a_large_body(void **state)
+{
+	static const char extra[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+	struct step steps[] = {
+		{ A_REPLY, NULL, false },
+		{ A_HANGUP, NULL, false },
+		{ A_REPLY, OK_12, false },
+	};
+	char *raw = malloc(big_reply_len + sizeof(extra));
+	struct unixhttp_reply rep;
+	struct err e = ERR_INIT;
+	struct unixhttp c;
+	struct server s;
+
+	(void)state;
+	assert_non_null(raw);
+	memcpy(raw, big_reply, big_reply_len);
+	memcpy(raw + big_reply_len, extra, sizeof(extra));
+	steps[0].raw = raw;
+	server_start(&s, sock_path, steps, 3);
+	client(&c, 5000, 1 << 20);
+	assert_int_equal(post(&c, "{}", &rep, &e), 0);
+	assert_int_equal(rep.len, 100000);
+	assert_int_equal(rep.body[99999], 'a' + (char)(99999 % 26));
+	unixhttp_reply_release(&rep);
+	usleep(20 * 1000); /* let the extra bytes arrive, if they have not yet */
+	post_ok(&c, 200, "hello, world");
+	assert_int_equal(c.connects, 2);
+	unixhttp_release(&c);
+	server_stop(&s);
+	assert_int_equal(s.accepts, 2);
+	free(raw);
+}
+
 /* ---- set-up ---- */
 
 static int setup(void **state)
@@ -732,6 +747,10 @@ int main(void)
 		cmocka_unit_test(test_connect_errors),
 		cmocka_unit_test(test_init_and_request_checks),
 		cmocka_unit_test(test_adopt_a_socketpair),
+		cmocka_unit_test(test_other_methods_wire_format),
+		cmocka_unit_test(test_bad_requests_are_not_sent),
+		cmocka_unit_test(test_large_chunks_then_keep_alive),
+		cmocka_unit_test(test_unasked_bytes_after_a_large_body),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

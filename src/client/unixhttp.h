@@ -1,36 +1,43 @@
 /*
  * unixhttp: a small HTTP/1.1 client over an AF_UNIX stream socket, so that
- * dvdcli can talk to a Docker volume plugin on its socket without libcurl
- * (whose ~32 shared libraries cost ~5 ms of loading at every exec, and
- * Mesos execs dvdcli once per mount). vplugin.c uses it for unix://
- * addresses; everything else (tcp, https) still goes through libcurl.
+ * the programs that nearly always talk to a local socket need no libcurl
+ * (whose ~30 shared libraries cost ~5 ms of loading and relocation at
+ * every exec): dvdcli, exec'd by Mesos once per mount, for a Docker volume
+ * plugin (dvdcli/vplugin.c), and the rexray CLI and agent for a libStorage
+ * server on a unix:// host (client/http.c). Everything else (tcp, https,
+ * TLS on a socket) still goes through libcurl, loaded on demand (curldl.h).
  *
- * What it does: POST requests, one at a time, on one connection kept alive
- * across requests. The request is "POST <target> HTTP/1.1", Host, the
- * caller's extra header lines, Content-Length and the body: the same bytes
- * libcurl sent for vplugin. The reply: a status line (HTTP/1.0 or 1.1;
+ * What it does: one request at a time, any method, on one connection kept
+ * alive across requests. The request is "<METHOD> <target> HTTP/1.1",
+ * Host, the caller's extra header lines, Content-Length (when there is a
+ * body, and always for POST and PUT) and the body: for vplugin's POSTs the
+ * same bytes libcurl sent. The reply: a status line (HTTP/1.0 or 1.1;
  * interim 1xx replies are skipped), headers, then a body delimited by
  * Content-Length, by Transfer-Encoding: chunked, or by the server closing
- * the connection. A reply with Connection: close (or an HTTP/1.0 one
- * without keep-alive) closes the connection after it.
+ * the connection (none for HEAD, 204 and 304). A reply with Connection:
+ * close (or an HTTP/1.0 one without keep-alive) closes the connection
+ * after it. Of the reply headers only those that frame the reply are
+ * read; the caller gets the status and the body.
  *
  * Reuse: a kept-alive connection the server has since closed is replaced,
  * once per request and transparently, when the request cannot have reached
  * the server: the idle connection already reads as closed, sending fails
  * (EPIPE), or the first read is a reset (the server closed with our request
  * unread). An end of file after the request was delivered is an error, not
- * retried: the server may have acted on it (a mount), and vplugin never
- * sends a request twice. A fresh connection is never retried.
+ * retried, whatever the method: the server may have acted on it (a mount),
+ * and no caller sends a request twice. A fresh connection is never retried.
  *
  * Bounds: each request, from connect to the last body byte, is bounded by
  * timeout_ms (one deadline, poll(2)), like CURLOPT_TIMEOUT_MS; the body by
- * max_body bytes; the status line and headers by UNIXHTTP_MAX_HEAD.
+ * max_body bytes; the status line and headers by UNIXHTTP_MAX_HEAD, and
+ * what we send before the body by UNIXHTTP_MAX_REQ_HEAD.
  *
  * Ownership: struct unixhttp is the caller's (on the stack or inside
  * another struct) and owns its socket; unixhttp_release closes it. A
  * reply's body is malloc'd and owned by the reply (unixhttp_reply_release).
- * One thread at a time per struct unixhttp. Never raises SIGPIPE, never
- * prints, never logs.
+ * One thread at a time per struct unixhttp (a caller shared by threads
+ * keeps one per thread, or a pool: client/http.c). Never raises SIGPIPE,
+ * never prints, never logs.
  *
  * Errors: 0 or a negative errno, with the message in e:
  *   -ETIMEDOUT	  the deadline passed (connecting, sending or receiving)
@@ -39,6 +46,7 @@
  *   -EFBIG	  the body is larger than max_body
  *   -EPROTO	  the reply is not HTTP/1.x as described above
  *   -ECONNRESET  the server closed the connection before the reply ended
+ *   -EINVAL	  a bad method or target, or a request head too long (nothing sent)
  *   -ENOMEM, or the errno of a failed send/recv/poll.
  * After any error the connection is closed; the next request reconnects.
  */
@@ -51,8 +59,9 @@
 
 #include "util/err.h"
 
-#define UNIXHTTP_MAX_HEAD (64u << 10) /* status line + headers of one reply */
-#define UNIXHTTP_RBUF	  16384	      /* receive buffer */
+#define UNIXHTTP_MAX_HEAD     (64u << 10)  /* status line + headers of one reply */
+#define UNIXHTTP_MAX_REQ_HEAD (256u << 10) /* request line + headers we send */
+#define UNIXHTTP_RBUF	      16384	   /* receive buffer */
 
 struct unixhttp {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -65,6 +74,16 @@ struct unixhttp {
 	/* received bytes not consumed yet: rbuf[rpos, rend) */
 	size_t rpos, rend;
 	char rbuf[UNIXHTTP_RBUF];
+};
+
+/* One request; every pointer is borrowed for the call. */
+struct unixhttp_req {
+	const char *method;  /* "GET", "POST", "DELETE" ...: upper-case letters */
+	const char *target;  /* "/path?query": starts with '/', no spaces or controls */
+	const char *headers; /* NULL or complete "Name: value\r\n" lines the caller
+			      * trusts (checked for nothing), sent after Host */
+	const char *body;    /* NULL: none (POST and PUT still say Content-Length: 0) */
+	size_t len;	     /* of body */
 };
 
 struct unixhttp_reply {
@@ -97,12 +116,18 @@ void unixhttp_release(struct unixhttp *c);
 int unixhttp_adopt(struct unixhttp *c, int fd, struct err *e);
 
 /*
- * POST body (len bytes; body may be NULL when len is 0) to target ("/x"),
- * with extra_headers (NULL or complete "Name: value\r\n" lines the caller
- * trusts) between Host and Content-Length. On success *rep holds the reply
- * (any status: mapping it is the caller's); free it with
- * unixhttp_reply_release. On failure rep->body is NULL.
+ * Send req and read the reply. On success *rep holds the reply (any
+ * status: mapping it is the caller's); free it with unixhttp_reply_release.
+ * On failure rep->body is NULL.
  * Returns 0 or a negative errno (see the top of this file).
+ */
+int unixhttp_request(struct unixhttp *c, const struct unixhttp_req *req,
+		     struct unixhttp_reply *rep, struct err *e);
+
+/*
+ * unixhttp_request of POST body (len bytes; body may be NULL when len is
+ * 0) to target ("/x"), with extra_headers (NULL or "Name: value\r\n"
+ * lines) between Host and Content-Length.
  */
 int unixhttp_post(struct unixhttp *c, const char *target, const char *extra_headers,
 		  const char *body, size_t len, struct unixhttp_reply *rep, struct err *e);

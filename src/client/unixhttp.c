@@ -9,9 +9,12 @@
  * The socket is non-blocking once connected; every wait is a poll(2) for
  * the time left until the deadline. Received bytes go through c->rbuf:
  * lines (status, headers, chunk sizes) are cut out of it in place, body
- * bytes are copied out of it into the reply.
+ * bytes are copied out of it into the reply. The bulk of a large body
+ * (a listing of thousands of volumes) is received straight into the
+ * reply instead, never past its end, so that the next reply on the
+ * connection is not read early.
  */
-#include "dvdcli/unixhttp.h"
+#include "client/unixhttp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQ_HEAD_MAX 4096 /* request line + headers we send */
-
 struct xfer {
 	struct unixhttp *c;
 	struct err *e;
@@ -39,6 +40,7 @@ struct xfer {
 	size_t head;	      /* status and header bytes read for this request */
 	bool retryable;	      /* the request cannot have reached the server */
 	bool connect_failed;  /* connect(2) itself failed */
+	bool head_only;	      /* a HEAD request: its reply never has a body */
 };
 
 /* What the status line and headers say about the body and the connection. */
@@ -231,27 +233,19 @@ static int send_all(struct xfer *x, struct iovec *iov, int n)
 
 /* ---- receiving ---- */
 
-/* Read more into rbuf (after moving the unread part to the front).
+/* Receive up to len bytes into buf, waiting for them until the deadline.
  * Returns the bytes read, 0 at end of file, or a negative errno. */
-static int fill(struct xfer *x)
+static int recv_some(struct xfer *x, char *buf, size_t len)
 {
-	struct unixhttp *c = x->c;
 	int r;
 
 	x->phase = "waiting for the reply";
-	if (c->rpos > 0) {
-		memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
-		c->rend -= c->rpos;
-		c->rpos = 0;
-	}
-	if (c->rend == sizeof(c->rbuf))
-		return err_set(x->e, -EPROTO, "a reply line is longer than %zu bytes",
-			       sizeof(c->rbuf));
+	if (len > INT_MAX)
+		len = INT_MAX;
 	for (;;) {
-		ssize_t n = recv(c->fd, c->rbuf + c->rend, sizeof(c->rbuf) - c->rend, 0);
+		ssize_t n = recv(x->c->fd, buf, len, 0);
 
 		if (n > 0) {
-			c->rend += (size_t)n;
 			x->got += (size_t)n;
 			return (int)n;
 		}
@@ -271,6 +265,27 @@ static int fill(struct xfer *x)
 		}
 		return err_set(x->e, -errno, "recv: %s", strerror(errno));
 	}
+}
+
+/* Read more into rbuf (after moving the unread part to the front).
+ * Returns the bytes read, 0 at end of file, or a negative errno. */
+static int fill(struct xfer *x)
+{
+	struct unixhttp *c = x->c;
+	int r;
+
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
+		c->rend -= c->rpos;
+		c->rpos = 0;
+	}
+	if (c->rend == sizeof(c->rbuf))
+		return err_set(x->e, -EPROTO, "a reply line is longer than %zu bytes",
+			       sizeof(c->rbuf));
+	r = recv_some(x, c->rbuf + c->rend, sizeof(c->rbuf) - c->rend);
+	if (r > 0)
+		c->rend += (size_t)r;
+	return r;
 }
 
 static int closed_early(struct xfer *x, const char *where)
@@ -444,26 +459,56 @@ static int read_head(struct xfer *x, struct head *h)
 
 /* ---- the body ---- */
 
+/* Room for n more bytes and the NUL; n <= b->max - b->len (checked by the callers). */
+static int body_reserve(struct xfer *x, struct body *b, size_t n)
+{
+	size_t need = b->len + n + 1, cap;
+	char *d;
+
+	if (need <= b->cap)
+		return 0;
+	/* exact when the size is known up front, doubling as a body grows */
+	cap = b->cap ? b->cap * 2 : 4096;
+	if (cap < need)
+		cap = need;
+	d = realloc(b->data, cap);
+	if (!d)
+		return err_set(x->e, -ENOMEM, "out of memory");
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
 static int body_append(struct xfer *x, struct body *b, const char *p, size_t n)
 {
+	int r;
+
 	if (n > b->max - b->len)
 		return err_set(x->e, -EFBIG, "the reply body is larger than %zu bytes", b->max);
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *d;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (!d)
-			return err_set(x->e, -ENOMEM, "out of memory");
-		b->data = d;
-		b->cap = cap;
-	}
+	if ((r = body_reserve(x, b, n)) < 0)
+		return r;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+/* Receive up to n body bytes straight into the body (rbuf is empty).
+ * Returns the bytes read, 0 at end of file, or a negative errno. */
+static int recv_body(struct xfer *x, struct body *b, size_t n)
+{
+	int r;
+
+	if (n > b->max - b->len)
+		return err_set(x->e, -EFBIG, "the reply body is larger than %zu bytes", b->max);
+	if ((r = body_reserve(x, b, n)) < 0)
+		return r;
+	r = recv_some(x, b->data + b->len, n);
+	if (r > 0) {
+		b->len += (size_t)r;
+		b->data[b->len] = '\0';
+	}
+	return r;
 }
 
 /* Move up to n buffered bytes into the body; returns how many. */
@@ -497,7 +542,14 @@ static int read_exact(struct xfer *x, struct body *b, unsigned long long n, bool
 		n -= taken;
 		if (n == 0)
 			break;
-		r = fill(x);
+		/* rbuf is empty now: a large rest skips it (one copy, fewer recvs) */
+		if (n >= sizeof(x->c->rbuf)) {
+			r = recv_body(x, b, n > SIZE_MAX ? SIZE_MAX : (size_t)n);
+			if (r > 0)
+				n -= (unsigned long long)r;
+		} else {
+			r = fill(x);
+		}
 		if (r < 0)
 			return r;
 		if (r == 0 && counted)
@@ -511,8 +563,13 @@ static int read_exact(struct xfer *x, struct body *b, unsigned long long n, bool
 
 static int read_length_body(struct xfer *x, const struct head *h, struct body *b)
 {
+	int r;
+
 	if (h->length > b->max)
 		return err_set(x->e, -EFBIG, "the reply body is larger than %zu bytes", b->max);
+	/* the whole body in one allocation, not a series of doublings */
+	if (h->length > 0 && (r = body_reserve(x, b, (size_t)h->length)) < 0)
+		return r;
 	return read_exact(x, b, h->length, true, NULL);
 }
 
@@ -593,24 +650,24 @@ static int read_to_close(struct xfer *x, struct body *b)
 	}
 }
 
-static bool has_body(int status)
+static bool has_body(const struct xfer *x, int status)
 {
-	return status >= 200 && status != 204 && status != 304;
+	return !x->head_only && status >= 200 && status != 204 && status != 304;
 }
 
 /* Whether the connection can carry the next request after this reply. */
-static bool keeps_alive(const struct head *h)
+static bool keeps_alive(const struct xfer *x, const struct head *h)
 {
 	if (h->conn_close)
 		return false;
 	if (h->minor == 0 && !h->conn_keep_alive)
 		return false;
-	return h->chunked || h->has_length || !has_body(h->status);
+	return h->chunked || h->has_length || !has_body(x, h->status);
 }
 
 static int read_body(struct xfer *x, const struct head *h, struct body *b)
 {
-	if (!has_body(h->status))
+	if (!has_body(x, h->status))
 		return 0;
 	if (h->chunked)
 		return read_chunked_body(x, b);
@@ -621,22 +678,66 @@ static int read_body(struct xfer *x, const struct head *h, struct body *b)
 
 /* ---- one request ---- */
 
-/* "POST <target> HTTP/1.1" and the headers, the way libcurl wrote them for vplugin. */
-static int format_head(struct xfer *x, char *buf, size_t sz, const char *target,
-		       const char *extra, size_t len)
+/* An HTTP method token; ours are upper-case words. */
+static bool method_ok(const char *m)
 {
+	if (!*m)
+		return false;
+	for (; *m; m++) {
+		if (*m < 'A' || *m > 'Z')
+			return false;
+	}
+	return true;
+}
+
+/* A request target that cannot split the request line. */
+static bool target_ok(const char *t)
+{
+	if (t[0] != '/')
+		return false;
+	for (; *t; t++) {
+		if ((unsigned char)*t <= ' ' || *t == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* A server must be told the size of a POST or PUT even when it is 0. */
+static bool sends_length(const struct unixhttp_req *rq)
+{
+	return rq->body || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0;
+}
+
+/*
+ * The request line and headers into *out (malloc'd; the caller frees it):
+ * for a POST the bytes libcurl wrote for vplugin. Returns their length.
+ */
+static int format_head(struct xfer *x, const struct unixhttp_req *rq, char **out)
+{
+	static const char fmt[] = "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s\r\n";
+	const char *extra = rq->headers ? rq->headers : "";
+	char length[48] = "";
 	int n;
 
-	for (const char *p = target; *p; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return err_set(x->e, -EINVAL, "bad request target '%.64s'", target);
-	}
-	if (target[0] != '/')
-		return err_set(x->e, -EINVAL, "bad request target '%.64s'", target);
-	n = snprintf(buf, sz, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
-		     target, x->c->host, extra ? extra : "", len);
-	if (n < 0 || (size_t)n >= sz)
-		return err_set(x->e, -EINVAL, "the request head is longer than %zu bytes", sz);
+	*out = NULL;
+	if (!rq->method || !method_ok(rq->method))
+		return err_set(x->e, -EINVAL, "bad request method '%.16s'",
+			       rq->method ? rq->method : "");
+	if (!rq->target || !target_ok(rq->target))
+		return err_set(x->e, -EINVAL, "bad request target '%.64s'",
+			       rq->target ? rq->target : "");
+	if (!rq->body && rq->len)
+		return err_set(x->e, -EINVAL, "a body length without a body");
+	if (sends_length(rq))
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", rq->len);
+	n = snprintf(NULL, 0, fmt, rq->method, rq->target, x->c->host, extra, length);
+	if (n < 0 || (size_t)n > UNIXHTTP_MAX_REQ_HEAD)
+		return err_set(x->e, -EINVAL, "the request head is longer than %u KiB",
+			       UNIXHTTP_MAX_REQ_HEAD >> 10);
+	*out = malloc((size_t)n + 1);
+	if (!*out)
+		return err_set(x->e, -ENOMEM, "out of memory");
+	snprintf(*out, (size_t)n + 1, fmt, rq->method, rq->target, x->c->host, extra, length);
 	return n;
 }
 
@@ -659,24 +760,25 @@ static int exchange(struct xfer *x, char *head, size_t head_len, const char *bod
 		return r;
 	*status = h.status;
 	/* bytes past the reply were not asked for: do not read them as the next one */
-	if (!keeps_alive(&h) || x->c->rpos != x->c->rend)
+	if (!keeps_alive(x, &h) || x->c->rpos != x->c->rend)
 		drop(x->c);
 	else
 		x->c->served++;
 	return 0;
 }
 
-int unixhttp_post(struct unixhttp *c, const char *target, const char *extra_headers,
-		  const char *body, size_t len, struct unixhttp_reply *rep, struct err *e)
+int unixhttp_request(struct unixhttp *c, const struct unixhttp_req *rq,
+		     struct unixhttp_reply *rep, struct err *e)
 {
 	struct xfer x = { .c = c, .e = e, .deadline = now_ms() + c->timeout_ms };
-	char head[REQ_HEAD_MAX];
+	char *head;
 	int n, r;
 
 	memset(rep, 0, sizeof(*rep));
-	n = format_head(&x, head, sizeof(head), target, extra_headers, len);
+	n = format_head(&x, rq, &head);
 	if (n < 0)
 		return n;
+	x.head_only = strcmp(rq->method, "HEAD") == 0;
 	for (int attempt = 0;; attempt++) {
 		struct body b = { .max = c->max_body };
 		bool reused;
@@ -684,21 +786,34 @@ int unixhttp_post(struct unixhttp *c, const char *target, const char *extra_head
 		x.connect_failed = false;
 		if ((r = ensure_conn(&x, &reused)) < 0) {
 			rep->connect_failed = x.connect_failed;
-			return r;
+			break;
 		}
-		r = exchange(&x, head, (size_t)n, body, len, &b, &rep->status);
+		r = exchange(&x, head, (size_t)n, rq->body, rq->len, &b, &rep->status);
 		if (r == 0) {
 			rep->body = b.data;
 			rep->len = b.len;
-			return 0;
+			break;
 		}
 		free(b.data);
 		drop(c);
 		/* a stale kept-alive connection, and the request never reached the server */
 		if (!(x.retryable && reused && attempt == 0))
-			return r;
+			break;
 		err_clear(e);
 	}
+	free(head);
+	return r;
+}
+
+int unixhttp_post(struct unixhttp *c, const char *target, const char *extra_headers,
+		  const char *body, size_t len, struct unixhttp_reply *rep, struct err *e)
+{
+	const struct unixhttp_req rq = {
+		.method = "POST", .target = target, .headers = extra_headers,
+		.body = body, .len = len,
+	};
+
+	return unixhttp_request(c, &rq, rep, e);
 }
 
 /* ---- set-up ---- */
