@@ -23,6 +23,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -151,6 +152,15 @@ def main():
         eng = bl.Engine(CLEAN, service=svc, plugin_dir=bl.PLUGIN_DIR)
         eng.start()
         engines[svc] = eng
+    # the floor: a plugin that keeps names in memory and does nothing else
+    # (bench/static_server --memory): what any plugin costs dockerd
+    _, static_server = bl.build_helpers()
+    null_name = bl.unique_plugin("rrnull")
+    null_sock = os.path.join(bl.PLUGIN_DIR, null_name + ".sock")
+    CLEAN.files.append(null_sock)
+    null_proc = subprocess.Popen([static_server, null_sock, "--memory"])
+    CLEAN.procs.append(null_proc)
+    bl.wait_socket(null_sock, null_proc)
     api = DockerAPI(dk.sock)
     seq = [0]
 
@@ -163,7 +173,8 @@ def main():
             return time.monotonic() - t0
         return f
 
-    drivers = {"local": "local", "loop": engines["loop"].plugin, "vfs": engines["vfs"].plugin}
+    drivers = {"local": "local", "loop": engines["loop"].plugin, "vfs": engines["vfs"].plugin,
+               "null": null_name}
     for d in drivers.values():  # warm-up: dockerd finds and activates the plugins
         api.cycle(d, "b2warm")
     bl.log("B2: %d rounds of %d create+inspect+rm per driver" % (ARGS.rounds, ARGS.count))
@@ -173,7 +184,7 @@ def main():
     for n in names:
         res[n + "_s"] = t[n]
         res[n + "_median_s"] = bl.median(t[n])
-    for svc in ("loop", "vfs"):
+    for svc in ("loop", "vfs", "null"):
         res[svc + "_ratio_rounds"] = [a / b for a, b in zip(t[svc], t["local"])]
         res[svc + "_ratio"] = bl.median(res[svc + "_ratio_rounds"])
 
@@ -199,9 +210,10 @@ def main():
             raise RuntimeError("engine %s: %d, volumes left behind: %r" % (svc, st, left[:10]))
     bl.save_result("b2_docker", res)
     print("B2 %d x create+inspect+rm: local %.0f ms, rexray loop %.0f ms (%.2fx), "
-          "rexray vfs %.0f ms (%.2fx); target <= 1.2x"
+          "rexray vfs %.0f ms (%.2fx); target <= 1.2x; a plugin doing nothing %.0f ms (%.2fx)"
           % (ARGS.count, res["local_median_s"] * 1e3, res["loop_median_s"] * 1e3,
-             res["loop_ratio"], res["vfs_median_s"] * 1e3, res["vfs_ratio"]))
+             res["loop_ratio"], res["vfs_median_s"] * 1e3, res["vfs_ratio"],
+             res["null_median_s"] * 1e3, res["null_ratio"]))
     print("B2 plugin calls per cycle: %s; loop method latencies (ms): %s"
           % (" ".join(res["plugin_calls_per_cycle"]),
              ", ".join("%s %.2f" % kv for kv in res["loop_method_ms"].items())))

@@ -8,6 +8,12 @@
  * and dropped; the reply carries the same Content-Type as the engine's.
  *
  *   static_server SOCKET GET_BODY_FILE PATH_BODY_FILE
+ *   static_server SOCKET --memory
+ *
+ * --memory is B2's floor: a plugin that keeps volume names in memory and
+ * answers Create, Get, Remove, Path, List and Capabilities at once, so that
+ * what dockerd spends on a plugin (its client, the round trips) can be told
+ * from what the engine spends behind it.
  *
  * Runs until SIGTERM or SIGINT; removes its socket on the way out.
  */
@@ -15,6 +21,8 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +81,139 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return ret;
 }
 
+/* ---- --memory: names in a small table ---- */
+
+#define MEM_NAMES 4096
+#define MEM_BODY 4096
+
+static char *names[MEM_NAMES];
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct body {
+	size_t len;
+	char text[MEM_BODY];
+};
+
+/* The "Name" of a request body (no escapes in the bench's names). */
+static void name_of(const char *body, char *out, size_t sz)
+{
+	const char *p = strstr(body, "\"Name\":\"");
+	size_t n = 0;
+
+	if (p)
+		for (p += 8; *p && *p != '"' && n + 1 < sz; p++)
+			out[n++] = *p;
+	out[n] = '\0';
+}
+
+static int find_name(const char *name)
+{
+	for (int i = 0; i < MEM_NAMES; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* 1: the name was there; then Remove drops it, Create keeps it. */
+static bool names_op(const char *name, char op)
+{
+	bool had;
+	int i;
+
+	pthread_mutex_lock(&names_mu);
+	i = find_name(name);
+	had = i >= 0;
+	if (op == 'c' && !had)
+		for (i = 0; i < MEM_NAMES; i++)
+			if (!names[i]) {
+				names[i] = strdup(name);
+				break;
+			}
+	if (op == 'r' && had) {
+		free(names[i]);
+		names[i] = NULL;
+	}
+	pthread_mutex_unlock(&names_mu);
+	return had;
+}
+
+static enum MHD_Result reply_copy(struct MHD_Connection *conn, unsigned status, const char *body)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", CONTENT_TYPE);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result memory_answer(struct MHD_Connection *conn, const char *url,
+				     const char *body)
+{
+	char name[256], out[512];
+
+	name_of(body, name, sizeof(name));
+	if (strcmp(url, "/Plugin.Activate") == 0)
+		return reply(conn, 200, activate, sizeof(activate) - 1);
+	if (strcmp(url, "/VolumeDriver.Capabilities") == 0)
+		return reply_copy(conn, 200, "{\"Capabilities\":{\"Scope\":\"global\"}}");
+	if (strcmp(url, "/VolumeDriver.List") == 0)
+		return reply_copy(conn, 200, "{\"Volumes\":[],\"Err\":\"\"}");
+	if (strcmp(url, "/VolumeDriver.Create") == 0) {
+		names_op(name, 'c');
+		return reply_copy(conn, 200, "{\"Err\":\"\"}");
+	}
+	if (strcmp(url, "/VolumeDriver.Remove") == 0)
+		return reply_copy(conn, 200, names_op(name, 'r') ? "{\"Err\":\"\"}"
+								  : "{\"Err\":\"not found\"}");
+	if (strcmp(url, "/VolumeDriver.Get") == 0) {
+		if (!names_op(name, 'g'))
+			return reply_copy(conn, 500, "{\"Err\":\"not found\"}");
+		snprintf(out, sizeof(out), "{\"Volume\":{\"Name\":\"%s\",\"Status\":{}},\"Err\":\"\"}",
+			 name);
+		return reply_copy(conn, 200, out);
+	}
+	if (strcmp(url, "/VolumeDriver.Path") == 0)
+		return reply_copy(conn, 200, "{\"Mountpoint\":\"\",\"Err\":\"\"}");
+	return reply(conn, 404, notfound, sizeof(notfound) - 1);
+}
+
+static enum MHD_Result on_memory_request(void *cls, struct MHD_Connection *conn, const char *url,
+					 const char *method, const char *version,
+					 const char *upload_data, size_t *upload_data_size,
+					 void **con_cls)
+{
+	struct body *b = *con_cls;
+	enum MHD_Result r;
+
+	(void)cls;
+	(void)method;
+	(void)version;
+	if (!b) {
+		if (!(b = calloc(1, sizeof(*b))))
+			return MHD_NO;
+		*con_cls = b;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		if (n > MEM_BODY - 1 - b->len)
+			n = MEM_BODY - 1 - b->len;
+		memcpy(b->text + b->len, upload_data, n);
+		b->len += n;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	r = memory_answer(conn, url, b->text);
+	free(b);
+	*con_cls = NULL;
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -108,13 +249,18 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int fd, sig;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: static_server SOCKET GET_BODY_FILE PATH_BODY_FILE\n");
+	bool memory = argc == 3 && strcmp(argv[2], "--memory") == 0;
+
+	if (argc != 4 && !memory) {
+		fprintf(stderr, "usage: static_server SOCKET GET_BODY_FILE PATH_BODY_FILE\n"
+				"       static_server SOCKET --memory\n");
 		return 2;
 	}
-	get_body = slurp(argv[2], &get_len);
-	path_body = slurp(argv[3], &path_len);
-	if (!get_body || !path_body) {
+	if (!memory) {
+		get_body = slurp(argv[2], &get_len);
+		path_body = slurp(argv[3], &path_len);
+	}
+	if (!memory && (!get_body || !path_body)) {
 		fprintf(stderr, "static_server: cannot read the reply bodies\n");
 		return 1;
 	}
@@ -138,7 +284,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 				     MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+			     0, NULL, NULL, memory ? on_memory_request : on_request, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
 			     1000u, MHD_OPTION_END);
 	if (!d) {
