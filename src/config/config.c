@@ -953,11 +953,21 @@ static bool opens_block_scalar(const char *t, size_t b, size_t end)
 }
 
 /*
- * Refuse explicit keys ('?' starting a block mapping entry, also after
- * "- "): a config file needs only plain keys, and libfyaml 0.7.12 crashes
- * in fy_parser_destroy on some of them ("? e:<TAB>-", crashes/config
- * README, 6). Lines inside a block scalar ('|', '>') are text, not
- * structure, and are skipped.
+ * Is t[i], a '?', the explicit key indicator? It is when it starts a token
+ * (line start, or after a blank or a flow or block indicator) and a blank
+ * or the line's end follows.
+ */
+static bool key_indicator(const char *t, size_t b, size_t i, size_t end)
+{
+	return (i == b || strchr(" \t-:,[{", t[i - 1])) && ends_token(t, i + 1, end);
+}
+
+/*
+ * Refuse explicit keys ('?'), wherever they stand outside quotes, comments
+ * and block scalars: a config file needs only plain keys, and libfyaml
+ * 0.7.12 crashes in fy_parser_destroy on some of them ("? e:<TAB>-",
+ * ": ? e:<TAB>-"; crashes/config README, 6). Lines inside a block scalar
+ * ('|', '>') are text, not structure, and are skipped.
  */
 static int explicit_key_check(const char *t, size_t len, const char *name, struct err *e)
 {
@@ -965,29 +975,33 @@ static int explicit_key_check(const char *t, size_t len, const char *name, struc
 	int line = 1;
 
 	for (size_t b = 0; b < len; line++) {
-		size_t end = b, i = b;
+		size_t end = b, ind = b;
+		char quote = 0;
 
 		while (end < len && t[end] != '\n')
 			end++;
-		while (i < end && t[i] == ' ')
-			i++;
-		if (scalar_indent >= 0 && (i == end || (long)(i - b) > scalar_indent)) {
+		while (ind < end && t[ind] == ' ')
+			ind++;
+		if (scalar_indent >= 0 && (ind == end || (long)(ind - b) > scalar_indent)) {
 			b = end + 1;
 			continue;
 		}
 		scalar_indent = -1;
-		while (i + 1 < end && t[i] == '-' && is_blank(t[i + 1]))
-			for (i++; i < end && is_blank(t[i]); i++)
-				;
-		if (i < end && t[i] == '?' && ends_token(t, i + 1, end))
-			return err_set(e, -EINVAL, "config: %s:%d:%zu: explicit keys ('?') are not "
-				       "allowed in a config file", name, line, i - b + 1);
-		if (opens_block_scalar(t, b, end)) {
-			size_t ind = b;
-			while (ind < end && t[ind] == ' ')
-				ind++;
-			scalar_indent = (long)(ind - b);
+		for (size_t i = ind; i < end; i++) {
+			if (quote) {
+				if (t[i] == quote)
+					quote = 0;
+			} else if (t[i] == '\'' || t[i] == '"') {
+				quote = t[i];
+			} else if (t[i] == '#' && (i == b || is_blank(t[i - 1]))) {
+				break;
+			} else if (t[i] == '?' && key_indicator(t, b, i, end)) {
+				return err_set(e, -EINVAL, "config: %s:%d:%zu: explicit keys ('?') are "
+					       "not allowed in a config file", name, line, i - b + 1);
+			}
 		}
+		if (opens_block_scalar(t, b, end))
+			scalar_indent = (long)(ind - b);
 		b = end + 1;
 	}
 	return 0;

@@ -946,6 +946,8 @@ static void test_hostile_yaml_is_refused(void **state)
 		CASE("a: \xef\xbf\xbf\n", "U+FFFF"),
 		CASE("? e:\t-", "t.yml:1:1: explicit keys ('?')"),
 		CASE("a:\n  - ? e:\t-\n", "t.yml:2:5: explicit keys ('?')"),
+		CASE(": ? e:\t-", "t.yml:1:3: explicit keys ('?')"),
+		CASE("{? a: b}", "t.yml:1:2: explicit keys ('?')"),
 #undef CASE
 	};
 	(void)state;
@@ -965,7 +967,7 @@ static void test_hostile_yaml_is_refused(void **state)
  * a line starting with '?' inside a block scalar. */
 static void test_unicode_yaml_is_accepted(void **state)
 {
-	static const char text2[] = "d: |\n  ? not a key\ne: ?x\n";
+	static const char text2[] = "d: |\n  ? not a key\ne: ?x\nf: 'a ? b' # c ? d\n";
 	static const char text[] = "\xef\xbb\xbf" "a:\t\"x\"\r\nb: caf\xc3\xa9 \xc2\x85 \xf0\x9f\x92\xbe\n";
 	struct cfg *c = cfg_new();
 	struct err e = ERR_INIT;
@@ -982,6 +984,7 @@ static void test_unicode_yaml_is_accepted(void **state)
 	assert_int_equal(cfg_load_string(c, "t.yml", text2, strlen(text2), &e), 0);
 	assert_string_equal(cfg_get(c, "d"), "? not a key\n");
 	assert_string_equal(cfg_get(c, "e"), "?x");
+	assert_string_equal(cfg_get(c, "f"), "a ? b");
 	cfg_free(c);
 }
 
