@@ -66,11 +66,10 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
-			     size_t len)
+static enum MHD_Result reply_mode(struct MHD_Connection *conn, unsigned status,
+				  const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, mode);
 	enum MHD_Result ret;
 
 	if (!resp)
@@ -79,6 +78,12 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
+			     size_t len)
+{
+	return reply_mode(conn, status, body, len, MHD_RESPMEM_PERSISTENT);
 }
 
 /* ---- --memory: names in a small table ---- */
@@ -139,16 +144,7 @@ static bool names_op(const char *name, char op)
 
 static enum MHD_Result reply_copy(struct MHD_Connection *conn, unsigned status, const char *body)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", CONTENT_TYPE);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return reply_mode(conn, status, body, strlen(body), MHD_RESPMEM_MUST_COPY);
 }
 
 static enum MHD_Result memory_answer(struct MHD_Connection *conn, const char *url,
