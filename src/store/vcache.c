@@ -12,8 +12,9 @@
  * volumes in use) and kept as deep copies.
  */
 struct vcache_entry {
-	struct vcache_entry *next;
-	uint64_t hash;
+	struct vcache_entry *next;    /* chain by (service, name) */
+	struct vcache_entry *next_id; /* chain by (service, id): writes forget by id */
+	uint64_t hash, id_hash;
 	int64_t size, iops, created_at;
 	bool encrypted;
 	struct volume_attachment *att;
@@ -22,17 +23,22 @@ struct vcache_entry {
 	char buf[];
 };
 
-/* FNV-1a over service, a 0 byte, and the name folded as NOCASE does. */
-static uint64_t key_hash(const char *service, const char *name)
+/* FNV-1a over service, a 0 byte, and s (folded as NOCASE does if fold). */
+static uint64_t fnv(const char *service, const char *s, bool fold)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (const unsigned char *p = (const unsigned char *)service; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
 	h = (h ^ 0) * 1099511628211ULL;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ (fold && *p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 1099511628211ULL;
 	return h;
+}
+
+static uint64_t key_hash(const char *service, const char *name)
+{
+	return fnv(service, name, true);
 }
 
 static bool same_name(const char *key, const char *name)
@@ -53,6 +59,19 @@ static struct vcache_entry **find_slot(struct vcache *c, const char *service, co
 	for (; *pp; pp = &(*pp)->next)
 		if ((*pp)->hash == h && strcmp((*pp)->service, service) == 0 &&
 		    same_name((*pp)->key, name))
+			return pp;
+	return pp;
+}
+
+/* Where en (or, with en NULL, the entry of id) is linked in its id chain. */
+static struct vcache_entry **find_id_slot(struct vcache *c, const char *service, const char *id,
+					  uint64_t h)
+{
+	struct vcache_entry **pp = &c->id_slots[h % c->nslots];
+
+	for (; *pp; pp = &(*pp)->next_id)
+		if ((*pp)->id_hash == h && strcmp((*pp)->id, id) == 0 &&
+		    strcmp((*pp)->service, service) == 0)
 			return pp;
 	return pp;
 }
@@ -97,20 +116,40 @@ static int grow(struct vcache *c)
 {
 	size_t nslots = c->nslots ? c->nslots * 2 : 1024;
 	struct vcache_entry **slots = calloc(nslots, sizeof(*slots));
+	struct vcache_entry **id_slots = calloc(nslots, sizeof(*id_slots));
 
-	if (!slots)
+	if (!slots || !id_slots) {
+		free(slots);
+		free(id_slots);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < c->nslots; i++) {
 		for (struct vcache_entry *en = c->slots[i], *next; en; en = next) {
 			next = en->next;
 			en->next = slots[en->hash % nslots];
 			slots[en->hash % nslots] = en;
+			en->next_id = id_slots[en->id_hash % nslots];
+			id_slots[en->id_hash % nslots] = en;
 		}
 	}
 	free(c->slots);
+	free(c->id_slots);
 	c->slots = slots;
+	c->id_slots = id_slots;
 	c->nslots = nslots;
 	return 0;
+}
+
+/* Unlink en, found at *pp in its name chain, from both chains and free it. */
+static void entry_drop(struct vcache *c, struct vcache_entry **pp)
+{
+	struct vcache_entry *en = *pp, **ip = find_id_slot(c, en->service, en->id, en->id_hash);
+
+	*pp = en->next;
+	if (*ip == en)
+		*ip = en->next_id;
+	entry_free(en);
+	c->n--;
 }
 
 /* Append s (NULL stays NULL) to the entry's buffer at *at. */
@@ -172,13 +211,14 @@ void vcache_put(struct vcache *c, const char *service, const struct volume *v)
 	en->fields = pack(en, &at, fields_text);
 	free(fields_text);
 	en->hash = h = key_hash(service, v->name);
+	en->id_hash = fnv(service, v->id, false);
 	pp = find_slot(c, service, v->name, h);
-	if (*pp) { /* replace: the newer row wins */
-		en->next = (*pp)->next;
-		entry_free(*pp);
-		c->n--;
-	}
+	if (*pp) /* replace: the newer row wins */
+		entry_drop(c, pp);
+	en->next = *pp;
 	*pp = en;
+	en->next_id = c->id_slots[en->id_hash % c->nslots];
+	c->id_slots[en->id_hash % c->nslots] = en;
 	c->n++;
 }
 
@@ -215,18 +255,11 @@ int vcache_get(struct vcache *c, const char *service, const char *name, struct v
 
 void vcache_forget_id(struct vcache *c, const char *service, const char *id)
 {
-	for (size_t i = 0; i < c->nslots; i++) {
-		for (struct vcache_entry **pp = &c->slots[i]; *pp;) {
-			struct vcache_entry *en = *pp;
-			if (strcmp(en->id, id) == 0 && (!service || strcmp(en->service, service) == 0)) {
-				*pp = en->next;
-				entry_free(en);
-				c->n--;
-			} else {
-				pp = &en->next;
-			}
-		}
-	}
+	struct vcache_entry *en;
+
+	if (!c->nslots || !(en = *find_id_slot(c, service, id, fnv(service, id, false))))
+		return;
+	entry_drop(c, find_slot(c, en->service, en->key, en->hash));
 }
 
 void vcache_clear(struct vcache *c)
@@ -238,7 +271,9 @@ void vcache_clear(struct vcache *c)
 		}
 	}
 	free(c->slots);
+	free(c->id_slots);
 	c->slots = NULL;
+	c->id_slots = NULL;
 	c->nslots = 0;
 	c->n = 0;
 }

@@ -26,8 +26,9 @@
 struct vcache_entry;
 
 struct vcache {
-	struct vcache_entry **slots; /* chains; NULL until the first put */
-	size_t nslots;
+	struct vcache_entry **slots;	/* chains by name; NULL until the first put */
+	struct vcache_entry **id_slots; /* the same entries chained by id */
+	size_t nslots;			/* of each */
 	size_t n;
 };
 
@@ -36,7 +37,7 @@ int vcache_get(struct vcache *c, const char *service, const char *name, struct v
 /* Remember a copy of v (a committed row). Best effort: silently nothing
  * on OOM or when full. */
 void vcache_put(struct vcache *c, const char *service, const struct volume *v);
-/* Forget the entry of the volume with this id (NULL service: any). */
+/* Forget the entry of the volume with this id, if cached. */
 void vcache_forget_id(struct vcache *c, const char *service, const char *id);
 void vcache_clear(struct vcache *c);
 

@@ -317,6 +317,19 @@ static void test_vcache_entries(void **state)
 	vcache_forget_id(&c, "b", "id2");
 	assert_int_equal(vcache_get(&c, "b", "vol2", &got), -ENOENT);
 	assert_int_equal(c.n, 2999);
+	vcache_forget_id(&c, "a", "id4"); /* id4 is b's: nothing */
+	assert_int_equal(c.n, 2999);
+	/* a newer row of a name replaces the entry, in both indexes */
+	make_volume(&v, "id4", "VOL4", 44);
+	vcache_put(&c, "b", &v);
+	volume_release(&v);
+	assert_int_equal(c.n, 2999);
+	assert_int_equal(vcache_get(&c, "b", "vol4", &got), 0);
+	assert_int_equal(got.size, 44);
+	volume_release(&got);
+	vcache_forget_id(&c, "b", "id4");
+	assert_int_equal(vcache_get(&c, "b", "vol4", &got), -ENOENT);
+	assert_int_equal(c.n, 2998);
 	vcache_clear(&c);
 	assert_int_equal(c.n, 0);
 	assert_int_equal(vcache_get(&c, "a", "vol1", &got), -ENOENT);
