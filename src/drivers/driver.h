@@ -21,6 +21,7 @@
 #ifndef RR_DRIVER_H
 #define RR_DRIVER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -163,5 +164,19 @@ int driver_instance_inspect_default(const char *driver, const struct instance_id
  * given scopes, else the hostname; metadata = the hostname as a JSON string. */
 int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
 				 struct instance_id *out, struct err *e);
+
+/*
+ * Shared by executors whose calls need one directory from the config
+ * (vfs.root, loop.volumePath): resolve(cfg, scopes, paths, buf, PATH_MAX,
+ * e) finds it. executor_dir_open/close are such an executor's open/close
+ * (x->priv holds the directory); executor_dir gives it in buf, from
+ * x->priv when opened, else resolved now.
+ */
+typedef int (*exec_dir_fn)(const struct cfg *cfg, const char *const *scopes,
+			   const struct paths *paths, char *out, size_t outsz, struct err *e);
+int executor_dir_open(struct exec_ctx *x, exec_dir_fn resolve, struct err *e);
+void executor_dir_close(struct exec_ctx *x);
+int executor_dir(const struct exec_ctx *x, exec_dir_fn resolve, char buf[PATH_MAX],
+		 struct err *e);
 
 #endif

@@ -439,9 +439,7 @@ static int image_of(const struct exec_ctx *x, const char *id, char *img, size_t 
 	char dir[PATH_MAX];
 	int r;
 
-	if (x->priv)
-		return image_path(((const struct loop_priv *)x->priv)->dir, id, img, sz, e);
-	if ((r = volume_path(x->cfg, x->scopes, x->paths, dir, sizeof(dir), e)) < 0)
+	if ((r = executor_dir(x, volume_path, dir, e)) < 0)
 		return r;
 	return image_path(dir, id, img, sz, e);
 }
@@ -561,23 +559,7 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 
 static int loop_exec_open(struct exec_ctx *x, struct err *e)
 {
-	struct loop_priv *p = calloc(1, sizeof(*p));
-	int r;
-
-	if (!p)
-		return err_set(e, -ENOMEM, "out of memory");
-	if ((r = volume_path(x->cfg, x->scopes, x->paths, p->dir, sizeof(p->dir), e)) < 0) {
-		free(p);
-		return r;
-	}
-	x->priv = p;
-	return 0;
-}
-
-static void loop_exec_close(struct exec_ctx *x)
-{
-	free(x->priv);
-	x->priv = NULL;
+	return executor_dir_open(x, volume_path, e);
 }
 
 const struct storage_executor loop_executor = {
@@ -589,5 +571,5 @@ const struct storage_executor loop_executor = {
 	.device_find = loop_exec_device_find,
 	.device_put = loop_exec_device_put,
 	.open = loop_exec_open,
-	.close = loop_exec_close,
+	.close = executor_dir_close,
 };

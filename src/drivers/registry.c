@@ -115,3 +115,33 @@ int driver_instance_inspect_default(const char *driver, const struct instance_id
 	json_decref(meta);
 	return r;
 }
+
+int executor_dir_open(struct exec_ctx *x, exec_dir_fn resolve, struct err *e)
+{
+	char *dir = malloc(PATH_MAX);
+	int r;
+
+	if (!dir)
+		return err_set(e, -ENOMEM, "out of memory");
+	if ((r = resolve(x->cfg, x->scopes, x->paths, dir, PATH_MAX, e)) < 0) {
+		free(dir);
+		return r;
+	}
+	x->priv = dir;
+	return 0;
+}
+
+void executor_dir_close(struct exec_ctx *x)
+{
+	free(x->priv);
+	x->priv = NULL;
+}
+
+int executor_dir(const struct exec_ctx *x, exec_dir_fn resolve, char buf[PATH_MAX],
+		 struct err *e)
+{
+	if (!x->priv)
+		return resolve(x->cfg, x->scopes, x->paths, buf, PATH_MAX, e);
+	memcpy(buf, x->priv, strlen(x->priv) + 1);
+	return 0;
+}

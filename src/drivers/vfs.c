@@ -193,9 +193,7 @@ static int vfs_exec_device_find(const struct exec_ctx *x, const char *volume_id,
 	struct stat st;
 	int r;
 
-	if (x->priv)
-		strcpy(root, ((const struct vfs_priv *)x->priv)->root);
-	else if ((r = vfs_root(x->cfg, x->scopes, x->paths, root, sizeof(root), e)) < 0)
+	if ((r = executor_dir(x, vfs_root, root, e)) < 0)
 		return r;
 	if (strchr(volume_id, '/') || strcmp(volume_id, "..") == 0 || strcmp(volume_id, ".") == 0)
 		return err_set(e, -EINVAL, "vfs: bad volume id '%s'", volume_id);
@@ -217,23 +215,7 @@ static int vfs_exec_device_get(const struct exec_ctx *x, const char *volume_id, 
 
 static int vfs_exec_open(struct exec_ctx *x, struct err *e)
 {
-	struct vfs_priv *p = calloc(1, sizeof(*p));
-	int r;
-
-	if (!p)
-		return err_set(e, -ENOMEM, "out of memory");
-	if ((r = vfs_root(x->cfg, x->scopes, x->paths, p->root, sizeof(p->root), e)) < 0) {
-		free(p);
-		return r;
-	}
-	x->priv = p;
-	return 0;
-}
-
-static void vfs_exec_close(struct exec_ctx *x)
-{
-	free(x->priv);
-	x->priv = NULL;
+	return executor_dir_open(x, vfs_root, e);
 }
 
 const struct storage_executor vfs_executor = {
@@ -245,5 +227,5 @@ const struct storage_executor vfs_executor = {
 	.device_find = vfs_exec_device_find,
 	.bind_mount = true,
 	.open = vfs_exec_open,
-	.close = vfs_exec_close,
+	.close = executor_dir_close,
 };
