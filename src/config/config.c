@@ -934,7 +934,7 @@ static bool ends_token(const char *t, size_t i, size_t end)
  * block scalar header ('|' or '>' and its indicators)? */
 static bool opens_block_scalar(const char *t, size_t b, size_t end)
 {
-	size_t i = b, last = end;
+	size_t i = b, last;
 
 	for (bool quoted = false; i < end; i++) {
 		if (t[i] == '\'' || t[i] == '"')
