@@ -125,6 +125,12 @@ bench: deps
 # the long checks of issue 8 (tests/stress/README.md): a soak of the Docker
 # plugin and valgrind memcheck of the system tests. Not part of `test`;
 # STRESS_SECONDS=30 for a short run.
+# issue 25: the README's two commands on a minimal Debian 12 root made by
+# debootstrap (cached), entered with pivot_root. Not part of `test`.
+.PHONY: fresh-check
+fresh-check:
+	@scripts/fresh-check
+
 .PHONY: stress
 stress: deps
 	$(MAKE) build/rexray build/dvdcli
