@@ -219,8 +219,11 @@ static void child_exec(const struct dvdi_mounted *m, size_t n, char **argv)
 		binds = binds || m[i].container_path[0];
 	if (binds && (unshare(CLONE_NEWNS) < 0 ||
 		      mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)) {
-		fprintf(stderr, "rexray: dvdi run: cannot make a mount namespace: %s\n",
-			strerror(errno));
+		/* MS_SLAVE on / fails with EINVAL where / is no mount point (a
+		 * chroot): say so, not just "Invalid argument" */
+		fprintf(stderr, "rexray: dvdi run: cannot make a mount namespace: %s%s\n",
+			strerror(errno), errno == EINVAL ? " (is / a mount point here? a "
+			"chroot is not enough: enter the root with pivot_root)" : "");
 		_exit(126);
 	}
 	for (size_t i = 0; i < n; i++) {

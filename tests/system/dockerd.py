@@ -10,15 +10,22 @@ import subprocess
 import tempfile
 import time
 
+import prereq
+
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 # Debian's client matches Debian's daemon; a newer client may sit first in PATH
 DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
 BUSYBOX = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
 
 
+def missing():
+    """None when a private dockerd can run here, else the real reason."""
+    return prereq.missing(root=True, commands=(DOCKERD, DOCKER or "docker", "busybox"),
+                          loop=True, real_root=True)
+
+
 def available():
-    return (os.geteuid() == 0 and os.path.exists(DOCKERD) and DOCKER is not None
-            and BUSYBOX is not None and os.path.exists("/dev/loop-control"))
+    return missing() is None
 
 
 def mounts_under(root):

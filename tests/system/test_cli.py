@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+import prereq
+
 from conftest import REXRAY, Home, free_tcp_port, iid_header
 
 
@@ -362,8 +364,9 @@ def libcurl_path():
 
 def cli_without_libcurl(home, *args):
     """rexray ARGS in a mount namespace where libcurl.so.4 reads as empty."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root for a mount namespace")
+    why = prereq.missing(root=True, commands=("unshare",), real_root=True)
+    if why:
+        pytest.skip(why)
     script = 'mount --bind /dev/null "$1" && shift && exec "$@"'
     return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", libcurl_path(), REXRAY]
                           + list(args), cwd=home.root, env=home.env(),

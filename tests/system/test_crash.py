@@ -18,11 +18,12 @@ import http.client
 
 import pytest
 
+import prereq
+
 from conftest import REXRAY, loops_under, mounts_under
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
-    reason="needs root and loop devices")
+_MISSING = prereq.missing(root=True, loop=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "30"))
 

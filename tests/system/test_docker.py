@@ -13,8 +13,7 @@ import pytest
 import dockerd
 from conftest import LoopHome, loops_under, mounts_under, release_home
 
-pytestmark = pytest.mark.skipif(not dockerd.available(),
-                                reason="needs root, dockerd, busybox and loop devices")
+pytestmark = pytest.mark.skipif(not dockerd.available(), reason=str(dockerd.missing()))
 
 PLUGIN_DIR = "/run/docker/plugins"
 

@@ -18,15 +18,16 @@ import uuid
 
 import pytest
 
+import prereq
+
 from conftest import REPO, fstype_of, loops_under, mounts_under
 
 DVDCLI = os.environ.get("DVDCLI_BIN") or os.path.join(REPO, "build", "dvdcli")
 PLUGIN_DIR = "/run/docker/plugins"
 ACCEPT = "application/vnd.docker.plugins.v1.2+json"
 
-needs_loop = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
-    reason="needs root and loop devices")
+_NO_LOOP = prereq.missing(root=True, loop=True)
+needs_loop = pytest.mark.skipif(_NO_LOOP is not None, reason=str(_NO_LOOP))
 
 
 @pytest.fixture(autouse=True)

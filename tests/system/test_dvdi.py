@@ -9,11 +9,12 @@ import uuid
 
 import pytest
 
+import prereq
+
 from conftest import REXRAY, LoopHome, fstype_of, loops_under, mounts_under
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
-    reason="needs root and loop devices")
+_MISSING = prereq.missing(root=True, loop=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 @pytest.fixture
@@ -173,6 +174,8 @@ def test_prepare_with_bind(dv):
         subprocess.run(["rm", "-rf", cp], check=False)
 
 
+@pytest.mark.skipif(prereq.missing(real_root=True) is not None,
+                    reason=str(prereq.missing(real_root=True)))
 def test_run_wraps_a_command(dv):
     cp = os.path.join("/tmp", "rrcp" + uuid.uuid4().hex[:8])
     try:

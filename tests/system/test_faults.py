@@ -11,11 +11,12 @@ import time
 
 import pytest
 
+import prereq
+
 from conftest import loops_under, mounts_under
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
-    reason="needs root and loop devices")
+_MISSING = prereq.missing(root=True, loop=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 def test_mount_failure_undoes_everything(lh):

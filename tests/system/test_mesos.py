@@ -11,12 +11,13 @@ import time
 
 import pytest
 
+import prereq
+
 from conftest import REPO, REXRAY, fstype_of, loops_under, mounts_under
 
 DVDCLI = os.path.join(REPO, "build", "dvdcli")
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/dev/loop-control"),
-    reason="needs root and loop devices")
+_MISSING = prereq.missing(root=True, loop=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 SEED_ENV = {
     "DVDI_VOLUME_NAME": "test12345",

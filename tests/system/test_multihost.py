@@ -17,6 +17,8 @@ import http.client
 
 import pytest
 
+import prereq
+
 from conftest import REXRAY, loops_under
 
 IP = shutil.which("ip")
@@ -29,18 +31,21 @@ def sh(*args, check=True):
     return p
 
 
-def netns_works():
-    if os.geteuid() != 0 or not IP or not os.path.exists("/dev/loop-control"):
-        return False
+def netns_missing():
+    """None when network namespaces work here, else the real reason."""
+    why = prereq.missing(root=True, commands=("ip",), loop=True, real_root=True)
+    if why:
+        return why
     name = "rrprobe%d" % os.getpid()
-    ok = sh(IP, "netns", "add", name, check=False).returncode == 0
-    if ok:
-        sh(IP, "netns", "del", name, check=False)
-    return ok
+    p = sh(IP, "netns", "add", name, check=False)
+    if p.returncode != 0:
+        return "'ip netns add' failed: %s" % p.stderr.strip()
+    sh(IP, "netns", "del", name, check=False)
+    return None
 
 
-pytestmark = pytest.mark.skipif(not netns_works(),
-                                reason="network namespaces are not permitted here")
+_MISSING = netns_missing()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 class Plugin(http.client.HTTPConnection):

@@ -9,13 +9,14 @@ import uuid
 
 import pytest
 
+import prereq
+
 from conftest import LoopHome, loops_under, release_home
 
 PODMAN = shutil.which("podman")
 BUSYBOX = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not PODMAN or not BUSYBOX or not os.path.exists("/dev/loop-control"),
-    reason="needs root, podman, busybox and loop devices")
+_MISSING = prereq.missing(root=True, commands=("podman", "busybox"), loop=True, real_root=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 @pytest.fixture

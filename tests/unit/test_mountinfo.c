@@ -182,7 +182,13 @@ static void test_read_self(void **state)
 	assert_true(t.n > 0);
 	for (size_t i = 0; i < t.n; i++)
 		root = root || strcmp(t.m[i].mount_point, "/") == 0;
-	assert_true(root);
+	if (!root) {
+		/* a chroot: its / is a directory of another root, not a mount */
+		mount_table_release(&t);
+		print_message("/ is not a mount point here (a chroot?): this test needs a real "
+			      "root, entered with pivot_root or booted\n");
+		skip();
+	}
 	mount_table_release(&t);
 	assert_true(osfs_is_mount_point("/"));
 	assert_true(osfs_is_mount_point("/proc"));
