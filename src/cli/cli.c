@@ -314,6 +314,18 @@ static int run(struct engine *en, struct cli_args *a)
 	return 2;
 }
 
+/* Does argv ask for `dvdi run` (the words in order, flags between)? */
+static bool asks_for_dvdi_run(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && strcmp(argv[i], "dvdi") != 0 && strcmp(argv[i], "--") != 0)
+		i++;
+	while (++i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0)
+		;
+	return i < argc && strcmp(argv[i], "run") == 0;
+}
+
 int cli_main(int argc, char **argv)
 {
 	/* every word could be positional: one slot each */
@@ -324,6 +336,8 @@ int cli_main(int argc, char **argv)
 	struct cfg *cfg = cfg_new();
 	int rc;
 
+	if (asks_for_dvdi_run(argc, argv))
+		cli_dvdi_guard_signals();
 	if (!cfg || !positional) {
 		fprintf(stderr, "rexray: out of memory\n");
 		cfg_free(cfg);

@@ -50,6 +50,10 @@ int cli_main(int argc, char **argv);
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
 /* dvdi subcommands (cli/dvdi.c) */
 int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a);
+/* `dvdi run` notes termination signals from its first instruction on (see
+ * cmd_run in dvdi.c); cli_main calls this before parsing when argv asks
+ * for `dvdi run`. */
+void cli_dvdi_guard_signals(void);
 /* token new|decode (cli/token.c); a->args are the words after sub */
 int cli_token(struct engine *en, const char *sub, struct cli_args *a);
 

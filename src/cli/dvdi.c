@@ -191,12 +191,51 @@ static int cmd_recover(struct engine *en, struct cli_args *a)
 
 /* ---- run ---- */
 
+/*
+ * Termination signals never cut a mount or an unmount in half: from the
+ * start of `run` they are only noted (and passed on to the command while
+ * it runs). A signal that came before the command started means it never
+ * starts; either way the volumes are cleaned up and run exits 128 + the
+ * signal, as a shell would.
+ */
 static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t pending_sig;
+static const int run_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+#define N_RUN_SIGNALS (sizeof(run_signals) / sizeof(run_signals[0]))
 
-static void forward_signal(int sig)
+static void note_signal(int sig)
 {
+	int saved = errno;
+
+	if (!pending_sig)
+		pending_sig = sig;
 	if (child_pid > 0)
 		kill((pid_t)child_pid, sig);
+	errno = saved;
+}
+
+static void run_signals_set(void (*handler)(int))
+{
+	struct sigaction sa = { .sa_handler = handler };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_RUN_SIGNALS; i++)
+		sigaction(run_signals[i], &sa, NULL);
+}
+
+void cli_dvdi_guard_signals(void)
+{
+	run_signals_set(note_signal);
+}
+
+static void run_signals_mask(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < N_RUN_SIGNALS; i++)
+		sigaddset(&set, run_signals[i]);
+	sigprocmask(how, &set, NULL);
 }
 
 /* In the child: a mount namespace of its own, so the container-path binds
@@ -207,6 +246,8 @@ static void child_exec(const struct dvdi_mounted *m, size_t n, char **argv)
 	char key[40], sfx[4];
 	sigset_t none;
 
+	/* the command gets the default actions; the parent forwards to it */
+	run_signals_set(SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -253,7 +294,6 @@ static int wait_child(pid_t pid)
 static int cmd_run(struct engine *en, struct cli_args *a)
 {
 	struct dvdi_mounted m[DVDI_SLOTS];
-	struct sigaction sa = { .sa_handler = forward_signal };
 	char lock[PATH_MAX + 16], idbuf[64], **argv;
 	const char *id = a->container_id;
 	struct dvdi_request req;
@@ -272,10 +312,11 @@ static int cmd_run(struct engine *en, struct cli_args *a)
 		snprintf(idbuf, sizeof(idbuf), "run-%ld-%ld", (long)getpid(), (long)time(NULL));
 		id = idbuf;
 	}
+	run_signals_set(note_signal);
 	if (setup(en, a, &d, lock, sizeof(lock), &e) < 0 || load_request(a, &req, &e) < 0 ||
 	    dvdi_prepare(&d, id, &req, false, m, &n, &e) < 0) {
 		cli_error("dvdi run", &e);
-		return 1;
+		return pending_sig ? 128 + pending_sig : 1;
 	}
 	argv = calloc((size_t)argc + 1, sizeof(*argv));
 	if (!argv) {
@@ -284,19 +325,22 @@ static int cmd_run(struct engine *en, struct cli_args *a)
 	}
 	for (int i = 0; i < argc; i++)
 		argv[i] = (char *)a->args[a->dashdash - 2 + i];
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
+	/* blocked across fork: a signal in between is forwarded, not lost */
+	run_signals_mask(SIG_BLOCK);
+	pid = pending_sig ? 0 : fork();
+	if (pid == 0 && !pending_sig)
 		child_exec(m, n, argv);
-	if (pid < 0) {
+	if (pending_sig) { /* came during the mounts: the command never starts */
+		rc = 128 + pending_sig;
+		run_signals_mask(SIG_UNBLOCK);
+	} else if (pid < 0) {
 		rc = 1;
+		run_signals_mask(SIG_UNBLOCK);
 		fprintf(stderr, "rexray: dvdi run: fork: %s\n", strerror(errno));
 	} else {
 		child_pid = pid;
+		run_signals_mask(SIG_UNBLOCK);
 		rc = wait_child(pid);
 		child_pid = 0;
 	}

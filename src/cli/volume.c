@@ -1,6 +1,7 @@
 /*
  * volume: `rexray volume ls|create|rm|attach|detach`.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,24 @@
 #include "cli/cli.h"
 #include "integration/integration.h"
 #include "util/names.h"
+
+/*
+ * A mount, an unmount or a detach is never cut in half by Ctrl-C or a
+ * SIGTERM: the termination signals wait (blocked) until it is done, then
+ * take their default action. What was done is then whole: mounted and
+ * counted, or unmounted.
+ */
+static void hold_signals(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(how, &set, NULL);
+}
 
 static struct storage_client *cl(struct engine *en)
 {
@@ -19,11 +38,12 @@ static struct storage_client *cl(struct engine *en)
  * REX-Ray's argument matching: the ID, then the Name, each exact, exact
  * ignoring case, then a unique prefix (case-sensitive, then not).
  * Returns the index in l, -ENOENT when nothing matched, -EEXIST when a
- * prefix is ambiguous.
+ * prefix is ambiguous. *how gets the pass that matched (0 = exact).
  */
-static int match_volume(const struct volume_list *l, const char *arg)
+static int match_volume(const struct volume_list *l, const char *arg, int *how)
 {
 	for (int pass = 0; pass < 4; pass++) {
+		*how = pass;
 		for (int field = 0; field < 2; field++) {
 			int found = -1, count = 0;
 			size_t alen = strlen(arg);
@@ -67,9 +87,18 @@ static int list(struct engine *en, int mask, struct volume_list *out, struct err
 	return cl(en)->ops->volumes(cl(en), en->service, mask, &ctx, out, e);
 }
 
-/* The volumes named by args (all when there are none), moved into out. */
+/* How select_volumes matches its arguments. */
+enum match_rule {
+	MATCH_PREFIX, /* read-only commands: REX-Ray's prefix matching */
+	MATCH_EXACT,  /* destructive ones: the exact ID or name, nothing else */
+};
+
+/* The volumes named by args (all when there are none), moved into out.
+ * With MATCH_EXACT, an argument that only matches loosely (case, prefix)
+ * selects nothing and the error names what it would have matched: `rm scr`
+ * must never delete scratchvolume. */
 static int select_volumes(struct engine *en, int mask, struct cli_args *a, struct volume_list *out,
-			  bool all_when_empty, struct err *e)
+			  bool all_when_empty, enum match_rule rule, struct err *e)
 {
 	struct volume_list l = { 0 };
 	int r;
@@ -81,8 +110,19 @@ static int select_volumes(struct engine *en, int mask, struct cli_args *a, struc
 		return 0;
 	}
 	for (int i = 0; i < a->n_args; i++) {
-		int k = match_volume(&l, a->args[i]);
+		int how, k = match_volume(&l, a->args[i], &how);
 		struct volume v;
+		if (k >= 0 && how > 0 && rule == MATCH_EXACT) {
+			r = err_set(e, -ENOENT, "no volume has the ID or name '%s' (did you mean "
+				    "'%s'? this command takes an exact ID or name)", a->args[i],
+				    l.v[k].name ? l.v[k].name : l.v[k].id);
+			break;
+		}
+		if (k == -EEXIST && rule == MATCH_EXACT) {
+			r = err_set(e, -ENOENT, "no volume has the ID or name '%s' (this command "
+				    "takes an exact ID or name)", a->args[i]);
+			break;
+		}
 		if (k == -EEXIST) {
 			r = err_set(e, -EINVAL, "'%s' matches more than one volume", a->args[i]);
 			break;
@@ -159,7 +199,7 @@ static int cmd_ls(struct engine *en, struct cli_args *a, enum out_format f)
 		mask = ATT_REQUESTED | ATT_UNATTACHED;
 	if (!en->have_iid)
 		mask &= ~(ATT_MINE | ATT_DEVICES);
-	if (select_volumes(en, mask, a, &l, true, &e) < 0 ||
+	if (select_volumes(en, mask, a, &l, true, MATCH_PREFIX, &e) < 0 ||
 	    (a->path && paths_of(en, &l, &paths, &e) < 0)) {
 		cli_error("volume ls", &e);
 		volume_list_release(&l);
@@ -188,12 +228,18 @@ static int cmd_mount(struct engine *en, struct cli_args *a)
 	}
 	for (int i = 0; i < a->n_args; i++) {
 		char *path = NULL;
-		if (integ_mount(ig, a->args[i], NULL, &o, &path, &e) < 0) {
+		int r;
+		hold_signals(SIG_BLOCK);
+		r = integ_mount(ig, a->args[i], NULL, &o, &path, &e);
+		if (r < 0) {
 			cli_error("volume mount", &e);
+			hold_signals(SIG_UNBLOCK);
 			return 1;
 		}
 		printf("%s\n", path);
+		fflush(stdout);
 		free(path);
+		hold_signals(SIG_UNBLOCK);
 	}
 	return 0;
 }
@@ -212,7 +258,11 @@ static int cmd_unmount(struct engine *en, struct cli_args *a)
 		return 1;
 	}
 	for (int i = 0; i < a->n_args; i++) {
-		if (integ_unmount(ig, a->args[i], NULL, &e) < 0) {
+		int r;
+		hold_signals(SIG_BLOCK);
+		r = integ_unmount(ig, a->args[i], NULL, &e);
+		hold_signals(SIG_UNBLOCK);
+		if (r < 0) {
 			cli_error("volume unmount", &e);
 			return 1;
 		}
@@ -269,7 +319,7 @@ static int cmd_rm(struct engine *en, struct cli_args *a)
 		fprintf(stderr, "rexray: volume rm: give at least one volume\n");
 		return 2;
 	}
-	if (select_volumes(en, 0, a, &sel, false, &e) < 0) {
+	if (select_volumes(en, 0, a, &sel, false, MATCH_EXACT, &e) < 0) {
 		cli_error("volume rm", &e);
 		return 1;
 	}
@@ -299,7 +349,8 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 		fprintf(stderr, "rexray: %s: give at least one volume\n", what);
 		return 2;
 	}
-	if (select_volumes(en, ATT_REQUESTED, a, &sel, false, &e) < 0) {
+	if (select_volumes(en, ATT_REQUESTED, a, &sel, false,
+			   attach ? MATCH_PREFIX : MATCH_EXACT, &e) < 0) {
 		cli_error(what, &e);
 		return 1;
 	}
@@ -315,9 +366,14 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 			r = cl(en)->ops->volume_attach(cl(en), en->service, sel.v[i].id, &req, &ctx,
 						       &v, NULL, &e);
 		} else {
-			struct volume_detach_req req = { .force = a->force };
-			r = cl(en)->ops->volume_detach(cl(en), en->service, sel.v[i].id, &req, &ctx,
-						       &v, &e);
+			/* through the host workflow: a volume mounted here is not
+			 * detached under its users (integ_detach) */
+			struct integration *ig;
+			r = engine_integration(en, &ig, &e);
+			hold_signals(SIG_BLOCK);
+			if (r == 0)
+				r = integ_detach(ig, sel.v[i].name, a->force, &v, &e);
+			hold_signals(SIG_UNBLOCK);
 		}
 		if (r < 0) {
 			cli_error(what, &e);

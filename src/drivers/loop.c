@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -150,9 +151,60 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 			return err_set(e, r, "loop: cannot size '%s': %s", tmp, strerror(-r));
 		}
 		close(fd);
+		/* the ".new" name on disk before the record: after a power loss
+		 * a durable record always finds its image (sweep) */
+		if ((r = fs_fsync_dir(p->dir)) < 0) {
+			unlink(tmp);
+			return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
+		}
 		return 0;
 	}
 	return err_set(e, -EEXIST, "loop: no free volume id after %d tries", ID_TRIES);
+}
+
+/*
+ * What sweep cannot settle, said loudly at start: an image whose record is
+ * gone is kept (its contents may matter to someone; never deleted on a
+ * guess), a record whose image is gone stays listed and refuses to attach.
+ * Neither follows from a crash or a power loss of this engine (records are
+ * committed durably, image names are synced around them), only from
+ * hands-on changes to the directory or the database.
+ */
+static void check_records_and_images(struct service *svc)
+{
+	struct loop_priv *p = svc->priv;
+	struct volume_list l = { 0 };
+	char img[PATH_MAX + 64];
+	struct dirent *de;
+	DIR *d = opendir(p->dir);
+
+	while (d && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		char id[300];
+		struct volume v;
+
+		if (n[0] == '.' || len < 5 || strcmp(n + len - 4, ".img") != 0)
+			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)(len - 4), n);
+		if (store_volume_get(svc->store, svc->name, id, &v, NULL) == 0) {
+			volume_release(&v);
+			continue;
+		}
+		log_warn("loop: image '%s/%s' has no volume record: kept, not served (move it "
+			 "away once you know what it holds)", p->dir, n);
+	}
+	if (d)
+		closedir(d);
+	if (store_volume_list(svc->store, svc->name, &l, NULL) < 0)
+		return;
+	for (size_t i = 0; i < l.n; i++) {
+		if (image_path(p->dir, l.v[i].id, img, sizeof(img), NULL) == 0 &&
+		    access(img, F_OK) < 0)
+			log_error("loop: volume %s (%s) has no image '%s': it cannot be attached",
+				  l.v[i].id, l.v[i].name, img);
+	}
+	volume_list_release(&l);
 }
 
 /* Settle what a crash left: a ".new" image belongs to its volume if the
@@ -197,6 +249,7 @@ static void sweep(struct service *svc)
 	}
 	if (d)
 		closedir(d);
+	check_records_and_images(svc);
 }
 
 
@@ -241,6 +294,10 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 		store_volume_delete(svc->store, svc->name, id, NULL);
 		goto fail;
 	}
+	/* not needed for correctness (sweep renames a durable ".new"), but a
+	 * create that was answered leaves nothing for a restart to finish */
+	if (fs_fsync_dir(p->dir) < 0)
+		log_warn("loop: cannot sync '%s': %s", p->dir, strerror(errno));
 	*out = v;
 	return 0;
 fail:
@@ -249,25 +306,40 @@ fail:
 	return r;
 }
 
-/* A forced remove must not pull an image out from under this host's
- * loop device: detach it if unused, refuse if mounted. */
-static int release_local_device(const char *img, struct err *e)
+/* The image's filesystem is alive: a loop device on it is mounted in some
+ * mount namespace (a container's too) or held open exclusively. */
+static int refuse_if_in_use(const char *what, const char *name, const char *img,
+			    struct err *e)
+{
+	char dev[LOOPDEV_PATH_MAX], **mps = NULL;
+	int r = loopdev_busy_for_file(img, dev);
+
+	if (r <= 0)
+		return r == -ENOENT ? 0 : r;
+	if (mount_points_of(dev, &mps, NULL) > 0)
+		r = err_set(e, -EBUSY, "cannot %s volume '%s': it is mounted at '%s' (%s); "
+			    "unmount it first (rexray volume unmount %s)", what, name, mps[0], dev,
+			    name);
+	else
+		r = err_set(e, -EBUSY, "cannot %s volume '%s': its device %s is in use (mounted "
+			    "in another mount namespace, such as a container's, or held open); "
+			    "stop its users and unmount it first", what, name, dev);
+	mount_points_free(mps);
+	return r;
+}
+
+/* A remove must not pull an image out from under a live filesystem: a
+ * device on it that nothing uses is detached, one in use refuses (forced
+ * or not: no force deletes data in use). */
+static int release_local_device(const char *name, const char *img, struct err *e)
 {
 	char dev[LOOPDEV_PATH_MAX];
-	char **mps = NULL;
-	int n, r;
+	int r;
 
+	if ((r = refuse_if_in_use("remove", name, img, e)) < 0)
+		return r;
 	if (loopdev_find_by_file(img, dev, NULL) < 0)
 		return 0;
-	n = mount_points_of(dev, &mps, e);
-	if (n < 0)
-		return n;
-	if (n > 0) {
-		r = err_set(e, -EBUSY, "the volume is mounted at '%s'; unmount it first", mps[0]);
-		mount_points_free(mps);
-		return r;
-	}
-	mount_points_free(mps);
 	return loopdev_detach(dev, e);
 }
 
@@ -280,12 +352,18 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 	if ((r = records_check_removable(svc, id, force, e)) < 0 ||
 	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
 	    (r = side_path(p->dir, id, "gone", gone, sizeof(gone), e)) < 0 ||
-	    (r = release_local_device(img, e)) < 0)
+	    (r = release_local_device(id, img, e)) < 0)
 		return r;
 	/* image aside first, then the record: a crash between leaves the
 	 * record, and the next start puts the image back */
 	if (rename(img, gone) < 0 && errno != ENOENT)
 		return err_set(e, -errno, "loop: cannot remove '%s': %s", img, strerror(errno));
+	/* the ".gone" name on disk before the record goes: after a power loss
+	 * an image never outlives its record under its live name */
+	if ((r = fs_fsync_dir(p->dir)) < 0) {
+		rename(gone, img);
+		return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
+	}
 	fault_point("loop.remove.after-rename");
 	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0) {
 		rename(gone, img);
@@ -294,6 +372,7 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 	fault_point("loop.remove.after-record");
 	if (unlink(gone) < 0 && errno != ENOENT)
 		log_warn("loop: volume %s removed but '%s' stays: %s", id, gone, strerror(errno));
+	fs_fsync_dir(p->dir); /* a lost unlink of ".gone" is finished by sweep */
 	return 0;
 }
 
@@ -318,6 +397,25 @@ static int loop_volume_attach(struct service *svc, const char *id, const struct 
 	return 0;
 }
 
+/* Detach only what no filesystem lives on: a detach (forced or not) of a
+ * volume still mounted would let the fencing loop or another host act on
+ * an image in use. */
+static int loop_volume_detach(struct service *svc, const char *id, const struct detach_opts *o,
+			      struct volume *out, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	char img[PATH_MAX + 64];
+	struct volume v;
+	int r;
+
+	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+	    (r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	r = refuse_if_in_use("detach", v.name ? v.name : id, img, e);
+	volume_release(&v);
+	return r < 0 ? r : records_detach(svc, id, o, out, e);
+}
+
 const struct storage_driver loop_driver = {
 	.version = STORAGE_DRIVER_VERSION,
 	.name = "loop",
@@ -334,7 +432,7 @@ const struct storage_driver loop_driver = {
 	.volume_create = loop_volume_create,
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,
-	.volume_detach = records_detach,
+	.volume_detach = loop_volume_detach,
 };
 
 /* ---- executor ---- */
@@ -528,13 +626,27 @@ static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id,
 	return 0;
 }
 
-/* Detach and drop the marker that names dev. */
+/* Detach and drop the marker that names dev; never while a filesystem on
+ * it is alive anywhere (LOOP_CLR_FD would only arm autoclear, and the next
+ * mount would bind a second device to the same image). */
 static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
 {
 	char dirpath[PATH_MAX + 16], path[PATH_MAX + 300], *buf = NULL;
 	struct dirent *de;
 	DIR *d;
-	int r = loopdev_detach(dev, e);
+	int r;
+
+	/* a just-unmounted filesystem, or a tool that was killed with its
+	 * caller, lets go within moments: wait up to half a second */
+	for (int tries = 0; blockdev_in_use(dev); tries++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		if (tries == 10)
+			return err_set(e, -EBUSY, "%s is still in use (mounted in another mount "
+				       "namespace, such as a container's, or held open): not "
+				       "released", dev);
+		nanosleep(&ts, NULL);
+	}
+	r = loopdev_detach(dev, e);
 
 	if (r < 0 && r != -ENXIO)
 		return r;

@@ -85,8 +85,9 @@ int records_check_removable(struct service *svc, const char *id, bool force, str
 	if ((r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
 		return r;
 	if (v.n_attachments > 0 && !force)
-		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; detach it first "
-			    "or remove with force", v.name, holder(&v));
+		r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s'; unmount it "
+			    "there (rexray volume unmount %s) and detach it (rexray volume detach "
+			    "%s) first", v.name, holder(&v), v.name, v.name);
 	volume_release(&v);
 	return r;
 }

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "drivers/driver.h"
 #include "drivers/records.h"
+#include "os/fs.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -63,6 +64,14 @@ static void vol_dir(const struct vfs_priv *p, const char *id, char *buf, size_t 
 	snprintf(buf, sz, "%s/vol/%s", p->root, id);
 }
 
+static int fsync_vol_dir(const struct vfs_priv *p)
+{
+	char vol[PATH_MAX + 8];
+
+	snprintf(vol, sizeof(vol), "%s/vol", p->root);
+	return fs_fsync_dir(vol);
+}
+
 static int vfs_volume_create(struct service *svc, const struct volume_create_req *req,
 			     struct volume *out, struct err *e)
 {
@@ -102,6 +111,14 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 		store_rollback(svc->store);
 		goto out;
 	}
+	/* the directory on disk before the record: a power loss never leaves
+	 * a durable record without its directory */
+	if ((r = fs_fsync_dir(p->root)) < 0 || (r = fsync_vol_dir(p)) < 0) {
+		err_set(e, r, "vfs: cannot sync '%s': %s", dir, strerror(-r));
+		rmdir(dir);
+		store_rollback(svc->store);
+		goto out;
+	}
 	if ((r = store_commit(svc->store, e)) < 0) {
 		rmdir(dir);
 		goto out;
@@ -119,9 +136,18 @@ static int vfs_volume_remove(struct service *svc, const char *id, bool force, st
 	char dir[PATH_MAX + 64];
 	int r;
 
+	char *bound;
+
 	if ((r = records_check_removable(svc, id, force, e)) < 0)
 		return r;
 	vol_dir(p, id, dir, sizeof(dir));
+	/* forced or not: never delete a directory that is mounted (in use) */
+	if ((bound = osfs_bind_mount_of(dir)) != NULL) {
+		r = err_set(e, -EBUSY, "cannot remove volume %s: it is mounted at '%s'; unmount "
+			    "it first (rexray volume unmount)", id, bound);
+		free(bound);
+		return r;
+	}
 	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
 		return r;
 	if ((r = fs_remove_tree(dir)) < 0)

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "drivers/driver.h"
 #include "os/fs.h"
+#include "os/loopdev.h"
 #include "store/store.h"
 #include "util/fault.h"
 #include "util/fs.h"
@@ -48,12 +49,38 @@ struct integration {
 	int64_t default_iops;
 	const char *default_type, *default_az, *default_fstype;
 	char mount_path[PATH_MAX];
+	/* where this service's volumes are mounted: mount.path itself for the
+	 * primary service, <mount.path>/@<service> for any other, so that no
+	 * two volumes of two services ever share a mount point ('@' is not in
+	 * the volume name alphabet: no volume name can be such a directory) */
+	char target_dir[PATH_MAX + 80];
 	char root_path[264];
 	mode_t file_mode;
 	int64_t attach_timeout_ms;
 };
 
 /* ---- set-up ---- */
+
+/*
+ * The primary service keeps REX-Ray's <mount.path>/<name>: the first
+ * service configured under libstorage.server.services, or, with none
+ * configured, the one service the Auto Service Mode makes. Any other
+ * service mounts under <mount.path>/@<service>. Where two configurations
+ * disagree (`-s` picks another auto service for one command), a mount
+ * point that holds another volume is refused, never shared (mount_locked,
+ * osfs_mount_is_of).
+ */
+static bool is_primary_service(const struct integration *ig)
+{
+	char **names = NULL;
+	bool primary;
+	int n;
+
+	n = cfg_children(ig->cfg, "libstorage.server.services", &names);
+	primary = n <= 0 || strcasecmp(names[0], ig->service) == 0;
+	cfg_names_free(names);
+	return primary;
+}
 
 static int read_settings(struct integration *ig, struct err *e)
 {
@@ -95,6 +122,10 @@ static int read_settings(struct integration *ig, struct err *e)
 		return err_set(e, -EINVAL, "config: " OPS "mount.rootPath: invalid value '%s': "
 			       "expected a path inside the volume such as /data", rp);
 	strcpy(ig->mount_path, mp);
+	if (is_primary_service(ig))
+		snprintf(ig->target_dir, sizeof(ig->target_dir), "%s", mp);
+	else
+		snprintf(ig->target_dir, sizeof(ig->target_dir), "%s/@%s", mp, ig->service);
 	/* "" and "/" both mean the volume's top directory */
 	snprintf(ig->root_path, sizeof(ig->root_path), "%s%s",
 		 rp[0] && rp[0] != '/' ? "/" : "", strcmp(rp, "/") == 0 ? "" : rp);
@@ -281,7 +312,7 @@ static int find_volume(struct integration *ig, const char *name, struct volume *
 
 static void target_of(const struct integration *ig, const char *name, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "%s/%s", ig->mount_path, name);
+	snprintf(buf, sz, "%s/%s", ig->target_dir, name);
 }
 
 static const char *field_ci(const struct volume *v, const char *key)
@@ -314,10 +345,11 @@ static const char *wanted_fstype(const struct integration *ig, const struct volu
 }
 
 /* The mount path of a volume on this host: (device mount point or target)
- * plus rootPath, or NULL when not mounted. */
+ * plus rootPath, or NULL when not mounted. The target counts only when
+ * what is mounted there is this volume's device or directory. */
 static char *mounted_path(struct integration *ig, const char *name, const char *dev)
 {
-	char target[PATH_MAX + 300], *out = NULL, **mps = NULL;
+	char target[PATH_MAX + 300], *out = NULL, **mps = NULL, *bound = NULL;
 	const char *base = NULL;
 	int n = 0;
 
@@ -327,12 +359,17 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 		if (n > 0)
 			base = mps[0];
 	}
-	if (!base && osfs_is_mount_point(target))
+	if (!base && osfs_mount_is_of(target, dev))
 		base = target;
+	/* a directory bound elsewhere (its mount point before a change of
+	 * the primary service) is still this volume's mount */
+	if (!base && dev && ig->exec->bind_mount && (bound = osfs_bind_mount_of(dev)))
+		base = bound;
 	if (base && asprintf(&out, "%s%s", base, ig->root_path) < 0)
 		out = NULL;
 	if (n >= 0)
 		mount_points_free(mps); /* an empty result is an allocated array too */
+	free(bound);
 	return out;
 }
 
@@ -609,6 +646,13 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 		*path = existing;
 	} else {
 		target_of(ig, name, u.target, sizeof(u.target));
+		if (osfs_is_mount_point(u.target)) {
+			/* another volume's (a service's before a config change)
+			 * or anything else: never mount over it, never hand it out */
+			r = err_set(e, -EBUSY, "cannot mount volume '%s' at '%s': another "
+				    "filesystem is mounted there", name, u.target);
+			goto fail;
+		}
 		if (ig->exec->bind_mount) {
 			if ((r = fs_mkdir_p(u.target, 0755)) < 0) {
 				err_set(e, r, "cannot create '%s': %s", u.target, strerror(-r));
@@ -669,8 +713,11 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 
 /* ---- unmount ---- */
 
-/* Unmount everything of the volume here, release its device, detach. */
-static int really_unmount(struct integration *ig, const struct volume *v, struct err *e)
+/* Unmount everything of the volume here, release its device, detach.
+ * A device whose filesystem is still alive elsewhere (a container's mount
+ * namespace) stays, with the attachment; strict makes that an error. */
+static int really_unmount(struct integration *ig, const struct volume *v, bool strict,
+			  struct err *e)
 {
 	char target[PATH_MAX + 300], *dev = NULL, **mps = NULL;
 	struct volume_detach_req dr = { 0 };
@@ -691,12 +738,31 @@ static int really_unmount(struct integration *ig, const struct volume *v, struct
 		if (n >= 0)
 			mount_points_free(mps);
 	}
-	if (osfs_is_mount_point(target) && (r = osfs_unmount(target, e)) < 0)
+	/* the target only when it is this volume's: never another's */
+	if (dev && osfs_mount_is_of(target, dev) && (r = osfs_unmount(target, e)) < 0)
 		goto out;
+	/* a bind of the directory elsewhere: its mount point before a change
+	 * of the primary service */
+	for (char *bound; dev && ig->exec->bind_mount && (bound = osfs_bind_mount_of(dev));) {
+		r = osfs_unmount(bound, e);
+		free(bound);
+		if (r < 0)
+			goto out;
+	}
 	rmdir(target); /* an empty mount directory only slows later look-ups */
 	fault_point("unmount.after-umount");
-	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0)
+	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0) {
+		if (r != -EBUSY || strict)
+			goto out;
+		/* alive in another namespace (a container's): this host keeps
+		 * the device and the attachment, so nobody else gets the image
+		 * while that filesystem lives */
+		log_warn("integration: %s: %s; the volume stays attached to this host", v->name,
+			 e->msg);
+		err_clear(e);
+		r = 0;
 		goto out;
+	}
 	fault_point("unmount.after-release");
 	r = 0;
 	if (v->attachment_state == AS_ATTACHED) {
@@ -729,7 +795,7 @@ static int unmount_locked(struct integration *ig, const char *name, const char *
 		log_info("integration: %s still has %lld use(s)", name, (long long)total);
 		goto out;
 	}
-	if ((r = really_unmount(ig, &v, e)) < 0)
+	if ((r = really_unmount(ig, &v, false, e)) < 0)
 		goto out;
 	r = store_use_clear(ig->store, ig->service, name, e);
 	log_info("integration: unmounted %s", name);
@@ -751,14 +817,85 @@ int integ_unmount(struct integration *ig, const char *name, const char *caller, 
 	return r;
 }
 
+/* ---- detach ---- */
+
+static char *path_here(struct integration *ig, const struct volume *v);
+
+static int detach_locked(struct integration *ig, const char *name, bool force,
+			 struct volume *out, struct err *e)
+{
+	struct volume_detach_req dr = { .force = force };
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v = { 0 }, tmp = { 0 };
+	char *here = NULL, *dev = NULL;
+	int64_t uses = 0;
+	int r;
+
+	if ((r = find_volume(ig, name, &v, e)) < 0)
+		return r;
+	here = path_here(ig, &v);
+	if ((r = store_use_count(ig->store, ig->service, name, &uses, e)) < 0)
+		goto out;
+	if ((here || uses > 0) && !force) {
+		r = err_set(e, -EBUSY, "volume '%s' is in use on this host (%s%s, %lld use(s)); "
+			    "unmount it first (rexray volume unmount %s), or detach with --force, "
+			    "which unmounts it only if nothing is using it", name,
+			    here ? "mounted at " : "not mounted", here ? here : "", (long long)uses,
+			    name);
+		goto out;
+	}
+	if (ig->exec->device_find && !ig->exec->bind_mount)
+		ig->exec->device_find(&ig->x, v.id, &dev, NULL);
+	if (here || dev) {
+		/* forced: unmount first, never lazily under a user */
+		if ((r = really_unmount(ig, &v, true, e)) < 0) {
+			err_prefix(e, "cannot detach volume '%s'", name);
+			goto out;
+		}
+		if ((r = store_use_clear(ig->store, ig->service, name, e)) < 0)
+			goto out;
+		log_warn("integration: detach --force: unmounted %s (%lld use(s) dropped)", name,
+			 (long long)uses);
+		if (v.attachment_state == AS_ATTACHED)
+			goto done; /* really_unmount detached it */
+	}
+	r = ig->client->ops->volume_detach(ig->client, ig->service, v.id, &dr, &ctx, &tmp, e);
+	volume_release(&tmp);
+	if (r < 0)
+		goto out;
+done:
+	if (out)
+		r = find_volume(ig, name, out, e);
+out:
+	free(here);
+	free(dev);
+	volume_release(&v);
+	return r;
+}
+
+int integ_detach(struct integration *ig, const char *name, bool force, struct volume *out,
+		 struct err *e)
+{
+	int fd, r;
+
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
+		return r;
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = detach_locked(ig, name, force, out, e);
+	unlock_volume_named(ig, name, fd);
+	return r;
+}
+
 /* ---- path, inspect, list, remove ---- */
 
 static char *path_here(struct integration *ig, const struct volume *v)
 {
 	char *dev = NULL, *p;
 
-	/* a bind mount is found by its target alone (mounted_path) */
-	if (ig->exec->device_find && !ig->exec->bind_mount)
+	/* a block device by its mounts, a bind-mounted directory at its
+	 * target (mounted_path); either is checked against the volume */
+	if (ig->exec->device_find)
 		ig->exec->device_find(&ig->x, v->id, &dev, NULL);
 	p = mounted_path(ig, v->name, dev);
 	free(dev);
@@ -852,8 +989,8 @@ static int remove_locked(struct integration *ig, const char *name, struct err *e
 		return r;
 	here = path_here(ig, &v);
 	if ((r = store_use_count(ig->store, ig->service, name, &uses, e)) == 0 && (here || uses)) {
-		r = err_set(e, -EBUSY, "volume '%s' is in use%s%s; unmount it first", name,
-			    here ? " at " : "", here ? here : "");
+		r = err_set(e, -EBUSY, "volume '%s' is in use%s%s; unmount it first (rexray "
+			    "volume unmount %s)", name, here ? " at " : "", here ? here : "", name);
 	} else if (r == 0) {
 		r = ig->client->ops->volume_remove(ig->client, ig->service, v.id, ig->remove_force,
 						   &ctx, e);
@@ -907,6 +1044,55 @@ static bool still_ours(struct integration *ig, const char *id, struct volume *v)
 	return v->attachment_state == AS_ATTACHED;
 }
 
+/*
+ * Nobody holds the volume any more (a detach, or an attachment a crash or
+ * a power loss forgot), but it has a device here. A device this host still
+ * uses is no takeover: take the attachment back (not forced: if another
+ * host got it meanwhile, that one wins and this host is fenced next round)
+ * and keep the filesystem as it is, loudly. An idle device is released.
+ * Returns true when the device was released.
+ */
+static bool reclaim_or_release(struct integration *ig, struct volume *v, const char *dev)
+{
+	struct volume_attach_req req = { .force = false };
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume nv = { 0 };
+	struct err e = ERR_INIT;
+	char **mps = NULL, *token = NULL;
+	int64_t uses = 0;
+	bool released = false;
+	int fd, n;
+
+	if ((fd = lock_volume(ig, v->name, &e)) < 0) {
+		log_warn("fence: %s: %s", v->name, e.msg);
+		return false;
+	}
+	n = mount_points_of(dev, &mps, NULL);
+	store_use_count(ig->store, ig->service, v->name, &uses, NULL);
+	if (n > 0 || uses > 0 || blockdev_in_use(dev)) {
+		log_warn("fence: volume %s (%s) is attached to no host but still in use here "
+			 "(%s%s, %lld use(s)): taking its attachment back", v->id, v->name,
+			 n > 0 ? "mounted at " : "device ", n > 0 ? mps[0] : dev, (long long)uses);
+		if (ig->client->ops->volume_attach(ig->client, ig->service, v->id, &req, &ctx, &nv,
+						   &token, &e) < 0)
+			log_warn("fence: cannot take %s back: %s", v->name, e.msg);
+		volume_release(&nv);
+		free(token);
+	} else {
+		log_info("fence: volume %s (%s) is attached to no host: releasing idle %s", v->id,
+			 v->name, dev);
+		if (ig->exec->device_put && ig->exec->device_put(&ig->x, dev, &e) < 0)
+			log_warn("fence: cannot release %s: %s", dev, e.msg);
+		else
+			released = true;
+		store_use_clear(ig->store, ig->service, v->name, NULL);
+	}
+	if (n >= 0)
+		mount_points_free(mps);
+	unlock_volume_named(ig, v->name, fd);
+	return released;
+}
+
 /* Returns true when the volume was fenced. */
 static bool fence_one(struct integration *ig, const char *id, const char *dev)
 {
@@ -914,10 +1100,16 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 	struct volume v = { 0 };
 	struct err e = ERR_INIT;
 	int fd = -1, n;
+	bool done;
 
 	if (still_ours(ig, id, &v)) {
 		volume_release(&v);
 		return false;
+	}
+	if (v.name && v.attachment_state == AS_AVAILABLE) {
+		done = reclaim_or_release(ig, &v, dev);
+		volume_release(&v);
+		return done;
 	}
 	if (v.name && (fd = lock_volume(ig, v.name, &e)) < 0)
 		log_warn("fence: %s: %s", id, e.msg);
@@ -973,8 +1165,29 @@ static bool settle(struct integration *ig, struct volume *v)
 		return false;
 	log_warn("integration: volume %s is mounted or attached here with no user left: "
 		 "finishing its unmount", v->name);
-	if (really_unmount(ig, v, &e) < 0)
+	if (really_unmount(ig, v, false, &e) < 0)
 		log_warn("integration: cannot settle %s: %s", v->name, e.msg);
+	unlock_volume_named(ig, v->name, fd);
+	return true;
+}
+
+/* Uses of a volume that is neither mounted nor has a device here: the
+ * mounts they counted are gone (the machine restarted, or lost power), so
+ * nobody can be using it through them. Left, they would keep the next
+ * mount's last unmount from ever unmounting. */
+static bool forget_stale_uses(struct integration *ig, const struct volume *v)
+{
+	struct err e = ERR_INIT;
+	int64_t uses = 0;
+	int fd;
+
+	if (store_use_count(ig->store, ig->service, v->name, &uses, &e) < 0 || uses == 0)
+		return false;
+	if ((fd = lock_volume(ig, v->name, &e)) < 0)
+		return false;
+	log_warn("integration: volume %s has %lld use(s) but is not mounted here (the host "
+		 "restarted?): forgetting them", v->name, (long long)uses);
+	store_use_clear(ig->store, ig->service, v->name, &e);
 	unlock_volume_named(ig, v->name, fd);
 	return true;
 }
@@ -999,6 +1212,8 @@ int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
 			here = true;
 		free(dev);
 		if (here && settle(ig, &l.v[i]))
+			(*n)++;
+		else if (!here && forget_stale_uses(ig, &l.v[i]))
 			(*n)++;
 	}
 	integ_paths_free(paths, l.n);
@@ -1028,7 +1243,7 @@ static void settle_use(struct integration *ig, const char *name, const char *cal
 	else if (!delivered && total == 0 && find_volume(ig, name, &v, &e) == 0) {
 		/* the caller never learned of the mount: nobody uses it */
 		log_warn("integration: the mount reply for %s was not delivered: unmounting", name);
-		if (really_unmount(ig, &v, &e) < 0)
+		if (really_unmount(ig, &v, false, &e) < 0)
 			log_warn("integration: %s", e.msg);
 	}
 	volume_release(&v);

@@ -76,6 +76,16 @@ void integ_mount_confirm(struct integration *ig, const char *name, const char *c
  * volume unmounted if nobody else uses it. */
 void integ_mount_revoke(struct integration *ig, const char *name, const char *caller);
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e);
+
+/*
+ * Give the volume's attachment back. Refused (-EBUSY, naming the mount path
+ * and the uses) while it is mounted or used on this host; force unmounts it
+ * first (never lazily: a busy mount refuses), releases its device and drops
+ * its uses, and refuses when its filesystem is still alive elsewhere (a
+ * container's mount namespace). out (may be NULL) gets the volume after.
+ */
+int integ_detach(struct integration *ig, const char *name, bool force, struct volume *out,
+		 struct err *e);
 int integ_remove(struct integration *ig, const char *name, struct err *e);
 
 /* The volume by name (attachments for this host) and its mount path here

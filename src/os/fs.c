@@ -585,3 +585,35 @@ bool osfs_is_mount_point(const char *path)
 	mount_table_release(&t);
 	return found;
 }
+
+bool osfs_mount_is_of(const char *target, const char *source)
+{
+	struct stat t, src;
+
+	if (!target || !source || !osfs_is_mount_point(target))
+		return false;
+	if (stat(source, &src) < 0 || lstat(target, &t) < 0)
+		return false;
+	if (S_ISBLK(src.st_mode))
+		return t.st_dev == src.st_rdev;
+	return S_ISDIR(src.st_mode) && t.st_dev == src.st_dev && t.st_ino == src.st_ino;
+}
+
+char *osfs_bind_mount_of(const char *dir)
+{
+	struct mount_table t;
+	struct stat d, m;
+	char *found = NULL;
+
+	if (stat(dir, &d) < 0 || !S_ISDIR(d.st_mode) || mountinfo_read(&t, NULL) < 0)
+		return NULL;
+	for (size_t i = 0; i < t.n && !found; i++) {
+		if (strcmp(t.m[i].mount_point, dir) == 0)
+			continue; /* the directory itself, mounted over: not a bind of it */
+		if (stat(t.m[i].mount_point, &m) == 0 && m.st_dev == d.st_dev &&
+		    m.st_ino == d.st_ino)
+			found = strdup(t.m[i].mount_point);
+	}
+	mount_table_release(&t);
+	return found;
+}

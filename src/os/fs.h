@@ -76,4 +76,14 @@ void mount_points_free(char **mps);
 /* true when path is a mount point (in /proc/self/mountinfo). */
 bool osfs_is_mount_point(const char *path);
 
+/* The first mount point (in this mount namespace) whose root is the
+ * directory dir, i.e. a bind mount of it: a malloc'd string, or NULL. */
+char *osfs_bind_mount_of(const char *dir);
+
+/* true when target is a mount point whose root is source: a filesystem of
+ * the block device source, or a bind mount of the directory source
+ * (compared by device and inode, so a path that merely looks right, or
+ * another volume's mount at the same path, does not count). */
+bool osfs_mount_is_of(const char *target, const char *source);
+
 #endif

@@ -461,6 +461,47 @@ int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct e
 	return err_set(e, -ENOENT, "no loop device for '%s'", canon);
 }
 
+bool blockdev_in_use(const char *dev)
+{
+	int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EBUSY;
+}
+
+struct busy_ctx {
+	dev_t st_dev;
+	ino_t st_ino;
+	char *dev;
+};
+
+static int busy_cb(const char *dev, const char *backing, void *arg)
+{
+	struct busy_ctx *c = arg;
+
+	(void)backing; /* by inode: the path may be another or unlinked */
+	if (!loop_inode_matches(dev, c->st_dev, c->st_ino) || !blockdev_in_use(dev))
+		return 0;
+	snprintf(c->dev, LOOPDEV_PATH_MAX, "%s", dev);
+	return 1;
+}
+
+int loopdev_busy_for_file(const char *image, char dev[LOOPDEV_PATH_MAX])
+{
+	struct busy_ctx c = { .dev = dev };
+	struct stat st;
+
+	dev[0] = '\0';
+	if (stat(image, &st) < 0)
+		return -errno;
+	c.st_dev = st.st_dev;
+	c.st_ino = st.st_ino;
+	return loopdev_foreach(busy_cb, &c);
+}
+
 int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e)
 {
 	uint64_t size = 0;

@@ -14,6 +14,7 @@
 #ifndef RR_LOOPDEV_H
 #define RR_LOOPDEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/err.h"
@@ -47,6 +48,18 @@ int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct e
  * call. Stops at the first non-zero return of fn and returns that value;
  * 0 after the last device; -errno when /sys/block cannot be read. */
 int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg);
+
+/* Is the block device in use anywhere: mounted in any mount namespace (a
+ * container's too) or held open exclusively? The kernel answers an O_EXCL
+ * open of such a device with EBUSY; the engine's own mount table sees one
+ * namespace only. false when the device cannot be opened at all. */
+bool blockdev_in_use(const char *dev);
+
+/* The first loop device bound to image (matched by device and inode, so a
+ * second device made through another path counts too) that is in use
+ * (blockdev_in_use). Returns 1 and fills dev, 0 when none is, -errno when
+ * the image or /sys/block cannot be read. */
+int loopdev_busy_for_file(const char *image, char dev[LOOPDEV_PATH_MAX]);
 
 /* Size of a block device in bytes (BLKGETSIZE64). */
 int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e);

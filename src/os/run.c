@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,12 @@ static void child_exec(const char *path, const char *const argv[], int devnull, 
 	int saved;
 
 	setpgid(0, 0);
+	/* dies with the engine (the forking thread waits for it, so only the
+	 * engine's death fires this): an orphaned mkfs would hold the device
+	 * open after a crash, and the restart could not release it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
 	/* the engine may block or ignore signals; mkfs must start clean */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -205,7 +205,12 @@ int store_open(const char *path, struct store **out, struct err *e)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if ((r = exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	/* FULL: every commit is on disk before its reply goes out. Each write
+	 * here is something a caller was promised (a created volume dockerd
+	 * recorded, an attachment fencing relies on, a use count, a DVDI
+	 * checkpoint Mesos recovers from); NORMAL would let a power loss
+	 * forget the last of them (docs/volumes.md, "Power loss"). */
+	if ((r = exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;", e)) < 0)
 		goto fail;
 	if ((r = migrate(st, e)) < 0)

@@ -20,6 +20,10 @@ int fs_remove_tree(const char *path);
  * not outlive the machine, and a mount must not wait for the disk. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* fsync a directory: the names created, renamed or unlinked in it are on
+ * disk once this returns 0 (a file's own fsync does not cover its name). */
+int fs_fsync_dir(const char *dir);
+
 /* Read a whole file of at most max bytes into a NUL-terminated malloc'd
  * buffer the caller frees. -EFBIG when larger. */
 int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);

@@ -205,8 +205,12 @@ def test_argument_matching(mode_home):
     assert p.stderr.strip()
     assert sorted(by_name(h.volumes_cli())) == ["Beta", "alpha", "data1", "data2"]
 
-    # by a case-insensitive unique prefix and by id
-    h.cli_ok("volume", "rm", "BET")
+    # rm is destructive: an exact name or id only (issue 12); a loose match
+    # names what it would have matched and removes nothing
+    p = h.cli("volume", "rm", "BET")
+    assert p.returncode == 1 and "'Beta'" in p.stderr, p.stderr
+    assert len(h.volumes_cli()) == 4
+    h.cli_ok("volume", "rm", "Beta")
     h.cli_ok("volume", "rm", ids["data1"])
     assert sorted(by_name(h.volumes_cli())) == ["alpha", "data2"]
 
