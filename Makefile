@@ -112,8 +112,13 @@ run: deps
 	$(MAKE) build/rexray
 	build/rexray service start -f
 
+# the power-loss simulator (tests/powerloss), a FUSE filesystem for the tests
+build/powerloss/plfs: tests/powerloss/plfs.c tests/powerloss/build.sh
+	@echo "  PLFS    $@"
+	@sh tests/powerloss/build.sh $@
+
 test: deps
-	$(MAKE) build/rexray build/dvdcli unit fuzz-build
+	$(MAKE) build/rexray build/dvdcli unit fuzz-build build/powerloss/plfs
 	@scripts/run-tests
 
 # the benchmark suite (bench/README.md); writes docs/performance.md. Not part of `test`.

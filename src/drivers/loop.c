@@ -85,6 +85,9 @@ static int loop_init(struct service *svc, struct err *e)
 		return r;
 	if ((r = fs_mkdir_p(p->dir, 0700)) < 0)
 		return err_set(e, r, "loop: cannot create '%s': %s", p->dir, strerror(-r));
+	/* the directory's own name durable too: images in it are promised */
+	if ((r = fs_fsync_dirs_up(p->dir)) < 0)
+		return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
 	sweep(svc);
 	/* REX-Ray's 16 GB default suits cloud disks; an image on this host's
 	 * disk starts at 1 GiB unless create.default.size says otherwise */
@@ -294,10 +297,8 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 		store_volume_delete(svc->store, svc->name, id, NULL);
 		goto fail;
 	}
-	/* not needed for correctness (sweep renames a durable ".new"), but a
-	 * create that was answered leaves nothing for a restart to finish */
-	if (fs_fsync_dir(p->dir) < 0)
-		log_warn("loop: cannot sync '%s': %s", p->dir, strerror(errno));
+	/* no fsync of the rename: a power loss that forgets it leaves a
+	 * durable ".new" with a durable record, which sweep names */
 	*out = v;
 	return 0;
 fail:
@@ -372,7 +373,7 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 	fault_point("loop.remove.after-record");
 	if (unlink(gone) < 0 && errno != ENOENT)
 		log_warn("loop: volume %s removed but '%s' stays: %s", id, gone, strerror(errno));
-	fs_fsync_dir(p->dir); /* a lost unlink of ".gone" is finished by sweep */
+	/* no fsync of the unlink: a ".gone" without a record is finished by sweep */
 	return 0;
 }
 

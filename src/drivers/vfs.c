@@ -56,6 +56,8 @@ static int vfs_init(struct service *svc, struct err *e)
 	snprintf(vol, sizeof(vol), "%s/vol", p->root);
 	if ((r = fs_mkdir_p(vol, 0755)) < 0)
 		return err_set(e, r, "vfs: cannot create '%s': %s", vol, strerror(-r));
+	if ((r = fs_fsync_dirs_up(vol)) < 0)
+		return err_set(e, r, "vfs: cannot sync '%s': %s", vol, strerror(-r));
 	return 0;
 }
 
@@ -113,7 +115,7 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 	}
 	/* the directory on disk before the record: a power loss never leaves
 	 * a durable record without its directory */
-	if ((r = fs_fsync_dir(p->root)) < 0 || (r = fsync_vol_dir(p)) < 0) {
+	if ((r = fsync_vol_dir(p)) < 0) {
 		err_set(e, r, "vfs: cannot sync '%s': %s", dir, strerror(-r));
 		rmdir(dir);
 		store_rollback(svc->store);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store/vcache.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define STMT_CACHE_MAX 48
@@ -187,6 +188,19 @@ int store_open(const char *path, struct store **out, struct err *e)
 	if (fd < 0)
 		return err_set(e, -errno, "store: cannot open '%s': %s", path, strerror(errno));
 	close(fd);
+	/* the database's own name on disk (SQLite syncs its WAL's) */
+	{
+		char dir[PATH_MAX];
+		char *slash;
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if ((r = fs_fsync_dirs_up(dir)) < 0)
+				return err_set(e, r, "store: cannot sync '%s': %s", dir,
+					       strerror(-r));
+		}
+	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(e, -ENOMEM, "out of memory");

@@ -67,6 +67,24 @@ int fs_remove_tree(const char *path)
 	return remove_at(AT_FDCWD, path);
 }
 
+int fs_fsync_dirs_up(const char *path)
+{
+	char buf[PATH_MAX];
+	int r;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (;;) {
+		char *slash;
+		if ((r = fs_fsync_dir(buf[0] ? buf : "/")) < 0)
+			return r;
+		slash = strrchr(buf, '/');
+		if (!slash || !buf[0])
+			return 0;
+		*slash = '\0';
+	}
+}
+
 int fs_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -20,6 +20,10 @@ int fs_remove_tree(const char *path);
  * not outlive the machine, and a mount must not wait for the disk. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* fsync the directory path and each of its ancestors: after a mkdir -p of
+ * state directories, their names are on disk too (once, at start). */
+int fs_fsync_dirs_up(const char *path);
+
 /* fsync a directory: the names created, renamed or unlinked in it are on
  * disk once this returns 0 (a file's own fsync does not cover its name). */
 int fs_fsync_dir(const char *dir);
