@@ -147,6 +147,18 @@ struct storage_executor {
 	 */
 	int (*open)(struct exec_ctx *x, struct err *e);
 	void (*close)(struct exec_ctx *x);
+	/*
+	 * Version 4, optional (NULL: the volume keeps no such record): the
+	 * volume's own record that the engine made a filesystem on it, kept
+	 * with the volume (loop: an extended attribute of the image), so that
+	 * a volume that had one is never formatted again without overwritefs,
+	 * whichever host mounts it next. format_recorded fills fstype and
+	 * returns 0, or -ENOENT when there is no record.
+	 */
+	int (*format_mark)(const struct exec_ctx *x, const char *volume_id, const char *fstype,
+			   struct err *e);
+	int (*format_recorded)(const struct exec_ctx *x, const char *volume_id, char *fstype,
+			       size_t sz);
 };
 
 /* The registry: built-in drivers by name (case-insensitive). NULL if unknown. */

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@
 struct loop_priv {
 	char dir[PATH_MAX];
 	int64_t default_size;
+	double overcommit; /* loop.overcommit: promised / (held + free), 1 = none */
+	bool preallocate;  /* loop.preallocate: fallocate each image whole */
 };
 
 /* loop.volumePath, default <lib>/loop; the same rule on server and host. */
@@ -76,6 +79,25 @@ static int image_path(const char *dir, const char *id, char *out, size_t outsz, 
 
 static void sweep(struct service *svc);
 
+static int read_capacity_settings(struct service *svc, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	const char *oc = NULL;
+	char *end = NULL;
+	int r;
+
+	cfg_str(svc->cfg, svc->scopes, "loop.overcommit", "1", &oc);
+	errno = 0;
+	p->overcommit = strtod(oc && *oc ? oc : "1", &end);
+	if (errno || !end || *end || !(p->overcommit >= 1.0 && p->overcommit <= 1000.0))
+		return err_set(e, -EINVAL, "config: loop.overcommit: invalid value '%s': expected "
+			       "a ratio from 1 (no overcommit) to 1000", oc ? oc : "");
+	if ((r = cfg_bool(svc->cfg, svc->scopes, "loop.preallocate", false, &p->preallocate,
+			  e)) < 0)
+		return r;
+	return 0;
+}
+
 static int loop_init(struct service *svc, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
@@ -89,24 +111,77 @@ static int loop_init(struct service *svc, struct err *e)
 	if ((r = fs_fsync_dirs_up(p->dir)) < 0)
 		return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
 	sweep(svc);
+	if ((r = read_capacity_settings(svc, e)) < 0)
+		return r;
 	/* REX-Ray's 16 GB default suits cloud disks; an image on this host's
 	 * disk starts at 1 GiB unless create.default.size says otherwise */
 	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 1, 1, 1 << 20, &p->default_size, e);
 }
 
-/* Refuse sizes the directory cannot hold: a sparse file that later
- * fills the disk corrupts the filesystem inside it. */
-static int check_free_space(const char *dir, int64_t size_gb, struct err *e)
+/* What the service's volumes were promised (their sizes) and what their
+ * images hold on disk now (allocated blocks). */
+static int promised_and_held(struct service *svc, unsigned long long *promised,
+			     unsigned long long *held, struct err *e)
 {
-	struct statvfs sv;
-	unsigned long long avail;
+	struct loop_priv *p = svc->priv;
+	struct volume_list l = { 0 };
+	char img[PATH_MAX + 64];
+	struct stat st;
+	int r;
 
-	if (statvfs(dir, &sv) < 0)
-		return err_set(e, -errno, "loop: cannot stat '%s': %s", dir, strerror(errno));
+	*promised = *held = 0;
+	if ((r = store_volume_list(svc->store, svc->name, &l, e)) < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++) {
+		*promised += (unsigned long long)(l.v[i].size > 0 ? l.v[i].size : 0) * GIB;
+		if (image_path(p->dir, l.v[i].id, img, sizeof(img), NULL) == 0 &&
+		    stat(img, &st) == 0)
+			*held += (unsigned long long)st.st_blocks * 512;
+	}
+	volume_list_release(&l);
+	return 0;
+}
+
+static double gib(unsigned long long bytes)
+{
+	return (double)bytes / (double)GIB;
+}
+
+/*
+ * Capacity you can trust: sparse images that later fill the disk corrupt
+ * every filesystem on it at once. A create is refused when all the sizes
+ * promised, this one included, exceed loop.overcommit times what the images
+ * can ever get (what they hold now plus the free space); the default ratio
+ * 1 promises only what exists. Near full, say so loudly.
+ */
+static int check_capacity(struct service *svc, int64_t size_gb, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	unsigned long long avail, promised, held, want = (unsigned long long)size_gb * GIB;
+	struct statvfs sv;
+	double room;
+	int r;
+
+	if (statvfs(p->dir, &sv) < 0)
+		return err_set(e, -errno, "loop: cannot stat '%s': %s", p->dir, strerror(errno));
 	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-	if ((unsigned long long)size_gb * GIB > avail)
-		return err_set(e, -ENOSPC, "size %lld GiB is more than the %llu GiB free in "
-			       "loop.volumePath '%s'", (long long)size_gb, avail / GIB, dir);
+	if (want > avail)
+		return err_set(e, -ENOSPC, "size %lld GiB is more than the %.2f GiB free in "
+			       "loop.volumePath '%s'", (long long)size_gb, gib(avail), p->dir);
+	if ((r = promised_and_held(svc, &promised, &held, e)) < 0)
+		return r;
+	room = ((double)held + (double)avail) * p->overcommit;
+	if ((double)(promised + want) > room)
+		return err_set(e, -ENOSPC, "loop: cannot promise %lld GiB more in '%s': its volumes "
+			       "are promised %.2f GiB, and their images hold %.2f GiB with %.2f GiB "
+			       "free (x %.2f, loop.overcommit): %.2f GiB would exceed %.2f GiB. Free "
+			       "space there, remove volumes, or raise loop.overcommit (an overcommitted "
+			       "disk that fills corrupts every volume on it)", (long long)size_gb,
+			       p->dir, gib(promised), gib(held), gib(avail), p->overcommit,
+			       gib(promised + want), room / (double)GIB);
+	if (sv.f_blocks && sv.f_bavail * 10 < sv.f_blocks)
+		log_warn("loop: '%s' is more than 90%% full (%.2f GiB free); volumes there fail "
+			 "with I/O errors when it fills", p->dir, gib(avail));
 	return 0;
 }
 
@@ -147,6 +222,14 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 		if (fd < 0)
 			return err_set(e, -errno, "loop: cannot create '%s': %s", tmp,
 				       strerror(errno));
+		/* preallocated: the space is the image's from now on, and writes
+		 * into it never meet a full disk */
+		if (p->preallocate && (r = posix_fallocate(fd, 0, (off_t)bytes)) != 0) {
+			close(fd);
+			unlink(tmp);
+			return err_set(e, -r, "loop: cannot preallocate %llu bytes for '%s': %s",
+				       (unsigned long long)bytes, tmp, strerror(r));
+		}
 		if (ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
 			r = -errno;
 			close(fd);
@@ -269,7 +352,7 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	if (size < 1)
 		return err_set(e, -EINVAL, "size %lld GiB: a loop volume needs at least 1 GiB",
 			       (long long)size);
-	if ((r = check_free_space(p->dir, size, e)) < 0)
+	if ((r = check_capacity(svc, size, e)) < 0)
 		return r;
 	if ((r = make_image(svc, (uint64_t)size * GIB, id, sizeof(id), tmp, sizeof(tmp), e)) < 0 ||
 	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
@@ -329,36 +412,52 @@ static int refuse_if_in_use(const char *what, const char *name, const char *img,
 	return r;
 }
 
-/* A remove must not pull an image out from under a live filesystem: a
- * device on it that nothing uses is detached, one in use refuses (forced
- * or not: no force deletes data in use). */
-static int release_local_device(const char *name, const char *img, struct err *e)
+/*
+ * A remove never pulls an image out from under a loop device, forced or
+ * not: no force deletes data in use. Checked twice, around the rename of
+ * the image: before it for a clear message about a live filesystem, after
+ * it for a device bound meanwhile (a mount between its device and its
+ * mount, in any process). A mount checks the other way round after it
+ * binds its device (loop_exec_device_get), so one of the two always sees
+ * the other and no mount ever lands on a removed image.
+ */
+static int refuse_if_bound(const char *name, const char *path, struct err *e)
 {
 	char dev[LOOPDEV_PATH_MAX];
-	int r;
 
-	if ((r = refuse_if_in_use("remove", name, img, e)) < 0)
-		return r;
-	if (loopdev_find_by_file(img, dev, NULL) < 0)
+	if (loopdev_find_by_file(path, dev, NULL) < 0)
 		return 0;
-	return loopdev_detach(dev, e);
+	return err_set(e, -EBUSY, "cannot remove volume '%s': its image is attached as %s on "
+		       "this machine (a mount in progress, or one left by a crash until the "
+		       "engine settles it); unmount it first (rexray volume unmount %s)", name,
+		       dev, name);
 }
 
 static int loop_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
-	char img[PATH_MAX + 64], gone[PATH_MAX + 300];
+	char img[PATH_MAX + 64], gone[PATH_MAX + 300], name[VOLUME_NAME_MAX + 1];
+	struct volume v;
 	int r;
 
 	if ((r = records_check_removable(svc, id, force, e)) < 0 ||
 	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
 	    (r = side_path(p->dir, id, "gone", gone, sizeof(gone), e)) < 0 ||
-	    (r = release_local_device(id, img, e)) < 0)
+	    (r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s", v.name ? v.name : id);
+	volume_release(&v);
+	if ((r = refuse_if_in_use("remove", name, img, e)) < 0 ||
+	    (r = refuse_if_bound(name, img, e)) < 0)
 		return r;
 	/* image aside first, then the record: a crash between leaves the
 	 * record, and the next start puts the image back */
 	if (rename(img, gone) < 0 && errno != ENOENT)
 		return err_set(e, -errno, "loop: cannot remove '%s': %s", img, strerror(errno));
+	if (access(gone, F_OK) == 0 && (r = refuse_if_bound(name, gone, e)) < 0) {
+		rename(gone, img);
+		return r;
+	}
 	/* the ".gone" name on disk before the record goes: after a power loss
 	 * an image never outlives its record under its live name */
 	if ((r = fs_fsync_dir(p->dir)) < 0) {
@@ -591,10 +690,31 @@ static int loop_exec_device_find(const struct exec_ctx *x, const char *volume_id
 	return *dev ? 0 : err_set(e, -ENOMEM, "out of memory");
 }
 
+/* The device already bound to img, once nothing uses it or timeout_ms
+ * passed: 0 with dev filled (check blockdev_in_use again), or -ENOENT when
+ * no device is (or remains) bound to it. */
+static int wait_until_idle(const char *img, char dev[LOOPDEV_PATH_MAX], long timeout_ms)
+{
+	struct timespec step = { 0, 100 * 1000 * 1000 };
+	long waited = 0;
+
+	for (;;) {
+		if (loopdev_find_by_file(img, dev, NULL) < 0)
+			return -ENOENT;
+		if (!blockdev_in_use(dev) || waited >= timeout_ms)
+			return 0;
+		if (waited == 0)
+			log_info("loop: %s is in use elsewhere; waiting up to %ld ms for it to be "
+				 "let go", dev, timeout_ms);
+		nanosleep(&step, NULL);
+		waited += 100;
+	}
+}
+
 static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id, const char *token,
 				long timeout_ms, char **dev, bool *created, struct err *e)
 {
-	char img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX];
+	char img[PATH_MAX + 64], d[LOOPDEV_PATH_MAX], chk[LOOPDEV_PATH_MAX];
 	const char *name = token && *token ? token : volume_id;
 	int r;
 
@@ -602,6 +722,22 @@ static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id,
 	if ((r = image_of(x, name, img, sizeof(img), e)) < 0)
 		return r;
 	if (marker_find(x, volume_id, img, d, NULL) < 0) {
+		/* never a second device on one image: one already bound (matched
+		 * by device and inode) is reused when idle, waited for while its
+		 * filesystem is alive (a host this one preempted lets go within
+		 * its lease), and refused when that lasts past the timeout */
+		if ((r = wait_until_idle(img, d, timeout_ms)) == 0) {
+			if (blockdev_in_use(d))
+				return err_set(e, -EBUSY, "loop: the image of volume %s is already "
+					       "attached as %s and in use (mounted by another host "
+					       "or in another mount namespace); not attaching a "
+					       "second device to it", volume_id, d);
+			if ((r = marker_write(x, volume_id, d, e)) < 0)
+				return r;
+			log_warn("loop: reusing %s, already bound to the image of %s", d,
+				 volume_id);
+			goto found;
+		}
 		/* "pending" first, so a crash mid-attach leaves no device nobody knows */
 		if ((r = marker_write(x, volume_id, "pending", e)) < 0)
 			return r;
@@ -617,6 +753,18 @@ static int loop_exec_device_get(const struct exec_ctx *x, const char *volume_id,
 			loop_marker_drop(x, volume_id);
 			return r;
 		}
+	}
+found:
+	/* the image still under its name, and bound to this very device: a
+	 * remove that renamed it away meanwhile wins (see refuse_if_bound) */
+	if (loopdev_find_by_file(img, chk, NULL) < 0 || strcmp(chk, d) != 0) {
+		if (*created) {
+			loopdev_detach(d, NULL);
+			loop_marker_drop(x, volume_id);
+		}
+		*created = false;
+		return err_set(e, -ENOENT, "loop: volume %s was removed while it was being "
+			       "attached", volume_id);
 	}
 	*dev = strdup(d);
 	if (!*dev) {
@@ -670,13 +818,45 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 	return 0;
 }
 
+/* trusted.*: root only, and kept by ext4, xfs, btrfs and tmpfs alike */
+#define FORMAT_XATTR "trusted.rexray.fstype"
+
+static int loop_exec_format_mark(const struct exec_ctx *x, const char *volume_id,
+				 const char *fstype, struct err *e)
+{
+	char img[PATH_MAX + 64];
+	int r;
+
+	if ((r = image_of(x, volume_id, img, sizeof(img), e)) < 0)
+		return r;
+	if (setxattr(img, FORMAT_XATTR, fstype, strlen(fstype), 0) < 0)
+		return err_set(e, -errno, "loop: cannot record the filesystem of '%s': %s", img,
+			       strerror(errno));
+	return 0;
+}
+
+static int loop_exec_format_recorded(const struct exec_ctx *x, const char *volume_id,
+				     char *fstype, size_t sz)
+{
+	char img[PATH_MAX + 64];
+	ssize_t n;
+
+	if (sz < 2 || image_of(x, volume_id, img, sizeof(img), NULL) < 0)
+		return -EINVAL;
+	n = getxattr(img, FORMAT_XATTR, fstype, sz - 1);
+	if (n <= 0)
+		return -ENOENT;
+	fstype[n] = '\0';
+	return 0;
+}
+
 static int loop_exec_open(struct exec_ctx *x, struct err *e)
 {
 	return executor_dir_open(x, volume_path, e);
 }
 
 const struct storage_executor loop_executor = {
-	.version = 3,
+	.version = 4,
 	.name = "loop",
 	.instance_id = loop_exec_instance_id,
 	.local_devices = loop_exec_local_devices,
@@ -685,4 +865,6 @@ const struct storage_executor loop_executor = {
 	.device_put = loop_exec_device_put,
 	.open = loop_exec_open,
 	.close = executor_dir_close,
+	.format_mark = loop_exec_format_mark,
+	.format_recorded = loop_exec_format_recorded,
 };

@@ -1,5 +1,6 @@
 #include "drivers/driver.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "util/fs.h"
+#include "util/log.h"
 
 extern const struct storage_driver vfs_driver, loop_driver;
 extern const struct storage_executor vfs_executor, loop_executor;
@@ -42,10 +45,71 @@ const char *driver_names(void)
 	return "loop, vfs";
 }
 
+/* Does this host have a device of one of the driver's volumes? */
+static bool has_local_devices(const char *driver, const struct exec_ctx *x)
+{
+	const struct storage_executor *ex = executor_find(driver);
+	struct local_devices ld = { 0 };
+	bool any;
+
+	if (!ex || !ex->local_devices || ex->local_devices(x, &ld, NULL) < 0)
+		return false;
+	any = ld.n > 0;
+	local_devices_release(&ld);
+	return any;
+}
+
+/*
+ * A stable identity. The ID a host uses for a driver is chosen once (the
+ * configured <driver>.instanceID, else the hostname) and kept in
+ * <lib>/instance-id.<driver>: a later hostname change does not change it.
+ * A configured ID that differs from the kept one replaces it only while
+ * this host has no device of the driver's volumes; with volumes attached
+ * here the kept ID stays (loudly), since under a new ID the fencing loop
+ * would see another host holding them and take them away.
+ */
+static void stable_id(const char *driver, const struct exec_ctx *x, const char *configured,
+		      const char *host, char *out, size_t sz)
+{
+	char path[PATH_MAX + 64], *kept = NULL;
+	const char *want = configured ? configured : host;
+
+	snprintf(out, sz, "%s", want);
+	if (!x->paths || !x->paths->lib[0])
+		return;
+	snprintf(path, sizeof(path), "%s/instance-id.%s", x->paths->lib, driver);
+	if (fs_read_file(path, 1024, &kept, NULL) == 0) {
+		kept[strcspn(kept, "\n")] = '\0';
+		if (kept[0] && strcmp(kept, want) != 0) {
+			if (!configured || has_local_devices(driver, x)) {
+				if (configured)
+					log_error("%s.instanceID is now '%s', but volumes are "
+						  "attached here as '%s': keeping '%s' until they are "
+						  "unmounted", driver, configured, kept, kept);
+				snprintf(out, sz, "%s", kept);
+				free(kept);
+				return;
+			}
+			log_warn("%s: instance ID changes from '%s' to '%s' (configured)", driver,
+				 kept, configured);
+		} else if (kept[0]) {
+			free(kept);
+			return;
+		}
+	}
+	free(kept);
+	{
+		char line[310];
+		snprintf(line, sizeof(line), "%.300s\n", out);
+		if (fs_write_atomic(path, line, strlen(line), 0600) < 0)
+			log_warn("%s: cannot keep the instance ID in '%s'", driver, path);
+	}
+}
+
 int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
 				 struct instance_id *out, struct err *e)
 {
-	char key[128], host[256], meta[300];
+	char key[128], host[256], meta[300], chosen[300];
 	const char *id = NULL;
 	json_t *js;
 
@@ -56,6 +120,8 @@ int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
+	stable_id(driver, x, id, host, chosen, sizeof(chosen));
+	id = chosen;
 	js = json_string(host);
 	if (!js)
 		return err_set(e, -ENOMEM, "out of memory");

@@ -21,6 +21,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
+#include "util/vlock.h"
 
 #define OPS "libstorage.integration.volume.operations."
 #define MKFS_TIMEOUT_MS (10L * 60 * 1000)
@@ -244,59 +245,19 @@ static struct ls_ctx ctx_of(const struct integration *ig)
 	return ctx;
 }
 
-/* Serialise work on one volume across threads and processes. Returns the
- * lock fd (>= 0) or -errno. Names are validated before they get here. */
-static void lock_path(const struct integration *ig, const char *name, char *path, size_t sz)
-{
-	char lower[VOLUME_NAME_MAX + 1];
-	size_t i;
-
-	for (i = 0; name[i] && i < VOLUME_NAME_MAX; i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
-	lower[i] = '\0';
-	snprintf(path, sz, "%s/%s", ig->lock_dir, lower);
-}
-
-/*
- * The holder unlinks the lock file when it is done (no file stays behind
- * per name ever asked for), so a waiter may get the lock on a file that
- * was unlinked meanwhile: it then tries again on the current one.
- */
+/* Serialise work on one volume across threads and processes (util/vlock:
+ * the loop driver's remove takes the same lock). Returns the lock handle
+ * (>= 0) or -errno. Names are validated before they get here. */
 static int lock_volume(struct integration *ig, const char *name, struct err *e)
 {
-	char path[PATH_MAX + 400];
-	struct stat held, now;
-	int fd;
-
-	lock_path(ig, name, path, sizeof(path));
-	for (;;) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return err_set(e, -errno, "cannot open lock '%s': %s", path,
-				       strerror(errno));
-		while (flock(fd, LOCK_EX) < 0) {
-			if (errno != EINTR) {
-				int r = -errno;
-				close(fd);
-				return err_set(e, r, "cannot lock '%s': %s", path, strerror(-r));
-			}
-		}
-		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino &&
-		    held.st_dev == now.st_dev)
-			return fd;
-		close(fd);
-	}
+	return vlock_acquire(ig->paths->run, ig->service, name, e);
 }
 
 static void unlock_volume_named(struct integration *ig, const char *name, int fd)
 {
-	char path[PATH_MAX + 400];
-
-	if (fd < 0)
-		return;
-	lock_path(ig, name, path, sizeof(path));
-	unlink(path); /* while still held: see lock_volume */
-	close(fd);
+	(void)ig;
+	(void)name;
+	vlock_release(fd);
 }
 
 static int find_volume(struct integration *ig, const char *name, struct volume *v, struct err *e)
@@ -569,11 +530,53 @@ static int attach_if_needed(struct integration *ig, struct volume *v, char **tok
 	return 0;
 }
 
-/* Probe; format when empty (or overwrite); mount at target. */
+/* What a person repairs: the volume's image file when it names one (a
+ * loop volume's status; e2fsck and xfs_repair -f work on files), else the
+ * device, which is gone once the failed mount is undone. */
+static const char *repair_target(const struct volume *v, const char *dev, bool *is_file)
+{
+	*is_file = v->status && v->status[0] == '/';
+	return *is_file ? v->status : dev;
+}
+
+/*
+ * Format once: a device without a filesystem signature is formatted only
+ * when nothing says it ever had one. The volume's own record (the
+ * executor's format_recorded) or any data in its first MiB means a
+ * filesystem was there and is damaged: refused, with the repair commands.
+ */
+static int may_format(struct integration *ig, const struct volume *v, const char *dev,
+		      struct err *e)
+{
+	char made[64] = "";
+	bool has_data = false, is_file;
+	const char *fix;
+	int r;
+
+	if (ig->exec->version >= 4 && ig->exec->format_recorded &&
+	    ig->exec->format_recorded(&ig->x, v->id, made, sizeof(made)) != 0)
+		made[0] = '\0';
+	if (!made[0] && (r = osfs_has_data(dev, &has_data, e)) < 0)
+		return r;
+	if (!made[0] && !has_data)
+		return 0;
+	fix = repair_target(v, dev, &is_file);
+	return err_set(e, -EUCLEAN, "volume '%s' has no filesystem signature, but %s%s%s: not "
+		       "formatting it, its data may still be recoverable. Repair it (unmounted): "
+		       "e2fsck -b 32768 %s (ext4, from a backup superblock) or xfs_repair%s %s "
+		       "(xfs); or mount it with overwriteFS=true to format it anyway, losing "
+		       "what it holds", v->name,
+		       made[0] ? "the engine made a " : "it holds data",
+		       made[0] ? made : "", made[0] ? " filesystem on it" : "", fix,
+		       is_file ? " -f" : "", fix);
+}
+
+/* Probe; format when never formatted (or overwrite); check; mount at target. */
 static int format_and_mount(struct integration *ig, const struct volume *v, const char *dev,
 			    const char *target, const struct integ_mount_opts *o, struct err *e)
 {
 	const char *want = wanted_fstype(ig, v, o);
+	bool overwrite = o && o->overwrite_fs;
 	char have[64] = "";
 	int r;
 
@@ -582,15 +585,39 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 			       want);
 	if ((r = osfs_probe(dev, have, sizeof(have), e)) < 0)
 		return r;
-	if (!have[0] || (o && o->overwrite_fs)) {
+	if (!have[0] && !overwrite && (r = may_format(ig, v, dev, e)) < 0)
+		return r;
+	if (!have[0] || overwrite) {
 		log_info("integration: formatting %s (%s) as %s", v->name, dev, want);
 		if ((r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e)) < 0)
 			return r;
 		snprintf(have, sizeof(have), "%s", want);
+		if (ig->exec->version >= 4 && ig->exec->format_mark &&
+		    ig->exec->format_mark(&ig->x, v->id, want, e) < 0) {
+			/* the data check of may_format still guards it */
+			log_warn("integration: %s", e->msg);
+			err_clear(e);
+		}
+	} else if (!blockdev_in_use(dev)) {
+		/* as a distribution does at boot; a filesystem already live
+		 * elsewhere (a container's namespace) cannot and need not be */
+		bool is_file;
+		const char *fix = repair_target(v, dev, &is_file);
+		if ((r = osfs_check(dev, have, MKFS_TIMEOUT_MS, is_file ? fix : NULL, e)) < 0)
+			return err_prefix(e, "volume '%s'", v->name);
 	}
 	if ((r = fs_mkdir_p(target, 0755)) < 0)
 		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
-	return osfs_mount(dev, target, have, NULL, e); /* known: no second probe */
+	r = osfs_mount(dev, target, have, NULL, e); /* known: no second probe */
+	if (r == -EUCLEAN) { /* damage the check did not see (a "clean" one) */
+		bool is_file;
+		const char *fix = repair_target(v, dev, &is_file);
+		err_set(e, -EUCLEAN, "volume '%s': the kernel refuses its %s filesystem as "
+			"damaged (Structure needs cleaning); not mounting it. Repair it by "
+			"hand: %s%s %s", v->name, have, strcmp(have, "xfs") == 0 ? "xfs_repair" :
+			"e2fsck -f", strcmp(have, "xfs") == 0 && is_file ? " -f" : "", fix);
+	}
+	return r;
 }
 
 /* mkdir <target><rootPath> with linux.volume.filemode */

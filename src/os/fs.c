@@ -12,6 +12,7 @@
 #include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/sysmacros.h>
 
 #include "os/run.h"
@@ -121,6 +122,71 @@ out:
 bool osfs_supported(const char *fstype)
 {
 	return fstype && (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "xfs") == 0);
+}
+
+int osfs_has_data(const char *dev, bool *has, struct err *e)
+{
+	enum { SPAN = 1 << 20, CHUNK = 64 << 10 };
+	static const char zero[CHUNK];
+	char *buf = malloc(CHUNK);
+	int fd, r = 0;
+
+	*has = false;
+	if (!buf)
+		return err_set(e, -ENOMEM, "out of memory");
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = err_set(e, -errno, "open '%s': %s", dev, strerror(errno));
+		goto out;
+	}
+	for (off_t off = 0; off < SPAN && !*has; off += CHUNK) {
+		ssize_t n = pread(fd, buf, CHUNK, off);
+		if (n < 0) {
+			r = err_set(e, -errno, "read '%s': %s", dev, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		*has = memcmp(buf, zero, (size_t)n) != 0;
+	}
+	close(fd);
+out:
+	free(buf);
+	return r;
+}
+
+int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,
+	       struct err *e)
+{
+	const char *fix = repair_file && *repair_file ? repair_file : dev;
+	bool ext4 = fstype && strcmp(fstype, "ext4") == 0;
+	const char *argv[4] = { ext4 ? "e2fsck" : "xfs_repair", ext4 ? "-p" : "-n", dev, NULL };
+	int code, r;
+
+	if (!osfs_supported(fstype))
+		return err_set(e, -EINVAL, "check: unsupported filesystem type '%s'",
+			       fstype ? fstype : "");
+	if (!dev || dev[0] != '/')
+		return err_set(e, -EINVAL, "check: device '%s' is not an absolute path",
+			       dev ? dev : "");
+	r = run_command_exit(argv, timeout_ms, &code, e);
+	if (r == 0 || code < 0)
+		return r;
+	/* e2fsck: 1 = errors corrected, 2 = corrected, reboot advised (for a
+	 * root filesystem; not ours). xfs_repair -n: 2 = a dirty log, which
+	 * the mount replays. */
+	if ((ext4 && (code == 1 || code == 2)) || (!ext4 && code == 2)) {
+		log_warn("osfs: %s on %s: %s", argv[0], dev, e->msg);
+		err_clear(e);
+		return 0;
+	}
+	if (ext4)
+		return err_set(e, -EUCLEAN, "the ext4 filesystem on '%s' has errors that e2fsck -p "
+			       "cannot repair unattended (e2fsck exit status %d); not mounting it "
+			       "read-write. Repair it by hand: e2fsck -f %s", dev, code, fix);
+	return err_set(e, -EUCLEAN, "the xfs filesystem on '%s' is damaged (xfs_repair -n exit "
+		       "status %d); not mounting it read-write. Repair it by hand: xfs_repair%s %s",
+		       dev, code, fix != dev ? " -f" : "", fix);
 }
 
 int osfs_format(const char *dev, const char *fstype, const char *label, long timeout_ms,
@@ -234,20 +300,22 @@ static int split_options(const char *fstype, const char *options, unsigned long 
 	char *copy, *save = NULL;
 	int r = 0;
 
+	(void)fstype;
 	*flags = 0;
 	data[0] = '\0';
-	/* clones share the origin's UUID and XFS refuses a second mount without this */
-	if (strcmp(fstype, "xfs") == 0)
-		r = data_append(data, size, "nouuid");
-	if (r < 0 || !options || !*options)
-		return r;
+	/* never "nouuid" for xfs: its refusal to mount one filesystem twice
+	 * is a last guard against two live filesystems on one image (a clone
+	 * gets a UUID of its own instead) */
+	if (!options || !*options)
+		return 0;
 	copy = strdup(options);
 	if (!copy)
 		return -ENOMEM;
 	for (char *opt = strtok_r(copy, ",", &save); opt && r == 0;
 	     opt = strtok_r(NULL, ",", &save)) {
-		if (!mount_flag_opt(opt, flags) &&
-		    !(strcmp(opt, "nouuid") == 0 && strcmp(fstype, "xfs") == 0))
+		if (strcmp(opt, "nouuid") == 0)
+			r = -EPERM;
+		else if (!mount_flag_opt(opt, flags))
 			r = data_append(data, size, opt);
 	}
 	free(copy);

@@ -29,12 +29,30 @@ bool osfs_supported(const char *fstype);
 int osfs_format(const char *dev, const char *fstype, const char *label, long timeout_ms,
 		struct err *e);
 
+/* Does the device hold anything in its first MiB (any non-zero byte)? A
+ * device nothing was ever written to reads as zeros; a filesystem whose
+ * signature was damaged does not. */
+int osfs_has_data(const char *dev, bool *has, struct err *e);
+
+/*
+ * Check a filesystem before a read-write mount, as a distribution does at
+ * boot: ext4 with "e2fsck -p" (repairs what is safe to repair unattended),
+ * xfs with "xfs_repair -n" (reports only; a dirty log is left to the mount,
+ * which replays it). Returns 0 when clean or safely repaired, -EUCLEAN when
+ * the damage needs a person (e says so and names the repair command), or
+ * another -errno when the check could not run (timeout, tool missing).
+ * repair_file (may be NULL): the image file the repair command should name
+ * instead of dev, which may be gone by the time a person reads it.
+ */
+int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,
+	       struct err *e);
+
 /* mount(2) of a block device; fstype NULL (or "") = probe, -EINVAL when the
  * device holds no filesystem. options is a comma list: generic per-mount
  * options (ro rw nosuid nodev noexec noatime relatime sync lazytime ...)
  * become MS_* flags, the rest goes to the filesystem as its data string.
- * xfs gets "nouuid" so clones can mount beside their origin. target must
- * exist. */
+ * "nouuid" is refused (-EPERM): xfs's refusal of a second mount of one
+ * filesystem is a guard we keep. target must exist. */
 int osfs_mount(const char *dev, const char *target, const char *fstype, const char *options,
 	       struct err *e);
 /* Bind mount src onto target (for directory volumes). */

@@ -272,13 +272,16 @@ static int wait_child(pid_t pid, int errfd, long long deadline, struct capture *
 	return r;
 }
 
-static int report_status(const char *prog, int status, struct capture *cap, struct err *e)
+static int report_status(const char *prog, int status, struct capture *cap, int *exit_code,
+			 struct err *e)
 {
 	cap->buf[cap->len] = '\0';
 	tidy_stderr(cap->buf);
 	if (WIFEXITED(status)) {
 		int code = WEXITSTATUS(status);
 
+		if (exit_code)
+			*exit_code = code;
 		if (code == 0)
 			return 0;
 		if (cap->buf[0])
@@ -318,6 +321,11 @@ static void kill_and_reap(pid_t pid)
 
 int run_command(const char *const argv[], long timeout_ms, struct err *e)
 {
+	return run_command_exit(argv, timeout_ms, NULL, e);
+}
+
+int run_command_exit(const char *const argv[], long timeout_ms, int *exit_code, struct err *e)
+{
 	int errp[2] = { -1, -1 }, execp[2] = { -1, -1 }, devnull = -1;
 	struct capture *cap = NULL;
 	char path[PATH_MAX];
@@ -326,6 +334,8 @@ int run_command(const char *const argv[], long timeout_ms, struct err *e)
 	int r, status = 0;
 	pid_t pid;
 
+	if (exit_code)
+		*exit_code = -1;
 	if (!argv || !argv[0] || !argv[0][0])
 		return err_set(e, -EINVAL, "run: empty command");
 	prog = argv[0];
@@ -383,7 +393,7 @@ int run_command(const char *const argv[], long timeout_ms, struct err *e)
 		r = err_set(e, r, "%s: wait: %s", prog, strerror(-r));
 		goto out;
 	}
-	r = report_status(prog, status, cap, e);
+	r = report_status(prog, status, cap, exit_code, e);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (errp[i] >= 0)

@@ -21,4 +21,8 @@
  * N)" in e (stderr is captured up to 4 KiB). */
 int run_command(const char *const argv[], long timeout_ms, struct err *e);
 
+/* The same, and *exit_code gets the program's exit status when it exited
+ * (else -1), for tools whose non-zero statuses carry meaning (fsck). */
+int run_command_exit(const char *const argv[], long timeout_ms, int *exit_code, struct err *e);
+
 #endif

@@ -36,7 +36,7 @@ def engine(dk):
     tag = "rrt" + uuid.uuid4().hex[:8]
     root = tempfile.mkdtemp(prefix="rre")
     h = LoopHome(root)
-    h.plugin, h.keep = tag, tag + "-keep"
+    h.plugin, h.keep, h.ign = tag, tag + "-keep", tag + "-ign"
     h.write_config(
         "rexray:\n"
         "  modules:\n"
@@ -51,7 +51,17 @@ def engine(dk):
         "          volume:\n"
         "            operations:\n"
         "              remove:\n"
-        "                disable: true\n" % (PLUGIN_DIR, h.plugin, PLUGIN_DIR, h.keep))
+        "                disable: true\n"
+        "    ign:\n"
+        "      type: docker\n"
+        "      host: unix://%s/%s.sock\n"
+        "      libstorage:\n"
+        "        integration:\n"
+        "          volume:\n"
+        "            operations:\n"
+        "              unmount:\n"
+        "                ignoreUsedCount: true\n"
+        % (PLUGIN_DIR, h.plugin, PLUGIN_DIR, h.keep, PLUGIN_DIR, h.ign))
     try:
         h.start_service()
         yield h
@@ -125,6 +135,36 @@ def test_two_containers_share_a_volume(dk, engine):
         assert not [m for m in mounts_under(engine.root) if "shared1" in m]
     finally:
         dk.docker("rm", "-f", "c1", "c2", check=False)
+
+
+def test_ignore_used_count_never_gives_a_live_filesystem_a_second_device(dk, engine):
+    """Issue 22, case 4: with unmount.ignoreUsedCount, stopping one of two
+    containers unmounts on the host, but the filesystem lives on in the
+    other's mount namespace: its device stays, and a third container gets
+    that same filesystem, never a second loop device on the image."""
+    for c in ("i1", "i2"):
+        dk.docker("run", "-d", "--name", c, "--network", "none", "--volume-driver", engine.ign,
+                  "-v", "ign1:/data", "bb", "sleep", "300")
+    try:
+        dk.docker("exec", "i1", "sh", "-c", "echo one > /data/a")
+        dk.docker("rm", "-f", "i1")
+        dk.docker("exec", "i2", "sh", "-c", "echo two > /data/b; sync")
+        assert len(loops_under(engine.root)) == 1, "i2's filesystem keeps its device"
+        assert state_of(engine, "ign1")["attachmentState"] == 2, "still attached here"
+        dk.docker("run", "-d", "--name", "i3", "--network", "none", "--volume-driver",
+                  engine.ign, "-v", "ign1:/data", "bb", "sleep", "300")
+        assert len(loops_under(engine.root)) == 1, "never a second device on the image"
+        assert dk.docker("exec", "i3", "cat", "/data/a", "/data/b").stdout == "one\ntwo\n"
+        dk.docker("exec", "i3", "sh", "-c", "echo three > /data/c")
+        assert dk.docker("exec", "i2", "cat", "/data/c").stdout == "three\n", "one filesystem"
+        dk.docker("rm", "-f", "i2", "i3")
+        deadline = time.time() + 10
+        while loops_under(engine.root) and time.time() < deadline:
+            time.sleep(0.2)
+        # the last one out: every unmount unmounts, the device goes with the last user
+        assert loops_under(engine.root) == {}
+    finally:
+        dk.docker("rm", "-f", "i1", "i2", "i3", check=False)
 
 
 def test_implicit_create_by_run_and_rm(dk, engine):
