@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dvdcli/vplugin.h"
+#include "os/safepath.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -288,18 +289,31 @@ static bool shared_mountpoint(const struct store_dvdi_row *all, size_t n, const 
 	return false;
 }
 
-/* Container paths must exist, or lie under /tmp, where they are made. */
+/* Container paths must exist, or lie under /tmp, where they are made;
+ * never through a symlink (os/safepath: a container's root filesystem is
+ * its image's, and an image may plant one pointing anywhere on the host). */
 static int check_container_path(const char *cp, struct err *e)
 {
+	char what[PATH_MAX + 40];
 	struct stat st;
-	int r;
+	int fd;
 
-	if (!cp[0] || stat(cp, &st) == 0)
+	if (!cp[0])
 		return 0;
+	snprintf(what, sizeof(what), "container path '%s'", cp);
+	if (lstat(cp, &st) == 0) {
+		/* whoever binds it (we with --bind, or Mesos' isolator) binds
+		 * onto what the path resolves to: no symlink on the way */
+		if ((fd = safe_open_dir(AT_FDCWD, cp, 0, what, e)) < 0)
+			return fd;
+		close(fd);
+		return 0;
+	}
 	if (strncmp(cp, "/tmp/", 5) != 0)
 		return err_set(e, -ENOENT, "container path '%s' must exist, or be under /tmp", cp);
-	if ((r = fs_mkdir_p(cp, 0755)) < 0)
-		return err_set(e, r, "could not create container path dir: %s", cp);
+	if ((fd = safe_mkdir_p(AT_FDCWD, cp, 0755, 0, what, e)) < 0)
+		return err_prefix(e, "could not create container path dir");
+	close(fd);
 	return 0;
 }
 
@@ -307,21 +321,37 @@ static int check_container_path(const char *cp, struct err *e)
  * and owner, then an rbind of it onto the container path. */
 int dvdi_bind(const char *mountpoint, const char *cp, struct err *e)
 {
+	char what[PATH_MAX + 40];
+	int cpfd, mpfd = -1, r = 0;
 	struct stat st;
 
-	if (stat(cp, &st) < 0)
-		return err_set(e, -errno, "prepare() failed during stat attempt: %s: %s", cp,
-			       strerror(errno));
-	if (chmod(mountpoint, st.st_mode & 07777) < 0)
-		return err_set(e, -errno, "prepare() failed during chmod attempt: %s: %s",
-			       mountpoint, strerror(errno));
-	if (chown(mountpoint, st.st_uid, st.st_gid) < 0)
-		return err_set(e, -errno, "prepare() failed during chown attempt: %s: %s",
-			       mountpoint, strerror(errno));
-	if (mount(mountpoint, cp, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return err_set(e, -errno, "cannot bind '%s' onto '%s': %s", mountpoint, cp,
-			       strerror(errno));
-	return 0;
+	/* both resolved once, without following a symlink; everything after
+	 * goes through these descriptors */
+	snprintf(what, sizeof(what), "container path '%s'", cp);
+	if ((cpfd = safe_open_dir(AT_FDCWD, cp, 0, what, e)) < 0)
+		return err_prefix(e, "prepare() failed");
+	mpfd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mpfd < 0) {
+		r = err_set(e, -errno, "prepare() failed: mountpoint '%s' is not a plain "
+			    "directory: %s", mountpoint, strerror(errno));
+		goto out;
+	}
+	if (fstat(cpfd, &st) < 0)
+		r = err_set(e, -errno, "prepare() failed during stat attempt: %s: %s", cp,
+			    strerror(errno));
+	else if (fchmod(mpfd, st.st_mode & 07777) < 0)
+		r = err_set(e, -errno, "prepare() failed during chmod attempt: %s: %s",
+			    mountpoint, strerror(errno));
+	else if (fchown(mpfd, st.st_uid, st.st_gid) < 0)
+		r = err_set(e, -errno, "prepare() failed during chown attempt: %s: %s",
+			    mountpoint, strerror(errno));
+	else if ((r = safe_bind_fd(mpfd, cpfd, true, NULL, e)) < 0)
+		err_prefix(e, "cannot bind '%s' onto '%s'", mountpoint, cp);
+out:
+	if (mpfd >= 0)
+		close(mpfd);
+	close(cpfd);
+	return r;
 }
 
 /* ---- prepare ---- */

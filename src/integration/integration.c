@@ -16,6 +16,7 @@
 #include "drivers/driver.h"
 #include "os/fs.h"
 #include "os/loopdev.h"
+#include "os/safepath.h"
 #include "store/store.h"
 #include "util/fault.h"
 #include "util/fs.h"
@@ -46,6 +47,8 @@ struct integration {
 	/* settings, read once */
 	bool preempt, ignore_used_count, create_implicit, create_disable;
 	bool remove_disable, remove_force;
+	bool nosuid, nodev; /* mount.nosuid, mount.nodev: a crafted image's
+			     * setuid binaries and device nodes count for nothing */
 	int64_t default_size; /* 0: unset, the driver's default applies */
 	int64_t default_iops;
 	const char *default_type, *default_az, *default_fstype;
@@ -98,6 +101,8 @@ static int read_settings(struct integration *ig, struct err *e)
 	    (r = cfg_bool(c, sc, OPS "create.disable", false, &ig->create_disable, e)) < 0 ||
 	    (r = cfg_bool(c, sc, OPS "remove.disable", false, &ig->remove_disable, e)) < 0 ||
 	    (r = cfg_bool(c, sc, OPS "remove.force", false, &ig->remove_force, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "mount.nosuid", true, &ig->nosuid, e)) < 0 ||
+	    (r = cfg_bool(c, sc, OPS "mount.nodev", true, &ig->nodev, e)) < 0 ||
 	    (r = cfg_int(c, sc, OPS "create.default.size", 0, 1, 1 << 20, &ig->default_size,
 			 e)) < 0 ||
 	    (r = cfg_int(c, sc, OPS "create.default.iops", 0, 0, 1LL << 31, &ig->default_iops,
@@ -317,8 +322,10 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 	target_of(ig, name, target, sizeof(target));
 	if (dev && !ig->exec->bind_mount) {
 		n = mount_points_of(dev, &mps, NULL);
-		if (n > 0)
-			base = mps[0];
+		/* the filesystem's own mount, not the rootPath bind inside it */
+		for (int i = 0; i < n; i++)
+			if (!base || strlen(mps[i]) < strlen(base))
+				base = mps[i];
 	}
 	if (!base && osfs_mount_is_of(target, dev))
 		base = target;
@@ -476,13 +483,15 @@ struct mount_undo {
 	bool mounted;
 };
 
+static int unmount_with_root(struct integration *ig, const char *mp, struct err *e);
+
 static void undo_mount(struct integration *ig, const struct volume *v, struct mount_undo *u)
 {
 	struct ls_ctx ctx = ctx_of(ig);
 	struct err ignore = ERR_INIT;
 	struct volume tmp = { 0 };
 
-	if (u->mounted && osfs_unmount(u->target, &ignore) < 0)
+	if (u->mounted && unmount_with_root(ig, u->target, &ignore) < 0)
 		log_warn("integration: undo: cannot unmount %s: %s", u->target, ignore.msg);
 	if (u->dev_made && ig->exec->device_put && ig->exec->device_put(&ig->x, u->dev, &ignore) < 0)
 		log_warn("integration: undo: cannot release %s: %s", u->dev, ignore.msg);
@@ -608,7 +617,9 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 	}
 	if ((r = fs_mkdir_p(target, 0755)) < 0)
 		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
-	r = osfs_mount(dev, target, have, NULL, e); /* known: no second probe */
+	r = osfs_mount(dev, target, have,
+		       ig->nosuid && ig->nodev ? "nosuid,nodev" : ig->nosuid ? "nosuid" :
+		       ig->nodev ? "nodev" : NULL, e); /* known: no second probe */
 	if (r == -EUCLEAN) { /* damage the check did not see (a "clean" one) */
 		bool is_file;
 		const char *fix = repair_target(v, dev, &is_file);
@@ -621,18 +632,99 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 }
 
 /* mkdir <target><rootPath> with linux.volume.filemode */
-static int make_root(struct integration *ig, const char *target, struct err *e)
+/*
+ * <rootPath> inside the volume, whose contents are untrusted (any host or
+ * task that had the volume wrote them): made and opened component by
+ * component beneath the volume's root, never through a symlink, never onto
+ * another filesystem (os/safepath), its mode set through that descriptor,
+ * and then bound onto itself from that descriptor. The path handed out is
+ * that bind mount: replacing the directory after this check fails (EBUSY)
+ * instead of redirecting the runtime to what the replacement points at.
+ */
+/*
+ * Does rel (beneath rootfd) name the bind mount mnt, for good? A rename that
+ * checked the directory just before it became a mount point may still be
+ * moving it: creating the last component again takes its parent's lock,
+ * which such a rename holds, so after that (EEXIST) any rename in flight
+ * is done and every later one sees a mount point (EBUSY). Then look again.
+ */
+static bool root_names_mount(int rootfd, const char *rel, int mnt)
 {
-	char path[PATH_MAX + 600];
+	char parent[PATH_MAX];
+	const char *last = strrchr(rel, '/');
+	int pfd = rootfd;
+
+	if (!safe_path_is_mount(rootfd, rel, mnt))
+		return false;
+	if (last) {
+		snprintf(parent, sizeof(parent), "%.*s", (int)(last - rel), rel);
+		pfd = safe_open_dir(rootfd, parent, SAFE_BENEATH, "rootPath", NULL);
+		if (pfd < 0)
+			return false;
+	}
+	if (mkdirat(pfd, last ? last + 1 : rel, 0700) == 0) {
+		/* it was gone: whatever is there now is not ours */
+		unlinkat(pfd, last ? last + 1 : rel, AT_REMOVEDIR);
+		if (pfd != rootfd)
+			close(pfd);
+		return false;
+	}
+	if (pfd != rootfd)
+		close(pfd);
+	return safe_path_is_mount(rootfd, rel, mnt);
+}
+
+static int make_root(struct integration *ig, const char *name, const char *target,
+		     struct err *e)
+{
+	char what[VOLUME_NAME_MAX + 300];
+	int rootfd, fd, mnt = -1, r;
 
 	if (!ig->root_path[0])
 		return 0;
-	snprintf(path, sizeof(path), "%s%s", target, ig->root_path);
-	if (mkdir(path, ig->file_mode) < 0 && errno != EEXIST)
-		return err_set(e, -errno, "cannot create '%s': %s", path, strerror(errno));
-	if (chmod(path, ig->file_mode) < 0)
-		return err_set(e, -errno, "cannot chmod '%s': %s", path, strerror(errno));
-	return 0;
+	snprintf(what, sizeof(what), "volume '%s', rootPath '%s'", name, ig->root_path);
+	rootfd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
+		return err_set(e, -errno, "cannot open '%s': %s", target, strerror(errno));
+	fd = safe_mkdir_p(rootfd, ig->root_path + 1, ig->file_mode, SAFE_BENEATH | SAFE_NO_XDEV,
+			  what, e);
+	if (fd < 0) {
+		close(rootfd);
+		return fd;
+	}
+	if (fchmod(fd, ig->file_mode) < 0)
+		r = err_set(e, -errno, "%s: cannot chmod: %s", what, strerror(errno));
+	else
+		r = safe_bind_fd(fd, fd, false, &mnt, e);
+	/* the directory may have been renamed between its check and its bind:
+	 * the path handed out must name the bind itself (from then on a rename
+	 * of it fails with EBUSY) */
+	if (r == 0 && !root_names_mount(rootfd, ig->root_path + 1, mnt)) {
+		safe_unbind_fd(mnt, NULL);
+		r = err_set(e, -EAGAIN, "%s: it was replaced while it was being checked; refusing "
+			    "it (a volume's contents are untrusted)", what);
+	}
+	if (r < 0)
+		err_prefix(e, "%s", what);
+	if (mnt >= 0)
+		close(mnt);
+	close(fd);
+	close(rootfd);
+	return r;
+}
+
+/* Unmount mp, and first the rootPath bind mount make_root put inside it. */
+static int unmount_with_root(struct integration *ig, const char *mp, struct err *e)
+{
+	char inner[PATH_MAX + 600];
+	int r;
+
+	if (ig->root_path[0]) {
+		snprintf(inner, sizeof(inner), "%s%s", mp, ig->root_path);
+		if (osfs_is_mount_point(inner) && (r = osfs_unmount(inner, e)) < 0)
+			return r;
+	}
+	return osfs_unmount(mp, e);
 }
 
 static int mount_locked(struct integration *ig, const char *name, const char *caller,
@@ -693,7 +785,7 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 			goto fail;
 		u.mounted = true;
 		fault_point("mount.after-mount");
-		if ((r = make_root(ig, u.target, e)) < 0)
+		if ((r = make_root(ig, name, u.target, e)) < 0)
 			goto fail;
 		if (asprintf(path, "%s%s", u.target, ig->root_path) < 0) {
 			r = err_set(e, -ENOMEM, "out of memory");
@@ -756,8 +848,11 @@ static int really_unmount(struct integration *ig, const struct volume *v, bool s
 	r = ig->exec->device_find ? ig->exec->device_find(&ig->x, v->id, &dev, NULL) : -ENOENT;
 	if (r == 0 && !ig->exec->bind_mount) {
 		n = mount_points_of(dev, &mps, e);
-		for (int i = 0; i < n; i++) {
-			if ((r = osfs_unmount(mps[i], e)) < 0) {
+		/* newest first: the rootPath bind mounts before what holds them */
+		for (int i = n - 1; i >= 0; i--) {
+			if (!osfs_is_mount_point(mps[i]))
+				continue; /* went with the one before */
+			if ((r = unmount_with_root(ig, mps[i], e)) < 0) {
 				mount_points_free(mps);
 				goto out;
 			}
@@ -766,12 +861,12 @@ static int really_unmount(struct integration *ig, const struct volume *v, bool s
 			mount_points_free(mps);
 	}
 	/* the target only when it is this volume's: never another's */
-	if (dev && osfs_mount_is_of(target, dev) && (r = osfs_unmount(target, e)) < 0)
+	if (dev && osfs_mount_is_of(target, dev) && (r = unmount_with_root(ig, target, e)) < 0)
 		goto out;
 	/* a bind of the directory elsewhere: its mount point before a change
 	 * of the primary service */
 	for (char *bound; dev && ig->exec->bind_mount && (bound = osfs_bind_mount_of(dev));) {
-		r = osfs_unmount(bound, e);
+		r = unmount_with_root(ig, bound, e);
 		free(bound);
 		if (r < 0)
 			goto out;

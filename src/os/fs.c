@@ -155,6 +155,31 @@ out:
 	return r;
 }
 
+/*
+ * ext4 marked clean (EXT2_VALID_FS set, EXT2_ERROR_FS not) with no journal
+ * to replay: "e2fsck -p" would only read this and exit 0, so the ~4 ms of
+ * starting it are saved. Anything else, or a superblock that cannot be
+ * read, goes to e2fsck.
+ */
+static bool ext4_marked_clean(const char *dev)
+{
+	unsigned char sb[1024];
+	unsigned state, incompat;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = pread(fd, sb, sizeof(sb), 1024);
+	close(fd);
+	if (n != (ssize_t)sizeof(sb) || sb[0x38] != 0x53 || sb[0x39] != 0xEF)
+		return false;
+	state = sb[0x3A] | (unsigned)sb[0x3B] << 8;
+	incompat = sb[0x60] | (unsigned)sb[0x61] << 8 | (unsigned)sb[0x62] << 16 |
+		   (unsigned)sb[0x63] << 24;
+	return (state & 0x1) && !(state & 0x2) && !(incompat & 0x4 /* RECOVER */);
+}
+
 int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,
 	       struct err *e)
 {
@@ -169,6 +194,8 @@ int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char 
 	if (!dev || dev[0] != '/')
 		return err_set(e, -EINVAL, "check: device '%s' is not an absolute path",
 			       dev ? dev : "");
+	if (ext4 && ext4_marked_clean(dev))
+		return 0;
 	r = run_command_exit(argv, timeout_ms, &code, e);
 	if (r == 0 || code < 0)
 		return r;

@@ -424,12 +424,8 @@ def home():
     try:
         yield h
     finally:
-        for s in h.services:
-            try:
-                s.stop(timeout=3)
-            except Exception:  # noqa: BLE001 - cleanup must go on
-                pass
-        shutil.rmtree(root, ignore_errors=True)
+        # services, then any mount a failed test left (vfs bind mounts)
+        release_home(h)
 
 
 @pytest.fixture
