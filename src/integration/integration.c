@@ -719,12 +719,21 @@ static int unmount_with_root(struct integration *ig, const char *mp, struct err 
 	char inner[PATH_MAX + 600];
 	int r;
 
+	bool had_inner = false;
+
 	if (ig->root_path[0]) {
 		snprintf(inner, sizeof(inner), "%s%s", mp, ig->root_path);
-		if (osfs_is_mount_point(inner) && (r = osfs_unmount(inner, e)) < 0)
+		had_inner = osfs_is_mount_point(inner);
+		if (had_inner && (r = osfs_unmount(inner, e)) < 0)
 			return r;
 	}
-	return osfs_unmount(mp, e);
+	if ((r = osfs_unmount(mp, e)) < 0 && had_inner) {
+		/* still mounted (busy): pin the rootPath again, as it was */
+		struct err ignore = ERR_INIT;
+		if (make_root(ig, mp, mp, &ignore) < 0)
+			log_warn("integration: %s", ignore.msg);
+	}
+	return r;
 }
 
 static int mount_locked(struct integration *ig, const char *name, const char *caller,
@@ -832,6 +841,19 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 
 /* ---- unmount ---- */
 
+/* Is mp "<one of mps><rootPath>", the bind make_root put there? */
+static bool is_root_bind_of_any(const struct integration *ig, const char *mp, char **mps, int n)
+{
+	size_t rl = strlen(ig->root_path), ml = strlen(mp);
+
+	if (!rl || ml <= rl || strcmp(mp + ml - rl, ig->root_path) != 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (strlen(mps[i]) == ml - rl && strncmp(mps[i], mp, ml - rl) == 0)
+			return true;
+	return false;
+}
+
 /* Unmount everything of the volume here, release its device, detach.
  * A device whose filesystem is still alive elsewhere (a container's mount
  * namespace) stays, with the attachment; strict makes that an error. */
@@ -848,10 +870,11 @@ static int really_unmount(struct integration *ig, const struct volume *v, bool s
 	r = ig->exec->device_find ? ig->exec->device_find(&ig->x, v->id, &dev, NULL) : -ENOENT;
 	if (r == 0 && !ig->exec->bind_mount) {
 		n = mount_points_of(dev, &mps, e);
-		/* newest first: the rootPath bind mounts before what holds them */
+		/* newest first; a rootPath bind goes with the mount that holds it
+		 * (unmount_with_root), so that a busy one is left as it was */
 		for (int i = n - 1; i >= 0; i--) {
-			if (!osfs_is_mount_point(mps[i]))
-				continue; /* went with the one before */
+			if (is_root_bind_of_any(ig, mps[i], mps, n) || !osfs_is_mount_point(mps[i]))
+				continue;
 			if ((r = unmount_with_root(ig, mps[i], e)) < 0) {
 				mount_points_free(mps);
 				goto out;

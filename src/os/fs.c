@@ -124,6 +124,20 @@ bool osfs_supported(const char *fstype)
 	return fstype && (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "xfs") == 0);
 }
 
+/* What mkfs and fsck are given: a supported type, and an absolute device
+ * path (an argument starting with '-' would be read as an option). */
+static int tool_args_check(const char *what, const char *dev, const char *fstype,
+			   struct err *e)
+{
+	if (!osfs_supported(fstype))
+		return err_set(e, -EINVAL, "unsupported filesystem type '%s' (ext4, xfs)",
+			       fstype ? fstype : "");
+	if (!dev || dev[0] != '/')
+		return err_set(e, -EINVAL, "%s: device '%s' is not an absolute path", what,
+			       dev ? dev : "");
+	return 0;
+}
+
 int osfs_has_data(const char *dev, bool *has, struct err *e)
 {
 	enum { SPAN = 1 << 20, CHUNK = 64 << 10 };
@@ -188,12 +202,8 @@ int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char 
 	const char *argv[4] = { ext4 ? "e2fsck" : "xfs_repair", ext4 ? "-p" : "-n", dev, NULL };
 	int code, r;
 
-	if (!osfs_supported(fstype))
-		return err_set(e, -EINVAL, "check: unsupported filesystem type '%s'",
-			       fstype ? fstype : "");
-	if (!dev || dev[0] != '/')
-		return err_set(e, -EINVAL, "check: device '%s' is not an absolute path",
-			       dev ? dev : "");
+	if ((r = tool_args_check("check", dev, fstype, e)) < 0)
+		return r;
 	if (ext4 && ext4_marked_clean(dev))
 		return 0;
 	r = run_command_exit(argv, timeout_ms, &code, e);
@@ -224,13 +234,8 @@ int osfs_format(const char *dev, const char *fstype, const char *label, long tim
 	size_t n = 0;
 	int r;
 
-	if (!osfs_supported(fstype))
-		return err_set(e, -EINVAL, "unsupported filesystem type '%s' (ext4, xfs)",
-			       fstype ? fstype : "");
-	/* an argument starting with '-' would be read as an option by mkfs */
-	if (!dev || dev[0] != '/')
-		return err_set(e, -EINVAL, "format: device '%s' is not an absolute path",
-			       dev ? dev : "");
+	if ((r = tool_args_check("format", dev, fstype, e)) < 0)
+		return r;
 	if (label && *label) {
 		size_t max = strcmp(fstype, "xfs") == 0 ? XFS_LABEL_MAX : EXT4_LABEL_MAX;
 

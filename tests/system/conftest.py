@@ -449,18 +449,21 @@ def sock_mode(path):
 # loop volumes: a home on the loop service, and cleanup of what it made
 
 
-def loops_under(root):
-    """{/dev/loopN: backing file} for loop devices whose image is under root."""
+def loop_backings():
+    """{/dev/loopN: backing file as the kernel shows it} for every bound loop device."""
     out = {}
     for bf in glob.glob("/sys/block/loop*/loop/backing_file"):
         try:
             with open(bf) as f:
-                path = f.read().strip()
+                out["/dev/" + bf.split("/")[3]] = f.read().strip()
         except OSError:
             continue
-        if path.startswith(root + "/"):
-            out["/dev/" + bf.split("/")[3]] = path
     return out
+
+
+def loops_under(root):
+    """{/dev/loopN: backing file} for loop devices whose image is under root."""
+    return {dev: path for dev, path in loop_backings().items() if path.startswith(root + "/")}
 
 
 def mounts_under(root):

@@ -187,3 +187,34 @@ def test_dvdi_run_sigterm_at_random_moments(lh):
     p = lh.cli_ok("dvdi", "recover", "--running", "")
     assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
     assert p.returncode == 0
+
+
+def test_a_lost_attachment_is_taken_back_not_fenced(lh):
+    """The attachment of a volume this host still uses is lost (a hand edit
+    here; a power loss or a bug elsewhere): the fencing loop takes it back,
+    loudly, and leaves the filesystem mounted read-write under its user."""
+    import sqlite3
+    sock = os.path.join(lh.root, "p.sock")
+    lh.write_config("libstorage:\n  client:\n    lease: 1s\nrexray:\n  modules:\n"
+                    "    default-docker:\n      host: unix://%s\n" % sock)
+    svc = lh.start_service()
+    path = lh.mount("lost1")
+    svc.stop()
+    db = sqlite3.connect(os.path.join(lh.lib, "rexray.db"))
+    with db:
+        assert db.execute("DELETE FROM attachments").rowcount == 1
+    db.close()
+    assert state(lh, "lost1") == 3, "nobody holds it now"
+    svc = lh.start_service()
+    with open(os.path.join(path, "f"), "w") as f:
+        for i in range(25):  # through two leases and a half
+            f.write("%d\n" % i)
+            f.flush()
+            os.fsync(f.fileno())
+            time.sleep(0.1)
+    assert os.path.ismount(os.path.dirname(path))
+    assert state(lh, "lost1") == 2, "taken back by this host"
+    assert "taking its attachment back" in svc.logs(), svc.logs()
+    assert "now belongs to another host" not in svc.logs()
+    lh.unmount("lost1")
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []

@@ -29,39 +29,29 @@ def dk():
         d.stop()
 
 
+def module(name, plugin, operations=None):
+    """One Docker module of the engine's config, with its own operations."""
+    text = "    %s:\n      type: docker\n      host: unix://%s/%s.sock\n" % (
+        name, PLUGIN_DIR, plugin)
+    if operations:
+        text += ("      libstorage:\n        integration:\n          volume:\n"
+                 "            operations:\n")
+        text += "".join("              %s\n" % line for line in operations.split("\n"))
+    return text
+
+
 @pytest.fixture(scope="module")
 def engine(dk):
-    """One engine for the module: plugin P (normal) and P-keep (remove.disable)."""
+    """One engine for the module: plugin P (normal), P-keep (remove.disable) and
+    P-ign (unmount.ignoreUsedCount)."""
     import tempfile
     tag = "rrt" + uuid.uuid4().hex[:8]
     root = tempfile.mkdtemp(prefix="rre")
     h = LoopHome(root)
     h.plugin, h.keep, h.ign = tag, tag + "-keep", tag + "-ign"
-    h.write_config(
-        "rexray:\n"
-        "  modules:\n"
-        "    main:\n"
-        "      type: docker\n"
-        "      host: unix://%s/%s.sock\n"
-        "    keep:\n"
-        "      type: docker\n"
-        "      host: unix://%s/%s.sock\n"
-        "      libstorage:\n"
-        "        integration:\n"
-        "          volume:\n"
-        "            operations:\n"
-        "              remove:\n"
-        "                disable: true\n"
-        "    ign:\n"
-        "      type: docker\n"
-        "      host: unix://%s/%s.sock\n"
-        "      libstorage:\n"
-        "        integration:\n"
-        "          volume:\n"
-        "            operations:\n"
-        "              unmount:\n"
-        "                ignoreUsedCount: true\n"
-        % (PLUGIN_DIR, h.plugin, PLUGIN_DIR, h.keep, PLUGIN_DIR, h.ign))
+    h.write_config("rexray:\n  modules:\n" + module("main", h.plugin)
+                   + module("keep", h.keep, "remove:\n  disable: true")
+                   + module("ign", h.ign, "unmount:\n  ignoreUsedCount: true"))
     try:
         h.start_service()
         yield h

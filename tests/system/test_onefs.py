@@ -12,7 +12,7 @@ import pytest
 
 import prereq
 
-from conftest import REXRAY as REXRAY_BIN, loops_under, mounts_under
+from conftest import REXRAY as REXRAY_BIN, loop_backings, loops_under, mounts_under
 
 _MISSING = prereq.missing(root=True, loop=True, commands=("e2fsck", "debugfs", "xfs_repair"))
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -172,16 +172,8 @@ def test_xfs_is_mounted_without_nouuid(lh):
 # ---- case 2: a mount racing a forced remove --------------------------------
 
 def deleted_backings():
-    out = []
-    for bf in glob.glob("/sys/block/loop*/loop/backing_file"):
-        try:
-            with open(bf) as f:
-                b = f.read().strip()
-        except OSError:
-            continue
-        if b.endswith("(deleted)") or ".img.gone" in b:
-            out.append((bf, b))
-    return out
+    return [(dev, b) for dev, b in loop_backings().items()
+            if b.endswith("(deleted)") or ".img.gone" in b]
 
 
 def test_mount_racing_a_forced_remove_never_lands_on_a_removed_image(lh):

@@ -289,3 +289,20 @@ def test_volumes_are_mounted_nosuid_nodev_unless_configured(lh):
     opts = mount_options(os.path.dirname(path))
     assert "nosuid" not in opts and "nodev" not in opts, opts
     lh.unmount("ns1")
+
+
+def test_a_busy_unmount_leaves_the_path_pinned(lh):
+    """A forced detach refused because the volume's root is busy leaves the
+    rootPath bind in place (it is taken down only with its filesystem)."""
+    path = lh.mount("pin")
+    root = os.path.dirname(path)
+    holder = subprocess.Popen(["sleep", "30"], cwd=root)
+    try:
+        p = lh.cli("volume", "detach", "--force", "pin")
+        assert p.returncode == 1 and "busy" in p.stderr, p.stderr
+        assert path in mounts_under(lh.root), mounts_under(lh.root)
+    finally:
+        holder.kill()
+        holder.wait()
+    lh.unmount("pin")
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
