@@ -648,13 +648,13 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
  * which such a rename holds, so after that (EEXIST) any rename in flight
  * is done and every later one sees a mount point (EBUSY). Then look again.
  */
-static bool root_names_mount(int rootfd, const char *rel, int mnt)
+static bool root_names_mount(int rootfd, const char *rel, int mnt, int dirfd)
 {
 	char parent[PATH_MAX];
 	const char *last = strrchr(rel, '/');
 	int pfd = rootfd;
 
-	if (!safe_path_is_mount(rootfd, rel, mnt))
+	if (!safe_path_is_mount(rootfd, rel, mnt, dirfd))
 		return false;
 	if (last) {
 		snprintf(parent, sizeof(parent), "%.*s", (int)(last - rel), rel);
@@ -671,7 +671,7 @@ static bool root_names_mount(int rootfd, const char *rel, int mnt)
 	}
 	if (pfd != rootfd)
 		close(pfd);
-	return safe_path_is_mount(rootfd, rel, mnt);
+	return safe_path_is_mount(rootfd, rel, mnt, dirfd);
 }
 
 static int make_root(struct integration *ig, const char *name, const char *target,
@@ -699,8 +699,9 @@ static int make_root(struct integration *ig, const char *name, const char *targe
 	/* the directory may have been renamed between its check and its bind:
 	 * the path handed out must name the bind itself (from then on a rename
 	 * of it fails with EBUSY) */
-	if (r == 0 && !root_names_mount(rootfd, ig->root_path + 1, mnt)) {
-		safe_unbind_fd(mnt, NULL);
+	if (r == 0 && !root_names_mount(rootfd, ig->root_path + 1, mnt, fd)) {
+		if (mnt >= 0) /* else it goes with the filesystem's unmount */
+			safe_unbind_fd(mnt, NULL);
 		r = err_set(e, -EAGAIN, "%s: it was replaced while it was being checked; refusing "
 			    "it (a volume's contents are untrusted)", what);
 	}

@@ -11,6 +11,32 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/*
+ * Without openat2 (a kernel before 5.6, or valgrind, which does not know
+ * the call): one component, opened without following it, then checked to
+ * be on the same filesystem and no mount point when SAFE_NO_XDEV. walk()
+ * only ever asks for one component or for "." and "/".
+ */
+static int openat_one(int dirfd, const char *name, unsigned flags)
+{
+	struct statx in, at;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	if ((flags & SAFE_NO_XDEV) && strcmp(name, ".") != 0 && strcmp(name, "/") != 0) {
+		if (statx(dirfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &in) < 0 ||
+		    statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &at) < 0 ||
+		    in.stx_dev_major != at.stx_dev_major || in.stx_dev_minor != at.stx_dev_minor ||
+		    ((at.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+		     (at.stx_attributes & STATX_ATTR_MOUNT_ROOT))) {
+			close(fd);
+			return -EXDEV;
+		}
+	}
+	return fd;
+}
+
 static int openat2_dir(int dirfd, const char *path, unsigned flags)
 {
 	struct open_how how = {
@@ -29,6 +55,8 @@ static int openat2_dir(int dirfd, const char *path, unsigned flags)
 		if (fd >= 0 || errno != EAGAIN)
 			break;
 	}
+	if (fd < 0 && errno == ENOSYS)
+		return openat_one(dirfd, path, flags);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -132,6 +160,21 @@ int safe_open_dir(int dirfd, const char *path, unsigned flags, const char *what,
 	return walk(dirfd, path, 0, false, flags, what, e);
 }
 
+/* Without open_tree/move_mount (a kernel before 5.2, or valgrind): mount(2)
+ * through the descriptors' magic links, which name exactly the checked
+ * directories. */
+static int bind_by_proc(int srcfd, int dstfd, bool rec, struct err *e)
+{
+	char src[64], dst[64];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", srcfd);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", dstfd);
+	/* "none": the type is ignored for a bind; valgrind wants a string */
+	if (mount(src, dst, "none", MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+		return err_set(e, -errno, "bind mount: %s", strerror(errno));
+	return 0;
+}
+
 int safe_bind_fd(int srcfd, int dstfd, bool rec, int *mnt_out, struct err *e)
 {
 	int tree = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
@@ -139,6 +182,8 @@ int safe_bind_fd(int srcfd, int dstfd, bool rec, int *mnt_out, struct err *e)
 
 	if (mnt_out)
 		*mnt_out = -1;
+	if (tree < 0 && errno == ENOSYS)
+		return bind_by_proc(srcfd, dstfd, rec, e);
 	if (tree < 0)
 		return err_set(e, -errno, "bind mount: open_tree: %s", strerror(errno));
 	if (move_mount(tree, "", dstfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
@@ -164,23 +209,26 @@ int safe_unbind_fd(int mntfd, struct err *e)
 	return 0;
 }
 
-bool safe_path_is_mount(int dirfd, const char *path, int mntfd)
+bool safe_path_is_mount(int dirfd, const char *path, int mntfd, int dirref)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
-	};
 	struct statx a, b;
-	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	int fd = safe_open_dir(dirfd, path, SAFE_BENEATH, "", NULL);
 	bool same;
 
 	if (fd < 0)
 		return false;
-	same = statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &a) == 0 &&
-	       statx(mntfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &b) == 0 &&
-	       (a.stx_mask & STATX_MNT_ID) && (b.stx_mask & STATX_MNT_ID) &&
-	       a.stx_mnt_id == b.stx_mnt_id && a.stx_ino == b.stx_ino &&
-	       a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
+	if (mntfd >= 0) /* the very mount safe_bind_fd made */
+		same = statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &a) == 0 &&
+		       statx(mntfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &b) == 0 &&
+		       (a.stx_mask & STATX_MNT_ID) && (b.stx_mask & STATX_MNT_ID) &&
+		       a.stx_mnt_id == b.stx_mnt_id && a.stx_ino == b.stx_ino &&
+		       a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
+	else /* bound by the fallback: a mount root of the checked directory */
+		same = statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &a) == 0 &&
+		       statx(dirref, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &b) == 0 &&
+		       (a.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+		       (a.stx_attributes & STATX_ATTR_MOUNT_ROOT) && a.stx_ino == b.stx_ino &&
+		       a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
 	close(fd);
 	return same;
 }

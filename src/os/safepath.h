@@ -46,7 +46,8 @@ int safe_bind_fd(int srcfd, int dstfd, bool rec, int *mnt_out, struct err *e);
 int safe_unbind_fd(int mntfd, struct err *e);
 
 /* Does path (beneath dirfd, no symlinks) name the root of the mount mntfd
- * (from safe_bind_fd)? */
-bool safe_path_is_mount(int dirfd, const char *path, int mntfd);
+ * from safe_bind_fd, or, when that is -1 (its fallback without
+ * open_tree), a mount root of the directory dirref? */
+bool safe_path_is_mount(int dirfd, const char *path, int mntfd, int dirref);
 
 #endif
