@@ -171,6 +171,17 @@ void service_info_release(struct service_info *s);
 void service_list_release(struct service_list *l);
 void local_devices_release(struct local_devices *ld);
 
+/* Who asks, for a libStorage call: the caller's instance IDs and local
+ * devices (the Libstorage-Instanceid / -Localdevices headers over HTTP)
+ * and the transaction ID. Shared by the client and the server layer. */
+struct ls_ctx {
+	const struct instance_id *iids;	  /* one per driver/service; may be NULL */
+	size_t n_iids;
+	const struct local_devices *ldevs; /* one per driver; may be NULL */
+	size_t n_ldevs;
+	const char *tx_id;		  /* may be NULL: one is made up */
+};
+
 /* strdup that maps NULL to NULL; sets *ok=false on allocation failure. */
 char *xstrdup_opt(const char *s, bool *ok);
 

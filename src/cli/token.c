@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "server/auth.h"
+#include "util/secret.h"
 
 #define TOKEN_DEFAULT_EXP "8760h" /* one year, as REX-Ray */
 
@@ -77,7 +78,7 @@ static int signing_setup(struct engine *en, struct cli_args *a, unsigned char **
 			       "set libstorage.server.auth.key");
 	if ((r = jwt_alg_parse(al, alg, e)) < 0)
 		return r;
-	return auth_secret_read(k, what, key, key_len, e);
+	return secret_read(k, what, AUTH_KEY_MAX, key, key_len, e);
 }
 
 static void key_free(unsigned char *key, size_t len)

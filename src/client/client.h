@@ -28,14 +28,6 @@
 #include "api/types.h"
 #include "util/err.h"
 
-struct ls_ctx {
-	const struct instance_id *iids;	  /* one per driver/service; may be NULL */
-	size_t n_iids;
-	const struct local_devices *ldevs; /* one per driver; may be NULL */
-	size_t n_ldevs;
-	const char *tx_id;		  /* may be NULL: one is made up */
-};
-
 struct storage_client;
 
 struct storage_client_ops {

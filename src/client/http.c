@@ -38,7 +38,7 @@
 #include "client/curldl.h"
 #include "client/http_tls.h"
 #include "client/unixhttp.h"
-#include "server/tls.h"
+#include "net/addr.h"
 #include "util/sink.h"
 #include "util/urlesc.h"
 
@@ -1020,7 +1020,7 @@ static int resolve_tls(struct http_client *hc, const struct http_client_opts *o,
 	hc->tls_mode = o->tls_mode;
 	if (hc->socket_path && !o->tls_unix)
 		hc->tls_mode = HTTP_TLS_OFF;
-	if (hc->tls_mode == HTTP_TLS_AUTO && !hc->socket_path && tls_host_is_loopback(hc->name))
+	if (hc->tls_mode == HTTP_TLS_AUTO && !hc->socket_path && net_host_is_loopback(hc->name))
 		hc->tls_mode = HTTP_TLS_OFF;
 	if (hc->tls_mode != HTTP_TLS_AUTO && hc->tls_mode != HTTP_TLS_KNOWN_HOSTS)
 		return 0;

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
-#include "server/auth.h"
 #include "util/fs.h"
 #include "util/paths.h"
+#include "util/secret.h"
 
 /* ---- fingerprints ---- */
 
@@ -330,7 +330,8 @@ static int read_token(const struct cfg *cfg, struct http_client_opts *o, struct 
 
 	if (!set(v))
 		return 0;
-	r = auth_secret_read(v, "config: libstorage.client.auth.token", &tok, &len, e);
+	r = secret_read(v, "config: libstorage.client.auth.token", SECRET_MAX, &tok, &len,
+			e);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < len; i++) {

@@ -710,7 +710,7 @@ static bool sends_length(const struct unixhttp_req *rq)
 
 /*
  * The request line and headers into *out (malloc'd; the caller frees it):
- * for a POST the bytes libcurl wrote for vplugin. Returns their length.
+ * for a POST the bytes libcurl wrote for volplugin. Returns their length.
  */
 static int format_head(struct xfer *x, const struct unixhttp_req *rq, char **out)
 {

@@ -3,14 +3,14 @@
  * the programs that nearly always talk to a local socket need no libcurl
  * (whose ~30 shared libraries cost ~5 ms of loading and relocation at
  * every exec): dvdcli, exec'd by Mesos once per mount, for a Docker volume
- * plugin (dvdcli/vplugin.c), and the rexray CLI and agent for a libStorage
+ * plugin (volplugin/volplugin.c), and the rexray CLI and agent for a libStorage
  * server on a unix:// host (client/http.c). Everything else (tcp, https,
  * TLS on a socket) still goes through libcurl, loaded on demand (curldl.h).
  *
  * What it does: one request at a time, any method, on one connection kept
  * alive across requests. The request is "<METHOD> <target> HTTP/1.1",
  * Host, the caller's extra header lines, Content-Length (when there is a
- * body, and always for POST and PUT) and the body: for vplugin's POSTs the
+ * body, and always for POST and PUT) and the body: for volplugin's POSTs the
  * same bytes libcurl sent. The reply: a status line (HTTP/1.0 or 1.1;
  * interim 1xx replies are skipped), headers, then a body delimited by
  * Content-Length, by Transfer-Encoding: chunked, or by the server closing

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dvdcli/vplugin.h"
+#include "volplugin/volplugin.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -465,7 +465,7 @@ static int cmd_version(void)
 
 struct run {
 	const struct dvdcli_args *a;
-	struct vplugin *p;
+	struct volplugin *p;
 };
 
 /* Failures of the named volume carry volumeName=..., as the original's do. */
@@ -493,19 +493,19 @@ static int cmd_mount(const struct run *c)
 	char *vname = NULL, *mp = NULL;
 	int rc = DVDCLI_EXIT_FAIL;
 
-	if (vplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0) {
+	if (volplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0) {
 		if (c->a->explicit_create) {
 			rc = fail_vol(c, &e);
 			goto out;
 		}
 		dlog(LOG_DEBUG, "volumeName", c->a->name, "creating the volume: %s", e.msg);
 		err_clear(&e);
-		if (vplugin_create(c->p, c->a->name, c->a->opts, &e) < 0) {
+		if (volplugin_create(c->p, c->a->name, c->a->opts, &e) < 0) {
 			rc = fail_vol(c, &e);
 			goto out;
 		}
 	}
-	if (vplugin_mount(c->p, as_named(vname, c->a->name), NULL, &mp, &e) < 0) {
+	if (volplugin_mount(c->p, as_named(vname, c->a->name), NULL, &mp, &e) < 0) {
 		rc = fail(&e);
 		goto out;
 	}
@@ -528,9 +528,9 @@ static int cmd_unmount(const struct run *c)
 	char *vname = NULL;
 	int rc = DVDCLI_EXIT_OK;
 
-	if (vplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0)
+	if (volplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0)
 		rc = fail_vol(c, &e);
-	else if (vplugin_unmount(c->p, as_named(vname, c->a->name), NULL, &e) < 0)
+	else if (volplugin_unmount(c->p, as_named(vname, c->a->name), NULL, &e) < 0)
 		rc = fail(&e);
 	free(vname);
 	return rc;
@@ -542,14 +542,14 @@ static int cmd_path(const struct run *c)
 	char *vname = NULL, *mp = NULL;
 	int rc = DVDCLI_EXIT_OK;
 
-	if (vplugin_get(c->p, c->a->name, &vname, &mp, &e) < 0) {
+	if (volplugin_get(c->p, c->a->name, &vname, &mp, &e) < 0) {
 		rc = fail_vol(c, &e);
 		goto out;
 	}
 	if (!*mp) {
 		/* the original ignores Path's error: no path is printed */
 		free(mp);
-		if (vplugin_path(c->p, as_named(vname, c->a->name), &mp, &e) < 0)
+		if (volplugin_path(c->p, as_named(vname, c->a->name), &mp, &e) < 0)
 			dlog(LOG_DEBUG, "volumeName", c->a->name, "%s", e.msg);
 	}
 	if (mp && *mp) {
@@ -568,7 +568,7 @@ static int cmd_get(const struct run *c)
 	char *vname = NULL;
 	int rc;
 
-	if (vplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0)
+	if (volplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0)
 		rc = fail_vol(c, &e);
 	else
 		rc = emit(as_named(vname, c->a->name));
@@ -582,11 +582,11 @@ static int cmd_list(const struct run *c)
 	char **names = NULL;
 	int rc = DVDCLI_EXIT_OK;
 
-	if (vplugin_list(c->p, &names, &e) < 0)
+	if (volplugin_list(c->p, &names, &e) < 0)
 		return fail(&e);
 	for (char **n = names; *n && rc == DVDCLI_EXIT_OK; n++)
 		rc = emit(*n);
-	vplugin_names_free(names);
+	volplugin_names_free(names);
 	return rc;
 }
 
@@ -594,7 +594,7 @@ static int cmd_create(const struct run *c)
 {
 	struct err e = ERR_INIT;
 
-	if (vplugin_create(c->p, c->a->name, c->a->opts, &e) < 0)
+	if (volplugin_create(c->p, c->a->name, c->a->opts, &e) < 0)
 		return fail_vol(c, &e);
 	dlog(LOG_INFO, NULL, NULL, "%s", c->a->name);
 	return DVDCLI_EXIT_OK;
@@ -606,8 +606,8 @@ static int cmd_remove(const struct run *c)
 	char *vname = NULL;
 	int rc = DVDCLI_EXIT_OK;
 
-	if (vplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0 ||
-	    vplugin_remove(c->p, as_named(vname, c->a->name), &e) < 0)
+	if (volplugin_get(c->p, c->a->name, &vname, NULL, &e) < 0 ||
+	    volplugin_remove(c->p, as_named(vname, c->a->name), &e) < 0)
 		rc = fail_vol(c, &e);
 	free(vname);
 	return rc;
@@ -634,13 +634,13 @@ static int run_plugin_command(const struct dvdcli_args *a)
 		{ "get", cmd_get }, { "list", cmd_list }, { "create", cmd_create },
 		{ "remove", cmd_remove },
 	};
-	struct vplugin_opts o = { .timeout_ms = a->timeout_ms, .log = plugin_log };
+	struct volplugin_opts o = { .timeout_ms = a->timeout_ms, .log = plugin_log };
 	struct err e = ERR_INIT;
 	struct run c = { a, NULL };
 	int rc = DVDCLI_EXIT_FAIL;
 
 	warn_unused(a);
-	if (vplugin_open(a->driver, &o, &c.p, &e) < 0) {
+	if (volplugin_open(a->driver, &o, &c.p, &e) < 0) {
 		dlog(LOG_ERROR, "volumeDriver", a->driver, "Error looking up volume plugin %s: %s",
 		     a->driver, e.msg);
 		return DVDCLI_EXIT_FAIL;
@@ -649,7 +649,7 @@ static int run_plugin_command(const struct dvdcli_args *a)
 		if (strcmp(cmds[i].name, a->command) == 0)
 			rc = cmds[i].fn(&c);
 	}
-	vplugin_close(c.p);
+	volplugin_close(c.p);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * dvdcli: a drop-in for dvdcli 0.2, the Docker volume driver CLI Mesos
  * runs (spec/dvdi.md section 1; docs/dvdcli.md). It talks to any Docker
- * volume plugin through vplugin.h: mount, unmount, path, get, list,
+ * volume plugin through volplugin/volplugin.h: mount, unmount, path, get, list,
  * create, remove, version.
  *
  * stdout carries only results (a mountpoint, a name per line); everything

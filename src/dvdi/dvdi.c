@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dvdcli/vplugin.h"
+#include "volplugin/volplugin.h"
 #include "os/safepath.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -213,25 +213,25 @@ static json_t *opts_json(const char *opts)
 	return o;
 }
 
-static int plugin_open(const struct dvdi *d, const char *driver, struct vplugin **p,
+static int plugin_open(const struct dvdi *d, const char *driver, struct volplugin **p,
 		       struct err *e)
 {
-	struct vplugin_opts o = { .timeout_ms = d->timeout_ms, .discover_ms = d->discover_ms };
+	struct volplugin_opts o = { .timeout_ms = d->timeout_ms, .discover_ms = d->discover_ms };
 
-	return vplugin_open(driver, &o, p, e);
+	return volplugin_open(driver, &o, p, e);
 }
 
 /* Get (create unless explicit) and Mount one volume. */
 static int mount_one(const struct dvdi *d, const struct store_dvdi_row *row, char **mountpoint,
 		     struct err *e)
 {
-	struct vplugin *p = NULL;
+	struct volplugin *p = NULL;
 	char *vname = NULL;
 	int r;
 
 	if ((r = plugin_open(d, row->driver, &p, e)) < 0)
 		return r;
-	r = vplugin_get(p, row->name, &vname, NULL, e);
+	r = volplugin_get(p, row->name, &vname, NULL, e);
 	if (r < 0 && row->explicit_create) {
 		err_prefix(e, "volume '%s' (explicit create)", row->name);
 		goto out;
@@ -239,12 +239,12 @@ static int mount_one(const struct dvdi *d, const struct store_dvdi_row *row, cha
 	if (r < 0) {
 		json_t *opts = opts_json(row->options);
 		err_clear(e);
-		r = vplugin_create(p, row->name, opts, e);
+		r = volplugin_create(p, row->name, opts, e);
 		json_decref(opts);
 		if (r < 0)
 			goto out;
 	}
-	if ((r = vplugin_mount(p, row->name, DVDI_PLUGIN_ID, mountpoint, e)) < 0)
+	if ((r = volplugin_mount(p, row->name, DVDI_PLUGIN_ID, mountpoint, e)) < 0)
 		goto out;
 	if (!*mountpoint || !**mountpoint) {
 		free(*mountpoint);
@@ -254,23 +254,23 @@ static int mount_one(const struct dvdi *d, const struct store_dvdi_row *row, cha
 	}
 out:
 	free(vname);
-	vplugin_close(p);
+	volplugin_close(p);
 	return r;
 }
 
 static void unmount_one(const struct dvdi *d, const char *driver, const char *name)
 {
 	struct err e = ERR_INIT;
-	struct vplugin *p = NULL;
+	struct volplugin *p = NULL;
 
 	if (plugin_open(d, driver, &p, &e) == 0 &&
-	    vplugin_unmount(p, name, DVDI_PLUGIN_ID, &e) == 0) {
+	    volplugin_unmount(p, name, DVDI_PLUGIN_ID, &e) == 0) {
 		log_info("dvdi: unmounted %s/%s", driver, name);
 	} else {
 		log_warn("dvdi: unmount of %s/%s failed (%s); continuing on the assumption it was "
 			 "unmounted by hand", driver, name, e.msg);
 	}
-	vplugin_close(p);
+	volplugin_close(p);
 }
 
 /* The mountpoint another container's row already has for (driver, name). */

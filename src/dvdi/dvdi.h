@@ -2,7 +2,7 @@
  * dvdi: the DVDI contract of mesos-module-dvdi (spec/dvdi.md section 2)
  * as a library: a task's DVDI_VOLUME_* environment names the volumes it
  * needs; prepare mounts them on this host through their Docker volume
- * plugin (dvdcli/vplugin.h, never a shell), cleanup unmounts a volume when
+ * plugin (volplugin/volplugin.h, never a shell), cleanup unmounts a volume when
  * the last container using it is gone, recover reconciles the checkpoint
  * with the containers still running and unmounts orphans.
  *

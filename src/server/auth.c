@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "util/fs.h"
+#include "util/secret.h"
 
 #define JWT_MAC_MAX 64 /* SHA-512 */
 
@@ -461,44 +462,6 @@ void jwt_claims_release(struct jwt_claims *c)
 
 /* ---- secrets ---- */
 
-int auth_secret_read(const char *value, const char *what, unsigned char **ret, size_t *ret_len,
-		     struct err *e)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len;
-	int r;
-
-	if (!value || !*value)
-		return err_set(e, -EINVAL, "%s is empty", what);
-	if (stat(value, &st) < 0 || !S_ISREG(st.st_mode)) {
-		len = strlen(value);
-		buf = malloc(len + 1);
-		if (!buf)
-			return err_set(e, -ENOMEM, "out of memory");
-		memcpy(buf, value, len + 1);
-	} else {
-		r = fs_read_file(value, AUTH_KEY_MAX, &buf, &len);
-		if (r == -EFBIG)
-			return err_set(e, r, "%s: '%s' is larger than %d bytes", what, value,
-				       AUTH_KEY_MAX);
-		if (r < 0)
-			return err_set(e, r, "%s: cannot read '%s': %s", what, value,
-				       strerror(-r));
-		/* an editor's final newline is not part of the secret */
-		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-			       buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-			buf[--len] = '\0';
-		if (!len) {
-			free(buf);
-			return err_set(e, -EINVAL, "%s: '%s' is empty", what, value);
-		}
-	}
-	*ret = (unsigned char *)buf;
-	*ret_len = len;
-	return 0;
-}
-
 /* ---- the server's policy ---- */
 
 static void list_free(char **l, size_t n)
@@ -591,7 +554,8 @@ int auth_policy_load(const struct cfg *cfg, struct auth_policy *p, struct err *e
 		err_prefix(e, "config: libstorage.server.auth.alg");
 		goto fail;
 	}
-	r = auth_secret_read(key, "config: libstorage.server.auth.key", &p->key, &p->key_len, e);
+	r = secret_read(key, "config: libstorage.server.auth.key", AUTH_KEY_MAX, &p->key,
+			&p->key_len, e);
 	if (r < 0)
 		goto fail;
 	p->enabled = true;

@@ -32,12 +32,13 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/secret.h"
 
 struct cfg;
 
 #define JWT_MAX_LEN  8192 /* bytes of a whole token */
 #define JWT_LEEWAY_S 60	  /* seconds nbf and iat may lie in the future */
-#define AUTH_KEY_MAX 65536 /* bytes of a secret read from a file */
+#define AUTH_KEY_MAX SECRET_MAX /* bytes of a key read from a file */
 
 enum jwt_alg {
 	JWT_HS256,
@@ -101,16 +102,6 @@ void jwt_claims_release(struct jwt_claims *c);
  * *ret_len). Both return 0, -EINVAL, -ENOMEM. */
 int b64url_encode(const void *data, size_t len, char **ret);
 int b64url_decode(const char *s, size_t len, unsigned char **ret, size_t *ret_len);
-
-/*
- * A secret given in the configuration or on the command line: when value
- * names a regular file, its content (at most AUTH_KEY_MAX bytes, trailing
- * line breaks and blanks removed), else the value itself. what names
- * the setting in messages. Returns 0, -EINVAL (empty), -EFBIG, -errno of
- * reading, -ENOMEM.
- */
-int auth_secret_read(const char *value, const char *what, unsigned char **ret, size_t *ret_len,
-		     struct err *e);
 
 struct auth_policy {
 	bool enabled;

@@ -23,7 +23,7 @@
 #ifndef RR_SERVICE_H
 #define RR_SERVICE_H
 
-#include "client/client.h"
+#include "api/types.h"
 #include "drivers/driver.h"
 
 struct cfg;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "net/addr.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -183,39 +184,6 @@ int tls_address_host(const char *address, char *buf, size_t bufsz)
 	return 0;
 }
 
-static bool sockaddr_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_LOOPBACK(a))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-	}
-	return false;
-}
-
-bool tls_host_is_loopback(const char *host)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	bool loop;
-
-	if (!host || !*host)
-		return false; /* all interfaces */
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
-		return false;
-	loop = true;
-	for (ai = res; ai; ai = ai->ai_next)
-		loop = loop && sockaddr_loopback(ai->ai_addr);
-	freeaddrinfo(res);
-	return loop;
-}
-
 static int refuse_plain(const char *address, const struct paths *paths, struct err *e)
 {
 	return err_set(e, -EPERM,
@@ -253,7 +221,7 @@ int tls_server_config(const struct cfg *cfg, const struct paths *paths, const ch
 	if (!present) {
 		/* a malformed address is httpd's to report, by name */
 		if (is_unix || tls_address_host(address, host, sizeof(host)) < 0 ||
-		    tls_host_is_loopback(host))
+		    net_host_is_loopback(host))
 			return 0;
 		return refuse_plain(address, paths, e);
 	}

@@ -46,10 +46,6 @@ struct cfg;
 int tls_server_config(const struct cfg *cfg, const struct paths *paths, const char *endpoint_name,
 		      const char *address, struct httpd_tls *out, bool *enabled, struct err *e);
 
-/* true when host ("127.0.0.1", "[::1]", "localhost", "", a name) is
- * loopback only; "" (all interfaces) and unresolvable names are not. */
-bool tls_host_is_loopback(const char *host);
-
 /* The host part of "tcp://host:port" into buf ("" for "tcp://:7979"),
  * brackets of an IPv6 address removed. Returns 0 or -EINVAL. */
 int tls_address_host(const char *address, char *buf, size_t bufsz);

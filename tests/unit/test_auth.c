@@ -448,19 +448,19 @@ static void test_secret_read(void **state)
 	struct err e = ERR_INIT;
 
 	(void)state;
-	assert_int_equal(auth_secret_read("literal", "key", &k, &n, &e), 0);
+	assert_int_equal(secret_read("literal", "key", SECRET_MAX, &k, &n, &e), 0);
 	assert_int_equal(n, 7);
 	assert_string_equal((char *)k, "literal");
 	free(k);
 	snprintf(path, sizeof(path), "%s/key", tmpdir);
 	write_file(path, "s3cr3t \r\n\n");
-	assert_int_equal(auth_secret_read(path, "key", &k, &n, &e), 0);
+	assert_int_equal(secret_read(path, "key", SECRET_MAX, &k, &n, &e), 0);
 	assert_int_equal(n, 6);
 	assert_string_equal((char *)k, "s3cr3t");
 	free(k);
 	write_file(path, "\n");
-	assert_int_equal(auth_secret_read(path, "key", &k, &n, &e), -EINVAL);
-	assert_int_equal(auth_secret_read("", "key", &k, &n, &e), -EINVAL);
+	assert_int_equal(secret_read(path, "key", SECRET_MAX, &k, &n, &e), -EINVAL);
+	assert_int_equal(secret_read("", "key", SECRET_MAX, &k, &n, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "key is empty"));
 }
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "dvdcli/dvdcli.h"
-#include "dvdcli/vplugin.h"
+#include "volplugin/volplugin.h"
 #include "util/fs.h"
 
 /* ---- the fake plugin ---- */
@@ -285,14 +285,14 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static struct vplugin *open_fake(long timeout_ms)
+static struct volplugin *open_fake(long timeout_ms)
 {
-	struct vplugin_opts o = { .timeout_ms = timeout_ms, .discover_ms = -1 };
-	struct vplugin *p = NULL;
+	struct volplugin_opts o = { .timeout_ms = timeout_ms, .discover_ms = -1 };
+	struct volplugin *p = NULL;
 	struct err e = ERR_INIT;
 
-	if (vplugin_open("fake", &o, &p, &e) != 0)
-		fail_msg("vplugin_open: %s", e.msg);
+	if (volplugin_open("fake", &o, &p, &e) != 0)
+		fail_msg("volplugin_open: %s", e.msg);
 	return p;
 }
 
@@ -630,7 +630,7 @@ static void assert_located(const char *name, const char *want)
 	struct err e = ERR_INIT;
 	char *addr = NULL;
 
-	if (vplugin_locate(name, &addr, &e) != 0)
+	if (volplugin_locate(name, &addr, &e) != 0)
 		fail_msg("locate %s: %s", name, e.msg);
 	assert_string_equal(addr, want);
 	free(addr);
@@ -641,7 +641,7 @@ static void assert_not_located(const char *name, int code, const char *msg)
 	struct err e = ERR_INIT;
 	char *addr = (char *)"x";
 
-	assert_int_equal(vplugin_locate(name, &addr, &e), code);
+	assert_int_equal(volplugin_locate(name, &addr, &e), code);
 	assert_null(addr);
 	assert_string_equal(e.msg, msg);
 }
@@ -740,7 +740,7 @@ static void test_locate_errors(void **state)
 	assert_not_located("noaddr", -EINVAL, "Unknown protocol");
 	snprintf(path, sizeof(path), "%s/bad.json", d.spec1);
 	write_file(path, "{\"Addr\":");
-	assert_int_equal(vplugin_locate("bad", &addr, &e), -EINVAL);
+	assert_int_equal(volplugin_locate("bad", &addr, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "bad.json: "));
 	assert_not_located("nothing", -ENOENT, "plugin not found");
 	assert_not_located("rexray/ebs", -EINVAL,
@@ -751,8 +751,8 @@ static void test_locate_errors(void **state)
 
 static void test_open_retries(void **state)
 {
-	struct vplugin_opts o = { .timeout_ms = 1000, .discover_ms = -1 };
-	struct vplugin *p = (struct vplugin *)1;
+	struct volplugin_opts o = { .timeout_ms = 1000, .discover_ms = -1 };
+	struct volplugin *p = (struct volplugin *)1;
 	struct err e = ERR_INIT;
 	struct dirs d;
 	long t0;
@@ -760,28 +760,28 @@ static void test_open_retries(void **state)
 	(void)state;
 	discovery_dirs(&d, "r");
 	t0 = now_ms();
-	assert_int_equal(vplugin_open("ghost", &o, &p, &e), -ENOENT);
+	assert_int_equal(volplugin_open("ghost", &o, &p, &e), -ENOENT);
 	assert_null(p);
 	assert_string_equal(e.msg, "plugin not found");
 	assert_true(now_ms() - t0 < 500);
 	/* 1.5 s of discovery: one look-up, a 1 s wait, a second look-up, give up */
 	o.discover_ms = 1500;
 	t0 = now_ms();
-	assert_int_equal(vplugin_open("ghost", &o, &p, &e), -ENOENT);
+	assert_int_equal(volplugin_open("ghost", &o, &p, &e), -ENOENT);
 	assert_true(now_ms() - t0 >= 1000 && now_ms() - t0 < 1450);
 	/* the environment sets the default budget; 0 there means no retry */
 	o.discover_ms = 0;
 	setenv("DVDCLI_DISCOVERY_TIMEOUT", "0", 1);
 	t0 = now_ms();
-	assert_int_equal(vplugin_open("ghost", &o, &p, &e), -ENOENT);
+	assert_int_equal(volplugin_open("ghost", &o, &p, &e), -ENOENT);
 	assert_true(now_ms() - t0 < 500);
-	vplugin_close(NULL);
+	volplugin_close(NULL);
 }
 
 static void test_connect_refused_retried(void **state)
 {
-	struct vplugin_opts o = { .timeout_ms = 1000, .discover_ms = -1 };
-	struct vplugin *p = NULL;
+	struct volplugin_opts o = { .timeout_ms = 1000, .discover_ms = -1 };
+	struct volplugin *p = NULL;
 	struct err e = ERR_INIT;
 	char path[256];
 	struct dirs d;
@@ -794,12 +794,12 @@ static void test_connect_refused_retried(void **state)
 	fd = unix_socket(path, false); /* a socket nobody listens on: ECONNREFUSED */
 	assert_true(fd >= 0);
 	t0 = now_ms();
-	assert_int_equal(vplugin_open("deaf", &o, &p, &e), -ECONNREFUSED);
+	assert_int_equal(volplugin_open("deaf", &o, &p, &e), -ECONNREFUSED);
 	assert_true(now_ms() - t0 < 500);
 	assert_non_null(strstr(e.msg, "Plugin.Activate: cannot connect to the plugin at unix://"));
 	o.discover_ms = 1500;
 	t0 = now_ms();
-	assert_int_equal(vplugin_open("deaf", &o, &p, &e), -ECONNREFUSED);
+	assert_int_equal(volplugin_open("deaf", &o, &p, &e), -ECONNREFUSED);
 	assert_true(now_ms() - t0 >= 1000);
 	assert_null(p);
 	close(fd);
@@ -809,7 +809,7 @@ static void test_connect_refused_retried(void **state)
 
 static void test_wire_format(void **state)
 {
-	struct vplugin *p;
+	struct volplugin *p;
 	struct err e = ERR_INIT;
 	const struct seen_req *s;
 	char *mp = NULL, **names = NULL, want[160];
@@ -823,52 +823,52 @@ static void test_wire_format(void **state)
 		  0);
 	p = open_fake(5000);
 	snprintf(want, sizeof(want), "unix://%s", sock_path);
-	assert_string_equal(vplugin_address(p), want);
+	assert_string_equal(volplugin_address(p), want);
 	s = last_seen("Plugin.Activate");
 	assert_string_equal(s->body, "");
 	assert_non_null(strstr(s->headers, "Accept: application/vnd.docker.plugins.v1.2+json\n"));
 	assert_null(strstr(s->headers, "Content-Type"));
-	assert_int_equal(vplugin_create(p, "v1", NULL, &e), 0);
+	assert_int_equal(volplugin_create(p, "v1", NULL, &e), 0);
 	assert_string_equal(last_seen("VolumeDriver.Create")->body,
 			    "{\"Name\":\"v1\",\"Opts\":{}}\n");
-	assert_int_equal(vplugin_create(p, "v1", opts, &e), 0);
+	assert_int_equal(volplugin_create(p, "v1", opts, &e), 0);
 	assert_string_equal(last_seen("VolumeDriver.Create")->body,
 			    "{\"Name\":\"v1\",\"Opts\":{\"size\":\"2\"}}\n");
 	s = last_seen("VolumeDriver.Create");
 	assert_non_null(strstr(s->headers, "Accept: application/vnd.docker.plugins.v1.2+json\n"));
 	assert_null(strstr(s->headers, "Content-Type"));
-	assert_int_equal(vplugin_mount(p, "v1", NULL, &mp, &e), 0);
+	assert_int_equal(volplugin_mount(p, "v1", NULL, &mp, &e), 0);
 	assert_string_equal(mp, "/mnt/v1");
 	free(mp);
 	assert_string_equal(last_seen("VolumeDriver.Mount")->body, "{\"Name\":\"v1\"}\n");
-	assert_int_equal(vplugin_mount(p, "v1", "abc", &mp, &e), 0);
+	assert_int_equal(volplugin_mount(p, "v1", "abc", &mp, &e), 0);
 	free(mp);
 	assert_string_equal(last_seen("VolumeDriver.Mount")->body,
 			    "{\"Name\":\"v1\",\"ID\":\"abc\"}\n");
-	assert_int_equal(vplugin_unmount(p, "v1", NULL, &e), 0);
+	assert_int_equal(volplugin_unmount(p, "v1", NULL, &e), 0);
 	assert_string_equal(last_seen("VolumeDriver.Unmount")->body, "{\"Name\":\"v1\"}\n");
-	assert_int_equal(vplugin_path(p, "v1", &mp, &e), 0);
+	assert_int_equal(volplugin_path(p, "v1", &mp, &e), 0);
 	assert_string_equal(mp, "");
 	free(mp);
-	assert_int_equal(vplugin_remove(p, "v1", &e), 0);
+	assert_int_equal(volplugin_remove(p, "v1", &e), 0);
 	assert_string_equal(last_seen("VolumeDriver.Remove")->body, "{\"Name\":\"v1\"}\n");
-	assert_int_equal(vplugin_list(p, &names, &e), 0);
+	assert_int_equal(volplugin_list(p, &names, &e), 0);
 	assert_string_equal(last_seen("VolumeDriver.List")->body, "{}\n");
 	assert_string_equal(names[0], "a");
 	assert_string_equal(names[1], "b");
 	assert_null(names[2]);
-	vplugin_names_free(names);
+	volplugin_names_free(names);
 	assert_string_equal(calls, "Plugin.Activate,VolumeDriver.Create,VolumeDriver.Create,"
 				   "VolumeDriver.Mount,VolumeDriver.Mount,VolumeDriver.Unmount,"
 				   "VolumeDriver.Path,VolumeDriver.Remove,VolumeDriver.List");
 	json_decref(opts);
-	vplugin_close(p);
+	volplugin_close(p);
 }
 
 static void assert_call_error(const char *method, unsigned status, const char *body,
 			      int code, const char *msg)
 {
-	struct vplugin *p = open_fake(5000);
+	struct volplugin *p = open_fake(5000);
 	struct err e = ERR_INIT;
 	char *mp = (char *)"x";
 	int r;
@@ -876,15 +876,15 @@ static void assert_call_error(const char *method, unsigned status, const char *b
 	reset_plugin();
 	set_reply(method, status, body, 0);
 	if (strcmp(method, "VolumeDriver.Create") == 0)
-		r = vplugin_create(p, "v1", NULL, &e);
+		r = volplugin_create(p, "v1", NULL, &e);
 	else if (strcmp(method, "VolumeDriver.Get") == 0)
-		r = vplugin_get(p, "v1", NULL, &mp, &e);
+		r = volplugin_get(p, "v1", NULL, &mp, &e);
 	else
-		r = vplugin_mount(p, "v1", NULL, &mp, &e);
+		r = volplugin_mount(p, "v1", NULL, &mp, &e);
 	assert_int_equal(r, code);
 	assert_string_equal(e.msg, msg);
 	assert_true(mp == NULL || strcmp(mp, "x") == 0);
-	vplugin_close(p);
+	volplugin_close(p);
 }
 
 static void test_error_mapping(void **state)
@@ -928,7 +928,7 @@ static void test_error_mapping(void **state)
 
 static void test_lenient_replies(void **state)
 {
-	struct vplugin *p = open_fake(5000);
+	struct volplugin *p = open_fake(5000);
 	struct err e = ERR_INIT;
 	char *name = NULL, *mp = NULL, **names = NULL;
 
@@ -937,50 +937,50 @@ static void test_lenient_replies(void **state)
 	set_reply("VolumeDriver.Get", 200, "{\"volume\":{\"name\":\"V1\",\"MOUNTPOINT\":\"/m\"}}"
 					   "\ntrailing",
 		  0);
-	assert_int_equal(vplugin_get(p, "v1", &name, &mp, &e), 0);
+	assert_int_equal(volplugin_get(p, "v1", &name, &mp, &e), 0);
 	assert_string_equal(name, "V1");
 	assert_string_equal(mp, "/m");
 	free(name);
 	free(mp);
 	/* optional members; null is as good as missing */
 	set_reply("VolumeDriver.Get", 200, "{\"Volume\":{\"Name\":\"v1\",\"Mountpoint\":null}}", 0);
-	assert_int_equal(vplugin_get(p, "v1", &name, NULL, &e), 0);
+	assert_int_equal(volplugin_get(p, "v1", &name, NULL, &e), 0);
 	assert_string_equal(name, "v1");
 	free(name);
 	set_reply("VolumeDriver.Mount", 200, "null", 0);
-	assert_int_equal(vplugin_mount(p, "v1", NULL, &mp, &e), 0);
+	assert_int_equal(volplugin_mount(p, "v1", NULL, &mp, &e), 0);
 	assert_string_equal(mp, "");
 	free(mp);
 	set_reply("VolumeDriver.List", 200, "{\"Err\":\"\"}", 0);
-	assert_int_equal(vplugin_list(p, &names, &e), 0);
+	assert_int_equal(volplugin_list(p, &names, &e), 0);
 	assert_null(names[0]);
-	vplugin_names_free(names);
-	vplugin_close(p);
+	volplugin_names_free(names);
+	volplugin_close(p);
 }
 
 static void test_activate_replies(void **state)
 {
-	struct vplugin_opts o = { .timeout_ms = 5000, .discover_ms = -1 };
-	struct vplugin *p = NULL;
+	struct volplugin_opts o = { .timeout_ms = 5000, .discover_ms = -1 };
+	struct volplugin *p = NULL;
 	struct err e = ERR_INIT;
 
 	(void)state;
 	set_reply("Plugin.Activate", 200, "{\"Implements\":[\"NetworkDriver\"]}", 0);
-	assert_int_equal(vplugin_open("fake", &o, &p, &e), -ENOTSUP);
+	assert_int_equal(volplugin_open("fake", &o, &p, &e), -ENOTSUP);
 	assert_string_equal(e.msg, "Plugin does not implement the requested driver");
 	set_reply("Plugin.Activate", 200, "{}", 0);
-	assert_int_equal(vplugin_open("fake", &o, &p, &e), -ENOTSUP);
+	assert_int_equal(volplugin_open("fake", &o, &p, &e), -ENOTSUP);
 	set_reply("Plugin.Activate", 500, "{\"Err\":\"not ready\"}", 0);
-	assert_int_equal(vplugin_open("fake", &o, &p, &e), -EIO);
+	assert_int_equal(volplugin_open("fake", &o, &p, &e), -EIO);
 	assert_string_equal(e.msg, "Plugin.Activate: not ready");
 	set_reply("Plugin.Activate", 200, "{\"implements\":[\"authz\",\"VolumeDriver\"]}", 0);
-	assert_int_equal(vplugin_open("fake", &o, &p, &e), 0);
-	vplugin_close(p);
+	assert_int_equal(volplugin_open("fake", &o, &p, &e), 0);
+	volplugin_close(p);
 }
 
 static void test_timeout_not_retried(void **state)
 {
-	struct vplugin *p = open_fake(300);
+	struct volplugin *p = open_fake(300);
 	struct err e = ERR_INIT;
 	char *mp = NULL;
 	long t0;
@@ -988,38 +988,38 @@ static void test_timeout_not_retried(void **state)
 	(void)state;
 	set_reply("VolumeDriver.Mount", 200, "{\"Mountpoint\":\"/m\"}", REPLY_SLOW);
 	t0 = now_ms();
-	assert_int_equal(vplugin_mount(p, "v1", NULL, &mp, &e), -ETIMEDOUT);
+	assert_int_equal(volplugin_mount(p, "v1", NULL, &mp, &e), -ETIMEDOUT);
 	assert_true(now_ms() - t0 < 1200);
 	assert_null(mp);
 	assert_non_null(strstr(e.msg, "VolumeDriver.Mount: no reply from the plugin at unix://"));
 	assert_non_null(strstr(e.msg, "within 300 ms"));
 	assert_string_equal(calls, "Plugin.Activate,VolumeDriver.Mount");
-	vplugin_close(p);
+	volplugin_close(p);
 }
 
 static void test_reply_too_big(void **state)
 {
-	struct vplugin *p = open_fake(10000);
+	struct volplugin *p = open_fake(10000);
 	struct err e = ERR_INIT;
 	char **names = NULL;
 
 	(void)state;
 	set_reply("VolumeDriver.List", 200, NULL, REPLY_HUGE);
-	assert_int_equal(vplugin_list(p, &names, &e), -EFBIG);
+	assert_int_equal(volplugin_list(p, &names, &e), -EFBIG);
 	assert_null(names);
 	assert_string_equal(e.msg, "VolumeDriver.List: the plugin's reply is larger than 16 MiB");
-	vplugin_close(p);
+	volplugin_close(p);
 }
 
 static void test_tcp_and_http_specs(void **state)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct vplugin_opts o = { .timeout_ms = 5000, .discover_ms = -1 };
+	struct volplugin_opts o = { .timeout_ms = 5000, .discover_ms = -1 };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	struct err e = ERR_INIT;
-	struct vplugin *p = NULL;
+	struct volplugin *p = NULL;
 	char path[256], text[64];
 	struct dirs dd;
 	char **names = NULL;
@@ -1037,29 +1037,29 @@ static void test_tcp_and_http_specs(void **state)
 	snprintf(text, sizeof(text), "tcp://127.0.0.1:%u\n", (unsigned)info->port);
 	write_file(path, text);
 	set_reply("VolumeDriver.List", 200, "{\"Volumes\":[{\"Name\":\"t1\"}]}", 0);
-	assert_int_equal(vplugin_open("tcpp", &o, &p, &e), 0);
-	assert_int_equal(vplugin_list(p, &names, &e), 0);
+	assert_int_equal(volplugin_open("tcpp", &o, &p, &e), 0);
+	assert_int_equal(volplugin_list(p, &names, &e), 0);
 	assert_string_equal(names[0], "t1");
-	vplugin_names_free(names);
-	vplugin_close(p);
+	volplugin_names_free(names);
+	volplugin_close(p);
 	/* http:// with a path: the path is not part of the request */
 	snprintf(path, sizeof(path), "%s/httpp.json", dd.spec2);
 	snprintf(text, sizeof(text), "{\"Addr\":\"http://127.0.0.1:%u/x/y\"}",
 		 (unsigned)info->port);
 	write_file(path, text);
 	reset_plugin();
-	assert_int_equal(vplugin_open("httpp", &o, &p, &e), 0);
+	assert_int_equal(volplugin_open("httpp", &o, &p, &e), 0);
 	assert_string_equal(calls, "Plugin.Activate");
-	vplugin_close(p);
+	volplugin_close(p);
 	/* bad addresses are refused before any connection */
 	snprintf(path, sizeof(path), "%s/ftp.spec", dd.spec1);
 	write_file(path, "ftp://127.0.0.1:21");
-	assert_int_equal(vplugin_open("ftp", &o, &p, &e), -EINVAL);
+	assert_int_equal(volplugin_open("ftp", &o, &p, &e), -EINVAL);
 	assert_string_equal(e.msg, "plugin address 'ftp://127.0.0.1:21': only unix://, tcp://, "
 				   "http:// and https:// are supported");
 	snprintf(path, sizeof(path), "%s/noport.spec", dd.spec1);
 	write_file(path, "tcp://127.0.0.1");
-	assert_int_equal(vplugin_open("noport", &o, &p, &e), -EINVAL);
+	assert_int_equal(volplugin_open("noport", &o, &p, &e), -EINVAL);
 	assert_string_equal(e.msg, "plugin address 'tcp://127.0.0.1': tcp:// needs host:port");
 	MHD_stop_daemon(d);
 }

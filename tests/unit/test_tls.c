@@ -26,6 +26,7 @@
 #include "client/client.h"
 #include "client/http_tls.h"
 #include "config/config.h"
+#include "net/addr.h"
 #include "server/httpd.h"
 #include "server/tls.h"
 
@@ -174,9 +175,9 @@ static void test_loopback(void **state)
 
 	(void)state;
 	for (int i = 0; yes[i]; i++)
-		assert_true(tls_host_is_loopback(yes[i]));
+		assert_true(net_host_is_loopback(yes[i]));
 	for (int i = 0; no[i]; i++) {
-		if (tls_host_is_loopback(no[i]))
+		if (net_host_is_loopback(no[i]))
 			fail_msg("'%s' taken for loopback", no[i]);
 	}
 	assert_int_equal(tls_address_host("tcp://[::1]:7979", host, sizeof(host)), 0);

@@ -103,7 +103,7 @@ static void test_content_length_and_wire_format(void **state)
 	post_ok(&c, 200, "{\"Err\":\"\",\"X\":\"y\"}\n");
 	unixhttp_release(&c);
 	server_stop(&s);
-	/* the bytes libcurl sent for vplugin, exactly */
+	/* the bytes libcurl sent for volplugin, exactly */
 	assert_int_equal(s.req_len[0], strlen(want_req));
 	assert_string_equal(s.req[0], want_req);
 }

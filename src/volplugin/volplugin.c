@@ -19,7 +19,7 @@
  * start. Both send the same bytes: POST /<method>, Host, Accept,
  * Content-Length and the body.
  */
-#include "dvdcli/vplugin.h"
+#include "volplugin/volplugin.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -50,7 +50,7 @@
 #define VP_UNIX_HOST	       "plugin" /* Host header on a unix socket; plugins ignore it */
 #define VP_ACCEPT	       "Accept: application/vnd.docker.plugins.v1.2+json"
 
-struct vplugin {
+struct volplugin {
 	struct unixhttp uh; /* unix sockets; unused (fd -1) for the others */
 	/* tcp, http, https: libcurl, loaded on first use */
 	const struct curldl *cu;
@@ -71,10 +71,10 @@ struct vplugin {
 
 /* ---- logging ---- */
 
-static void vp_log(const struct vplugin *p, enum log_level lvl, const char *fmt, ...)
+static void vp_log(const struct volplugin *p, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void vp_log(const struct vplugin *p, enum log_level lvl, const char *fmt, ...)
+static void vp_log(const struct volplugin *p, enum log_level lvl, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -125,7 +125,7 @@ static bool give_up(const struct timespec *start, long wait_ms, long max_ms)
 }
 
 /* 0 (the caller's default) means DVDCLI_DISCOVERY_TIMEOUT seconds when set, else 30 s. */
-static long discover_budget(const struct vplugin *p, long discover_ms)
+static long discover_budget(const struct volplugin *p, long discover_ms)
 {
 	const char *env = getenv("DVDCLI_DISCOVERY_TIMEOUT");
 	char *end;
@@ -154,7 +154,7 @@ static int oom(struct err *e)
 	return err_set(e, -ENOMEM, "out of memory");
 }
 
-static void location_free(struct vplugin *p)
+static void location_free(struct volplugin *p)
 {
 	free(p->address);
 	free(p->ca_file);
@@ -197,7 +197,7 @@ static bool candidate(char *out, size_t sz, const char *dir, size_t dlen, const 
 	return n > 0 && (size_t)n < sz;
 }
 
-static int found(struct vplugin *p, char *address, struct err *e)
+static int found(struct volplugin *p, char *address, struct err *e)
 {
 	if (!address)
 		return oom(e);
@@ -206,7 +206,7 @@ static int found(struct vplugin *p, char *address, struct err *e)
 }
 
 /* 0 when a socket is there, -ENOENT when not. */
-static int try_sockets(struct vplugin *p, const char *dir, const char *name, struct err *e)
+static int try_sockets(struct volplugin *p, const char *dir, const char *name, struct err *e)
 {
 	char path[PATH_MAX], *addr;
 	struct stat st;
@@ -253,7 +253,7 @@ static bool has_scheme(const char *url)
 	return true;
 }
 
-static int read_spec(struct vplugin *p, const char *path, struct err *e)
+static int read_spec(struct volplugin *p, const char *path, struct err *e)
 {
 	char *buf = NULL, *url;
 	int r;
@@ -314,7 +314,7 @@ static int dup_member(json_t *o, const char *key, char **out, const char *path, 
 	return 0;
 }
 
-static int read_tls(struct vplugin *p, json_t *tls, const char *path, struct err *e)
+static int read_tls(struct volplugin *p, json_t *tls, const char *path, struct err *e)
 {
 	json_t *skip = member(tls, "InsecureSkipVerify");
 	int r;
@@ -333,7 +333,7 @@ static int read_tls(struct vplugin *p, json_t *tls, const char *path, struct err
 	return 0;
 }
 
-static int read_json_spec(struct vplugin *p, const char *path, struct err *e)
+static int read_json_spec(struct volplugin *p, const char *path, struct err *e)
 {
 	json_t *root = NULL, *tls;
 	char *buf = NULL;
@@ -371,7 +371,7 @@ out:
 }
 
 /* N.spec, N/N.spec, N.json, N/N.json in one spec dir. */
-static int try_spec_dir(struct vplugin *p, const char *dir, size_t dlen, const char *name,
+static int try_spec_dir(struct volplugin *p, const char *dir, size_t dlen, const char *name,
 			struct err *e)
 {
 	static const char *const exts[] = { ".spec", ".json" };
@@ -399,7 +399,7 @@ static const char *dir_setting(const char *env, const char *def)
 }
 
 /* One look-up: 0 (found), -ENOENT "plugin not found", or the error of a bad spec file. */
-static int locate(struct vplugin *p, const char *name, struct err *e)
+static int locate(struct volplugin *p, const char *name, struct err *e)
 {
 	const char *sockdir = dir_setting("DVDCLI_SOCKET_DIR", VP_SOCKET_DIR);
 	const char *dirs = dir_setting("DVDCLI_SPEC_DIRS", VP_SPEC_DIRS);
@@ -420,7 +420,7 @@ static int locate(struct vplugin *p, const char *name, struct err *e)
 	return err_set(e, -ENOENT, "plugin not found");
 }
 
-static int locate_with_retry(struct vplugin *p, const char *name, struct err *e)
+static int locate_with_retry(struct volplugin *p, const char *name, struct err *e)
 {
 	struct timespec start;
 	int r;
@@ -441,9 +441,9 @@ static int locate_with_retry(struct vplugin *p, const char *name, struct err *e)
 	}
 }
 
-int vplugin_locate(const char *name, char **address, struct err *e)
+int volplugin_locate(const char *name, char **address, struct err *e)
 {
-	struct vplugin p = { 0 };
+	struct volplugin p = { 0 };
 	int r;
 
 	*address = NULL;
@@ -460,13 +460,13 @@ int vplugin_locate(const char *name, char **address, struct err *e)
 
 /* ---- the address -> the transport (unixhttp or libcurl) ---- */
 
-static int bad_address(const struct vplugin *p, const char *why, struct err *e)
+static int bad_address(const struct volplugin *p, const char *why, struct err *e)
 {
 	return err_set(e, -EINVAL, "plugin address '%.200s': %s", p->address, why);
 }
 
 /* The host[:port] part of a URL, up to the first '/'. */
-static int set_host(struct vplugin *p, const char *scheme, const char *rest, struct err *e)
+static int set_host(struct volplugin *p, const char *scheme, const char *rest, struct err *e)
 {
 	size_t len = strcspn(rest, "/?#");
 
@@ -487,7 +487,7 @@ static int set_host(struct vplugin *p, const char *scheme, const char *rest, str
 	return 0;
 }
 
-static int parse_address(struct vplugin *p, struct err *e)
+static int parse_address(struct volplugin *p, struct err *e)
 {
 	const char *a = p->address;
 
@@ -511,7 +511,7 @@ static int parse_address(struct vplugin *p, struct err *e)
 	return bad_address(p, "only unix://, tcp://, http:// and https:// are supported", e);
 }
 
-static int set_tls(struct vplugin *p)
+static int set_tls(struct volplugin *p)
 {
 	const struct curldl *cu = p->cu;
 	CURLcode c = CURLE_OK;
@@ -531,7 +531,7 @@ static int set_tls(struct vplugin *p)
 	return c == CURLE_OK ? 0 : -EINVAL;
 }
 
-static int curl_setup(struct vplugin *p, struct err *e)
+static int curl_setup(struct volplugin *p, struct err *e)
 {
 	/* Go sends no Content-Type; curl would add a form type and Expect */
 	static const char *const hdrs[] = { VP_ACCEPT, "Content-Type:", "Expect:" };
@@ -566,7 +566,7 @@ static int curl_setup(struct vplugin *p, struct err *e)
 }
 
 /* unix:// needs no libcurl; the rest loads it now. */
-static int transport_setup(struct vplugin *p, struct err *e)
+static int transport_setup(struct volplugin *p, struct err *e)
 {
 	if (p->socket_path)
 		return unixhttp_init(&p->uh, p->socket_path, VP_UNIX_HOST, p->timeout_ms,
@@ -582,13 +582,13 @@ static int too_big(const char *method, struct err *e)
 		       VP_MAX_REPLY >> 20);
 }
 
-static int no_reply(const struct vplugin *p, const char *method, struct err *e)
+static int no_reply(const struct volplugin *p, const char *method, struct err *e)
 {
 	return err_set(e, -ETIMEDOUT, "%s: no reply from the plugin at %s within %ld ms", method,
 		       p->address, p->timeout_ms);
 }
 
-static int no_connection(const struct vplugin *p, const char *method, int code,
+static int no_connection(const struct volplugin *p, const char *method, int code,
 			 const char *why, struct err *e)
 {
 	return err_set(e, code, "%s: cannot connect to the plugin at %s: %s", method, p->address,
@@ -596,7 +596,7 @@ static int no_connection(const struct vplugin *p, const char *method, int code,
 }
 
 /* One POST on the unix socket; *retry when connecting failed. */
-static int perform_unix(struct vplugin *p, const char *method, const char *body,
+static int perform_unix(struct volplugin *p, const char *method, const char *body,
 			struct sink *rep, long *status, bool *retry, struct err *e)
 {
 	struct unixhttp_reply ur;
@@ -632,7 +632,7 @@ static bool connect_failed(CURLcode rc)
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
 }
 
-static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
+static int transport_error(struct volplugin *p, const char *method, CURLcode rc,
 			   const struct sink *rep, struct err *e)
 {
 	const char *why = p->errbuf[0] ? p->errbuf : p->cu->easy_strerror(rc);
@@ -653,7 +653,7 @@ static int transport_error(struct vplugin *p, const char *method, CURLcode rc,
 }
 
 /* One POST through libcurl; *retry when connecting failed. */
-static int perform_curl(struct vplugin *p, const char *method, const char *body,
+static int perform_curl(struct volplugin *p, const char *method, const char *body,
 			struct sink *rep, long *status, bool *retry, struct err *e)
 {
 	const struct curldl *cu = p->cu;
@@ -678,7 +678,7 @@ static int perform_curl(struct vplugin *p, const char *method, const char *body,
 }
 
 /* POST /<method> with body; retries a failed connect within the discovery budget. */
-static int perform(struct vplugin *p, const char *method, const char *body,
+static int perform(struct volplugin *p, const char *method, const char *body,
 		   struct sink *rep, long *status, struct err *e)
 {
 	struct timespec start;
@@ -739,7 +739,7 @@ static int decode_error(const char *method, const char *why, struct err *e)
  * *reply, a JSON object (null counts as {}). The HTTP status is mapped
  * here; the Err of a 200 reply is the caller's.
  */
-static int call(struct vplugin *p, const char *method, const json_t *req, json_t **reply,
+static int call(struct volplugin *p, const char *method, const json_t *req, json_t **reply,
 		struct err *e)
 {
 	struct sink rep = { .max = VP_MAX_REPLY };
@@ -785,7 +785,7 @@ out:
 }
 
 /* A VolumeDriver call: the reply's non-empty Err is the error, word for word. */
-static int vd_call(struct vplugin *p, const char *method, json_t *req, json_t **reply,
+static int vd_call(struct volplugin *p, const char *method, json_t *req, json_t **reply,
 		   struct err *e)
 {
 	const char *msg;
@@ -828,7 +828,7 @@ static int reply_str(const char *method, json_t *o, const char *key, char **out,
 
 /* ---- activation and the handle ---- */
 
-static int activate(struct vplugin *p, struct err *e)
+static int activate(struct volplugin *p, struct err *e)
 {
 	json_t *reply, *impl, *v;
 	size_t i;
@@ -854,10 +854,10 @@ out:
 	return r;
 }
 
-int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin **out,
+int volplugin_open(const char *name, const struct volplugin_opts *o, struct volplugin **out,
 		 struct err *e)
 {
-	struct vplugin *p;
+	struct volplugin *p;
 	int r;
 
 	*out = NULL;
@@ -866,13 +866,13 @@ int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return oom(e);
-	p->uh.fd = -1; /* vplugin_close may run before transport_setup */
+	p->uh.fd = -1; /* volplugin_close may run before transport_setup */
 	p->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : VP_DEFAULT_TIMEOUT_MS;
 	p->log = o ? o->log : NULL;
 	p->discover_ms = discover_budget(p, o ? o->discover_ms : 0);
 	if ((r = locate_with_retry(p, name, e)) < 0 || (r = parse_address(p, e)) < 0 ||
 	    (r = transport_setup(p, e)) < 0 || (r = activate(p, e)) < 0) {
-		vplugin_close(p);
+		volplugin_close(p);
 		return r;
 	}
 	vp_log(p, LOG_DEBUG, "plugin %s at %s", name, p->address);
@@ -880,7 +880,7 @@ int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin 
 	return 0;
 }
 
-void vplugin_close(struct vplugin *p)
+void volplugin_close(struct volplugin *p)
 {
 	if (!p)
 		return;
@@ -895,7 +895,7 @@ void vplugin_close(struct vplugin *p)
 	free(p);
 }
 
-const char *vplugin_address(const struct vplugin *p)
+const char *volplugin_address(const struct volplugin *p)
 {
 	return p->address;
 }
@@ -927,7 +927,7 @@ static int opts_check(const json_t *opts, struct err *e)
 	return 0;
 }
 
-int vplugin_create(struct vplugin *p, const char *name, const json_t *opts, struct err *e)
+int volplugin_create(struct volplugin *p, const char *name, const json_t *opts, struct err *e)
 {
 	json_t *reply, *req;
 	int r;
@@ -942,7 +942,7 @@ int vplugin_create(struct vplugin *p, const char *name, const json_t *opts, stru
 	return r;
 }
 
-int vplugin_remove(struct vplugin *p, const char *name, struct err *e)
+int volplugin_remove(struct volplugin *p, const char *name, struct err *e)
 {
 	json_t *reply;
 	int r = vd_call(p, "VolumeDriver.Remove", name_req(name, NULL), &reply, e);
@@ -951,7 +951,7 @@ int vplugin_remove(struct vplugin *p, const char *name, struct err *e)
 	return r;
 }
 
-static int mountpoint_call(struct vplugin *p, const char *method, json_t *req,
+static int mountpoint_call(struct volplugin *p, const char *method, json_t *req,
 			   char **mountpoint, struct err *e)
 {
 	json_t *reply;
@@ -965,13 +965,13 @@ static int mountpoint_call(struct vplugin *p, const char *method, json_t *req,
 	return r;
 }
 
-int vplugin_mount(struct vplugin *p, const char *name, const char *id, char **mountpoint,
+int volplugin_mount(struct volplugin *p, const char *name, const char *id, char **mountpoint,
 		  struct err *e)
 {
 	return mountpoint_call(p, "VolumeDriver.Mount", name_req(name, id), mountpoint, e);
 }
 
-int vplugin_unmount(struct vplugin *p, const char *name, const char *id, struct err *e)
+int volplugin_unmount(struct volplugin *p, const char *name, const char *id, struct err *e)
 {
 	json_t *reply;
 	int r = vd_call(p, "VolumeDriver.Unmount", name_req(name, id), &reply, e);
@@ -980,12 +980,12 @@ int vplugin_unmount(struct vplugin *p, const char *name, const char *id, struct 
 	return r;
 }
 
-int vplugin_path(struct vplugin *p, const char *name, char **mountpoint, struct err *e)
+int volplugin_path(struct volplugin *p, const char *name, char **mountpoint, struct err *e)
 {
 	return mountpoint_call(p, "VolumeDriver.Path", name_req(name, NULL), mountpoint, e);
 }
 
-int vplugin_get(struct vplugin *p, const char *name, char **vol_name, char **mountpoint,
+int volplugin_get(struct volplugin *p, const char *name, char **vol_name, char **mountpoint,
 		struct err *e)
 {
 	static const char method[] = "VolumeDriver.Get";
@@ -1023,7 +1023,7 @@ int vplugin_get(struct vplugin *p, const char *name, char **vol_name, char **mou
 	return 0;
 }
 
-void vplugin_names_free(char **names)
+void volplugin_names_free(char **names)
 {
 	if (!names)
 		return;
@@ -1032,7 +1032,7 @@ void vplugin_names_free(char **names)
 	free(names);
 }
 
-int vplugin_list(struct vplugin *p, char ***names, struct err *e)
+int volplugin_list(struct volplugin *p, char ***names, struct err *e)
 {
 	static const char method[] = "VolumeDriver.List";
 	json_t *reply, *vols, *v;
@@ -1067,7 +1067,7 @@ int vplugin_list(struct vplugin *p, char ***names, struct err *e)
 	*names = out;
 	out = NULL;
 out:
-	vplugin_names_free(out);
+	volplugin_names_free(out);
 	json_decref(reply);
 	return r;
 }

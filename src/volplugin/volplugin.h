@@ -1,5 +1,5 @@
 /*
- * vplugin: a client of any Docker volume plugin (spec/protocols.md
+ * volplugin: a client of any Docker volume plugin (spec/protocols.md
  * section 1, spec/dvdi.md sections 1.2-1.3): discovery by name as Docker
  * 1.11 does it, activation, and the /VolumeDriver.* calls. Used by the
  * dvdcli binary and by dvdi/; it works with any plugin, not only ours.
@@ -19,7 +19,7 @@
  * reply by 16 MiB. Proxy environment variables are not used.
  *
  * Transport: unix:// plugins are spoken to directly (client/unixhttp.h),
- * one kept-alive connection per vplugin; tcp://, http:// and https:// ones
+ * one kept-alive connection per volplugin; tcp://, http:// and https:// ones
  * through libcurl, which is loaded (dlopen) only when such an address is
  * found, so that dvdcli does not link it (client/curldl.h).
  *
@@ -34,8 +34,8 @@
  * pointers are NULL after a failure. A vplugin is used by one thread at a
  * time.
  */
-#ifndef RR_VPLUGIN_H
-#define RR_VPLUGIN_H
+#ifndef RR_VOLPLUGIN_H
+#define RR_VOLPLUGIN_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -44,9 +44,9 @@
 #include "util/err.h"
 #include "util/log.h"
 
-struct vplugin;
+struct volplugin;
 
-struct vplugin_opts {
+struct volplugin_opts {
 	long timeout_ms;	/* per request; 0 = 120 s */
 	long discover_ms;	/* how long to retry discovery and connecting; 0 = 30 s or
 				 * $DVDCLI_DISCOVERY_TIMEOUT seconds when set (0 there
@@ -60,34 +60,34 @@ struct vplugin_opts {
  * implement the requested driver" when it has no VolumeDriver). -ENOENT
  * "plugin not found" after the retries; -EINVAL for a name with '/'
  * (a managed plugin) or control characters. *out is freed with
- * vplugin_close (which takes NULL). */
-int vplugin_open(const char *name, const struct vplugin_opts *o, struct vplugin **out,
+ * volplugin_close (which takes NULL). */
+int volplugin_open(const char *name, const struct volplugin_opts *o, struct volplugin **out,
 		 struct err *e);
-void vplugin_close(struct vplugin *p);
+void volplugin_close(struct volplugin *p);
 
 /* The address the plugin was found at ("unix:///run/docker/plugins/x.sock"). */
-const char *vplugin_address(const struct vplugin *p);
+const char *volplugin_address(const struct volplugin *p);
 
 /* Discovery alone, once, without connecting: *address (malloc'd) is what
- * vplugin_address would say. -ENOENT "plugin not found"; -EINVAL
+ * volplugin_address would say. -ENOENT "plugin not found"; -EINVAL
  * "Unknown protocol" for a spec without a scheme. */
-int vplugin_locate(const char *name, char **address, struct err *e);
+int volplugin_locate(const char *name, char **address, struct err *e);
 
 /* opts: an object of strings, or NULL for {}. */
-int vplugin_create(struct vplugin *p, const char *name, const json_t *opts, struct err *e);
-int vplugin_remove(struct vplugin *p, const char *name, struct err *e);
+int volplugin_create(struct volplugin *p, const char *name, const json_t *opts, struct err *e);
+int volplugin_remove(struct volplugin *p, const char *name, struct err *e);
 /* id may be NULL: no "ID" member is sent (dvdcli and Docker < 1.13). */
-int vplugin_mount(struct vplugin *p, const char *name, const char *id, char **mountpoint,
+int volplugin_mount(struct volplugin *p, const char *name, const char *id, char **mountpoint,
 		  struct err *e);
-int vplugin_unmount(struct vplugin *p, const char *name, const char *id, struct err *e);
+int volplugin_unmount(struct volplugin *p, const char *name, const char *id, struct err *e);
 /* *mountpoint may be "" (not mounted). */
-int vplugin_path(struct vplugin *p, const char *name, char **mountpoint, struct err *e);
+int volplugin_path(struct volplugin *p, const char *name, char **mountpoint, struct err *e);
 /* -ENOENT "no such volume" when the plugin answers without a volume;
  * otherwise the plugin's error. mountpoint may be NULL. */
-int vplugin_get(struct vplugin *p, const char *name, char **vol_name, char **mountpoint,
+int volplugin_get(struct volplugin *p, const char *name, char **vol_name, char **mountpoint,
 		struct err *e);
 /* Volume names, a NULL-terminated malloc'd array of malloc'd strings. */
-int vplugin_list(struct vplugin *p, char ***names, struct err *e);
-void vplugin_names_free(char **names);
+int volplugin_list(struct volplugin *p, char ***names, struct err *e);
+void volplugin_names_free(char **names);
 
 #endif
