@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cli/engine.h"
+#include "daemon/engine.h"
 
 enum out_format { OUT_TMPL, OUT_JSON, OUT_JSONP };
 

@@ -1,5 +1,6 @@
 /*
- * engine: the one object main builds and passes down. It holds the
+ * engine: the one object main builds and passes down (daemon/: the
+ * engine process; serve.c is its serving half). It holds the
  * paths, the configuration, the server-side state (store + services) when
  * this process runs them, the HTTP endpoints when it serves, and the
  * storage client the commands use.
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "client/client.h"
+#include "docker/plugin.h"
 #include "util/err.h"
 #include "util/paths.h"
 
@@ -38,7 +40,7 @@ struct engine {
 	struct ls_server *server;
 	struct http_endpoint *endpoints[ENGINE_MAX_ENDPOINTS];
 	size_t n_endpoints;
-	struct docker_module *modules[8];	/* DOCKER_MAX_MODULES */
+	struct docker_module *modules[DOCKER_MAX_MODULES];
 	size_t n_modules;
 	/* the fencing thread of a serving engine */
 	pthread_t fence_thread;
@@ -70,6 +72,10 @@ int engine_open_server(struct engine *en, struct err *e);
  * server's default) and this host's instance ID for it. */
 int engine_connect(struct engine *en, struct err *e);
 
+/* The client of an agent: the libStorage server at host (libstorage.host)
+ * over HTTP(S), and the service to use there. */
+int engine_connect_host(struct engine *en, const char *host, struct err *e);
+
 /* The host-side workflow (mount, unmount, path) for the chosen service;
  * engine_connect first. Borrowed from en. */
 int engine_integration(struct engine *en, struct integration **out, struct err *e);
@@ -78,6 +84,9 @@ int engine_integration(struct engine *en, struct integration **out, struct err *
  * modules until SIGTERM/SIGINT. Writes <run>/rexray.pid (unless nopid)
  * and <run>/rexray.spec. */
 int engine_serve(struct engine *en, bool nopid, bool force, struct err *e);
+/* Stop what engine_serve started (the fencing thread, the endpoints); a
+ * no-op for an engine that did not serve. engine_release calls it. */
+void engine_serve_stop(struct engine *en);
 
 /* The ctx to pass to client calls (borrows en). */
 struct ls_ctx engine_ctx(const struct engine *en);
