@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "util/version.h"
 
 enum flag_id {
@@ -252,12 +253,11 @@ static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
 		if (!pid) {
 			printf("REX-Ray is already stopped\n");
 		} else {
-			struct timespec ts = { 0, 50 * 1000 * 1000 };
 			int waited = 0;
 			kill((pid_t)pid, SIGTERM);
 			/* wait up to 15 s for a clean exit */
 			while (engine_process_alive(pid) && waited++ < 300)
-				nanosleep(&ts, NULL);
+				time_sleep_ms(50);
 			if (engine_process_alive(pid)) {
 				fprintf(stderr, "rexray: service stop: pid %ld did not exit within "
 					"15 s\n", pid);

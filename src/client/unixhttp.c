@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/time.h"
+
 struct xfer {
 	struct unixhttp *c;
 	struct err *e;
@@ -62,18 +64,10 @@ struct body {
 
 /* ---- time ---- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left, 0 when the deadline has passed. */
 static int left_ms(const struct xfer *x)
 {
-	long long left = x->deadline - now_ms();
+	long long left = x->deadline - time_now_ms();
 
 	if (left <= 0)
 		return 0;
@@ -770,7 +764,7 @@ static int exchange(struct xfer *x, char *head, size_t head_len, const char *bod
 int unixhttp_request(struct unixhttp *c, const struct unixhttp_req *rq,
 		     struct unixhttp_reply *rep, struct err *e)
 {
-	struct xfer x = { .c = c, .e = e, .deadline = now_ms() + c->timeout_ms };
+	struct xfer x = { .c = c, .e = e, .deadline = time_now_ms() + c->timeout_ms };
 	char *head;
 	int n, r;
 

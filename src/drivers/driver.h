@@ -34,6 +34,12 @@ struct store;
 
 #define STORAGE_DRIVER_VERSION 2 /* 2: volumes_each */
 
+/* Executor table versions: the slots each adds (callers check before use). */
+#define EXECUTOR_V_DEVICES 2 /* device_get, device_find, device_put */
+#define EXECUTOR_V_OPEN 3    /* open, close */
+#define EXECUTOR_V_FORMAT 4  /* format_mark, format_recorded */
+#define STORAGE_EXECUTOR_VERSION EXECUTOR_V_FORMAT
+
 /* One configured service: a name bound to a driver and its config. */
 struct service {
 	char *name;

@@ -34,6 +34,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
+#include "util/time.h"
 
 #define GIB (1024ULL * 1024 * 1024)
 #define DEFAULT_SIZE_KEY "libstorage.integration.volume.operations.create.default.size"
@@ -695,7 +696,6 @@ static int loop_exec_device_find(const struct exec_ctx *x, const char *volume_id
  * no device is (or remains) bound to it. */
 static int wait_until_idle(const char *img, char dev[LOOPDEV_PATH_MAX], long timeout_ms)
 {
-	struct timespec step = { 0, 100 * 1000 * 1000 };
 	long waited = 0;
 
 	for (;;) {
@@ -706,7 +706,7 @@ static int wait_until_idle(const char *img, char dev[LOOPDEV_PATH_MAX], long tim
 		if (waited == 0)
 			log_info("loop: %s is in use elsewhere; waiting up to %ld ms for it to be "
 				 "let go", dev, timeout_ms);
-		nanosleep(&step, NULL);
+		time_sleep_ms(100);
 		waited += 100;
 	}
 }
@@ -788,12 +788,11 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 	/* a just-unmounted filesystem, or a tool that was killed with its
 	 * caller, lets go within moments: wait up to half a second */
 	for (int tries = 0; blockdev_in_use(dev); tries++) {
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		if (tries == 10)
 			return err_set(e, -EBUSY, "%s is still in use (mounted in another mount "
 				       "namespace, such as a container's, or held open): not "
 				       "released", dev);
-		nanosleep(&ts, NULL);
+		time_sleep_ms(50);
 	}
 	r = loopdev_detach(dev, e);
 
@@ -856,7 +855,7 @@ static int loop_exec_open(struct exec_ctx *x, struct err *e)
 }
 
 const struct storage_executor loop_executor = {
-	.version = 4,
+	.version = STORAGE_EXECUTOR_VERSION,
 	.name = "loop",
 	.instance_id = loop_exec_instance_id,
 	.local_devices = loop_exec_local_devices,

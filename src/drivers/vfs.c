@@ -247,7 +247,7 @@ static int vfs_exec_open(struct exec_ctx *x, struct err *e)
 }
 
 const struct storage_executor vfs_executor = {
-	.version = 3,
+	.version = EXECUTOR_V_OPEN, /* keeps no format record: a directory */
 	.name = "vfs",
 	.instance_id = vfs_exec_instance_id,
 	.local_devices = vfs_exec_local_devices,

@@ -150,14 +150,14 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	if (r < 0)
 		return r;
 	ig->exec = executor_find(si.driver_name);
-	if (!ig->exec || ig->exec->version < 2 || !ig->exec->device_get) {
+	if (!ig->exec || ig->exec->version < EXECUTOR_V_DEVICES || !ig->exec->device_get) {
 		r = err_set(e, -ENOTSUP, "service '%s': driver '%s' cannot be mounted on this host",
 			    ig->service, si.driver_name);
 		service_info_release(&si);
 		return r;
 	}
 	service_info_release(&si);
-	if (ig->exec->version >= 3 && ig->exec->open && !ig->x.priv &&
+	if (ig->exec->version >= EXECUTOR_V_OPEN && ig->exec->open && !ig->x.priv &&
 	    (r = ig->exec->open(&ig->x, e)) < 0)
 		return r;
 	if ((r = ig->exec->instance_id(&ig->x, &ig->iid, e)) < 0)
@@ -562,7 +562,7 @@ static int may_format(struct integration *ig, const struct volume *v, const char
 	const char *fix;
 	int r;
 
-	if (ig->exec->version >= 4 && ig->exec->format_recorded &&
+	if (ig->exec->version >= EXECUTOR_V_FORMAT && ig->exec->format_recorded &&
 	    ig->exec->format_recorded(&ig->x, v->id, made, sizeof(made)) != 0)
 		made[0] = '\0';
 	if (!made[0] && (r = osfs_has_data(dev, &has_data, e)) < 0)
@@ -601,7 +601,7 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		if ((r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e)) < 0)
 			return r;
 		snprintf(have, sizeof(have), "%s", want);
-		if (ig->exec->version >= 4 && ig->exec->format_mark &&
+		if (ig->exec->version >= EXECUTOR_V_FORMAT && ig->exec->format_mark &&
 		    ig->exec->format_mark(&ig->x, v->id, want, e) < 0) {
 			/* the data check of may_format still guards it */
 			log_warn("integration: %s", e->msg);

@@ -18,6 +18,7 @@
 #include "os/run.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 
 #define MOUNTINFO_PATH	"/proc/self/mountinfo"
 #define MOUNTINFO_MAX	(64u << 20)
@@ -402,8 +403,7 @@ int osfs_unmount(const char *target, struct err *e)
 	 * a brief EBUSY, as containerd does, before calling it busy */
 	for (int tries = 0; umount2(target, UMOUNT_NOFOLLOW) < 0; tries++) {
 		if (errno == EBUSY && tries < 50) {
-			struct timespec ts = { 0, 20 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
+			time_sleep_ms(20);
 			continue;
 		}
 		if (errno == EINVAL)

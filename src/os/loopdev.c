@@ -25,6 +25,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 
 /* Debian 12's headers have it; older ones (kernel < 5.8) do not. */
 #ifndef LOOP_CONFIGURE
@@ -43,22 +44,6 @@ struct loop_config {
 #define SYS_BLOCK		"/sys/block"
 #define DELETED_SUFFIX		" (deleted)"
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Open /dev/loopN, waiting until deadline for the node: devtmpfs creates it
  * when LOOP_CTL_GET_FREE adds the device, but a udev-managed /dev may lag
@@ -76,9 +61,9 @@ static int open_loop_node(const char *dev, long long deadline)
 			return fd;
 		if (errno != ENOENT && errno != EACCES)
 			return -errno;
-		if (now_ms() >= deadline)
+		if (time_now_ms() >= deadline)
 			return errno == ENOENT ? -ETIMEDOUT : -errno;
-		sleep_ms(delay);
+		time_sleep_ms(delay);
 		if (delay < 50)
 			delay *= 2;
 	}
@@ -91,7 +76,7 @@ static int ioctl_retry_eagain(int fd, unsigned long req, const void *arg)
 			return 0;
 		if (errno != EAGAIN)
 			return -errno;
-		sleep_ms(5);
+		time_sleep_ms(5);
 	}
 	return -EAGAIN;
 }
@@ -182,7 +167,7 @@ int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX
 		return err_set(e, -EINVAL, "loop attach: empty image path");
 	if (!realpath(image, canon))
 		return err_set(e, -errno, "loop attach: image '%s': %s", image, strerror(errno));
-	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	deadline = time_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	imgfd = open(canon, O_RDWR | O_CLOEXEC);
 	if (imgfd < 0)
@@ -207,7 +192,7 @@ int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX
 			break;
 		}
 		log_debug("loop: %s: %s, retrying (%d)", dev, strerror(-r), attempt);
-		sleep_ms(attempt < 10 ? attempt : 10);
+		time_sleep_ms(attempt < 10 ? attempt : 10);
 	}
 out:
 	if (r < 0)
@@ -267,7 +252,7 @@ int loopdev_detach(const char *dev, struct err *e)
 			return err_set(e, -EINVAL, "loop detach '%s': not a loop device", dev);
 		return err_set(e, -saved, "loop detach '%s': %s", dev, strerror(saved));
 	}
-	deadline = now_ms() + LOOP_DETACH_WAIT_MS;
+	deadline = time_now_ms() + LOOP_DETACH_WAIT_MS;
 	for (;;) {
 		if (ioctl(fd, LOOP_CLR_FD, 0) == 0) {
 			r = 0;
@@ -275,9 +260,9 @@ int loopdev_detach(const char *dev, struct err *e)
 		}
 		r = -errno;
 		/* older kernels: EBUSY while a just-unmounted filesystem still holds it */
-		if ((r != -EBUSY && r != -EAGAIN) || now_ms() >= deadline)
+		if ((r != -EBUSY && r != -EAGAIN) || time_now_ms() >= deadline)
 			break;
-		sleep_ms(10);
+		time_sleep_ms(10);
 	}
 	close(fd);
 	if (r == -ENXIO)
@@ -287,9 +272,9 @@ int loopdev_detach(const char *dev, struct err *e)
 	/* on 6.x kernels CLR_FD with other openers only arms autoclear; a
 	 * just-unmounted filesystem or a prober lets go within moments, and
 	 * callers expect the device gone when we return, so wait a little */
-	deadline = now_ms() + LOOP_DETACH_WAIT_MS;
-	while (still_bound(dev) && now_ms() < deadline)
-		sleep_ms(10);
+	deadline = time_now_ms() + LOOP_DETACH_WAIT_MS;
+	while (still_bound(dev) && time_now_ms() < deadline)
+		time_sleep_ms(10);
 	if (still_bound(dev))
 		log_debug("loop: %s still open elsewhere, detach deferred to last close", dev);
 	else

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/time.h"
 
 #define RUN_STDERR_MAX	4096
 #define RUN_PATH_MAX	4096
@@ -102,14 +103,6 @@ static int resolve_program(const char *prog, char *out, size_t size)
 		last = -EACCES;
 	}
 	return last;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Between fork and exec: async-signal-safe calls only. Never returns. */
@@ -248,7 +241,7 @@ static int wait_child(pid_t pid, int errfd, long long deadline, struct capture *
 			break;
 		}
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - time_now_ms();
 
 			if (left <= 0)
 				break;
@@ -343,7 +336,7 @@ int run_command_exit(const char *const argv[], long timeout_ms, int *exit_code, 
 	if (r < 0)
 		return err_set(e, r, "%s: %s", prog,
 			       r == -ENOENT ? "command not found" : strerror(-r));
-	deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+	deadline = timeout_ms > 0 ? time_now_ms() + timeout_ms : -1;
 
 	cap = calloc(1, sizeof(*cap));
 	if (!cap)

@@ -15,6 +15,7 @@
 #include "store/vcache.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 
 #define STMT_CACHE_MAX 48
 
@@ -395,7 +396,6 @@ static void owner_of(int fd, char *buf, size_t sz)
 int store_claim(struct store *st, int timeout_ms, struct err *e)
 {
 	char path[PATH_MAX + 16], who[32], line[32];
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
 	int fd, waited = 0;
 
 	if (st->owner_fd >= 0)
@@ -414,7 +414,7 @@ int store_claim(struct store *st, int timeout_ms, struct err *e)
 		}
 		if (waited == 0)
 			log_info("store: waiting for the other server of '%s' to finish", st->path);
-		nanosleep(&nap, NULL);
+		time_sleep_ms(50);
 		waited += 50;
 	}
 	snprintf(line, sizeof(line), "%ld\n", (long)getpid());

@@ -37,6 +37,7 @@
 #include "client/unixhttp.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "util/sink.h"
 
 #define VP_DEFAULT_TIMEOUT_MS  120000L
@@ -92,20 +93,9 @@ static void vp_log(const struct volplugin *p, enum log_level lvl, const char *fm
 
 /* ---- time and backoff ---- */
 
-static long elapsed_ms(const struct timespec *start)
+static long elapsed_ms(long long start)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return (long)(time_now_ms() - start);
 }
 
 /* Docker's backoff: 1 s doubling up to the budget. */
@@ -119,7 +109,7 @@ static long backoff_ms(int retries, long max_ms)
 }
 
 /* Docker stops once the next wait would reach the budget. */
-static bool give_up(const struct timespec *start, long wait_ms, long max_ms)
+static bool give_up(long long start, long wait_ms, long max_ms)
 {
 	return max_ms <= 0 || elapsed_ms(start) + wait_ms >= max_ms;
 }
@@ -422,10 +412,9 @@ static int locate(struct volplugin *p, const char *name, struct err *e)
 
 static int locate_with_retry(struct volplugin *p, const char *name, struct err *e)
 {
-	struct timespec start;
+	long long start = time_now_ms();
 	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int retries = 0;; retries++) {
 		long wait;
 
@@ -433,11 +422,11 @@ static int locate_with_retry(struct volplugin *p, const char *name, struct err *
 			return r;
 		/* Docker retries every look-up error: a spec file may be half written */
 		wait = backoff_ms(retries, p->discover_ms);
-		if (give_up(&start, wait, p->discover_ms))
+		if (give_up(start, wait, p->discover_ms))
 			return r;
 		vp_log(p, LOG_WARN, "Unable to locate plugin: %s, retrying in %lds", name,
 		       wait / 1000);
-		sleep_ms(wait);
+		time_sleep_ms(wait);
 	}
 }
 
@@ -681,9 +670,8 @@ static int perform_curl(struct volplugin *p, const char *method, const char *bod
 static int perform(struct volplugin *p, const char *method, const char *body,
 		   struct sink *rep, long *status, struct err *e)
 {
-	struct timespec start;
+	long long start = time_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int retries = 0;; retries++) {
 		bool retry;
 		long wait;
@@ -696,11 +684,11 @@ static int perform(struct volplugin *p, const char *method, const char *body,
 		if (r == 0)
 			break;
 		wait = backoff_ms(retries, p->discover_ms);
-		if (!retry || give_up(&start, wait, p->discover_ms))
+		if (!retry || give_up(start, wait, p->discover_ms))
 			return r;
 		vp_log(p, LOG_WARN, "Unable to connect to plugin: %s, retrying in %lds",
 		       p->address, wait / 1000);
-		sleep_ms(wait);
+		time_sleep_ms(wait);
 	}
 	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %ld (%zu bytes)", p->address, method,
 	       *status, rep->len);
