@@ -2,7 +2,7 @@
  * static_server: the B1 baseline (bench/README.md). A Docker volume plugin
  * that answers every /VolumeDriver.Get and /VolumeDriver.Path with a fixed
  * body, on the same HTTP library, threading model and socket type as the
- * engine's plugin (src/server/httpd.c): libmicrohttpd with an internal
+ * engine's plugin (src/net/httpd.c): libmicrohttpd with an internal
  * polling thread and a thread per connection, on a unix socket it created
  * and listens on itself (backlog 128, mode 0660). The request body is read
  * and dropped; the reply carries the same Content-Type as the engine's.

@@ -11,7 +11,7 @@
 #include "api/jsonw.h"
 #include "config/config.h"
 #include "integration/integration.h"
-#include "server/httpd.h"
+#include "net/httpd.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -344,7 +344,7 @@ static const struct method methods[] = {
 	{ "List", false, do_list },
 };
 
-static void handle(void *arg, struct MHD_Connection *conn, const char *http_method,
+static void handle(void *arg, struct httpd_request *hrq, const char *http_method,
 		   const char *url, const char *body, size_t len, bool too_big,
 		   struct httpd_reply *out)
 {
@@ -353,7 +353,7 @@ static void handle(void *arg, struct MHD_Connection *conn, const char *http_meth
 	struct err e = ERR_INIT;
 	const struct method *mt = NULL;
 
-	(void)conn;
+	(void)hrq;
 	/* the plugin protocol is POST only: a GET must not create a volume */
 	if (strcmp(http_method, "POST") != 0) {
 		reply_msg(out, 405, "only POST is allowed");

@@ -48,7 +48,8 @@ static void fill_driver_names(void)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]) &&
+			   n < sizeof(driver_names_buf); i++)
 		n += (size_t)snprintf(driver_names_buf + n, sizeof(driver_names_buf) - n, "%s%s",
 				      i ? ", " : "", drivers[i]->name);
 }

@@ -1,6 +1,5 @@
 #include "server/http.h"
 
-#include <microhttpd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,7 @@
 #include "api/headers.h"
 #include "config/config.h"
 #include "server/auth.h"
-#include "server/httpd.h"
+#include "net/httpd.h"
 #include "server/service.h"
 #include "server/tls.h"
 #include "util/log.h"
@@ -92,20 +91,18 @@ static int send_err(struct http_endpoint *ep, struct httpd_reply *out, const str
 
 /* ---- request parsing ---- */
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				      const char *value)
+static int collect_header(void *cls, const char *key, const char *value)
 {
 	struct request *rq = cls;
 	int r = 0;
 
-	(void)kind;
 	if (!value || rq->header_status)
-		return MHD_YES;
+		return 0;
 	if (strcasecmp(key, "Libstorage-Instanceid") == 0) {
 		if (rq->n_iids == MAX_IIDS) {
 			rq->header_status = 400;
 			err_set(&rq->header_err, -EINVAL, "too many Libstorage-Instanceid headers");
-			return MHD_YES;
+			return 0;
 		}
 		r = iid_header_parse(value, &rq->iids[rq->n_iids], &rq->header_err);
 		if (r == 0)
@@ -114,7 +111,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 		if (rq->n_ldevs == MAX_IIDS) {
 			rq->header_status = 400;
 			err_set(&rq->header_err, -EINVAL, "too many Libstorage-Localdevices headers");
-			return MHD_YES;
+			return 0;
 		}
 		r = localdevices_header_parse(value, &rq->ldevs[rq->n_ldevs], &rq->header_err);
 		if (r == 0)
@@ -125,21 +122,19 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	}
 	if (r < 0)
 		rq->header_status = 400;
-	return MHD_YES;
+	return 0;
 }
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
+static int collect_arg(void *cls, const char *key, const char *value)
 {
 	struct request *rq = cls;
 
-	(void)kind;
 	if (rq->n_args < MAX_QUERY_ARGS) {
 		rq->args[rq->n_args].key = key;
 		rq->args[rq->n_args].value = value;
 		rq->n_args++;
 	}
-	return MHD_YES;
+	return 0;
 }
 
 static bool has_arg(const struct request *rq, const char *key, const char **value)
@@ -217,7 +212,7 @@ static int split_path(char *path, char *seg[4])
 
 struct call {
 	struct http_endpoint *ep;
-	struct MHD_Connection *conn;
+	struct httpd_request *hrq;
 	struct httpd_reply *out;
 	struct request *rq;
 	struct ls_ctx ctx;
@@ -496,10 +491,10 @@ static int route(struct call *c)
 }
 
 /* The bearer token, when the policy wants one. false: refused, *out filled. */
-static bool authorized(struct http_endpoint *ep, struct MHD_Connection *conn, const char *method,
+static bool authorized(struct http_endpoint *ep, struct httpd_request *hrq, const char *method,
 		       const char *url, struct httpd_reply *out)
 {
-	const char *hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *hdr = httpd_header(hrq, "Authorization");
 	enum jwt_fault f = JWT_OK;
 	struct err e = ERR_INIT;
 	json_t *inner;
@@ -527,22 +522,22 @@ static bool authorized(struct http_endpoint *ep, struct MHD_Connection *conn, co
 	return false;
 }
 
-static void dispatch(void *arg, struct MHD_Connection *conn, const char *method, const char *url,
+static void dispatch(void *arg, struct httpd_request *hrq, const char *method, const char *url,
 		     const char *body, size_t len, bool too_big, struct httpd_reply *out)
 {
 	struct http_endpoint *ep = arg;
 	struct request rq = { .body = body, .len = len };
-	struct call c = { .ep = ep, .conn = conn, .out = out, .rq = &rq, .method = method };
+	struct call c = { .ep = ep, .hrq = hrq, .out = out, .rq = &rq, .method = method };
 	char path[2048];
 
 	if (too_big) {
 		send_error(ep, out, 413, "request body is larger than 1 MiB");
 		return;
 	}
-	if (!authorized(ep, conn, method, url, out))
+	if (!authorized(ep, hrq, method, url, out))
 		return;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &rq);
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &rq);
+	httpd_headers_each(hrq, collect_header, &rq);
+	httpd_args_each(hrq, collect_arg, &rq);
 	if (rq.header_status) {
 		send_err(ep, out, &rq.header_err);
 	} else if (strlen(url) >= sizeof(path)) {

@@ -1,6 +1,6 @@
 /*
  * http: the libStorage REST API (spec/rexray.md section 3) on one
- * endpoint (server/httpd.h: unix or tcp, one thread per connection, so a
+ * endpoint (net/httpd.h: unix or tcp, one thread per connection, so a
  * slow operation on one volume never delays another request; bodies over
  * 1 MiB get 413). The server and cfg are borrowed and must outlive the
  * endpoint.

@@ -25,7 +25,7 @@
 
 #include <stdbool.h>
 
-#include "server/httpd.h"
+#include "net/httpd.h"
 #include "util/err.h"
 #include "util/paths.h"
 

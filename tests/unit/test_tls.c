@@ -2,7 +2,7 @@
  * Unit tests for TLS: server/tls.c (when an endpoint serves TLS, and the
  * refusal of plain HTTP off loopback), client/http_tls.c (the
  * libstorage.client.tls forms, known_hosts, fingerprints), and the two
- * ends together: server/httpd.c with TLS against client/http.c in every
+ * ends together: net/httpd.c with TLS against client/http.c in every
  * mode, bearer token and client certificates included.
  *
  * The certificates below were made once with the openssl command line
@@ -27,7 +27,7 @@
 #include "client/http_tls.h"
 #include "config/config.h"
 #include "net/addr.h"
-#include "server/httpd.h"
+#include "net/httpd.h"
 #include "server/tls.h"
 
 static const char CA_CRT[] =
@@ -496,10 +496,10 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int hits;
 static char last_auth[1024];
 
-static void handler(void *arg, struct MHD_Connection *conn, const char *method, const char *url,
+static void handler(void *arg, struct httpd_request *rq, const char *method, const char *url,
 		    const char *body, size_t len, bool too_big, struct httpd_reply *out)
 {
-	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *a = httpd_header(rq, "Authorization");
 
 	(void)arg;
 	(void)method;

@@ -16,8 +16,8 @@
  * is answered 403 before the handler runs. The policy of when to use TLS
  * is the caller's (server/tls.h); httpd serves what it is given.
  */
-#ifndef RR_HTTPD_H
-#define RR_HTTPD_H
+#ifndef RR_NET_HTTPD_H
+#define RR_NET_HTTPD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,8 +25,10 @@
 
 #include "util/err.h"
 
-struct MHD_Connection;
 struct httpd;
+/* One request's headers and query arguments, valid during the handler
+ * call; libmicrohttpd stays inside net/. */
+struct httpd_request;
 
 #define HTTPD_BODY_MAX (1024 * 1024)
 
@@ -52,11 +54,21 @@ struct httpd_reply {
 /*
  * One request. body is NUL-terminated (len bytes; "" when none); too_big
  * says the body passed HTTPD_BODY_MAX and was dropped: answer 413.
- * conn gives access to headers and query arguments (MHD API).
+ * rq gives the headers and query arguments (httpd_header, httpd_*_each).
  */
-typedef void (*httpd_handler)(void *arg, struct MHD_Connection *conn, const char *method,
+typedef void (*httpd_handler)(void *arg, struct httpd_request *rq, const char *method,
 			      const char *url, const char *body, size_t len, bool too_big,
 			      struct httpd_reply *out);
+
+/* The value of the request header name (case-insensitive; the first if
+ * several), or NULL. */
+const char *httpd_header(struct httpd_request *rq, const char *name);
+
+/* fn for each header, or each query argument (decoded; value NULL for a
+ * bare key), in order; fn returns 0 to go on, non-zero to stop. */
+typedef int (*httpd_kv_fn)(void *arg, const char *key, const char *value);
+void httpd_headers_each(struct httpd_request *rq, httpd_kv_fn fn, void *arg);
+void httpd_args_each(struct httpd_request *rq, httpd_kv_fn fn, void *arg);
 
 /* TLS settings; the strings are copied by httpd_start_tls. */
 struct httpd_tls {

@@ -1,4 +1,4 @@
-#include "server/httpd.h"
+#include "net/httpd.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -138,12 +138,50 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct httpd_reply *rp
 	return ret;
 }
 
+struct httpd_request {
+	struct MHD_Connection *conn;
+};
+
+const char *httpd_header(struct httpd_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+struct kv_walk {
+	httpd_kv_fn fn;
+	void *arg;
+};
+
+static enum MHD_Result kv_step(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct kv_walk *w = cls;
+
+	(void)kind;
+	return w->fn(w->arg, key, value) == 0 ? MHD_YES : MHD_NO;
+}
+
+void httpd_headers_each(struct httpd_request *rq, httpd_kv_fn fn, void *arg)
+{
+	struct kv_walk w = { fn, arg };
+
+	MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, kv_step, &w);
+}
+
+void httpd_args_each(struct httpd_request *rq, httpd_kv_fn fn, void *arg)
+{
+	struct kv_walk w = { fn, arg };
+
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, kv_step, &w);
+}
+
 static enum MHD_Result answer(struct httpd *h, struct MHD_Connection *conn, const char *method,
 			      const char *url, struct pending *p)
 {
 	struct httpd_reply rp = { .status = 500 };
+	struct httpd_request rq = { conn };
 
-	h->handler(h->arg, conn, method, url, p->body ? p->body : "", p->len, p->too_big, &rp);
+	h->handler(h->arg, &rq, method, url, p->body ? p->body : "", p->len, p->too_big, &rp);
 	p->done = rp.done;
 	p->done_arg = rp.done_arg;
 	return queue(conn, &rp);
