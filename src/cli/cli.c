@@ -157,9 +157,9 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		}
 		switch (f->id) {
 		case F_CONFIG: a->config_file = val; break;
-		case F_HOST: cfg_set(cfg, "libstorage.host", val); break;
-		case F_SERVICE: cfg_set(cfg, "libstorage.service", val); break;
-		case F_LOGLEVEL: cfg_set(cfg, "rexray.loglevel", val); break;
+		case F_HOST: cfg_set(cfg, cfg_keys[CFGK_HOST].name, val); break;
+		case F_SERVICE: cfg_set(cfg, cfg_keys[CFGK_SERVICE].name, val); break;
+		case F_LOGLEVEL: cfg_set(cfg, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, val); break;
 		case F_HELP: a->help = true; break;
 		case F_VERBOSE: break;
 		case F_FORMAT: a->format = val; break;

@@ -28,13 +28,11 @@
 
 static int setup_logging(const struct cfg *cfg, struct err *e)
 {
-	const char *key = "rexray.loglevel", *lvl = cfg_get(cfg, key);
+	const char *key, *lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, &key);
 	enum log_level l;
 
-	if (!lvl || !*lvl) {
-		key = "libstorage.logging.level";
-		lvl = cfg_get(cfg, key);
-	}
+	if (!lvl || !*lvl)
+		lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_LOGGING_LEVEL].name, &key);
 	if (!lvl || !*lvl)
 		return 0;
 	if (log_level_parse(lvl, &l) < 0)
@@ -146,7 +144,7 @@ static bool spec_host(const struct engine *en, char *out, size_t outsz)
 static int pick_service(struct engine *en, struct err *e)
 {
 	struct service_list l = { 0 };
-	const char *want = cfg_get(en->cfg, "libstorage.service");
+	const char *want = cfg_key_get(en->cfg, CFGK_SERVICE);
 	int r;
 
 	if (want && *want) {
@@ -216,7 +214,7 @@ static int http_client_open(struct engine *en, struct err *e)
 
 int engine_connect(struct engine *en, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	int r;
 
 	if (host && *host) {
@@ -305,8 +303,8 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 	for (int i = 0; i < count && *n < ENGINE_MAX_ENDPOINTS; i++) {
 		char key[320];
 		const char *a;
-		snprintf(key, sizeof(key), "libstorage.server.endpoints.%s.address", names[i]);
-		a = cfg_get(en->cfg, key);
+		a = cfg_key_name(CFGK_ENDPOINT_ADDRESS, names[i], key, sizeof(key)) < 0
+			    ? NULL : cfg_get(en->cfg, key);
 		if (!a || !*a) {
 			cfg_names_free(names);
 			return err_set(e, -EINVAL, "config: %s is not set", key);
@@ -316,7 +314,7 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 	cfg_names_free(names);
 	if (*n)
 		return 0;
-	host = cfg_get(en->cfg, "libstorage.host");
+	host = cfg_key_get(en->cfg, CFGK_HOST);
 	if (host && *host)
 		snprintf(addrs[(*n)++], PATH_MAX + 32, "%s", host);
 	else
@@ -386,12 +384,12 @@ static void stop_endpoints(struct engine *en)
  * configured or libstorage.embedded says so. Otherwise it is an agent. */
 static int runs_server(const struct engine *en, bool *out, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	char **names = NULL;
 	bool embedded;
 	int n, r;
 
-	if ((r = cfg_bool(en->cfg, NULL, "libstorage.embedded", false, &embedded, e)) < 0)
+	if ((r = cfg_key_bool(en->cfg, NULL, CFGK_EMBEDDED, &embedded, e)) < 0)
 		return r;
 	n = cfg_children(en->cfg, "libstorage.server.endpoints", &names);
 	cfg_names_free(names);
@@ -455,9 +453,9 @@ static int start_fencing(struct engine *en, struct err *e)
 	int64_t ms;
 	int r;
 
-	if ((r = cfg_duration_ms(en->cfg, NULL, "libstorage.client.lease", 15000, &ms, e)) < 0)
+	if ((r = cfg_key_duration_ms(en->cfg, NULL, CFGK_CLIENT_LEASE, &ms, e)) < 0)
 		return r;
-	en->lease_ms = ms > 0 ? ms : 15000;
+	en->lease_ms = ms > 0 ? ms : 15000; /* "0s": the table's default, 15s */
 	pthread_mutex_init(&en->fence_mu, NULL);
 	pthread_cond_init(&en->fence_cv, NULL);
 	en->fence_stop = false;
@@ -520,7 +518,7 @@ static int start_endpoints(struct engine *en, struct err *e)
 /* An agent: the storage calls go to libstorage.host. */
 static int start_agent(struct engine *en, bool nopid, bool force, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	int r;
 
 	if ((r = engine_open_store(en, e)) < 0)

@@ -1466,15 +1466,33 @@ const char *cfg_key_get(const struct cfg *c, enum cfg_key_id id)
 	return cfg_get(c, cfg_keys[id].name);
 }
 
-int cfg_key_bool(const struct cfg *c, const char *const *scopes, enum cfg_key_id id, bool *out,
-		 struct err *e)
+const char *cfg_key_get_for(const struct cfg *c, enum cfg_key_id id, const char *arg)
+{
+	char key[CFG_KEY_MAX];
+
+	return cfg_key_name(id, arg, key, sizeof(key)) < 0 ? NULL : cfg_get(c, key);
+}
+
+int cfg_key_bool_for(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		     const char *arg, bool *out, struct err *e)
 {
 	const struct cfg_key *k = &cfg_keys[id];
+	char key[CFG_KEY_MAX];
 	bool def = false;
 
 	if (!k->def || parse_bool(k->def, &def) < 0)
 		return bad_default(k, e);
-	return cfg_bool(c, scopes, k->name, def, out, e);
+	if (cfg_key_name(id, arg, key, sizeof(key)) < 0) {
+		*out = def;
+		return err_set(e, -EINVAL, "config: %s: the key is too long", k->name);
+	}
+	return cfg_bool(c, scopes, key, def, out, e);
+}
+
+int cfg_key_bool(const struct cfg *c, const char *const *scopes, enum cfg_key_id id, bool *out,
+		 struct err *e)
+{
+	return cfg_key_bool_for(c, scopes, id, NULL, out, e);
 }
 
 int cfg_key_int_or(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,

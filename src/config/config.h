@@ -149,6 +149,11 @@ int cfg_key_mode(const struct cfg *c, const char *const *scopes, enum cfg_key_id
 		 mode_t *out, struct err *e);
 /* cfg_get of the row's name (not for patterns: see cfg_key_name). */
 const char *cfg_key_get(const struct cfg *c, enum cfg_key_id id);
+/* For a pattern row: its placeholder filled with arg ("<module>" -> m1).
+ * A name that does not fit is unset (get) or -EINVAL (bool). */
+const char *cfg_key_get_for(const struct cfg *c, enum cfg_key_id id, const char *arg);
+int cfg_key_bool_for(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		     const char *arg, bool *out, struct err *e);
 
 /* Which layer gives key at the root: "flag", "env", "file", "alias" (an
  * old name), or NULL when unset. Static strings. */

@@ -151,7 +151,8 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		"the directory inside the volume handed to the container; a plain directory of "
 		"the volume (never a symlink), handed out as a bind mount (docs/security.md)" },
 	[CFGK_OPS_MOUNT_NOSUID] = BOOL(OPS "mount.nosuid", "true", OPS_SCOPES, S_OPS,
-		"mount volume filesystems `nosuid`: setuid binaries on a volume do not act as such"),
+		"mount volume filesystems `nosuid`: setuid binaries on a volume do not act as "
+		"such"),
 	[CFGK_OPS_MOUNT_NODEV] = BOOL(OPS "mount.nodev", "true", OPS_SCOPES, S_OPS,
 		"mount volume filesystems `nodev`: device nodes on a volume do not act as such"),
 	[CFGK_OPS_UNMOUNT_IGNOREUSEDCOUNT] = { OPS "unmount.ignoreUsedCount",

@@ -47,7 +47,8 @@ enum cfg_type {
 enum cfg_scope {
 	CFG_SC_GLOBAL = 0,
 	CFG_SC_MODULE = 1 << 0,   /* rexray.modules.<module>.<key> */
-	CFG_SC_SERVICE = 1 << 1,  /* libstorage.server.services.<service>.<key>, libstorage.server.<key> */
+	CFG_SC_SERVICE = 1 << 1,  /* libstorage.server.services.<service>.<key>, then
+				   * libstorage.server.<key> */
 	CFG_SC_ENDPOINT = 1 << 2, /* libstorage.server.endpoints.<endpoint>.<key> */
 	CFG_SC_CLIENT = 1 << 3,   /* libstorage.client.<key> */
 };
