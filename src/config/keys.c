@@ -52,7 +52,7 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 	[CFGK_SERVICE_DRIVER] = TEXT("libstorage.server.services.<service>.driver", "<service>",
 		CFG_SC_GLOBAL, S_REXRAY, "defines a service and names its driver (`vfs`, "
 		"`loop`); with no service defined, one service named `libstorage.service` (or "
-		"`vfs`) is made"),
+		"`loop`) is made"),
 	[CFGK_ENDPOINT_ADDRESS] = TYPED("libstorage.server.endpoints.<endpoint>.address",
 		CFG_T_ADDRESS, NULL, CFG_SC_GLOBAL, S_REXRAY, "required for each endpoint: "
 		"`unix:///var/run/rexray/rexray.sock`, `tcp://:7979`"),
