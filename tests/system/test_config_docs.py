@@ -58,3 +58,26 @@ def test_every_variable_is_the_key_upper_cased():
         m = re.match(r"^\| `([^`]+)` \|.*\| `([^`]+)` \| [^|]*\|$", ln)
         if m:
             assert m.group(2) == m.group(1).upper().replace(".", "_"), ln
+
+
+def test_env_all_lists_every_key_with_its_source(tmp_path):
+    rexray = os.environ.get("REXRAY_BIN") or os.path.join(REPO, "build", "rexray")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "REXRAY_HOME": str(tmp_path), "LIBSTORAGE_CLIENT_LEASE": "5s"}
+    cfgfile = tmp_path / "c.yml"
+    cfgfile.write_text("docker:\n  size: 3\n")
+    p = subprocess.run([rexray, "-c", str(cfgfile), "-l", "info", "env", "--all"],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == 0, p.stderr
+    rows = {}
+    for ln in p.stdout.splitlines()[1:]:
+        f = ln.split(None, 3)
+        rows[f[0]] = (f[1], f[2], f[3] if len(f) > 3 else "")
+    assert rows["libstorage.client.lease"] == ("LIBSTORAGE_CLIENT_LEASE", "env", "5s"), rows
+    assert rows["rexray.logLevel"] == ("REXRAY_LOGLEVEL", "flag", "info"), rows
+    assert rows["libstorage.integration.volume.operations.create.default.size"][1:] == \
+        ("alias", "3"), rows
+    assert rows["libstorage.device.attachTimeout"] == \
+        ("LIBSTORAGE_DEVICE_ATTACHTIMEOUT", "default", "30s"), rows
+    documented = set(re.findall(r"^\| `([^`<]+)` \|", generated("keys"), re.M))
+    assert documented == set(rows), documented ^ set(rows)
