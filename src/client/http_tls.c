@@ -299,14 +299,12 @@ static bool file_exists(const char *path)
 static int default_files(const struct cfg *cfg, const struct paths *paths,
 			 struct http_client_opts *o, struct err *e)
 {
-	const char *home = getenv("HOME");
+	const char *home = getenv("HOME"), *v;
 	char path[PATH_MAX + 32];
 	int r;
 
-	r = dup_to(&o->ca_file,
-		   client_or_shared(cfg, CFGK_CLIENT_TLS_TRUSTEDCERTSFILE, CFGK_TLS_TRUSTEDCERTSFILE),
-		   e);
-	if (r < 0)
+	v = client_or_shared(cfg, CFGK_CLIENT_TLS_TRUSTEDCERTSFILE, CFGK_TLS_TRUSTEDCERTSFILE);
+	if ((r = dup_to(&o->ca_file, v, e)) < 0)
 		return r;
 	if (!o->ca_file && path_join(path, sizeof(path), paths->etc, "tls/cacerts") == 0 &&
 	    file_exists(path) && (r = dup_to(&o->ca_file, path, e)) < 0)

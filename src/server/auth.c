@@ -587,7 +587,9 @@ int auth_policy_load(const struct cfg *cfg, struct auth_policy *p, struct err *e
 			    "libstorage.server.auth.key (the secret tokens are signed with)");
 		goto fail;
 	}
-	if ((r = jwt_alg_parse(alg && *alg ? alg : cfg_keys[CFGK_AUTH_ALG].def, &p->alg, e)) < 0) {
+	if (!alg || !*alg)
+		alg = cfg_keys[CFGK_AUTH_ALG].def;
+	if ((r = jwt_alg_parse(alg, &p->alg, e)) < 0) {
 		err_prefix(e, "config: libstorage.server.auth.alg");
 		goto fail;
 	}

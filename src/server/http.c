@@ -573,8 +573,7 @@ static void endpoint_name(const struct cfg *cfg, const char *address, char *out,
 
 	out[0] = '\0';
 	for (int i = 0; i < n; i++) {
-		const char *a;
-		a = cfg_key_get_for(cfg, CFGK_ENDPOINT_ADDRESS, names[i]);
+		const char *a = cfg_key_get_for(cfg, CFGK_ENDPOINT_ADDRESS, names[i]);
 		if (a && strcmp(a, address) == 0) {
 			snprintf(out, outsz, "%s", names[i]);
 			break;

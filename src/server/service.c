@@ -115,8 +115,7 @@ static int load_services(struct ls_server *srv, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	}
 	for (int i = 0; i < n && r == 0; i++) {
-		const char *drv;
-		drv = cfg_key_get_for(srv->cfg, CFGK_SERVICE_DRIVER, names[i]);
+		const char *drv = cfg_key_get_for(srv->cfg, CFGK_SERVICE_DRIVER, names[i]);
 		srv->n_svcs = (size_t)i + 1;
 		r = service_setup(srv, &srv->svcs[i], names[i], drv && *drv ? drv : names[i], e);
 	}
