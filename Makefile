@@ -62,6 +62,16 @@ build/dvdcli: build/obj/main/dvdcli.o build/librexray.a
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
+# the generator of docs/configuration.md's key reference (src/main/cfgdoc.c)
+build/cfgdoc: build/obj/main/cfgdoc.o build/librexray.a
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+
+# rewrite the generated blocks of docs/configuration.md from the table of keys
+.PHONY: docs
+docs: build/cfgdoc
+	build/cfgdoc --write docs/configuration.md
+
 build/unit/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  UNIT    $@"
@@ -118,7 +128,7 @@ build/powerloss/plfs: tests/powerloss/plfs.c tests/powerloss/build.sh
 	@sh tests/powerloss/build.sh $@
 
 test: deps
-	$(MAKE) build/rexray build/dvdcli unit fuzz-build build/powerloss/plfs
+	$(MAKE) build/rexray build/dvdcli build/cfgdoc unit fuzz-build build/powerloss/plfs
 	@scripts/run-tests
 
 # the benchmark suite (bench/README.md); writes docs/performance.md. Not part of `test`.
@@ -144,4 +154,4 @@ stress: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) build/obj/main/rexray.d build/obj/main/dvdcli.d
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) build/obj/main/rexray.d build/obj/main/dvdcli.d build/obj/main/cfgdoc.d

@@ -16,7 +16,7 @@ enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
 	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS, F_CONTAINER_ID, F_ENV_FILE, F_RUNNING, F_TIMEOUT,
-	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY,
+	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY, F_ALL,
 };
 
 struct flag {
@@ -56,6 +56,7 @@ static const struct flag flags[] = {
 	{ "alg", 0, true, F_ALG },
 	{ "exp", 0, true, F_EXP },
 	{ "verify", 0, false, F_VERIFY },
+	{ "all", 0, false, F_ALL },
 };
 
 static const char usage[] =
@@ -68,7 +69,8 @@ static const char usage[] =
 	"  dvdi prepare|cleanup|recover|run   the Mesos DVDI volume lifecycle\n"
 	"  token new --key K [--alg HS256] [--exp 8760h] SUBJECT   make a bearer token\n"
 	"  token decode [--verify --key K [--alg A]] TOKEN         show (and check) one\n"
-	"  env                         print the effective configuration\n"
+	"  env [--all]                 print the effective configuration; --all: every\n"
+	"                              known key with its variable, source and value\n"
 	"  version                     print the version\n"
 	"\n"
 	"Global flags:\n"
@@ -158,9 +160,9 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		}
 		switch (f->id) {
 		case F_CONFIG: a->config_file = val; break;
-		case F_HOST: cfg_set(cfg, "libstorage.host", val); break;
-		case F_SERVICE: cfg_set(cfg, "libstorage.service", val); break;
-		case F_LOGLEVEL: cfg_set(cfg, "rexray.loglevel", val); break;
+		case F_HOST: cfg_set(cfg, cfg_keys[CFGK_HOST].name, val); break;
+		case F_SERVICE: cfg_set(cfg, cfg_keys[CFGK_SERVICE].name, val); break;
+		case F_LOGLEVEL: cfg_set(cfg, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, val); break;
 		case F_HELP: a->help = true; break;
 		case F_VERBOSE: break;
 		case F_FORMAT: a->format = val; break;
@@ -186,6 +188,7 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_ALG: a->alg = val; break;
 		case F_EXP: a->exp = val; break;
 		case F_VERIFY: a->verify = true; break;
+		case F_ALL: a->all = true; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)
@@ -213,8 +216,36 @@ static void print_env_line(const char *key, const char *value, const char *env_n
 	printf("%s=%s\n", env_name, value);
 }
 
-static int cmd_env(struct engine *en)
+/* env --all: every key of the table (patterns left out) at the root: its
+ * variable, where its value comes from, the value (or the default). */
+static void print_all_keys(const struct cfg *cfg)
 {
+	char env[256];
+	int w = 3;
+
+	for (size_t i = 0; i < CFGK_COUNT; i++)
+		if (!cfg_key_is_pattern(&cfg_keys[i]) && (int)strlen(cfg_keys[i].name) > w)
+			w = (int)strlen(cfg_keys[i].name);
+	printf("%-*s  %-*s  %-7s  %s\n", w, "KEY", w, "VARIABLE", "SOURCE", "VALUE");
+	for (size_t i = 0; i < CFGK_COUNT; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const char *src, *v;
+		if (cfg_key_is_pattern(k))
+			continue;
+		cfg_env_name(k->name, env, sizeof(env));
+		src = cfg_source(cfg, k->name);
+		v = src ? cfg_key_get(cfg, (enum cfg_key_id)i) : k->def;
+		printf("%-*s  %-*s  %-7s  %s\n", w, k->name, w, env, src ? src : "default",
+		       v ? v : "");
+	}
+}
+
+static int cmd_env(struct engine *en, const struct cli_args *a)
+{
+	if (a->all) {
+		print_all_keys(en->cfg);
+		return 0;
+	}
 	printf("REXRAY_HOME_ETC=%s\n", en->paths.etc);
 	printf("REXRAY_HOME_LIB=%s\n", en->paths.lib);
 	printf("REXRAY_HOME_LOG=%s\n", en->paths.log);
@@ -286,7 +317,7 @@ static int run(struct engine *en, struct cli_args *a)
 	if (strcmp(cmd, "version") == 0)
 		return cmd_version();
 	if (strcmp(cmd, "env") == 0)
-		return cmd_env(en);
+		return cmd_env(en, a);
 	if (service_alias(cmd))
 		return cmd_service(en, cmd, a);
 	if (strcmp(cmd, "service") == 0)

@@ -42,6 +42,7 @@ struct cli_args {
 	bool bind;
 	const char *key, *alg, *exp;	/* token new|decode */
 	bool verify;
+	bool all;      /* env --all */
 };
 
 int cli_main(int argc, char **argv);

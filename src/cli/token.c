@@ -68,11 +68,11 @@ static int signing_setup(struct engine *en, struct cli_args *a, unsigned char **
 	int r;
 
 	if (!k || !*k) {
-		cfg_str(en->cfg, NULL, "libstorage.server.auth.key", NULL, &k);
+		cfg_key_str(en->cfg, NULL, CFGK_AUTH_KEY, &k);
 		what = "libstorage.server.auth.key";
 	}
 	if (!al || !*al)
-		cfg_str(en->cfg, NULL, "libstorage.server.auth.alg", "HS256", &al);
+		cfg_key_str(en->cfg, NULL, CFGK_AUTH_ALG, &al);
 	if (!k || !*k)
 		return err_set(e, -EINVAL, "no key: give --key SECRET (or a file holding it), or "
 			       "set libstorage.server.auth.key");

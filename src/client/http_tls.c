@@ -204,17 +204,14 @@ static int dup_to(char **dst, const char *v, struct err *e)
 }
 
 /* The first set of the client's map key and the shared libstorage.tls one. */
-static const char *client_or_shared(const struct cfg *cfg, const char *name)
+static const char *client_or_shared(const struct cfg *cfg, enum cfg_key_id client,
+				    enum cfg_key_id shared)
 {
-	char key[96];
-	const char *v;
+	const char *v = cfg_key_get(cfg, client);
 
-	snprintf(key, sizeof(key), "libstorage.client.tls.%s", name);
-	v = cfg_get(cfg, key);
 	if (set(v))
 		return v;
-	snprintf(key, sizeof(key), "libstorage.tls.%s", name);
-	v = cfg_get(cfg, key);
+	v = cfg_key_get(cfg, shared);
 	return set(v) ? v : NULL;
 }
 
@@ -267,25 +264,26 @@ static int parse_map(const struct cfg *cfg, bool scalar, struct http_client_opts
 	bool verify = true, insecure = false;
 	int r;
 
-	if ((r = cfg_bool(cfg, NULL, "libstorage.client.tls.verifypeers", true, &verify, e)) < 0 ||
-	    (r = cfg_bool(cfg, NULL, "libstorage.client.tls.insecure", false, &insecure, e)) < 0)
+	if ((r = cfg_key_bool(cfg, NULL, CFGK_CLIENT_TLS_VERIFYPEERS, &verify, e)) < 0 ||
+	    (r = cfg_key_bool(cfg, NULL, CFGK_CLIENT_TLS_INSECURE, &insecure, e)) < 0)
 		return r;
-	if (!insecure &&
-	    (r = cfg_bool(cfg, NULL, "libstorage.tls.insecure", false, &insecure, e)) < 0)
+	if (!insecure && (r = cfg_key_bool(cfg, NULL, CFGK_TLS_INSECURE, &insecure, e)) < 0)
 		return r;
-	if ((r = dup_to(&o->known_hosts_file, client_or_shared(cfg, "knownhosts"), e)) < 0)
+	r = dup_to(&o->known_hosts_file,
+		   client_or_shared(cfg, CFGK_CLIENT_TLS_KNOWNHOSTS, CFGK_TLS_KNOWNHOSTS), e);
+	if (r < 0)
 		return r;
 	if (scalar)
 		return 0;
 	/* no scalar: a map (any of its keys set) turns TLS on */
 	if (insecure || !verify)
 		o->tls_mode = HTTP_TLS_INSECURE;
-	else if (set(cfg_get(cfg, "libstorage.client.tls.knownhosts")))
+	else if (set(cfg_key_get(cfg, CFGK_CLIENT_TLS_KNOWNHOSTS)))
 		o->tls_mode = HTTP_TLS_KNOWN_HOSTS;
-	else if (set(cfg_get(cfg, "libstorage.client.tls.verifypeers")) ||
-		 set(cfg_get(cfg, "libstorage.client.tls.trustedcertsfile")) ||
-		 set(cfg_get(cfg, "libstorage.client.tls.certfile")) ||
-		 set(cfg_get(cfg, "libstorage.client.tls.servername")))
+	else if (set(cfg_key_get(cfg, CFGK_CLIENT_TLS_VERIFYPEERS)) ||
+		 set(cfg_key_get(cfg, CFGK_CLIENT_TLS_TRUSTEDCERTSFILE)) ||
+		 set(cfg_key_get(cfg, CFGK_CLIENT_TLS_CERTFILE)) ||
+		 set(cfg_key_get(cfg, CFGK_CLIENT_TLS_SERVERNAME)))
 		o->tls_mode = HTTP_TLS_VERIFY;
 	return 0;
 }
@@ -301,11 +299,12 @@ static bool file_exists(const char *path)
 static int default_files(const struct cfg *cfg, const struct paths *paths,
 			 struct http_client_opts *o, struct err *e)
 {
-	const char *home = getenv("HOME");
+	const char *home = getenv("HOME"), *v;
 	char path[PATH_MAX + 32];
 	int r;
 
-	if ((r = dup_to(&o->ca_file, client_or_shared(cfg, "trustedcertsfile"), e)) < 0)
+	v = client_or_shared(cfg, CFGK_CLIENT_TLS_TRUSTEDCERTSFILE, CFGK_TLS_TRUSTEDCERTSFILE);
+	if ((r = dup_to(&o->ca_file, v, e)) < 0)
 		return r;
 	if (!o->ca_file && path_join(path, sizeof(path), paths->etc, "tls/cacerts") == 0 &&
 	    file_exists(path) && (r = dup_to(&o->ca_file, path, e)) < 0)
@@ -323,7 +322,7 @@ static int default_files(const struct cfg *cfg, const struct paths *paths,
 /* A token is base64url parts and dots; anything else is a missing file. */
 static int read_token(const struct cfg *cfg, struct http_client_opts *o, struct err *e)
 {
-	const char *v = cfg_get(cfg, "libstorage.client.auth.token");
+	const char *v = cfg_key_get(cfg, CFGK_CLIENT_AUTH_TOKEN);
 	unsigned char *tok = NULL;
 	size_t len = 0;
 	int r;
@@ -348,7 +347,7 @@ static int read_token(const struct cfg *cfg, struct http_client_opts *o, struct 
 int http_client_opts_from_cfg(const struct cfg *cfg, const struct paths *paths,
 			      struct http_client_opts *out, struct err *e)
 {
-	const char *v = cfg_get(cfg, "libstorage.client.tls");
+	const char *v = cfg_key_get(cfg, CFGK_CLIENT_TLS);
 	bool disabled = false;
 	int r;
 
@@ -357,15 +356,16 @@ int http_client_opts_from_cfg(const struct cfg *cfg, const struct paths *paths,
 		goto fail;
 	if ((r = parse_map(cfg, set(v), out, e)) < 0)
 		goto fail;
-	if ((r = cfg_bool(cfg, NULL, "libstorage.tls.disabled", false, &disabled, e)) < 0)
+	if ((r = cfg_key_bool(cfg, NULL, CFGK_TLS_DISABLED, &disabled, e)) < 0)
 		goto fail;
 	if (out->tls_mode == HTTP_TLS_AUTO && disabled)
 		out->tls_mode = HTTP_TLS_OFF;
-	if ((r = cfg_bool(cfg, NULL, "libstorage.tls.sockittome", false, &out->tls_unix, e)) < 0)
+	if ((r = cfg_key_bool(cfg, NULL, CFGK_TLS_SOCKITTOME, &out->tls_unix, e)) < 0)
 		goto fail;
-	if ((r = dup_to(&out->cert_file, cfg_get(cfg, "libstorage.client.tls.certfile"), e)) < 0 ||
-	    (r = dup_to(&out->key_file, cfg_get(cfg, "libstorage.client.tls.keyfile"), e)) < 0 ||
-	    (r = dup_to(&out->server_name, client_or_shared(cfg, "servername"), e)) < 0 ||
+	if ((r = dup_to(&out->cert_file, cfg_key_get(cfg, CFGK_CLIENT_TLS_CERTFILE), e)) < 0 ||
+	    (r = dup_to(&out->key_file, cfg_key_get(cfg, CFGK_CLIENT_TLS_KEYFILE), e)) < 0 ||
+	    (r = dup_to(&out->server_name, client_or_shared(cfg, CFGK_CLIENT_TLS_SERVERNAME,
+							    CFGK_TLS_SERVERNAME), e)) < 0 ||
 	    (r = default_files(cfg, paths, out, e)) < 0 || (r = read_token(cfg, out, e)) < 0)
 		goto fail;
 	return 0;

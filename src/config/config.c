@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libfyaml.h>
@@ -31,27 +32,6 @@ extern char **environ;
 #define CFG_NODES_MAX	(128 * 1024)	/* YAML nodes visited, aliases included */
 #define CFG_MERGE_DEPTH	64		/* merge keys inside merged mappings */
 #define CFG_SHOWN_MAX	96		/* bytes of a bad value quoted in a message */
-
-#define OPS "libstorage.integration.volume.operations."
-
-/* Old names tried at the root when the new key is unset everywhere. */
-static const struct cfg_alias {
-	const char *key;
-	const char *old;
-} aliases[] = {
-	{ OPS "mount.preempt", "volume.mount.preempt" },
-	{ OPS "create.disable", "volume.create.disable" },
-	{ OPS "remove.disable", "volume.remove.disable" },
-	{ OPS "unmount.ignoreusedcount", "volume.unmount.ignoreusedcount" },
-	{ OPS "path.cache.enabled", "volume.path.cache" },
-	{ OPS "create.default.fstype", "docker.fstype" },
-	{ OPS "create.default.type", "docker.volumetype" },
-	{ OPS "create.default.iops", "docker.iops" },
-	{ OPS "create.default.size", "docker.size" },
-	{ OPS "create.default.availabilityzone", "docker.availabilityzone" },
-	{ OPS "mount.path", "docker.mountdirpath" },
-	{ OPS "mount.rootpath", "linux.volume.rootpath" },
-};
 
 /* Environment variables cfg_foreach lists even when no key names them. */
 static const char *const env_prefixes[] = { "LIBSTORAGE_", "REXRAY_", "LINUX_", "VFS_", "LOOP_" };
@@ -1175,9 +1155,9 @@ static const char *try_root(const struct cfg *c, const char *key)
 {
 	const char *v = try_key(c, NULL, key);
 
-	for (size_t i = 0; !v && i < sizeof(aliases) / sizeof(aliases[0]); i++)
-		if (strcmp(key, aliases[i].key) == 0)
-			v = try_key(c, NULL, aliases[i].old);
+	for (size_t i = 0; !v && i < CFGK_COUNT; i++)
+		if (cfg_keys[i].alias && strcasecmp(key, cfg_keys[i].name) == 0)
+			v = try_key(c, NULL, cfg_keys[i].alias);
 	return v;
 }
 
@@ -1454,6 +1434,122 @@ int cfg_mode(const struct cfg *c, const char *const *scopes, const char *key, mo
 	if (v && parse_mode(v, out) < 0)
 		return bad_value(e, k, v, "an octal file mode such as 0700");
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Getters keyed by the table (config/keys.h) */
+
+/* The table's default of a typed key: a computed one ("<lib>/...") or one
+ * that does not parse is the table's bug (tests/unit/test_keys.c). */
+static int bad_default(const struct cfg_key *k, struct err *e)
+{
+	return err_set(e, -EINVAL, "config: %s: the default '%s' is not usable here", k->name,
+		       k->def ? k->def : "(none)");
+}
+
+int cfg_key_str(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		const char **out)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+
+	return cfg_str(c, scopes, k->name, cfg_key_def_computed(k) ? NULL : k->def, out);
+}
+
+int cfg_key_str_or(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		   const char *def, const char **out)
+{
+	return cfg_str(c, scopes, cfg_keys[id].name, def, out);
+}
+
+const char *cfg_key_get(const struct cfg *c, enum cfg_key_id id)
+{
+	return cfg_get(c, cfg_keys[id].name);
+}
+
+const char *cfg_key_get_for(const struct cfg *c, enum cfg_key_id id, const char *arg)
+{
+	char key[CFG_KEY_MAX];
+
+	return cfg_key_name(id, arg, key, sizeof(key)) < 0 ? NULL : cfg_get(c, key);
+}
+
+int cfg_key_bool_for(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		     const char *arg, bool *out, struct err *e)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+	char key[CFG_KEY_MAX];
+	bool def = false;
+
+	if (!k->def || parse_bool(k->def, &def) < 0)
+		return bad_default(k, e);
+	if (cfg_key_name(id, arg, key, sizeof(key)) < 0) {
+		*out = def;
+		return err_set(e, -EINVAL, "config: %s: the key is too long", k->name);
+	}
+	return cfg_bool(c, scopes, key, def, out, e);
+}
+
+int cfg_key_bool(const struct cfg *c, const char *const *scopes, enum cfg_key_id id, bool *out,
+		 struct err *e)
+{
+	return cfg_key_bool_for(c, scopes, id, NULL, out, e);
+}
+
+int cfg_key_int_or(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		   int64_t def, int64_t *out, struct err *e)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+
+	return cfg_int(c, scopes, k->name, def, k->min, k->max, out, e);
+}
+
+int cfg_key_int(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		int64_t *out, struct err *e)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+	int64_t def = 0;
+
+	if (!k->def || parse_int(k->def, &def) < 0)
+		return bad_default(k, e);
+	return cfg_key_int_or(c, scopes, id, def, out, e);
+}
+
+int cfg_key_duration_ms(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+			int64_t *out, struct err *e)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+	int64_t def = 0;
+
+	if (!k->def || parse_duration_ms(k->def, &def) < 0)
+		return bad_default(k, e);
+	return cfg_duration_ms(c, scopes, k->name, def, out, e);
+}
+
+int cfg_key_mode(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		 mode_t *out, struct err *e)
+{
+	const struct cfg_key *k = &cfg_keys[id];
+	mode_t def = 0;
+
+	if (!k->def || parse_mode(k->def, &def) < 0)
+		return bad_default(k, e);
+	return cfg_mode(c, scopes, k->name, def, out, e);
+}
+
+const char *cfg_source(const struct cfg *c, const char *key)
+{
+	char k[CFG_KEY_MAX], name[CFG_KEY_MAX];
+
+	if (!key_lower(k, sizeof(k), key))
+		return NULL;
+	if (kvmap_value(&c->flags, k))
+		return "flag";
+	cfg_env_name(k, name, sizeof(name));
+	if (env_value(c, name))
+		return "env";
+	if (kvmap_value(&c->file, k))
+		return "file";
+	return try_root(c, k) ? "alias" : NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -38,13 +38,8 @@
  * layers (flags, env, file) before the next candidate.
  *
  * Legacy aliases: when a key and all its scoped candidates are unset, the
- * old names are tried at the root: volume.mount.preempt,
- * volume.create.disable, volume.remove.disable, volume.unmount.ignoreusedcount,
- * volume.path.cache (-> ...path.cache.enabled), docker.{fstype,volumetype,
- * iops,size,availabilityzone} (-> ...create.default.{fstype,type,iops,size,
- * availabilityzone}), docker.mountdirpath (-> ...mount.path),
- * linux.volume.rootpath (-> ...mount.rootpath). "..." =
- * libstorage.integration.volume.operations.
+ * old name the key's row in config/keys.h gives (its alias) is tried at
+ * the root: volume.mount.preempt, docker.size, linux.volume.rootpath, ...
  *
  * Typed getters take a default used when the key is unset; a set but bad
  * value is an error naming the key, the value and what was expected:
@@ -62,6 +57,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/keys.h"
 #include "util/err.h"
 #include "util/paths.h"
 
@@ -129,6 +125,39 @@ int cfg_duration_ms(const struct cfg *c, const char *const *scopes, const char *
 /* octal file mode such as "0700" or "700" (<= 07777) */
 int cfg_mode(const struct cfg *c, const char *const *scopes, const char *key, mode_t def,
 	     mode_t *out, struct err *e);
+
+/* The same getters keyed by a row of the table (config/keys.h): its name,
+ * its default and its range come from the row, so the call site carries
+ * neither. A key whose default the row marks as computed ("<lib>/loop")
+ * is read with an *_or getter and the default the caller computed.
+ * cfg_key_str gives NULL for a computed or absent default. The typed ones
+ * fail with -EINVAL when the row's default does not parse (a table bug the
+ * unit tests catch). Messages are those of the getters above. */
+int cfg_key_str(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		const char **out);
+int cfg_key_str_or(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		   const char *def, const char **out);
+int cfg_key_bool(const struct cfg *c, const char *const *scopes, enum cfg_key_id id, bool *out,
+		 struct err *e);
+int cfg_key_int(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		int64_t *out, struct err *e);
+int cfg_key_int_or(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		   int64_t def, int64_t *out, struct err *e);
+int cfg_key_duration_ms(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+			int64_t *out, struct err *e);
+int cfg_key_mode(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		 mode_t *out, struct err *e);
+/* cfg_get of the row's name (not for patterns: see cfg_key_name). */
+const char *cfg_key_get(const struct cfg *c, enum cfg_key_id id);
+/* For a pattern row: its placeholder filled with arg ("<module>" -> m1).
+ * A name that does not fit is unset (get) or -EINVAL (bool). */
+const char *cfg_key_get_for(const struct cfg *c, enum cfg_key_id id, const char *arg);
+int cfg_key_bool_for(const struct cfg *c, const char *const *scopes, enum cfg_key_id id,
+		     const char *arg, bool *out, struct err *e);
+
+/* Which layer gives key at the root: "flag", "env", "file", "alias" (an
+ * old name), or NULL when unset. Static strings. */
+const char *cfg_source(const struct cfg *c, const char *key);
 
 /* The direct child names of a map key present in the file or flag layers,
  * e.g. cfg_children(c, "libstorage.server.services") -> {"vfs", "loop"},

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/keys.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
 #include "drivers/driver.h"
@@ -28,13 +29,11 @@
 
 static int setup_logging(const struct cfg *cfg, struct err *e)
 {
-	const char *key = "rexray.loglevel", *lvl = cfg_get(cfg, key);
+	const char *key, *lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, &key);
 	enum log_level l;
 
-	if (!lvl || !*lvl) {
-		key = "libstorage.logging.level";
-		lvl = cfg_get(cfg, key);
-	}
+	if (!lvl || !*lvl)
+		lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_LOGGING_LEVEL].name, &key);
 	if (!lvl || !*lvl)
 		return 0;
 	if (log_level_parse(lvl, &l) < 0)
@@ -146,7 +145,7 @@ static bool spec_host(const struct engine *en, char *out, size_t outsz)
 static int pick_service(struct engine *en, struct err *e)
 {
 	struct service_list l = { 0 };
-	const char *want = cfg_get(en->cfg, "libstorage.service");
+	const char *want = cfg_key_get(en->cfg, CFGK_SERVICE);
 	int r;
 
 	if (want && *want) {
@@ -226,7 +225,7 @@ int engine_connect_host(struct engine *en, const char *host, struct err *e)
 
 int engine_connect(struct engine *en, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	int r;
 
 	if (host && *host) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/keys.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
 #include "server/http.h"
@@ -40,8 +41,8 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 	for (int i = 0; i < count && *n < ENGINE_MAX_ENDPOINTS; i++) {
 		char key[320];
 		const char *a;
-		snprintf(key, sizeof(key), "libstorage.server.endpoints.%s.address", names[i]);
-		a = cfg_get(en->cfg, key);
+		a = cfg_key_name(CFGK_ENDPOINT_ADDRESS, names[i], key, sizeof(key)) < 0
+			    ? NULL : cfg_get(en->cfg, key);
 		if (!a || !*a) {
 			cfg_names_free(names);
 			return err_set(e, -EINVAL, "config: %s is not set", key);
@@ -51,7 +52,7 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 	cfg_names_free(names);
 	if (*n)
 		return 0;
-	host = cfg_get(en->cfg, "libstorage.host");
+	host = cfg_key_get(en->cfg, CFGK_HOST);
 	if (host && *host)
 		snprintf(addrs[(*n)++], PATH_MAX + 32, "%s", host);
 	else
@@ -121,12 +122,12 @@ static void stop_endpoints(struct engine *en)
  * configured or libstorage.embedded says so. Otherwise it is an agent. */
 static int runs_server(const struct engine *en, bool *out, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	char **names = NULL;
 	bool embedded;
 	int n, r;
 
-	if ((r = cfg_bool(en->cfg, NULL, "libstorage.embedded", false, &embedded, e)) < 0)
+	if ((r = cfg_key_bool(en->cfg, NULL, CFGK_EMBEDDED, &embedded, e)) < 0)
 		return r;
 	n = cfg_children(en->cfg, "libstorage.server.endpoints", &names);
 	cfg_names_free(names);
@@ -190,9 +191,9 @@ static int start_fencing(struct engine *en, struct err *e)
 	int64_t ms;
 	int r;
 
-	if ((r = cfg_duration_ms(en->cfg, NULL, "libstorage.client.lease", 15000, &ms, e)) < 0)
+	if ((r = cfg_key_duration_ms(en->cfg, NULL, CFGK_CLIENT_LEASE, &ms, e)) < 0)
 		return r;
-	en->lease_ms = ms > 0 ? ms : 15000;
+	en->lease_ms = ms > 0 ? ms : 15000; /* "0s": the table's default, 15s */
 	pthread_mutex_init(&en->fence_mu, NULL);
 	pthread_cond_init(&en->fence_cv, NULL);
 	en->fence_stop = false;
@@ -255,7 +256,7 @@ static int start_endpoints(struct engine *en, struct err *e)
 /* An agent: the storage calls go to libstorage.host. */
 static int start_agent(struct engine *en, bool nopid, bool force, struct err *e)
 {
-	const char *host = cfg_get(en->cfg, "libstorage.host");
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
 	int r;
 
 	if ((r = engine_open_store(en, e)) < 0)

@@ -420,7 +420,7 @@ static int module_start(const char *name, const struct cfg *cfg, const struct pa
 			struct store *st, struct storage_client *client, const char *default_service,
 			struct docker_module **out, struct err *e)
 {
-	char scope[128], key[200], host[PATH_MAX + 16], sockdir[PATH_MAX + 16];
+	char scope[128], host[PATH_MAX + 16], sockdir[PATH_MAX + 16];
 	const char *scopes[2] = { scope, NULL };
 	const char *v, *service;
 	struct docker_module *m;
@@ -431,16 +431,14 @@ static int module_start(const char *name, const struct cfg *cfg, const struct pa
 	if (!m)
 		return err_set(e, -ENOMEM, "out of memory");
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	snprintf(key, sizeof(key), "%s.host", scope);
-	v = cfg_get(cfg, key);
+	v = cfg_key_get_for(cfg, CFGK_MODULE_HOST, name);
 	if (v && *v)
 		snprintf(host, sizeof(host), "%s", v);
 	else if ((r = default_host(paths, name, host, sizeof(host), e)) < 0)
 		goto fail;
-	snprintf(key, sizeof(key), "%s.spec", scope);
-	v = cfg_get(cfg, key);
+	v = cfg_key_get_for(cfg, CFGK_MODULE_SPEC, name);
 	snprintf(m->spec, sizeof(m->spec), "%s", v ? v : "");
-	service = cfg_lookup(cfg, scopes, "libstorage.service", NULL);
+	cfg_key_str(cfg, scopes, CFGK_SERVICE, &service);
 	if (!service || !*service)
 		service = default_service;
 	r = integration_new(cfg, paths, st, client, service, scope, &m->ig, e);
@@ -475,16 +473,13 @@ fail:
 /* A module runs unless disabled; only the docker type exists here. */
 static bool module_enabled(const struct cfg *cfg, const char *name, int *r, struct err *e)
 {
-	char key[200];
 	const char *type;
 	bool disabled = false;
 
-	snprintf(key, sizeof(key), "rexray.modules.%s.disabled", name);
-	if ((*r = cfg_bool(cfg, NULL, key, false, &disabled, e)) < 0)
+	if ((*r = cfg_key_bool_for(cfg, NULL, CFGK_MODULE_DISABLED, name, &disabled, e)) < 0)
 		return false;
-	snprintf(key, sizeof(key), "rexray.modules.%s.type", name);
-	type = cfg_get(cfg, key);
-	if (type && *type && strcasecmp(type, "docker") != 0) {
+	type = cfg_key_get_for(cfg, CFGK_MODULE_TYPE, name);
+	if (type && *type && strcasecmp(type, cfg_keys[CFGK_MODULE_TYPE].def) != 0) {
 		log_warn("docker: module %s has type '%s'; only docker modules are supported", name,
 			 type);
 		return false;

@@ -37,7 +37,6 @@
 #include "util/time.h"
 
 #define GIB (1024ULL * 1024 * 1024)
-#define DEFAULT_SIZE_KEY "libstorage.integration.volume.operations.create.default.size"
 #define ID_TRIES 100
 
 struct loop_priv {
@@ -56,7 +55,7 @@ static int volume_path(const struct cfg *cfg, const char *const *scopes,
 
 	if (path_join(def, sizeof(def), paths->lib, "loop") < 0)
 		return err_set(e, -ENAMETOOLONG, "loop: library path too long");
-	cfg_str(cfg, scopes, "loop.volumepath", def, &dir);
+	cfg_key_str_or(cfg, scopes, CFGK_LOOP_VOLUMEPATH, def, &dir);
 	if (!dir || dir[0] != '/')
 		return err_set(e, -EINVAL, "config: loop.volumePath: invalid value '%s': expected "
 			       "an absolute path", dir ? dir : "");
@@ -87,14 +86,14 @@ static int read_capacity_settings(struct service *svc, struct err *e)
 	char *end = NULL;
 	int r;
 
-	cfg_str(svc->cfg, svc->scopes, "loop.overcommit", "1", &oc);
+	cfg_key_str(svc->cfg, svc->scopes, CFGK_LOOP_OVERCOMMIT, &oc);
 	errno = 0;
-	p->overcommit = strtod(oc && *oc ? oc : "1", &end);
+	p->overcommit = strtod(oc && *oc ? oc : cfg_keys[CFGK_LOOP_OVERCOMMIT].def, &end);
 	if (errno || !end || *end || !(p->overcommit >= 1.0 && p->overcommit <= 1000.0))
 		return err_set(e, -EINVAL, "config: loop.overcommit: invalid value '%s': expected "
 			       "a ratio from 1 (no overcommit) to 1000", oc ? oc : "");
-	if ((r = cfg_bool(svc->cfg, svc->scopes, "loop.preallocate", false, &p->preallocate,
-			  e)) < 0)
+	if ((r = cfg_key_bool(svc->cfg, svc->scopes, CFGK_LOOP_PREALLOCATE, &p->preallocate,
+			      e)) < 0)
 		return r;
 	return 0;
 }
@@ -116,7 +115,8 @@ static int loop_init(struct service *svc, struct err *e)
 		return r;
 	/* REX-Ray's 16 GB default suits cloud disks; an image on this host's
 	 * disk starts at 1 GiB unless create.default.size says otherwise */
-	return cfg_int(svc->cfg, svc->scopes, DEFAULT_SIZE_KEY, 1, 1, 1 << 20, &p->default_size, e);
+	return cfg_key_int_or(svc->cfg, svc->scopes, CFGK_OPS_CREATE_DEFAULT_SIZE, 1,
+			      &p->default_size, e);
 }
 
 /* What the service's volumes were promised (their sizes) and what their

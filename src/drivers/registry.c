@@ -131,8 +131,8 @@ int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
 	json_t *js;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(key, sizeof(key), "%s.instanceid", driver);
-	if (cfg_str(x->cfg, x->scopes, key, NULL, &id) < 0 || !id || !*id)
+	if (cfg_key_name(CFGK_DRIVER_INSTANCEID, driver, key, sizeof(key)) < 0 ||
+	    cfg_str(x->cfg, x->scopes, key, NULL, &id) < 0 || !id || !*id)
 		id = NULL;
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");

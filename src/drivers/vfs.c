@@ -35,7 +35,7 @@ static int vfs_root(const struct cfg *cfg, const char *const *scopes, const stru
 
 	if (path_join(def, sizeof(def), paths->lib, "vfs") < 0)
 		return err_set(e, -ENAMETOOLONG, "vfs: library path too long");
-	cfg_str(cfg, scopes, "vfs.root", def, &root);
+	cfg_key_str_or(cfg, scopes, CFGK_VFS_ROOT, def, &root);
 	if (!root || root[0] != '/')
 		return err_set(e, -EINVAL, "config: vfs.root: invalid value '%s': expected an "
 			       "absolute path", root ? root : "");

@@ -94,39 +94,40 @@ static int read_settings(struct integration *ig, struct err *e)
 	char def_mp[PATH_MAX + 16];
 	int r;
 
-	if ((r = cfg_bool(c, sc, OPS "mount.preempt", false, &ig->preempt, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "unmount.ignoreusedcount", false, &ig->ignore_used_count,
-			  e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "create.implicit", true, &ig->create_implicit, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "create.disable", false, &ig->create_disable, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "remove.disable", false, &ig->remove_disable, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "remove.force", false, &ig->remove_force, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "mount.nosuid", true, &ig->nosuid, e)) < 0 ||
-	    (r = cfg_bool(c, sc, OPS "mount.nodev", true, &ig->nodev, e)) < 0 ||
-	    (r = cfg_int(c, sc, OPS "create.default.size", 0, 1, 1 << 20, &ig->default_size,
-			 e)) < 0 ||
-	    (r = cfg_int(c, sc, OPS "create.default.iops", 0, 0, 1LL << 31, &ig->default_iops,
-			 e)) < 0 ||
-	    (r = cfg_duration_ms(c, sc, "libstorage.device.attachtimeout", 30000,
-				 &ig->attach_timeout_ms, e)) < 0 ||
-	    (r = cfg_mode(c, sc, "linux.volume.filemode", 0700, &ig->file_mode, e)) < 0)
+	if ((r = cfg_key_bool(c, sc, CFGK_OPS_MOUNT_PREEMPT, &ig->preempt, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_UNMOUNT_IGNOREUSEDCOUNT, &ig->ignore_used_count,
+			      e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_CREATE_IMPLICIT, &ig->create_implicit, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_CREATE_DISABLE, &ig->create_disable, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_REMOVE_DISABLE, &ig->remove_disable, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_REMOVE_FORCE, &ig->remove_force, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_MOUNT_NOSUID, &ig->nosuid, e)) < 0 ||
+	    (r = cfg_key_bool(c, sc, CFGK_OPS_MOUNT_NODEV, &ig->nodev, e)) < 0 ||
+	    /* 0: unset, the driver picks its own default size */
+	    (r = cfg_key_int_or(c, sc, CFGK_OPS_CREATE_DEFAULT_SIZE, 0, &ig->default_size,
+				e)) < 0 ||
+	    (r = cfg_key_int(c, sc, CFGK_OPS_CREATE_DEFAULT_IOPS, &ig->default_iops, e)) < 0 ||
+	    (r = cfg_key_duration_ms(c, sc, CFGK_DEVICE_ATTACHTIMEOUT, &ig->attach_timeout_ms,
+				     e)) < 0 ||
+	    (r = cfg_key_mode(c, sc, CFGK_LINUX_VOLUME_FILEMODE, &ig->file_mode, e)) < 0)
 		return r;
-	cfg_str(c, sc, OPS "create.default.type", "", &ig->default_type);
-	cfg_str(c, sc, OPS "create.default.availabilityzone", "", &ig->default_az);
-	cfg_str(c, sc, OPS "create.default.fstype", "ext4", &ig->default_fstype);
+	cfg_key_str(c, sc, CFGK_OPS_CREATE_DEFAULT_TYPE, &ig->default_type);
+	cfg_key_str(c, sc, CFGK_OPS_CREATE_DEFAULT_AZ, &ig->default_az);
+	cfg_key_str(c, sc, CFGK_OPS_CREATE_DEFAULT_FSTYPE, &ig->default_fstype);
 	if (!osfs_supported(ig->default_fstype))
-		return err_set(e, -EINVAL, "config: " OPS "create.default.fsType: invalid value "
-			       "'%s': expected ext4 or xfs", ig->default_fstype);
+		return err_set(e, -EINVAL, "config: %s: invalid value '%s': expected ext4 or xfs",
+			       cfg_keys[CFGK_OPS_CREATE_DEFAULT_FSTYPE].name, ig->default_fstype);
 	if (path_join(def_mp, sizeof(def_mp), ig->paths->lib, "volumes") < 0)
 		return err_set(e, -ENAMETOOLONG, "library path too long");
-	cfg_str(c, sc, OPS "mount.path", def_mp, &mp);
-	cfg_str(c, sc, OPS "mount.rootpath", "/data", &rp);
+	cfg_key_str_or(c, sc, CFGK_OPS_MOUNT_PATH, def_mp, &mp);
+	cfg_key_str(c, sc, CFGK_OPS_MOUNT_ROOTPATH, &rp);
 	if (!mp || mp[0] != '/' || strlen(mp) >= sizeof(ig->mount_path) - 300)
-		return err_set(e, -EINVAL, "config: " OPS "mount.path: invalid value '%s': "
-			       "expected an absolute path", mp ? mp : "");
+		return err_set(e, -EINVAL, "config: %s: invalid value '%s': expected an absolute "
+			       "path", cfg_keys[CFGK_OPS_MOUNT_PATH].name, mp ? mp : "");
 	if (strstr(rp, "..") || strlen(rp) >= 250)
-		return err_set(e, -EINVAL, "config: " OPS "mount.rootPath: invalid value '%s': "
-			       "expected a path inside the volume such as /data", rp);
+		return err_set(e, -EINVAL, "config: %s: invalid value '%s': expected a path inside "
+			       "the volume such as /data", cfg_keys[CFGK_OPS_MOUNT_ROOTPATH].name,
+			       rp);
 	strcpy(ig->mount_path, mp);
 	if (is_primary_service(ig))
 		snprintf(ig->target_dir, sizeof(ig->target_dir), "%s", mp);

@@ -520,8 +520,8 @@ static int load_lists(const struct cfg *cfg, struct auth_policy *p, struct err *
 {
 	const char *allow = NULL, *deny = NULL;
 
-	cfg_str(cfg, NULL, "libstorage.server.auth.allow", NULL, &allow);
-	cfg_str(cfg, NULL, "libstorage.server.auth.deny", NULL, &deny);
+	cfg_key_str(cfg, NULL, CFGK_AUTH_ALLOW, &allow);
+	cfg_key_str(cfg, NULL, CFGK_AUTH_DENY, &deny);
 	if (list_parse(allow, &p->allow, &p->n_allow) < 0 ||
 	    list_parse(deny, &p->deny, &p->n_deny) < 0)
 		return err_set(e, -ENOMEM, "out of memory");
@@ -535,12 +535,12 @@ int auth_policy_load(const struct cfg *cfg, struct auth_policy *p, struct err *e
 	int r;
 
 	memset(p, 0, sizeof(*p));
-	if ((r = cfg_bool(cfg, NULL, "libstorage.server.auth.disabled", false, &disabled, e)) < 0)
+	if ((r = cfg_key_bool(cfg, NULL, CFGK_AUTH_DISABLED, &disabled, e)) < 0)
 		return r;
 	if (disabled)
 		return 0;
-	cfg_str(cfg, NULL, "libstorage.server.auth.key", NULL, &key);
-	cfg_str(cfg, NULL, "libstorage.server.auth.alg", "HS256", &alg);
+	cfg_key_str(cfg, NULL, CFGK_AUTH_KEY, &key);
+	cfg_key_str(cfg, NULL, CFGK_AUTH_ALG, &alg);
 	if ((r = load_lists(cfg, p, e)) < 0)
 		goto fail;
 	if (!key || !*key) {
@@ -550,7 +550,9 @@ int auth_policy_load(const struct cfg *cfg, struct auth_policy *p, struct err *e
 			    "libstorage.server.auth.key (the secret tokens are signed with)");
 		goto fail;
 	}
-	if ((r = jwt_alg_parse(alg && *alg ? alg : "HS256", &p->alg, e)) < 0) {
+	if (!alg || !*alg)
+		alg = cfg_keys[CFGK_AUTH_ALG].def;
+	if ((r = jwt_alg_parse(alg, &p->alg, e)) < 0) {
 		err_prefix(e, "config: libstorage.server.auth.alg");
 		goto fail;
 	}

@@ -563,14 +563,12 @@ static void dispatch(void *arg, struct httpd_request *hrq, const char *method, c
  * for per-endpoint TLS settings; "" when none. */
 static void endpoint_name(const struct cfg *cfg, const char *address, char *out, size_t outsz)
 {
-	char **names = NULL, key[320];
+	char **names = NULL;
 	int n = cfg_children(cfg, "libstorage.server.endpoints", &names);
 
 	out[0] = '\0';
 	for (int i = 0; i < n; i++) {
-		const char *a;
-		snprintf(key, sizeof(key), "libstorage.server.endpoints.%s.address", names[i]);
-		a = cfg_get(cfg, key);
+		const char *a = cfg_key_get_for(cfg, CFGK_ENDPOINT_ADDRESS, names[i]);
 		if (a && strcmp(a, address) == 0) {
 			snprintf(out, outsz, "%s", names[i]);
 			break;

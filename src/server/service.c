@@ -93,7 +93,7 @@ static void service_teardown(struct service *svc)
 /* The configured services, or the one Auto Service Mode makes up. */
 static int load_services(struct ls_server *srv, struct err *e)
 {
-	const char *auto_name = cfg_get(srv->cfg, "libstorage.service");
+	const char *auto_name = cfg_key_get(srv->cfg, CFGK_SERVICE);
 	char **names = NULL;
 	int n, r = 0;
 
@@ -115,10 +115,7 @@ static int load_services(struct ls_server *srv, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	}
 	for (int i = 0; i < n && r == 0; i++) {
-		char key[320];
-		const char *drv;
-		snprintf(key, sizeof(key), "libstorage.server.services.%s.driver", names[i]);
-		drv = cfg_get(srv->cfg, key);
+		const char *drv = cfg_key_get_for(srv->cfg, CFGK_SERVICE_DRIVER, names[i]);
 		srv->n_svcs = (size_t)i + 1;
 		r = service_setup(srv, &srv->svcs[i], names[i], drv && *drv ? drv : names[i], e);
 	}
@@ -144,7 +141,7 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 		ls_server_free(srv);
 		return r;
 	}
-	def = cfg_get(cfg, "libstorage.service");
+	def = cfg_key_get(cfg, CFGK_SERVICE);
 	if (def && *def && !ls_server_service(srv, def)) {
 		r = err_set(e, -EINVAL, "config: libstorage.service: invalid value '%s': no such "
 			    "service is configured", def);

@@ -36,12 +36,13 @@ static void lookup_init(struct tls_lookup *l, const struct cfg *cfg, const char 
 
 /* A file setting: the configured path (*explicit set) or the default
  * <etc>/tls/<name>. */
-static void file_setting(const struct tls_lookup *l, const struct paths *paths, const char *key,
-			 const char *name, char *out, size_t outsz, bool *explicit)
+static void file_setting(const struct tls_lookup *l, const struct paths *paths,
+			 enum cfg_key_id key, const char *name, char *out, size_t outsz,
+			 bool *explicit)
 {
 	const char *v = NULL;
 
-	cfg_str(l->cfg, l->scopes, key, NULL, &v);
+	cfg_key_str(l->cfg, l->scopes, key, &v);
 	*explicit = v && *v;
 	if (*explicit) {
 		snprintf(out, outsz, "%s", v);
@@ -119,14 +120,14 @@ static int find_files(const struct tls_lookup *l, const struct paths *paths,
 	bool have_cert, have_key;
 	int r;
 
-	file_setting(l, paths, "libstorage.tls.certfile", "rexray.crt", f->cert, sizeof(f->cert),
+	file_setting(l, paths, CFGK_TLS_CERTFILE, "rexray.crt", f->cert, sizeof(f->cert),
 		     &f->cert_explicit);
-	file_setting(l, paths, "libstorage.tls.keyfile", "rexray.key", f->key, sizeof(f->key),
+	file_setting(l, paths, CFGK_TLS_KEYFILE, "rexray.key", f->key, sizeof(f->key),
 		     &f->key_explicit);
-	file_setting(l, paths, "libstorage.tls.trustedcertsfile", "cacerts", f->trust,
+	file_setting(l, paths, CFGK_TLS_TRUSTEDCERTSFILE, "cacerts", f->trust,
 		     sizeof(f->trust), &f->trust_explicit);
-	r = cfg_bool(l->cfg, l->scopes, "libstorage.tls.clientcertrequired", false,
-		     &f->client_cert_required, e);
+	r = cfg_key_bool(l->cfg, l->scopes, CFGK_TLS_CLIENTCERTREQUIRED, &f->client_cert_required,
+			 e);
 	if (r < 0)
 		return r;
 	have_cert = file_exists(f->cert);
@@ -207,12 +208,12 @@ int tls_server_config(const struct cfg *cfg, const struct paths *paths, const ch
 	memset(out, 0, sizeof(*out));
 	*enabled = false;
 	lookup_init(&l, cfg, endpoint_name);
-	if ((r = cfg_bool(cfg, l.scopes, "libstorage.tls.disabled", false, &disabled, e)) < 0)
+	if ((r = cfg_key_bool(cfg, l.scopes, CFGK_TLS_DISABLED, &disabled, e)) < 0)
 		return r;
 	if (disabled)
 		return 0;
 	if (is_unix) {
-		r = cfg_bool(cfg, NULL, "libstorage.tls.sockittome", false, &sockittome, e);
+		r = cfg_key_bool(cfg, NULL, CFGK_TLS_SOCKITTOME, &sockittome, e);
 		if (r < 0 || !sockittome)
 			return r;
 	}
