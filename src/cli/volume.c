@@ -211,64 +211,74 @@ static int cmd_ls(struct engine *en, struct cli_args *a, enum out_format f)
 	return 0;
 }
 
-/* mount: each volume by name (created implicitly when create.implicit). */
-static int cmd_mount(struct engine *en, struct cli_args *a)
+/* One mount or unmount of a named volume: 0, or 1 after saying why. */
+typedef int (*name_op)(struct integration *ig, const char *name, const struct integ_mount_opts *o,
+		       struct err *e);
+
+static int op_mount(struct integration *ig, const char *name, const struct integ_mount_opts *o,
+		    struct err *e)
 {
-	struct integ_mount_opts o = { .overwrite_fs = a->overwrite_fs, .new_fs_type = a->fs_type };
+	char *path = NULL;
+	int r = integ_mount(ig, name, NULL, o, &path, e);
+
+	if (r == 0) {
+		printf("%s\n", path);
+		fflush(stdout);
+	}
+	free(path);
+	return r;
+}
+
+static int op_unmount(struct integration *ig, const char *name, const struct integ_mount_opts *o,
+		      struct err *e)
+{
+	int r = integ_unmount(ig, name, NULL, e);
+
+	(void)o;
+	if (r == 0)
+		printf("%s\n", name);
+	return r;
+}
+
+/* mount / unmount: each volume by name, with the termination signals held
+ * across each one (mount creates implicitly when create.implicit). */
+static int for_each_name(struct engine *en, struct cli_args *a, const char *what, name_op op,
+			 const struct integ_mount_opts *o)
+{
 	struct integration *ig;
 	struct err e = ERR_INIT;
 
 	if (a->n_args == 0) {
-		fprintf(stderr, "rexray: volume mount: give at least one volume name\n");
+		fprintf(stderr, "rexray: %s: give at least one volume name\n", what);
 		return 2;
 	}
 	if (engine_integration(en, &ig, &e) < 0) {
-		cli_error("volume mount", &e);
+		cli_error(what, &e);
 		return 1;
 	}
 	for (int i = 0; i < a->n_args; i++) {
-		char *path = NULL;
 		int r;
 		hold_signals(SIG_BLOCK);
-		r = integ_mount(ig, a->args[i], NULL, &o, &path, &e);
+		r = op(ig, a->args[i], o, &e);
+		hold_signals(SIG_UNBLOCK);
 		if (r < 0) {
-			cli_error("volume mount", &e);
-			hold_signals(SIG_UNBLOCK);
+			cli_error(what, &e);
 			return 1;
 		}
-		printf("%s\n", path);
-		fflush(stdout);
-		free(path);
-		hold_signals(SIG_UNBLOCK);
 	}
 	return 0;
 }
 
+static int cmd_mount(struct engine *en, struct cli_args *a)
+{
+	struct integ_mount_opts o = { .overwrite_fs = a->overwrite_fs, .new_fs_type = a->fs_type };
+
+	return for_each_name(en, a, "volume mount", op_mount, &o);
+}
+
 static int cmd_unmount(struct engine *en, struct cli_args *a)
 {
-	struct integration *ig;
-	struct err e = ERR_INIT;
-
-	if (a->n_args == 0) {
-		fprintf(stderr, "rexray: volume unmount: give at least one volume name\n");
-		return 2;
-	}
-	if (engine_integration(en, &ig, &e) < 0) {
-		cli_error("volume unmount", &e);
-		return 1;
-	}
-	for (int i = 0; i < a->n_args; i++) {
-		int r;
-		hold_signals(SIG_BLOCK);
-		r = integ_unmount(ig, a->args[i], NULL, &e);
-		hold_signals(SIG_UNBLOCK);
-		if (r < 0) {
-			cli_error("volume unmount", &e);
-			return 1;
-		}
-		printf("%s\n", a->args[i]);
-	}
-	return 0;
+	return for_each_name(en, a, "volume unmount", op_unmount, NULL);
 }
 
 static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)

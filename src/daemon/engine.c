@@ -300,7 +300,8 @@ long engine_running_pid(const struct engine *en)
 
 void engine_release(struct engine *en)
 {
-	engine_serve_stop(en);
+	/* engine_serve stopped what it started (fencing, endpoints) before it
+	 * returned, on every path */
 	integration_free(en->integration);
 	client_free(en->client);
 	ls_server_free(en->server);

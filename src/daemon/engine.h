@@ -84,9 +84,6 @@ int engine_integration(struct engine *en, struct integration **out, struct err *
  * modules until SIGTERM/SIGINT. Writes <run>/rexray.pid (unless nopid)
  * and <run>/rexray.spec. */
 int engine_serve(struct engine *en, bool nopid, bool force, struct err *e);
-/* Stop what engine_serve started (the fencing thread, the endpoints); a
- * no-op for an engine that did not serve. engine_release calls it. */
-void engine_serve_stop(struct engine *en);
 
 /* The ctx to pass to client calls (borrows en). */
 struct ls_ctx engine_ctx(const struct engine *en);

@@ -326,9 +326,3 @@ out:
 		remove_run_file(en, "rexray.pid");
 	return r;
 }
-
-void engine_serve_stop(struct engine *en)
-{
-	stop_fencing(en);
-	stop_endpoints(en);
-}
