@@ -39,6 +39,7 @@
 #include "client/http_tls.h"
 #include "client/unixhttp.h"
 #include "net/addr.h"
+#include "util/buf.h"
 #include "util/sink.h"
 #include "util/urlesc.h"
 
@@ -86,8 +87,7 @@ struct http_reply {
 
 /* The request's header lines, "Name: value\r\n" each, in one string. */
 struct hdr_lines {
-	char *s; /* NULL until the first line */
-	size_t len, cap;
+	struct buf b; /* b.data NULL until the first line */
 };
 
 /* ---- host parsing ---- */
@@ -173,25 +173,15 @@ static bool header_value_ok(const char *v)
 
 static int lines_add(struct hdr_lines *h, const char *name, const char *value)
 {
-	size_t nl = strlen(name), vl = strlen(value), need = h->len + nl + vl + 5;
+	size_t nl = strlen(name), vl = strlen(value);
+	int r = buf_reserve(&h->b, nl + vl + 4);
 
-	if (need > h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 512;
-		char *s;
-
-		while (cap < need)
-			cap *= 2;
-		s = realloc(h->s, cap);
-		if (!s)
-			return -ENOMEM;
-		h->s = s;
-		h->cap = cap;
-	}
-	memcpy(h->s + h->len, name, nl);
-	memcpy(h->s + h->len + nl, ": ", 2);
-	memcpy(h->s + h->len + nl + 2, value, vl);
-	memcpy(h->s + h->len + nl + 2 + vl, "\r\n", 3);
-	h->len += nl + vl + 4;
+	if (r < 0)
+		return r;
+	buf_add(&h->b, name, nl);
+	buf_add(&h->b, ": ", 2);
+	buf_add(&h->b, value, vl);
+	buf_add(&h->b, "\r\n", 2);
 	return 0;
 }
 
@@ -492,7 +482,7 @@ static int curl_headers(const struct curldl *cu, const struct hdr_lines *h,
 			struct curl_slist **out)
 {
 	struct curl_slist *l = cu->slist_append(NULL, "Expect:");
-	const char *p = h->s;
+	const char *p = h->b.data;
 
 	while (l && p && *p) {
 		const char *eol = strstr(p, "\r\n");
@@ -591,7 +581,7 @@ static int perform_unix(struct http_client *hc, const char *method, const char *
 	const struct unixhttp_req rq = {
 		.method = method,
 		.target = path,
-		.headers = h->s,
+		.headers = h->b.data,
 		.body = body,
 		.len = body ? strlen(body) : 0,
 	};
@@ -609,9 +599,9 @@ static int perform_unix(struct http_client *hc, const char *method, const char *
 		return unix_error(hc, r, &ur, &ue, e);
 	rep->status = ur.status;
 	/* the body moves into the reply's sink, which frees it */
-	rep->body.data = ur.body;
-	rep->body.len = ur.len;
-	rep->body.cap = ur.body ? ur.len + 1 : 0;
+	rep->body.buf.data = ur.body;
+	rep->body.buf.len = ur.len;
+	rep->body.buf.cap = ur.body ? ur.len + 1 : 0;
 	return 0;
 }
 
@@ -628,13 +618,13 @@ static int http_perform(struct http_client *hc, const char *method, const char *
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	rep->body.max = HTTP_MAX_BODY;
+	rep->body.buf.max = HTTP_MAX_BODY;
 	r = build_headers(hc, &h, body != NULL, ctx, e);
 	if (r == 0 && hc->native)
 		r = perform_unix(hc, method, path, body, &h, rep, e);
 	else if (r == 0)
 		r = perform_curl(hc, method, path, body, &h, rep, e);
-	free(h.s);
+	buf_release(&h.b);
 	return r;
 }
 
@@ -675,7 +665,7 @@ static int status_error(struct http_client *hc, const char *method, const char *
 		return err_set(e, code,
 			       "the operation did not finish within the server's task "
 			       "timeout (it goes on running on the server)");
-	error_body_parse(rep->body.data, rep->body.len, msg, sizeof(msg), NULL);
+	error_body_parse(rep->body.buf.data, rep->body.buf.len, msg, sizeof(msg), NULL);
 	if (!msg[0])
 		return err_set(e, code, "%s %s: HTTP %ld from %s", method, path, rep->status,
 			       hc->host);
@@ -702,9 +692,9 @@ static int http_call(struct http_client *hc, const char *method, const char *pat
 		r = status_error(hc, method, path, &rep, e);
 		goto done;
 	}
-	if (!out || rep.body.len == 0)
+	if (!out || rep.body.buf.len == 0)
 		goto done;
-	*out = json_loadb(rep.body.data, rep.body.len, 0, &jerr);
+	*out = json_loadb(rep.body.buf.data, rep.body.buf.len, 0, &jerr);
 	if (!*out)
 		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", hc->host,
 			    jerr.text);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/time.h"
 
 struct xfer {
@@ -56,11 +57,8 @@ struct head {
 	bool conn_keep_alive;
 };
 
-/* A reply body growing up to max bytes; moved into the reply when complete. */
-struct body {
-	char *data;
-	size_t len, cap, max;
-};
+/* A reply body: a util/buf growing up to its max; moved into the reply
+ * when complete. */
 
 /* ---- time ---- */
 
@@ -454,59 +452,40 @@ static int read_head(struct xfer *x, struct head *h)
 /* ---- the body ---- */
 
 /* Room for n more bytes and the NUL; n <= b->max - b->len (checked by the callers). */
-static int body_reserve(struct xfer *x, struct body *b, size_t n)
+static int body_reserve(struct xfer *x, struct buf *b, size_t n)
 {
-	size_t need = b->len + n + 1, cap;
-	char *d;
+	int r = buf_reserve(b, n);
 
-	if (need <= b->cap)
-		return 0;
-	/* exact when the size is known up front, doubling as a body grows */
-	cap = b->cap ? b->cap * 2 : 4096;
-	if (cap < need)
-		cap = need;
-	d = realloc(b->data, cap);
-	if (!d)
-		return err_set(x->e, -ENOMEM, "out of memory");
-	b->data = d;
-	b->cap = cap;
-	return 0;
+	if (r == -EFBIG)
+		return err_set(x->e, r, "the reply body is larger than %zu bytes", b->max);
+	return r < 0 ? err_set(x->e, r, "out of memory") : 0;
 }
 
-static int body_append(struct xfer *x, struct body *b, const char *p, size_t n)
+static int body_append(struct xfer *x, struct buf *b, const char *p, size_t n)
 {
-	int r;
+	int r = body_reserve(x, b, n);
 
-	if (n > b->max - b->len)
-		return err_set(x->e, -EFBIG, "the reply body is larger than %zu bytes", b->max);
-	if ((r = body_reserve(x, b, n)) < 0)
-		return r;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
+	if (r == 0)
+		buf_add(b, p, n);
+	return r;
 }
 
 /* Receive up to n body bytes straight into the body (rbuf is empty).
  * Returns the bytes read, 0 at end of file, or a negative errno. */
-static int recv_body(struct xfer *x, struct body *b, size_t n)
+static int recv_body(struct xfer *x, struct buf *b, size_t n)
 {
 	int r;
 
-	if (n > b->max - b->len)
-		return err_set(x->e, -EFBIG, "the reply body is larger than %zu bytes", b->max);
 	if ((r = body_reserve(x, b, n)) < 0)
 		return r;
 	r = recv_some(x, b->data + b->len, n);
-	if (r > 0) {
-		b->len += (size_t)r;
-		b->data[b->len] = '\0';
-	}
+	if (r > 0)
+		buf_commit(b, (size_t)r);
 	return r;
 }
 
 /* Move up to n buffered bytes into the body; returns how many. */
-static int take_buffered(struct xfer *x, struct body *b, size_t n, size_t *taken)
+static int take_buffered(struct xfer *x, struct buf *b, size_t n, size_t *taken)
 {
 	struct unixhttp *c = x->c;
 	size_t k = c->rend - c->rpos;
@@ -524,7 +503,7 @@ static int take_buffered(struct xfer *x, struct body *b, size_t n, size_t *taken
 
 /* Exactly n more body bytes. counted: the body is Content-Length bytes, say
  * how many came when the server closes early (else where it happened). */
-static int read_exact(struct xfer *x, struct body *b, unsigned long long n, bool counted,
+static int read_exact(struct xfer *x, struct buf *b, unsigned long long n, bool counted,
 		      const char *where)
 {
 	while (n > 0) {
@@ -555,7 +534,7 @@ static int read_exact(struct xfer *x, struct body *b, unsigned long long n, bool
 	return 0;
 }
 
-static int read_length_body(struct xfer *x, const struct head *h, struct body *b)
+static int read_length_body(struct xfer *x, const struct head *h, struct buf *b)
 {
 	int r;
 
@@ -598,7 +577,7 @@ bad:
 	return err_set(x->e, -EPROTO, "bad chunk size line '%.32s'", line);
 }
 
-static int read_chunked_body(struct xfer *x, struct body *b)
+static int read_chunked_body(struct xfer *x, struct buf *b)
 {
 	static const char where[] = "in the middle of a chunked body";
 	unsigned long long size = 0;
@@ -628,7 +607,7 @@ static int read_chunked_body(struct xfer *x, struct body *b)
 	return 0;
 }
 
-static int read_to_close(struct xfer *x, struct body *b)
+static int read_to_close(struct xfer *x, struct buf *b)
 {
 	for (;;) {
 		size_t taken;
@@ -659,7 +638,7 @@ static bool keeps_alive(const struct xfer *x, const struct head *h)
 	return h->chunked || h->has_length || !has_body(x, h->status);
 }
 
-static int read_body(struct xfer *x, const struct head *h, struct body *b)
+static int read_body(struct xfer *x, const struct head *h, struct buf *b)
 {
 	if (!has_body(x, h->status))
 		return 0;
@@ -736,7 +715,7 @@ static int format_head(struct xfer *x, const struct unixhttp_req *rq, char **out
 }
 
 static int exchange(struct xfer *x, char *head, size_t head_len, const char *body, size_t len,
-		    struct body *b, int *status)
+		    struct buf *b, int *status)
 {
 	struct iovec iov[2] = { { head, head_len }, { (void *)body, len } };
 	struct head h;
@@ -774,7 +753,7 @@ int unixhttp_request(struct unixhttp *c, const struct unixhttp_req *rq,
 		return n;
 	x.head_only = strcmp(rq->method, "HEAD") == 0;
 	for (int attempt = 0;; attempt++) {
-		struct body b = { .max = c->max_body };
+		struct buf b = { .max = c->max_body };
 		bool reused;
 
 		x.connect_failed = false;

@@ -21,6 +21,7 @@
 
 #include <libfyaml.h>
 
+#include "util/buf.h"
 #include "util/fs.h"
 #include "util/names.h"
 
@@ -334,31 +335,13 @@ int cfg_set(struct cfg *c, const char *key, const char *value)
 /* ------------------------------------------------------------------ */
 /* $VAR expansion */
 
-/* A bounded growing string. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int sbuf_add(struct sbuf *b, const char *s, size_t n)
+/* A value being built: a util/buf bounded by CFG_VALUE_MAX; past it the
+ * callers say -E2BIG. */
+static int sbuf_add(struct buf *b, const char *s, size_t n)
 {
-	if (n > CFG_VALUE_MAX - b->len)
-		return -E2BIG;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
+	int r = buf_add(b, s, n);
 
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap)))
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
+	return r == -EFBIG ? -E2BIG : r;
 }
 
 static bool is_name_char(char ch)
@@ -372,7 +355,7 @@ static bool is_name_char(char ch)
  * dollar; a "$" not followed by a name, and an unclosed or empty "${",
  * stay as written.
  */
-static int expand_one(const struct cfg *c, const char *s, size_t len, size_t *i, struct sbuf *b)
+static int expand_one(const struct cfg *c, const char *s, size_t len, size_t *i, struct buf *b)
 {
 	size_t start = *i + 1, end;
 	char name[256];
@@ -411,7 +394,7 @@ static int expand_one(const struct cfg *c, const char *s, size_t len, size_t *i,
 /* Expand s[0..len) into a malloc'd string. Returns 0, -E2BIG or -ENOMEM. */
 static int expand_vars(const struct cfg *c, const char *s, size_t len, char **ret)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { .max = CFG_VALUE_MAX };
 	size_t i = 0, run;
 	int r = sbuf_add(&b, "", 0);
 
@@ -424,10 +407,10 @@ static int expand_vars(const struct cfg *c, const char *s, size_t len, char **re
 			r = expand_one(c, s, len, &i, &b);
 	}
 	if (r < 0) {
-		free(b.p);
+		buf_release(&b);
 		return r;
 	}
-	*ret = b.p;
+	*ret = b.data;
 	return 0;
 }
 
@@ -568,7 +551,7 @@ static int flat_scalar(struct flat *f, struct fy_node *n, bool weak)
 }
 
 /* Append item's text to the "a,b,c" form of a sequence, if it is a scalar. */
-static int join_item(struct flat *f, struct fy_node *item, struct sbuf *joined, bool *any)
+static int join_item(struct flat *f, struct fy_node *item, struct buf *joined, bool *any)
 {
 	char *v;
 	int r;
@@ -594,7 +577,7 @@ static int join_item(struct flat *f, struct fy_node *item, struct sbuf *joined, 
  * without scalar items leaves key null. */
 static int flat_seq(struct flat *f, struct fy_node *n, size_t klen, bool weak)
 {
-	struct sbuf joined = { 0 };
+	struct buf joined = { .max = CFG_VALUE_MAX };
 	struct fy_node *item;
 	void *it = NULL;
 	bool any = false;
@@ -614,8 +597,8 @@ static int flat_seq(struct flat *f, struct fy_node *n, size_t klen, bool weak)
 			r = join_item(f, item, &joined, &any);
 	}
 	if (r == 0)
-		r = flat_put(f, n, any ? joined.p : NULL, weak);
-	free(joined.p);
+		r = flat_put(f, n, any ? joined.data : NULL, weak);
+	buf_release(&joined);
 	return r;
 }
 

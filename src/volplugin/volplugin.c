@@ -598,8 +598,9 @@ static int perform_unix(struct volplugin *p, const char *method, const char *bod
 		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
 	r = unixhttp_post(&p->uh, target, VP_ACCEPT "\r\n", body, strlen(body), &ur, &ue);
 	if (r == 0) {
-		rep->data = ur.body;
-		rep->len = ur.len;
+		rep->buf.data = ur.body;
+		rep->buf.len = ur.len;
+		rep->buf.cap = ur.body ? ur.len + 1 : 0;
 		*status = ur.status;
 		return 0;
 	}
@@ -678,7 +679,7 @@ static int perform(struct volplugin *p, const char *method, const char *body,
 		int r;
 
 		sink_release(rep);
-		rep->max = VP_MAX_REPLY;
+		rep->buf.max = VP_MAX_REPLY;
 		r = p->socket_path ? perform_unix(p, method, body, rep, status, &retry, e)
 				   : perform_curl(p, method, body, rep, status, &retry, e);
 		if (r == 0)
@@ -691,15 +692,15 @@ static int perform(struct volplugin *p, const char *method, const char *body,
 		time_sleep_ms(wait);
 	}
 	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %ld (%zu bytes)", p->address, method,
-	       *status, rep->len);
+	       *status, rep->buf.len);
 	return 0;
 }
 
 /* A non-200 reply: "<Method>: <Err>" when the body has one, else the raw body. */
 static int status_error(const char *method, const struct sink *rep, struct err *e)
 {
-	const char *text = rep->data ? rep->data : "";
-	json_t *root = json_loadb(text, rep->len, JSON_DISABLE_EOF_CHECK, NULL);
+	const char *text = rep->buf.data ? rep->buf.data : "";
+	json_t *root = json_loadb(text, rep->buf.len, JSON_DISABLE_EOF_CHECK, NULL);
 	const char *msg;
 	size_t len;
 	int r;
@@ -711,7 +712,7 @@ static int status_error(const char *method, const struct sink *rep, struct err *
 	}
 	json_decref(root);
 	/* a Go mux's "404 page not found\n": the line break adds nothing */
-	len = strnlen(text, rep->len);
+	len = strnlen(text, rep->buf.len);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		len--;
 	return err_set(e, -EIO, "%s: %.*s", method, (int)len, text);
@@ -730,7 +731,7 @@ static int decode_error(const char *method, const char *why, struct err *e)
 static int call(struct volplugin *p, const char *method, const json_t *req, json_t **reply,
 		struct err *e)
 {
-	struct sink rep = { .max = VP_MAX_REPLY };
+	struct sink rep = { .buf = { .max = VP_MAX_REPLY } };
 	json_error_t je;
 	char *body = NULL;
 	long status = 0;
@@ -753,7 +754,7 @@ static int call(struct volplugin *p, const char *method, const json_t *req, json
 		r = status_error(method, &rep, e);
 		goto out;
 	}
-	*reply = json_loadb(rep.data ? rep.data : "", rep.len,
+	*reply = json_loadb(rep.buf.data ? rep.buf.data : "", rep.buf.len,
 			    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &je);
 	if (!*reply) {
 		r = decode_error(method, je.text, e);
@@ -768,7 +769,7 @@ static int call(struct volplugin *p, const char *method, const json_t *req, json
 	}
 out:
 	free(body);
-	free(rep.data);
+	sink_release(&rep);
 	return r;
 }
 

@@ -1,0 +1,58 @@
+#include "util/buf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int buf_reserve(struct buf *b, size_t n)
+{
+	size_t need, cap;
+	char *d;
+
+	if (b->max && n > b->max - (b->len < b->max ? b->len : b->max))
+		return -EFBIG;
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return 0;
+	/* exact when the size is known up front, doubling as it grows */
+	cap = b->cap ? b->cap * 2 : 64;
+	if (cap < need)
+		cap = need;
+	d = realloc(b->data, cap);
+	if (!d)
+		return -ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+	int r = buf_reserve(b, n);
+
+	if (r < 0)
+		return r;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	buf_commit(b, n);
+	return 0;
+}
+
+int buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+void buf_commit(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
