@@ -2,7 +2,7 @@
  * client: the storage client interface. integration/, docker/, dvdi/ and
  * cli/ call storage operations through it without knowing whether the
  * libStorage server runs in this process (client/local.c, a direct call
- * into server/service.h) or elsewhere (client/http.c: HTTP on a unix
+ * into server/service.h) or elsewhere (client/rest.c: HTTP on a unix
  * socket with client/unixhttp.c, TCP and TLS with libcurl, loaded on
  * demand).
  *

@@ -2,7 +2,7 @@
  * curldl: libcurl loaded at run time with dlopen, for the addresses that
  * unixhttp.h does not cover: dvdcli's tcp://, http:// and https://
  * plugins (volplugin/volplugin.c), and the libStorage client's tcp:// hosts and
- * TLS on a unix socket (client/http.c). Neither binary links libcurl:
+ * TLS on a unix socket (client/rest.c). Neither binary links libcurl:
  * linked, it and its ~30 libraries (krb5, ldap, ssh, libcrypto ...) would
  * be loaded and relocated at every exec, ~5 ms and ~90% of the start-up
  * instructions of a CLI call, and ~3 MB of the engine's memory, even

@@ -1,5 +1,5 @@
 /*
- * http_tls: the TLS half of client/http.c. It reads the client's TLS and
+ * http_tls: the TLS half of client/rest.c. It reads the client's TLS and
  * token settings (http_client_opts_from_cfg, declared in client.h),
  * finds what known_hosts files say about a host, and computes the
  * SHA-256 fingerprint of a server certificate as libcurl hands it over

@@ -4,7 +4,7 @@
  * (whose ~30 shared libraries cost ~5 ms of loading and relocation at
  * every exec): dvdcli, exec'd by Mesos once per mount, for a Docker volume
  * plugin (volplugin/volplugin.c), and the rexray CLI and agent for a libStorage
- * server on a unix:// host (client/http.c). Everything else (tcp, https,
+ * server on a unix:// host (client/rest.c). Everything else (tcp, https,
  * TLS on a socket) still goes through libcurl, loaded on demand (curldl.h).
  *
  * What it does: one request at a time, any method, on one connection kept
@@ -36,7 +36,7 @@
  * another struct) and owns its socket; unixhttp_release closes it. A
  * reply's body is malloc'd and owned by the reply (unixhttp_reply_release).
  * One thread at a time per struct unixhttp (a caller shared by threads
- * keeps one per thread, or a pool: client/http.c). Never raises SIGPIPE,
+ * keeps one per thread, or a pool: client/rest.c). Never raises SIGPIPE,
  * never prints, never logs.
  *
  * Errors: 0 or a negative errno, with the message in e:

@@ -18,7 +18,7 @@
 #include "docker/plugin.h"
 #include "integration/integration.h"
 #include "drivers/driver.h"
-#include "server/http.h"
+#include "server/rest.h"
 #include "server/service.h"
 #include "store/store.h"
 #include "util/fs.h"

@@ -19,7 +19,7 @@
 #include "config/keys.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
-#include "server/http.h"
+#include "server/rest.h"
 #include "server/service.h"
 #include "store/store.h"
 #include "util/fs.h"

@@ -1,7 +1,7 @@
 /*
  * service: the libStorage service layer. It owns the configured services
  * (each a driver table + its private state), and implements every storage
- * operation once, for both the REST handlers (server/http.c) and the
+ * operation once, for both the REST handlers (server/rest.c) and the
  * in-process client (client/local.c).
  *
  * What it adds on top of the drivers:

@@ -1,6 +1,6 @@
 /*
  * fuzz_volume_decoders: what the HTTP client does with a server's reply
- * (client/http.c -> api/codec.h): json_loadb with the client's flags,
+ * (client/rest.c -> api/codec.h): json_loadb with the client's flags,
  * then volume_from_json (GET /volumes/{svc}/{id}, POST /volumes/{svc}),
  * volume_map_from_json (GET /volumes/{svc}), service_map_from_json
  * (GET /services), service_info_from_json (GET /services/{svc}),

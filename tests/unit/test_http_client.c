@@ -1,5 +1,5 @@
 /*
- * Unit tests for client/http.c against a small libmicrohttpd server on a
+ * Unit tests for client/rest.c against a small libmicrohttpd server on a
  * unix socket in a temporary directory: it records what the client sent
  * (method, raw URI, headers, body) and answers canned replies. Plain HTTP
  * on a unix socket goes through client/unixhttp.c; the exact bytes it

@@ -2,7 +2,7 @@
  * Unit tests for TLS: server/tls.c (when an endpoint serves TLS, and the
  * refusal of plain HTTP off loopback), client/http_tls.c (the
  * libstorage.client.tls forms, known_hosts, fingerprints), and the two
- * ends together: net/httpd.c with TLS against client/http.c in every
+ * ends together: net/httpd.c with TLS against client/rest.c in every
  * mode, bearer token and client certificates included.
  *
  * The certificates below were made once with the openssl command line

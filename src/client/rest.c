@@ -1,5 +1,5 @@
 /*
- * http: the storage client over the libStorage REST API.
+ * rest: the storage client over the libStorage REST API.
  *
  * Two transports carry the requests. Plain HTTP on a unix socket, the
  * common case (the CLI and the agent talking to the local service), goes

@@ -1,4 +1,4 @@
-#include "server/http.h"
+#include "server/rest.h"
 
 #include <stdbool.h>
 #include <stdio.h>

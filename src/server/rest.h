@@ -1,5 +1,5 @@
 /*
- * http: the libStorage REST API (spec/rexray.md section 3) on one
+ * rest: the libStorage REST API (spec/rexray.md section 3) on one
  * endpoint (net/httpd.h: unix or tcp, one thread per connection, so a
  * slow operation on one volume never delays another request; bodies over
  * 1 MiB get 413). The server and cfg are borrowed and must outlive the
@@ -12,8 +12,8 @@
  * request without a valid token is answered 401 before routing, on
  * every endpoint, unix sockets included.
  */
-#ifndef RR_HTTP_H
-#define RR_HTTP_H
+#ifndef RR_REST_H
+#define RR_REST_H
 
 #include <sys/types.h>
 
