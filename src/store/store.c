@@ -12,34 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/store_int.h"
 #include "store/vcache.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time.h"
-
-#define STMT_CACHE_MAX 48
-
-/* Compiling SQL cost more than running it: statements are prepared once
- * and kept, keyed by their SQL literal's address (each call site passes
- * the same literal). Used only under mu, one use at a time. */
-struct cached_stmt {
-	const char *sql;
-	sqlite3_stmt *stmt;
-};
-
-struct store {
-	sqlite3 *db;
-	pthread_mutex_t mu; /* recursive: held across begin..commit */
-	struct cached_stmt cache[STMT_CACHE_MAX];
-	int n_cache;
-	char path[PATH_MAX];
-	/* The volume cache, only while this connection owns the volume rows
-	 * (store_claim): read under vc_lock alone, filled and changed with
-	 * mu held too (and the write lock), so writers never wait for it. */
-	int owner_fd;
-	struct vcache vc;
-	pthread_rwlock_t vc_lock;
-};
 
 /* Migrations: index i brings the schema from version i to i+1. */
 static const char *const migrations[] = {
@@ -109,7 +86,7 @@ static const char *const migrations[] = {
 	"ALTER TABLE use_counts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
 };
 
-static int db_err(struct store *st, struct err *e, int rc, const char *what)
+int sti_db_err(struct store *st, struct err *e, int rc, const char *what)
 {
 	int code = -EIO;
 
@@ -122,7 +99,7 @@ static int db_err(struct store *st, struct err *e, int rc, const char *what)
 	return err_set(e, code, "store: %s: %s", what, sqlite3_errmsg(st->db));
 }
 
-static int exec_sql(struct store *st, const char *sql, struct err *e)
+int sti_exec_sql(struct store *st, const char *sql, struct err *e)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
@@ -167,7 +144,7 @@ static int migrate(struct store *st, struct err *e)
 		if ((r = store_begin(st, e)) < 0)
 			return r;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if ((r = exec_sql(st, migrations[v], e)) < 0 || (r = exec_sql(st, sql, e)) < 0) {
+		if ((r = sti_exec_sql(st, migrations[v], e)) < 0 || (r = sti_exec_sql(st, sql, e)) < 0) {
 			store_rollback(st);
 			return err_prefix(e, "store: migration to schema %d failed", v + 1);
 		}
@@ -225,7 +202,7 @@ int store_open(const char *path, struct store **out, struct err *e)
 	 * recorded, an attachment fencing relies on, a use count, a DVDI
 	 * checkpoint Mesos recovers from); NORMAL would let a power loss
 	 * forget the last of them (docs/volumes.md, "Power loss"). */
-	if ((r = exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	if ((r = sti_exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;", e)) < 0)
 		goto fail;
 	if ((r = migrate(st, e)) < 0)
@@ -257,7 +234,7 @@ int store_begin(struct store *st, struct err *e)
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	r = exec_sql(st, "BEGIN IMMEDIATE", e);
+	r = sti_exec_sql(st, "BEGIN IMMEDIATE", e);
 	if (r < 0)
 		pthread_mutex_unlock(&st->mu);
 	return r;
@@ -265,23 +242,23 @@ int store_begin(struct store *st, struct err *e)
 
 int store_commit(struct store *st, struct err *e)
 {
-	int r = exec_sql(st, "COMMIT", e);
+	int r = sti_exec_sql(st, "COMMIT", e);
 
 	if (r < 0)
-		exec_sql(st, "ROLLBACK", NULL);
+		sti_exec_sql(st, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
 
 void store_rollback(struct store *st)
 {
-	exec_sql(st, "ROLLBACK", NULL);
+	sti_exec_sql(st, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- statement helpers ---- */
 
-static int prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
+int sti_prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
 {
 	int rc;
 
@@ -293,7 +270,7 @@ static int prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err 
 	}
 	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
 	if (rc != SQLITE_OK)
-		return db_err(st, e, rc, "prepare");
+		return sti_db_err(st, e, rc, "prepare");
 	if (st->n_cache < STMT_CACHE_MAX) {
 		st->cache[st->n_cache].sql = sql;
 		st->cache[st->n_cache].stmt = *s;
@@ -303,7 +280,7 @@ static int prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err 
 }
 
 /* Done with a statement from prep: a cached one is reset for next time. */
-static void unprep(struct store *st, sqlite3_stmt *s)
+void sti_unprep(struct store *st, sqlite3_stmt *s)
 {
 	if (!s)
 		return;
@@ -317,7 +294,7 @@ static void unprep(struct store *st, sqlite3_stmt *s)
 	sqlite3_finalize(s);
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void sti_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -325,22 +302,22 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
-static void bind_json(sqlite3_stmt *s, int i, const json_t *j)
+void sti_bind_json(sqlite3_stmt *s, int i, const json_t *j)
 {
 	char *t = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
-	bind_text(s, i, t);
+	sti_bind_text(s, i, t);
 	free(t);
 }
 
-static char *col_text(sqlite3_stmt *s, int i, bool *ok)
+char *sti_col_text(sqlite3_stmt *s, int i, bool *ok)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t ? xstrdup_opt((const char *)t, ok) : NULL;
 }
 
-static json_t *col_json(sqlite3_stmt *s, int i)
+json_t *sti_col_json(sqlite3_stmt *s, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(s, i);
 
@@ -439,34 +416,34 @@ int store_next_seq(struct store *st, const char *service, const char *name, int6
 
 	if ((r = store_begin(st, e)) < 0)
 		return r;
-	if ((r = prep(st, "INSERT INTO sequences(service,name,next) VALUES(?,?,1) "
+	if ((r = sti_prep(st, "INSERT INTO sequences(service,name,next) VALUES(?,?,1) "
 			  "ON CONFLICT(service,name) DO UPDATE SET next = next + 1 "
 			  "RETURNING next - 1", &s, e)) < 0)
 		goto fail;
-	bind_text(s, 1, service);
-	bind_text(s, 2, name);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, name);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
-		r = db_err(st, e, rc, "next sequence");
+		r = sti_db_err(st, e, rc, "next sequence");
 		goto fail;
 	}
 	*out = sqlite3_column_int64(s, 0);
-	unprep(st, s);
+	sti_unprep(st, s);
 	return store_commit(st, e);
 fail:
-	unprep(st, s);
+	sti_unprep(st, s);
 	store_rollback(st);
 	return r;
 }
 
 /* ---- volumes ---- */
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e)
+int sti_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e)
 {
 	int rc = sqlite3_step(s);
 
 	if (rc != SQLITE_DONE)
-		return db_err(st, e, rc, what);
+		return sti_db_err(st, e, rc, what);
 	return 0;
 }
 
@@ -477,25 +454,25 @@ int store_volume_insert(struct store *st, const char *service, const struct volu
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "INSERT INTO volumes(service,id,name,type,size,iops,"
+	if ((r = sti_prep(st, "INSERT INTO volumes(service,id,name,type,size,iops,"
 			  "availability_zone,encrypted,status,fields) VALUES(?,?,?,?,?,?,?,?,?,?)",
 		      &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(s, 2, v->id);
-	bind_text(s, 3, v->name);
-	bind_text(s, 4, v->type ? v->type : "");
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, v->id);
+	sti_bind_text(s, 3, v->name);
+	sti_bind_text(s, 4, v->type ? v->type : "");
 	sqlite3_bind_int64(s, 5, v->size);
 	sqlite3_bind_int64(s, 6, v->iops);
-	bind_text(s, 7, v->availability_zone);
+	sti_bind_text(s, 7, v->availability_zone);
 	sqlite3_bind_int(s, 8, v->encrypted);
-	bind_text(s, 9, v->status);
-	bind_json(s, 10, v->fields);
-	r = step_done(st, s, "insert volume", e);
+	sti_bind_text(s, 9, v->status);
+	sti_bind_json(s, 10, v->fields);
+	r = sti_step_done(st, s, "insert volume", e);
 	if (r == -EEXIST)
 		err_set(e, -EEXIST, "a volume named '%s' already exists", v->name);
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -507,22 +484,22 @@ int store_volume_update(struct store *st, const char *service, const struct volu
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "UPDATE volumes SET type=?, size=?, iops=?, availability_zone=?,"
+	if ((r = sti_prep(st, "UPDATE volumes SET type=?, size=?, iops=?, availability_zone=?,"
 			  " status=?, fields=? WHERE service=? AND id=?", &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, v->type ? v->type : "");
+	sti_bind_text(s, 1, v->type ? v->type : "");
 	sqlite3_bind_int64(s, 2, v->size);
 	sqlite3_bind_int64(s, 3, v->iops);
-	bind_text(s, 4, v->availability_zone);
-	bind_text(s, 5, v->status);
-	bind_json(s, 6, v->fields);
-	bind_text(s, 7, service);
-	bind_text(s, 8, v->id);
+	sti_bind_text(s, 4, v->availability_zone);
+	sti_bind_text(s, 5, v->status);
+	sti_bind_json(s, 6, v->fields);
+	sti_bind_text(s, 7, service);
+	sti_bind_text(s, 8, v->id);
 	forget(st, service, v->id);
-	if ((r = step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+	if ((r = sti_step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -534,15 +511,15 @@ static int row_to_volume(sqlite3_stmt *s, struct volume *v)
 	bool ok = true;
 
 	memset(v, 0, sizeof(*v));
-	v->id = col_text(s, 0, &ok);
-	v->name = col_text(s, 1, &ok);
-	v->type = col_text(s, 2, &ok);
+	v->id = sti_col_text(s, 0, &ok);
+	v->name = sti_col_text(s, 1, &ok);
+	v->type = sti_col_text(s, 2, &ok);
 	v->size = sqlite3_column_int64(s, 3);
 	v->iops = sqlite3_column_int64(s, 4);
-	v->availability_zone = col_text(s, 5, &ok);
+	v->availability_zone = sti_col_text(s, 5, &ok);
 	v->encrypted = sqlite3_column_int(s, 6) != 0;
-	v->status = col_text(s, 7, &ok);
-	v->fields = col_json(s, 8);
+	v->status = sti_col_text(s, 7, &ok);
+	v->fields = sti_col_json(s, 8);
 	v->created_at = sqlite3_column_int64(s, 9);
 	if (!ok) {
 		volume_release(v);
@@ -560,14 +537,14 @@ static int row_to_attachment(sqlite3_stmt *s, struct volume_attachment *a)
 	bool ok = true;
 
 	memset(a, 0, sizeof(*a));
-	a->volume_id = col_text(s, 0, &ok);
-	a->iid.id = col_text(s, 1, &ok);
-	a->iid.driver = col_text(s, 2, &ok);
-	a->iid.service = col_text(s, 3, &ok);
-	a->device_name = col_text(s, 4, &ok);
-	a->status = col_text(s, 5, &ok);
-	a->mount_point = col_text(s, 6, &ok);
-	a->fields = col_json(s, 7);
+	a->volume_id = sti_col_text(s, 0, &ok);
+	a->iid.id = sti_col_text(s, 1, &ok);
+	a->iid.driver = sti_col_text(s, 2, &ok);
+	a->iid.service = sti_col_text(s, 3, &ok);
+	a->device_name = sti_col_text(s, 4, &ok);
+	a->status = sti_col_text(s, 5, &ok);
+	a->mount_point = sti_col_text(s, 6, &ok);
+	a->fields = sti_col_json(s, 7);
 	if (!ok) {
 		volume_attachment_release(a);
 		return -ENOMEM;
@@ -596,20 +573,20 @@ static int load_attachments(struct store *st, const char *service, struct volume
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	r = prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments "
+	r = sti_prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments "
 		     "WHERE service=? AND volume_id=? ORDER BY attached_at, instance_id", &s, e);
 	if (r < 0)
 		return r;
-	bind_text(s, 1, service);
-	bind_text(s, 2, v->id);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, v->id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((r = push_attachment(s, v, e)) < 0)
 			goto out;
 	}
 	if (rc != SQLITE_DONE)
-		r = db_err(st, e, rc, "read attachments");
+		r = sti_db_err(st, e, rc, "read attachments");
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	return r;
 }
 
@@ -625,17 +602,17 @@ static int get_one(struct store *st, const char *sql, bool by_name, const char *
 	if (by_name && (r = lookup_cached(st, service, key, out)) != -ENOENT)
 		return r < 0 ? err_set(e, r, "out of memory") : 0;
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, sql, &s, e)) < 0)
+	if ((r = sti_prep(st, sql, &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(s, 2, key);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, key);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		r = err_set(e, -ENOENT, "resource not found");
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		r = db_err(st, e, rc, "read volume");
+		r = sti_db_err(st, e, rc, "read volume");
 		goto out;
 	}
 	if (row_to_volume(s, &v) < 0) {
@@ -650,7 +627,7 @@ static int get_one(struct store *st, const char *sql, bool by_name, const char *
 		remember(st, service, &v, 1);
 	*out = v;
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -697,7 +674,7 @@ static int walk_attachments(struct walk *wk, struct volume *v, struct err *e)
 		wk->att_rc = sqlite3_step(wk->att);
 	}
 	if (wk->att_rc != SQLITE_DONE)
-		return db_err(wk->st, e, wk->att_rc, "read attachments");
+		return sti_db_err(wk->st, e, wk->att_rc, "read attachments");
 	return 0;
 }
 
@@ -710,13 +687,13 @@ int store_volume_each(struct store *st, const char *service, volume_visit_fn fn,
 	int r, rc;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? ORDER BY id", &s,
+	if ((r = sti_prep(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? ORDER BY id", &s,
 		      e)) < 0 ||
-	    (r = prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments WHERE service=? "
+	    (r = sti_prep(st, "SELECT " ATTACHMENT_COLS " FROM attachments WHERE service=? "
 			  "ORDER BY volume_id, attached_at, instance_id", &wk.att, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(wk.att, 1, service);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(wk.att, 1, service);
 	wk.att_rc = sqlite3_step(wk.att);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (row_to_volume(s, &v) < 0) {
@@ -733,10 +710,10 @@ int store_volume_each(struct store *st, const char *service, volume_visit_fn fn,
 			goto out;
 	}
 	if (rc != SQLITE_DONE)
-		r = db_err(st, e, rc, "list volumes");
+		r = sti_db_err(st, e, rc, "list volumes");
 out:
-	unprep(st, wk.att);
-	unprep(st, s);
+	sti_unprep(st, wk.att);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -769,15 +746,15 @@ int store_volume_delete(struct store *st, const char *service, const char *id, s
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "DELETE FROM volumes WHERE service=? AND id=?", &s, e)) < 0)
+	if ((r = sti_prep(st, "DELETE FROM volumes WHERE service=? AND id=?", &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(s, 2, id);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, id);
 	forget(st, service, id);
-	if ((r = step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+	if ((r = sti_step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
 		r = err_set(e, -ENOENT, "resource not found");
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -789,25 +766,25 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "INSERT OR REPLACE INTO attachments(service,volume_id,instance_id,"
+	if ((r = sti_prep(st, "INSERT OR REPLACE INTO attachments(service,volume_id,instance_id,"
 			  "instance_driver,instance_service,device_name,status,mount_point,fields)"
 			  " VALUES(?,?,?,?,?,?,?,?,?)", &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(s, 2, a->volume_id);
-	bind_text(s, 3, a->iid.id ? a->iid.id : "");
-	bind_text(s, 4, a->iid.driver);
-	bind_text(s, 5, a->iid.service);
-	bind_text(s, 6, a->device_name ? a->device_name : "");
-	bind_text(s, 7, a->status ? a->status : "attached");
-	bind_text(s, 8, a->mount_point);
-	bind_json(s, 9, a->fields);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, a->volume_id);
+	sti_bind_text(s, 3, a->iid.id ? a->iid.id : "");
+	sti_bind_text(s, 4, a->iid.driver);
+	sti_bind_text(s, 5, a->iid.service);
+	sti_bind_text(s, 6, a->device_name ? a->device_name : "");
+	sti_bind_text(s, 7, a->status ? a->status : "attached");
+	sti_bind_text(s, 8, a->mount_point);
+	sti_bind_json(s, 9, a->fields);
 	forget(st, service, a->volume_id);
-	r = step_done(st, s, "record attachment", e);
+	r = sti_step_done(st, s, "record attachment", e);
 	if (r == -EEXIST) /* the foreign key: the volume is gone */
 		r = err_set(e, -ENOENT, "resource not found");
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -819,392 +796,19 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, instance_id ? "DELETE FROM attachments WHERE service=? AND volume_id=?"
+	if ((r = sti_prep(st, instance_id ? "DELETE FROM attachments WHERE service=? AND volume_id=?"
 					" AND instance_id=? COLLATE NOCASE"
 				      : "DELETE FROM attachments WHERE service=? AND volume_id=?",
 		      &s, e)) < 0)
 		goto out;
-	bind_text(s, 1, service);
-	bind_text(s, 2, volume_id);
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, volume_id);
 	if (instance_id)
-		bind_text(s, 3, instance_id);
+		sti_bind_text(s, 3, instance_id);
 	forget(st, service, volume_id);
-	r = step_done(st, s, "remove attachment", e);
+	r = sti_step_done(st, s, "remove attachment", e);
 out:
-	unprep(st, s);
+	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
-}
-
-/* ---- use counts ---- */
-
-static int use_total(struct store *st, const char *service, const char *volume, int64_t *out,
-		     struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r, rc;
-
-	if ((r = prep(st, "SELECT COALESCE(SUM(count),0) FROM use_counts WHERE service=? AND "
-			  "volume=?", &s, e)) < 0)
-		return r;
-	bind_text(s, 1, service);
-	bind_text(s, 2, volume);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(s, 0);
-	else
-		r = db_err(st, e, rc, "read use count");
-	unprep(st, s);
-	return r;
-}
-
-int store_use_count(struct store *st, const char *service, const char *volume, int64_t *out,
-		    struct err *e)
-{
-	int r;
-
-	pthread_mutex_lock(&st->mu);
-	r = use_total(st, service, volume, out, e);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-int store_use_add(struct store *st, const char *service, const char *volume, const char *caller,
-		  bool pending, int64_t *total, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_begin(st, e)) < 0)
-		return r;
-	if ((r = prep(st, "INSERT INTO use_counts(service,volume,caller,count,pending) "
-			  "VALUES(?,?,?,1,?) ON CONFLICT(service,volume,caller) DO UPDATE SET "
-			  "count = count + 1, pending = pending + excluded.pending, "
-			  "updated_at = strftime('%s','now')", &s, e)) < 0)
-		goto fail;
-	bind_text(s, 1, service);
-	bind_text(s, 2, volume);
-	bind_text(s, 3, caller);
-	sqlite3_bind_int(s, 4, pending ? 1 : 0);
-	if ((r = step_done(st, s, "count a use", e)) < 0 ||
-	    (r = use_total(st, service, volume, total, e)) < 0)
-		goto fail;
-	unprep(st, s);
-	return store_commit(st, e);
-fail:
-	unprep(st, s);
-	store_rollback(st);
-	return r;
-}
-
-int store_use_remove(struct store *st, const char *service, const char *volume,
-		     const char *caller, int64_t *total, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r, changed;
-
-	if ((r = store_begin(st, e)) < 0)
-		return r;
-	if ((r = prep(st, "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? "
-			  "AND caller=? AND count > 1", &s, e)) < 0)
-		goto fail;
-	bind_text(s, 1, service);
-	bind_text(s, 2, volume);
-	bind_text(s, 3, caller);
-	if ((r = step_done(st, s, "uncount a use", e)) < 0)
-		goto fail;
-	changed = sqlite3_changes(st->db);
-	unprep(st, s);
-	s = NULL;
-	if (!changed) {
-		if ((r = prep(st, "DELETE FROM use_counts WHERE service=? AND volume=? AND caller=?",
-			      &s, e)) < 0)
-			goto fail;
-		bind_text(s, 1, service);
-		bind_text(s, 2, volume);
-		bind_text(s, 3, caller);
-		if ((r = step_done(st, s, "uncount a use", e)) < 0)
-			goto fail;
-		changed = sqlite3_changes(st->db);
-	}
-	if ((r = use_total(st, service, volume, total, e)) < 0)
-		goto fail;
-	unprep(st, s);
-	if ((r = store_commit(st, e)) < 0)
-		return r;
-	return changed ? 0 : -ENOENT;
-fail:
-	unprep(st, s);
-	store_rollback(st);
-	return r;
-}
-
-int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "DELETE FROM use_counts WHERE service=? AND volume=?", &s, e)) == 0) {
-		bind_text(s, 1, service);
-		bind_text(s, 2, volume);
-		r = step_done(st, s, "clear use counts", e);
-	}
-	unprep(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-/* ---- DVDI checkpoint ---- */
-
-int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r = 0, rc;
-
-	if ((r = store_begin(st, e)) < 0)
-		return r;
-	if ((r = prep(st, "SELECT 1 FROM dvdi_mounts WHERE container_id=? LIMIT 1", &s, e)) < 0)
-		goto fail;
-	bind_text(s, 1, n ? rows[0].container_id : "");
-	rc = sqlite3_step(s);
-	unprep(st, s);
-	s = NULL;
-	if (rc == SQLITE_ROW) {
-		r = err_set(e, -EEXIST, "container '%s' has already been prepared",
-			    rows[0].container_id);
-		goto fail;
-	}
-	if ((r = prep(st, "INSERT INTO dvdi_mounts(container_id,slot,driver,name,options,"
-			  "container_path,explicit_create,state,mountpoint,owner) "
-			  "VALUES(?,?,?,?,?,?,?,?,?,?)", &s, e)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		bind_text(s, 1, rows[i].container_id);
-		sqlite3_bind_int(s, 2, rows[i].slot);
-		bind_text(s, 3, rows[i].driver);
-		bind_text(s, 4, rows[i].name);
-		bind_text(s, 5, rows[i].options ? rows[i].options : "");
-		bind_text(s, 6, rows[i].container_path ? rows[i].container_path : "");
-		sqlite3_bind_int(s, 7, rows[i].explicit_create);
-		bind_text(s, 8, rows[i].state ? rows[i].state : "pending");
-		bind_text(s, 9, rows[i].mountpoint ? rows[i].mountpoint : "");
-		sqlite3_bind_int(s, 10, rows[i].owner);
-		if ((r = step_done(st, s, "checkpoint a DVDI mount", e)) < 0)
-			goto fail;
-	}
-	unprep(st, s);
-	return store_commit(st, e);
-fail:
-	unprep(st, s);
-	store_rollback(st);
-	return r;
-}
-
-int store_dvdi_update(struct store *st, const char *container_id, int slot, const char *state,
-		      const char *mountpoint, int bound, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "UPDATE dvdi_mounts SET state=?, mountpoint=?, bound=? "
-			  "WHERE container_id=? AND slot=?", &s, e)) == 0) {
-		bind_text(s, 1, state);
-		bind_text(s, 2, mountpoint ? mountpoint : "");
-		sqlite3_bind_int(s, 3, bound);
-		bind_text(s, 4, container_id);
-		sqlite3_bind_int(s, 5, slot);
-		r = step_done(st, s, "update a DVDI mount", e);
-	}
-	unprep(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-static char *dup_col(sqlite3_stmt *s, int i, bool *ok)
-{
-	char *t = col_text(s, i, ok);
-
-	if (!t && *ok) {
-		t = strdup("");
-		*ok = t != NULL;
-	}
-	return t;
-}
-
-int store_dvdi_rows(struct store *st, const char *container_id, struct store_dvdi_row **out,
-		    size_t *n, struct err *e)
-{
-	struct store_dvdi_row *rows = NULL;
-	sqlite3_stmt *s = NULL;
-	size_t cnt = 0;
-	int r, rc;
-
-	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, container_id
-			  ? "SELECT container_id,slot,driver,name,options,container_path,"
-			    "explicit_create,state,mountpoint,bound,owner FROM dvdi_mounts "
-			    "WHERE container_id=? ORDER BY slot"
-			  : "SELECT container_id,slot,driver,name,options,container_path,"
-			    "explicit_create,state,mountpoint,bound,owner FROM dvdi_mounts "
-			    "ORDER BY container_id, slot", &s, e)) < 0)
-		goto out;
-	if (container_id)
-		bind_text(s, 1, container_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_dvdi_row *nr = realloc(rows, (cnt + 1) * sizeof(*nr));
-		bool ok = true;
-		if (!nr) {
-			r = err_set(e, -ENOMEM, "out of memory");
-			goto out;
-		}
-		rows = nr;
-		memset(&rows[cnt], 0, sizeof(rows[cnt]));
-		rows[cnt].container_id = dup_col(s, 0, &ok);
-		rows[cnt].slot = sqlite3_column_int(s, 1);
-		rows[cnt].driver = dup_col(s, 2, &ok);
-		rows[cnt].name = dup_col(s, 3, &ok);
-		rows[cnt].options = dup_col(s, 4, &ok);
-		rows[cnt].container_path = dup_col(s, 5, &ok);
-		rows[cnt].explicit_create = sqlite3_column_int(s, 6);
-		rows[cnt].state = dup_col(s, 7, &ok);
-		rows[cnt].mountpoint = dup_col(s, 8, &ok);
-		rows[cnt].bound = sqlite3_column_int(s, 9);
-		rows[cnt].owner = sqlite3_column_int(s, 10);
-		cnt++;
-		if (!ok) {
-			r = err_set(e, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		r = db_err(st, e, rc, "read the DVDI checkpoint");
-		goto out;
-	}
-	*out = rows;
-	*n = cnt;
-	rows = NULL;
-	cnt = 0;
-out:
-	store_dvdi_rows_free(rows, cnt);
-	unprep(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-void store_dvdi_rows_free(struct store_dvdi_row *rows, size_t n)
-{
-	for (size_t i = 0; rows && i < n; i++) {
-		free(rows[i].container_id);
-		free(rows[i].driver);
-		free(rows[i].name);
-		free(rows[i].options);
-		free(rows[i].container_path);
-		free(rows[i].state);
-		free(rows[i].mountpoint);
-	}
-	free(rows);
-}
-
-int store_dvdi_users(struct store *st, const char *driver, const char *name,
-		     const char *except_container, int64_t *count, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r, rc;
-
-	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, "SELECT COUNT(DISTINCT container_id) FROM dvdi_mounts WHERE driver=? "
-			  "AND name=? AND container_id<>?", &s, e)) == 0) {
-		bind_text(s, 1, driver);
-		bind_text(s, 2, name);
-		bind_text(s, 3, except_container ? except_container : "");
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			*count = sqlite3_column_int64(s, 0);
-		else
-			r = db_err(st, e, rc, "count DVDI users");
-	}
-	unprep(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-int store_dvdi_delete(struct store *st, const char *container_id, int slot, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	pthread_mutex_lock(&st->mu);
-	if ((r = prep(st, slot < 0 ? "DELETE FROM dvdi_mounts WHERE container_id=?"
-				   : "DELETE FROM dvdi_mounts WHERE container_id=? AND slot=?",
-		      &s, e)) == 0) {
-		bind_text(s, 1, container_id);
-		if (slot >= 0)
-			sqlite3_bind_int(s, 2, slot);
-		r = step_done(st, s, "delete DVDI mounts", e);
-	}
-	unprep(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-int store_use_confirm(struct store *st, const char *service, const char *volume,
-		      const char *caller, bool delivered, int64_t *total, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_begin(st, e)) < 0)
-		return r;
-	/* counts stay positive (CHECK): the last use goes with its row */
-	static const char *const taken_back[] = {
-		"DELETE FROM use_counts WHERE service=? AND volume=? AND caller=? AND "
-		"pending > 0 AND count = 1",
-		"UPDATE use_counts SET pending = pending - 1, count = count - 1 WHERE "
-		"service=? AND volume=? AND caller=? AND pending > 0 AND count > 1",
-	};
-	static const char *const kept[] = {
-		"UPDATE use_counts SET pending = pending - 1 WHERE service=? AND volume=? AND "
-		"caller=? AND pending > 0",
-	};
-	const char *const *sql = delivered ? kept : taken_back;
-	size_t nsql = delivered ? 1 : 2;
-
-	for (size_t i = 0; i < nsql; i++) {
-		if ((r = prep(st, sql[i], &s, e)) < 0)
-			goto fail;
-		bind_text(s, 1, service);
-		bind_text(s, 2, volume);
-		bind_text(s, 3, caller);
-		if ((r = step_done(st, s, "confirm a use", e)) < 0)
-			goto fail;
-		unprep(st, s);
-		s = NULL;
-		if (sqlite3_changes(st->db))
-			break;
-	}
-	if ((r = use_total(st, service, volume, total, e)) < 0)
-		goto fail;
-	return store_commit(st, e);
-fail:
-	unprep(st, s);
-	store_rollback(st);
-	return r;
-}
-
-int store_use_drop_pending(struct store *st, struct err *e)
-{
-	int r;
-
-	if ((r = store_begin(st, e)) < 0)
-		return r;
-	if ((r = exec_sql(st, "DELETE FROM use_counts WHERE pending > 0 AND count <= pending; "
-			      "UPDATE use_counts SET count = count - pending, pending = 0 "
-			      "WHERE pending > 0", e)) < 0) {
-		store_rollback(st);
-		return r;
-	}
-	return store_commit(st, e);
 }
