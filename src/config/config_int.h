@@ -1,0 +1,57 @@
+/*
+ * config_int: what config.c (the map, look-ups, typed values) and yaml.c
+ * (YAML text checks, parsing and flattening into the map) share, and
+ * nobody else sees.
+ */
+#ifndef RR_CONFIG_INT_H
+#define RR_CONFIG_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "util/err.h"
+
+#define CFG_KEY_MAX	1024		/* bytes of a dotted key, with its NUL */
+#define CFG_VALUE_MAX	(64 * 1024)	/* bytes of a value after $VAR expansion */
+#define CFG_FILE_MAX	(1024 * 1024)	/* a config file larger than this is refused */
+#define CFG_NODES_MAX	(128 * 1024)	/* YAML nodes visited, aliases included */
+#define CFG_MERGE_DEPTH	64		/* merge keys inside merged mappings */
+#define CFG_SHOWN_MAX	96		/* bytes of a bad value quoted in a message */
+
+struct kv {
+	char *key;	/* lower case */
+	char *value;	/* NULL for a YAML null: listed, but unset for look-ups */
+};
+
+struct kvmap {
+	struct kv *v;
+	size_t n, cap;
+	size_t *slot;	/* open addressing: index + 1, 0 = free; power of two */
+	size_t nslot;
+};
+
+struct cfg {
+	struct kvmap file;
+	struct kvmap flags;
+	char **env;		/* NULL-terminated "K=V" copy, or NULL: the process env */
+	char path[PATH_MAX];	/* what cfg_load_default loaded, or "" */
+};
+
+static inline char ascii_lower(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+}
+
+/* Put key (lower-cased here) = value (NULL: a YAML null); weak does not
+ * replace a value already there. 0, -E2BIG, -ENOMEM. */
+int cfgi_kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak);
+/* The variable's value from the cfg's environment; NULL when unset. */
+const char *cfgi_env_get(const struct cfg *c, const char *name);
+/* Check, parse and flatten YAML text (name: the file, for messages) into
+ * out, expanding $VAR from c's environment. 0 or -errno with e set. */
+int cfgi_parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
+		    struct kvmap *out, struct err *e);
+
+#endif
