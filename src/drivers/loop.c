@@ -29,6 +29,7 @@
 #include "drivers/records.h"
 #include "os/fs.h"
 #include "os/loopdev.h"
+#include "os/mountinfo.h"
 #include "store/store.h"
 #include "util/fault.h"
 #include "util/fs.h"

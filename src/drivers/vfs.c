@@ -18,6 +18,7 @@
 #include "drivers/driver.h"
 #include "drivers/records.h"
 #include "os/fs.h"
+#include "os/mountinfo.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -16,6 +16,7 @@
 #include "drivers/driver.h"
 #include "os/fs.h"
 #include "os/loopdev.h"
+#include "os/mountinfo.h"
 #include "os/safepath.h"
 #include "store/store.h"
 #include "util/fault.h"

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "integration/integration.h"
 #include "os/fs.h"
+#include "os/mountinfo.h"
 #include "server/service.h"
 #include "store/store.h"
 #include "util/fs.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os/fs.h"
+#include "os/mountinfo.h"
 
 static void test_empty(void **state)
 {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "os/fs.h"
+#include "os/mountinfo.h"
 #include "os/loopdev.h"
 #include "os/run.h"
 #include "util/fs.h"
