@@ -147,7 +147,7 @@ static int str_dup_or_null(const char *s, char **ret)
  * replaces an existing entry: that is how YAML merge keys ("<<") lose to
  * the keys written out. A replaced entry keeps its place in the order.
  */
-int cfgi_kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak)
+static int kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak)
 {
 	struct kv kv;
 	bool found;
@@ -208,7 +208,7 @@ static char *const *env_list(const struct cfg *c)
 }
 
 /* The variable's value from the cfg's environment; NULL when unset. */
-const char *cfgi_env_get(const struct cfg *c, const char *name)
+static const char *env_get(const struct cfg *c, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -224,7 +224,7 @@ const char *cfgi_env_get(const struct cfg *c, const char *name)
  * but empty REXRAY_PREEMPT must not hide the file's value. */
 static const char *env_value(const struct cfg *c, const char *name)
 {
-	const char *v = cfgi_env_get(c, name);
+	const char *v = env_get(c, name);
 
 	return v && *v ? v : NULL;
 }
@@ -299,19 +299,41 @@ int cfg_set(struct cfg *c, const char *key, const char *value)
 
 	if (!key || !value || !key_lower(k, sizeof(k), key))
 		return -EINVAL;
-	return cfgi_kvmap_put(&c->flags, k, value, false);
+	return kvmap_put(&c->flags, k, value, false);
+}
+
+/* yaml.c's target: the new file layer m, and c's environment */
+struct load_target {
+	const struct cfg *c;
+	struct kvmap *m;
+};
+
+static int load_put(void *arg, const char *key, const char *value, bool weak)
+{
+	struct load_target *lt = arg;
+
+	return kvmap_put(lt->m, key, value, weak);
+}
+
+static const char *load_env(void *arg, const char *name)
+{
+	struct load_target *lt = arg;
+
+	return env_get(lt->c, name);
 }
 
 int cfg_load_string(struct cfg *c, const char *name, const char *yaml, size_t len,
 		    struct err *e)
 {
 	struct kvmap m = { 0 };
+	struct load_target lt = { c, &m };
+	const struct cfgi_target t = { load_put, load_env, &lt };
 	int r = 0;
 
 	if (!name)
 		name = "<string>";
 	if (len)
-		r = cfgi_parse_into(c, name, yaml, len, &m, e);
+		r = cfgi_parse_into(&t, name, yaml, len, e);
 	if (r < 0) {
 		kvmap_clear(&m);
 		return r;

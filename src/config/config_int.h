@@ -44,14 +44,18 @@ static inline char ascii_lower(char ch)
 	return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
 }
 
-/* Put key (lower-cased here) = value (NULL: a YAML null); weak does not
- * replace a value already there. 0, -E2BIG, -ENOMEM. */
-int cfgi_kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak);
-/* The variable's value from the cfg's environment; NULL when unset. */
-const char *cfgi_env_get(const struct cfg *c, const char *name);
+/* Where yaml.c's flattened pairs go, and where the values of $VAR come
+ * from: config.c's map and environment, so that yaml.c needs nothing of
+ * config.c. put: 0, -E2BIG or -ENOMEM; env: NULL when unset. */
+struct cfgi_target {
+	int (*put)(void *arg, const char *key, const char *value, bool weak);
+	const char *(*env)(void *arg, const char *name);
+	void *arg;
+};
+
 /* Check, parse and flatten YAML text (name: the file, for messages) into
- * out, expanding $VAR from c's environment. 0 or -errno with e set. */
-int cfgi_parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
-		    struct kvmap *out, struct err *e);
+ * t. 0 or -errno with e set. */
+int cfgi_parse_into(const struct cfgi_target *t, const char *name, const char *yaml, size_t len,
+		    struct err *e);
 
 #endif

@@ -40,7 +40,8 @@ static bool is_name_char(char ch)
  * dollar; a "$" not followed by a name, and an unclosed or empty "${",
  * stay as written.
  */
-static int expand_one(const struct cfg *c, const char *s, size_t len, size_t *i, struct buf *b)
+static int expand_one(const struct cfgi_target *t, const char *s, size_t len, size_t *i,
+		      struct buf *b)
 {
 	size_t start = *i + 1, end;
 	char name[256];
@@ -72,12 +73,12 @@ static int expand_one(const struct cfg *c, const char *s, size_t len, size_t *i,
 		return 0;	/* no such variable can exist here */
 	memcpy(name, s + start, end - start);
 	name[end - start] = '\0';
-	v = cfgi_env_get(c, name);
+	v = t->env(t->arg, name);
 	return v ? sbuf_add(b, v, strlen(v)) : 0;
 }
 
 /* Expand s[0..len) into a malloc'd string. Returns 0, -E2BIG or -ENOMEM. */
-static int expand_vars(const struct cfg *c, const char *s, size_t len, char **ret)
+static int expand_vars(const struct cfgi_target *t, const char *s, size_t len, char **ret)
 {
 	struct buf b = { .max = CFG_VALUE_MAX };
 	size_t i = 0, run;
@@ -89,7 +90,7 @@ static int expand_vars(const struct cfg *c, const char *s, size_t len, char **re
 		r = sbuf_add(&b, s + i, run - i);
 		i = run;
 		if (r == 0 && i < len)
-			r = expand_one(c, s, len, &i, &b);
+			r = expand_one(t, s, len, &i, &b);
 	}
 	if (r < 0) {
 		buf_release(&b);
@@ -103,8 +104,7 @@ static int expand_vars(const struct cfg *c, const char *s, size_t len, char **re
 /* Flattening a YAML document */
 
 struct flat {
-	const struct cfg *c;	/* whose environment expands $VAR */
-	struct kvmap *out;
+	const struct cfgi_target *t; /* where pairs go; its environment expands $VAR */
 	const char *name;	/* the file, for messages */
 	struct err *e;
 	size_t nodes;		/* visited, to bound alias expansion */
@@ -199,7 +199,7 @@ static int deref(struct flat *f, struct fy_node **n)
 
 static int flat_put(struct flat *f, struct fy_node *n, const char *value, bool weak)
 {
-	if (cfgi_kvmap_put(f->out, f->key, value, weak) < 0)
+	if (f->t->put(f->t->arg, f->key, value, weak) < 0)
 		return flat_error(f, n, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -209,7 +209,7 @@ static int scalar_text(struct flat *f, struct fy_node *n, char **ret)
 {
 	size_t len;
 	const char *s = fy_node_get_scalar(n, &len);
-	int r = expand_vars(f->c, s ? s : "", s ? len : 0, ret);
+	int r = expand_vars(f->t, s ? s : "", s ? len : 0, ret);
 
 	if (r == -E2BIG)
 		return flat_error(f, n, -EINVAL, "value of '%s' is longer than %d bytes",
@@ -655,8 +655,8 @@ static int explicit_key_check(const char *t, size_t len, const char *name, struc
 	return 0;
 }
 
-int cfgi_parse_into(const struct cfg *c, const char *name, const char *yaml, size_t len,
-		      struct kvmap *out, struct err *e)
+int cfgi_parse_into(const struct cfgi_target *t, const char *name, const char *yaml, size_t len,
+		    struct err *e)
 {
 	struct diag_text text = { "" };
 	struct fy_parse_cfg pc = { .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG };
@@ -686,7 +686,7 @@ int cfgi_parse_into(const struct cfg *c, const char *name, const char *yaml, siz
 		r = syntax_error(pc.diag, &text, name, e);
 		goto out;
 	}
-	*f = (struct flat){ .c = c, .out = out, .name = name, .e = e };
+	*f = (struct flat){ .t = t, .name = name, .e = e };
 	r = flat_document(f, doc);
 	goto out;
 oom:
