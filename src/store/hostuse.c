@@ -65,12 +65,9 @@ int store_use_add(struct store *st, const char *service, const char *volume, con
 	if ((r = sti_step_done(st, s, "count a use", e)) < 0 ||
 	    (r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
-	sti_unprep(st, s);
-	return store_commit(st, e);
+	r = 0;
 fail:
-	sti_unprep(st, s);
-	store_rollback(st);
-	return r;
+	return sti_finish(st, s, r, e);
 }
 
 int store_use_remove(struct store *st, const char *service, const char *volume,
@@ -170,12 +167,9 @@ int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n
 		if ((r = sti_step_done(st, s, "checkpoint a DVDI mount", e)) < 0)
 			goto fail;
 	}
-	sti_unprep(st, s);
-	return store_commit(st, e);
+	r = 0;
 fail:
-	sti_unprep(st, s);
-	store_rollback(st);
-	return r;
+	return sti_finish(st, s, r, e);
 }
 
 int store_dvdi_update(struct store *st, const char *container_id, int slot, const char *state,

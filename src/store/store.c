@@ -256,6 +256,16 @@ void store_rollback(struct store *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
+int sti_finish(struct store *st, sqlite3_stmt *s, int r, struct err *e)
+{
+	sti_unprep(st, s);
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st, e);
+}
+
 /* ---- statement helpers ---- */
 
 int sti_prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
@@ -428,12 +438,9 @@ int store_next_seq(struct store *st, const char *service, const char *name, int6
 		goto fail;
 	}
 	*out = sqlite3_column_int64(s, 0);
-	sti_unprep(st, s);
-	return store_commit(st, e);
+	r = 0;
 fail:
-	sti_unprep(st, s);
-	store_rollback(st);
-	return r;
+	return sti_finish(st, s, r, e);
 }
 
 /* ---- volumes ---- */

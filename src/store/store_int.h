@@ -52,6 +52,9 @@ void sti_bind_text(sqlite3_stmt *s, int i, const char *v);
 void sti_bind_json(sqlite3_stmt *s, int i, const json_t *j);
 char *sti_col_text(sqlite3_stmt *s, int i, bool *ok);
 json_t *sti_col_json(sqlite3_stmt *s, int i);
+/* End a write transaction that used s (from sti_prep): s is put back,
+ * then commit when r is 0, else roll back and return r. */
+int sti_finish(struct store *st, sqlite3_stmt *s, int r, struct err *e);
 /* Step a statement that returns no row. */
 int sti_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e);
 
