@@ -25,6 +25,14 @@ struct held {
 
 static _Thread_local struct held held[VLOCK_HELD_MAX];
 
+/* <run>/locks/<service> */
+static int lock_dir(const char *run_dir, const char *service, char *dir, size_t dirsz)
+{
+	return (size_t)snprintf(dir, dirsz, "%s/locks/%s", run_dir, service) >= dirsz ?
+		       -ENAMETOOLONG : 0;
+}
+
+/* <run>/locks/<service>/<name, lower-cased>, and its directory */
 static int lock_path(const char *run_dir, const char *service, const char *name, char *path,
 		     size_t sz, char *dir, size_t dirsz)
 {
@@ -34,7 +42,7 @@ static int lock_path(const char *run_dir, const char *service, const char *name,
 	for (i = 0; name[i] && i < VOLUME_NAME_MAX; i++)
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	lower[i] = '\0';
-	if ((size_t)snprintf(dir, dirsz, "%s/locks/%s", run_dir, service) >= dirsz ||
+	if (lock_dir(run_dir, service, dir, dirsz) < 0 ||
 	    (size_t)snprintf(path, sz, "%s/%s", dir, lower) >= sz)
 		return -ENAMETOOLONG;
 	return 0;
@@ -45,19 +53,25 @@ static int lock_path(const char *run_dir, const char *service, const char *name,
  * lock on a file that was unlinked meanwhile: it then tries again on the
  * current one.
  */
-static int lock_file(const char *path, struct err *e)
+static int lock_file(const char *path, const char *dir, struct err *e)
 {
 	struct stat lock_st, now;
-	int fd;
+	int fd, r;
 
 	for (;;) {
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		/* the directory is made once, by the first lock of a service */
+		if (fd < 0 && errno == ENOENT) {
+			if ((r = fs_mkdir_p(dir, 0700)) < 0)
+				return err_set(e, r, "cannot create '%s': %s", dir, strerror(-r));
+			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		}
 		if (fd < 0)
 			return err_set(e, -errno, "cannot open lock '%s': %s", path,
 				       strerror(errno));
 		while (flock(fd, LOCK_EX) < 0) {
 			if (errno != EINTR) {
-				int r = -errno;
+				r = -errno;
 				close(fd);
 				return err_set(e, r, "cannot lock '%s': %s", path, strerror(-r));
 			}
@@ -67,6 +81,18 @@ static int lock_file(const char *path, struct err *e)
 			return fd;
 		close(fd);
 	}
+}
+
+int vlock_prepare(const char *run_dir, const char *service, struct err *e)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if ((r = lock_dir(run_dir, service, dir, sizeof(dir))) < 0)
+		return err_set(e, r, "lock directory for service '%s': path too long", service);
+	if ((r = fs_mkdir_p(dir, 0700)) < 0)
+		return err_set(e, r, "cannot create '%s': %s", dir, strerror(-r));
+	return 0;
 }
 
 int vlock_acquire(const char *run_dir, const char *service, const char *name, struct err *e)
@@ -86,9 +112,7 @@ int vlock_acquire(const char *run_dir, const char *service, const char *name, st
 	}
 	if (free_slot < 0)
 		return err_set(e, -EDEADLK, "too many volume locks held by one thread");
-	if ((r = fs_mkdir_p(dir, 0700)) < 0)
-		return err_set(e, r, "cannot create '%s': %s", dir, strerror(-r));
-	if ((fd = lock_file(path, e)) < 0)
+	if ((fd = lock_file(path, dir, e)) < 0)
 		return fd;
 	snprintf(held[free_slot].path, sizeof(held[free_slot].path), "%s", path);
 	held[free_slot].fd = fd;

@@ -18,6 +18,10 @@
 
 #include "util/err.h"
 
+/* Make the service's lock directory now, so that no lock has to (a lock
+ * still makes it when it is missing). 0 or -errno. */
+int vlock_prepare(const char *run_dir, const char *service, struct err *e);
+
 /* Returns the lock's handle (>= 0) or -errno. */
 int vlock_acquire(const char *run_dir, const char *service, const char *name, struct err *e);
 /* Gives back one acquire of handle; a negative handle is ignored. */
