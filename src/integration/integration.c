@@ -43,7 +43,6 @@ struct integration {
 	pthread_mutex_t id_mu;
 	bool have_identity;
 	struct instance_id iid;
-	char lock_dir[PATH_MAX + 80];
 
 	/* settings, read once */
 	bool preempt, ignore_used_count, create_implicit, create_disable;
@@ -212,14 +211,12 @@ int integration_new(const struct cfg *cfg, const struct paths *paths, struct sto
 	ig->x.cfg = cfg;
 	ig->x.scopes = ig->scopes;
 	ig->x.paths = paths;
-	snprintf(ig->lock_dir, sizeof(ig->lock_dir), "%s/locks/%s", paths->run, ig->service);
 	pthread_mutex_init(&ig->id_mu, NULL);
 	if ((r = read_settings(ig, e)) < 0) {
 		integration_free(ig);
 		return r;
 	}
-	if ((r = fs_mkdir_p(ig->lock_dir, 0700)) < 0) {
-		err_set(e, r, "cannot create '%s': %s", ig->lock_dir, strerror(-r));
+	if ((r = vlock_prepare(paths->run, ig->service, e)) < 0) {
 		integration_free(ig);
 		return r;
 	}
@@ -258,13 +255,6 @@ static struct ls_ctx ctx_of(const struct integration *ig)
 static int lock_volume(struct integration *ig, const char *name, struct err *e)
 {
 	return vlock_acquire(ig->paths->run, ig->service, name, e);
-}
-
-static void unlock_volume_named(struct integration *ig, const char *name, int fd)
-{
-	(void)ig;
-	(void)name;
-	vlock_release(fd);
 }
 
 static int find_volume(struct integration *ig, const char *name, struct volume *v, struct err *e)
@@ -469,7 +459,7 @@ int integ_create(struct integration *ig, const char *name, const json_t *opts, s
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = create_locked(ig, name, opts, &created, e);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 	return r;
 }
 
@@ -623,26 +613,17 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		       ig->nosuid && ig->nodev ? "nosuid,nodev" : ig->nosuid ? "nosuid" :
 		       ig->nodev ? "nodev" : NULL, e); /* known: no second probe */
 	if (r == -EUCLEAN) { /* damage the check did not see (a "clean" one) */
+		char cmd[PATH_MAX + 32];
 		bool is_file;
 		const char *fix = repair_target(v, dev, &is_file);
+		osfs_repair_command(have, dev, is_file ? fix : NULL, cmd, sizeof(cmd));
 		err_set(e, -EUCLEAN, "volume '%s': the kernel refuses its %s filesystem as "
 			"damaged (Structure needs cleaning); not mounting it. Repair it by "
-			"hand: %s%s %s", v->name, have, strcmp(have, "xfs") == 0 ? "xfs_repair" :
-			"e2fsck -f", strcmp(have, "xfs") == 0 && is_file ? " -f" : "", fix);
+			"hand: %s", v->name, have, cmd);
 	}
 	return r;
 }
 
-/* mkdir <target><rootPath> with linux.volume.filemode */
-/*
- * <rootPath> inside the volume, whose contents are untrusted (any host or
- * task that had the volume wrote them): made and opened component by
- * component beneath the volume's root, never through a symlink, never onto
- * another filesystem (os/safepath), its mode set through that descriptor,
- * and then bound onto itself from that descriptor. The path handed out is
- * that bind mount: replacing the directory after this check fails (EBUSY)
- * instead of redirecting the runtime to what the replacement points at.
- */
 /*
  * Does rel (beneath rootfd) name the bind mount mnt, for good? A rename that
  * checked the directory just before it became a mount point may still be
@@ -676,6 +657,16 @@ static bool root_names_mount(int rootfd, const char *rel, int mnt, int dirfd)
 	return safe_path_is_mount(rootfd, rel, mnt, dirfd);
 }
 
+/*
+ * <rootPath> inside the volume, whose contents are untrusted (any host or
+ * task that had the volume wrote them): made and opened component by
+ * component beneath the volume's root, never through a symlink, never onto
+ * another filesystem (os/safepath), its mode set through that descriptor
+ * (linux.volume.filemode), and then bound onto itself from that descriptor.
+ * The path handed out is that bind mount: replacing the directory after
+ * this check fails (EBUSY) instead of redirecting the runtime to what the
+ * replacement points at.
+ */
 static int make_root(struct integration *ig, const char *name, const char *target,
 		     struct err *e)
 {
@@ -720,9 +711,8 @@ static int make_root(struct integration *ig, const char *name, const char *targe
 static int unmount_with_root(struct integration *ig, const char *mp, struct err *e)
 {
 	char inner[PATH_MAX + 600];
-	int r;
-
 	bool had_inner = false;
+	int r;
 
 	if (ig->root_path[0]) {
 		snprintf(inner, sizeof(inner), "%s%s", mp, ig->root_path);
@@ -838,7 +828,7 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = mount_locked(ig, name, caller, o, path, e);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 	return r;
 }
 
@@ -961,7 +951,7 @@ int integ_unmount(struct integration *ig, const char *name, const char *caller, 
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = unmount_locked(ig, name, caller, e);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 	return r;
 }
 
@@ -1031,7 +1021,7 @@ int integ_detach(struct integration *ig, const char *name, bool force, struct vo
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = detach_locked(ig, name, force, out, e);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 	return r;
 }
 
@@ -1161,7 +1151,7 @@ int integ_remove(struct integration *ig, const char *name, struct err *e)
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
 	r = remove_locked(ig, name, e);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 	return r;
 }
 
@@ -1237,7 +1227,7 @@ static bool reclaim_or_release(struct integration *ig, struct volume *v, const c
 	}
 	if (n >= 0)
 		mount_points_free(mps);
-	unlock_volume_named(ig, v->name, fd);
+	vlock_release(fd);
 	return released;
 }
 
@@ -1272,7 +1262,7 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 		log_warn("fence: cannot release %s: %s", dev, e.msg);
 	if (v.name)
 		store_use_clear(ig->store, ig->service, v.name, &e);
-	unlock_volume_named(ig, v.name, fd);
+	vlock_release(fd);
 	volume_release(&v);
 	return true;
 }
@@ -1315,7 +1305,7 @@ static bool settle(struct integration *ig, struct volume *v)
 		 "finishing its unmount", v->name);
 	if (really_unmount(ig, v, false, &e) < 0)
 		log_warn("integration: cannot settle %s: %s", v->name, e.msg);
-	unlock_volume_named(ig, v->name, fd);
+	vlock_release(fd);
 	return true;
 }
 
@@ -1336,7 +1326,7 @@ static bool forget_stale_uses(struct integration *ig, const struct volume *v)
 	log_warn("integration: volume %s has %lld use(s) but is not mounted here (the host "
 		 "restarted?): forgetting them", v->name, (long long)uses);
 	store_use_clear(ig->store, ig->service, v->name, &e);
-	unlock_volume_named(ig, v->name, fd);
+	vlock_release(fd);
 	return true;
 }
 
@@ -1395,7 +1385,7 @@ static void settle_use(struct integration *ig, const char *name, const char *cal
 			log_warn("integration: %s", e.msg);
 	}
 	volume_release(&v);
-	unlock_volume_named(ig, name, fd);
+	vlock_release(fd);
 }
 
 void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,

@@ -196,9 +196,9 @@ static bool ext4_marked_clean(const char *dev)
 int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,
 	       struct err *e)
 {
-	const char *fix = repair_file && *repair_file ? repair_file : dev;
 	bool ext4 = fstype && strcmp(fstype, "ext4") == 0;
 	const char *argv[4] = { ext4 ? "e2fsck" : "xfs_repair", ext4 ? "-p" : "-n", dev, NULL };
+	char cmd[PATH_MAX + 32];
 	int code, r;
 
 	if ((r = tool_args_check("check", dev, fstype, e)) < 0)
@@ -216,13 +216,25 @@ int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char 
 		err_clear(e);
 		return 0;
 	}
+	osfs_repair_command(fstype, dev, repair_file, cmd, sizeof(cmd));
 	if (ext4)
 		return err_set(e, -EUCLEAN, "the ext4 filesystem on '%s' has errors that e2fsck -p "
 			       "cannot repair unattended (e2fsck exit status %d); not mounting it "
-			       "read-write. Repair it by hand: e2fsck -f %s", dev, code, fix);
+			       "read-write. Repair it by hand: %s", dev, code, cmd);
 	return err_set(e, -EUCLEAN, "the xfs filesystem on '%s' is damaged (xfs_repair -n exit "
-		       "status %d); not mounting it read-write. Repair it by hand: xfs_repair%s %s",
-		       dev, code, fix != dev ? " -f" : "", fix);
+		       "status %d); not mounting it read-write. Repair it by hand: %s", dev, code,
+		       cmd);
+}
+
+void osfs_repair_command(const char *fstype, const char *dev, const char *repair_file,
+			 char *buf, size_t sz)
+{
+	bool file = repair_file && *repair_file;
+
+	if (fstype && strcmp(fstype, "xfs") == 0)
+		snprintf(buf, sz, "xfs_repair%s %s", file ? " -f" : "", file ? repair_file : dev);
+	else
+		snprintf(buf, sz, "e2fsck -f %s", file ? repair_file : dev);
 }
 
 int osfs_format(const char *dev, const char *fstype, const char *label, long timeout_ms,

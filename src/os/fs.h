@@ -47,6 +47,12 @@ int osfs_has_data(const char *dev, bool *has, struct err *e);
 int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,
 	       struct err *e);
 
+/* The command a person runs to repair the fstype filesystem on dev by hand
+ * ("e2fsck -f DEV", "xfs_repair DEV"), naming repair_file instead when
+ * given (an image file: xfs_repair then needs -f). Written into buf. */
+void osfs_repair_command(const char *fstype, const char *dev, const char *repair_file,
+			 char *buf, size_t sz);
+
 /* mount(2) of a block device; fstype NULL (or "") = probe, -EINVAL when the
  * device holds no filesystem. options is a comma list: generic per-mount
  * options (ro rw nosuid nodev noexec noatime relatime sync lazytime ...)
