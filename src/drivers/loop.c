@@ -258,40 +258,80 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
  * committed durably, image names are synced around them), only from
  * hands-on changes to the directory or the database.
  */
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_volume_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct volume *const *)a)->id, (*(const struct volume *const *)b)->id);
+}
+
+/* The ids of the images "<id>.img" in dir, sorted, malloc'd (free each and
+ * the array); NULL (and *n 0) when there are none or memory ran out. */
+static char **image_ids(const char *dir, size_t *n)
+{
+	char **ids = NULL, **grown;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*n = 0;
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".img") != 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (!(grown = realloc(ids, cap * sizeof(*ids))))
+				break;
+			ids = grown;
+		}
+		if (!(ids[*n] = strndup(de->d_name, len - 4)))
+			break;
+		(*n)++;
+	}
+	if (d)
+		closedir(d);
+	if (ids)
+		qsort(ids, *n, sizeof(*ids), cmp_id);
+	return ids;
+}
+
 static void check_records_and_images(struct service *svc)
 {
 	struct loop_priv *p = svc->priv;
 	struct volume_list l = { 0 };
-	char img[PATH_MAX + 64];
-	struct dirent *de;
-	DIR *d = opendir(p->dir);
+	const struct volume **recs = NULL;
+	size_t ni = 0, i = 0, j = 0;
+	char **imgs = image_ids(p->dir, &ni);
 
-	while (d && (de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		size_t len = strlen(n);
-		char id[300];
-		struct volume v;
-
-		if (n[0] == '.' || len < 5 || strcmp(n + len - 4, ".img") != 0)
-			continue;
-		snprintf(id, sizeof(id), "%.*s", (int)(len - 4), n);
-		if (store_volume_get(svc->store, svc->name, id, &v, NULL) == 0) {
-			volume_release(&v);
-			continue;
-		}
-		log_warn("loop: image '%s/%s' has no volume record: kept, not served (move it "
-			 "away once you know what it holds)", p->dir, n);
+	/* one listing and one directory read, compared sorted: no query or
+	 * stat per volume at every start */
+	if (store_volume_list(svc->store, svc->name, &l, NULL) < 0 ||
+	    (l.n && !(recs = malloc(l.n * sizeof(*recs)))))
+		goto out;
+	for (size_t k = 0; k < l.n; k++)
+		recs[k] = &l.v[k];
+	if (recs)
+		qsort(recs, l.n, sizeof(*recs), cmp_volume_id);
+	while (i < ni || j < l.n) {
+		int c = i == ni ? 1 : j == l.n ? -1 : strcmp(imgs[i], recs[j]->id);
+		if (c < 0)
+			log_warn("loop: image '%s/%s.img' has no volume record: kept, not served "
+				 "(move it away once you know what it holds)", p->dir, imgs[i]);
+		else if (c > 0)
+			log_error("loop: volume %s (%s) has no image '%s/%s.img': it cannot be "
+				  "attached", recs[j]->id, recs[j]->name, p->dir, recs[j]->id);
+		i += c <= 0;
+		j += c >= 0;
 	}
-	if (d)
-		closedir(d);
-	if (store_volume_list(svc->store, svc->name, &l, NULL) < 0)
-		return;
-	for (size_t i = 0; i < l.n; i++) {
-		if (image_path(p->dir, l.v[i].id, img, sizeof(img), NULL) == 0 &&
-		    access(img, F_OK) < 0)
-			log_error("loop: volume %s (%s) has no image '%s': it cannot be attached",
-				  l.v[i].id, l.v[i].name, img);
-	}
+out:
+	for (size_t k = 0; k < ni; k++)
+		free(imgs[k]);
+	free(imgs);
+	free(recs);
 	volume_list_release(&l);
 }
 
