@@ -88,39 +88,35 @@ static bool has_local_devices(const char *driver, const struct exec_ctx *x)
 static void stable_id(const char *driver, const struct exec_ctx *x, const char *configured,
 		      const char *host, char *out, size_t sz)
 {
-	char path[PATH_MAX + 64], *kept = NULL;
+	char path[PATH_MAX + 64], line[310], *kept = NULL;
 	const char *want = configured ? configured : host;
+	bool keep = false;
 
 	snprintf(out, sz, "%s", want);
 	if (!x->paths || !x->paths->lib[0])
 		return;
 	snprintf(path, sizeof(path), "%s/instance-id.%s", x->paths->lib, driver);
-	if (fs_read_file(path, 1024, &kept, NULL) == 0) {
+	if (fs_read_file(path, 1024, &kept, NULL) == 0)
 		kept[strcspn(kept, "\n")] = '\0';
-		if (kept[0] && strcmp(kept, want) != 0) {
-			if (!configured || has_local_devices(driver, x)) {
-				if (configured)
-					log_error("%s.instanceID is now '%s', but volumes are "
-						  "attached here as '%s': keeping '%s' until they are "
-						  "unmounted", driver, configured, kept, kept);
-				snprintf(out, sz, "%s", kept);
-				free(kept);
-				return;
-			}
+	if (kept && kept[0]) {
+		/* the same, a hostname that changed, or volumes still here */
+		keep = strcmp(kept, want) == 0 || !configured || has_local_devices(driver, x);
+		if (keep && configured && strcmp(kept, want) != 0)
+			log_error("%s.instanceID is now '%s', but volumes are attached here as "
+				  "'%s': keeping '%s' until they are unmounted", driver, configured,
+				  kept, kept);
+		else if (!keep)
 			log_warn("%s: instance ID changes from '%s' to '%s' (configured)", driver,
 				 kept, configured);
-		} else if (kept[0]) {
-			free(kept);
-			return;
-		}
 	}
-	free(kept);
-	{
-		char line[310];
+	if (keep) {
+		snprintf(out, sz, "%s", kept);
+	} else {
 		snprintf(line, sizeof(line), "%.300s\n", out);
 		if (fs_write_atomic(path, line, strlen(line), 0600) < 0)
 			log_warn("%s: cannot keep the instance ID in '%s'", driver, path);
 	}
+	free(kept);
 }
 
 int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
