@@ -345,6 +345,18 @@ static int run(struct engine *en, struct cli_args *a)
 	return 2;
 }
 
+const int cli_term_signals[4] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+
+void cli_term_signals_mask(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(cli_term_signals) / sizeof(cli_term_signals[0]); i++)
+		sigaddset(&set, cli_term_signals[i]);
+	sigprocmask(how, &set, NULL);
+}
+
 /* Does argv ask for `dvdi run` (the words in order, flags between)? */
 static bool asks_for_dvdi_run(int argc, char **argv)
 {

@@ -55,6 +55,12 @@ int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a);
  * cmd_run in dvdi.c); cli_main calls this before parsing when argv asks
  * for `dvdi run`. */
 void cli_dvdi_guard_signals(void);
+
+/* The termination signals (TERM, INT, HUP, QUIT) that never cut a mount
+ * or an unmount in half: blocked (SIG_BLOCK) across one, delivered after
+ * (SIG_UNBLOCK). cli_term_signals lists them, for handlers. */
+extern const int cli_term_signals[4];
+void cli_term_signals_mask(int how);
 /* token new|decode (cli/token.c); a->args are the words after sub */
 int cli_token(struct engine *en, const char *sub, struct cli_args *a);
 

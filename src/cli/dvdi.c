@@ -200,8 +200,6 @@ static int cmd_recover(struct engine *en, struct cli_args *a)
  */
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending_sig;
-static const int run_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
-#define N_RUN_SIGNALS (sizeof(run_signals) / sizeof(run_signals[0]))
 
 static void note_signal(int sig)
 {
@@ -219,23 +217,13 @@ static void run_signals_set(void (*handler)(int))
 	struct sigaction sa = { .sa_handler = handler };
 
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < N_RUN_SIGNALS; i++)
-		sigaction(run_signals[i], &sa, NULL);
+	for (size_t i = 0; i < sizeof(cli_term_signals) / sizeof(cli_term_signals[0]); i++)
+		sigaction(cli_term_signals[i], &sa, NULL);
 }
 
 void cli_dvdi_guard_signals(void)
 {
 	run_signals_set(note_signal);
-}
-
-static void run_signals_mask(int how)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < N_RUN_SIGNALS; i++)
-		sigaddset(&set, run_signals[i]);
-	sigprocmask(how, &set, NULL);
 }
 
 /* In the child: a mount namespace of its own, so the container-path binds
@@ -327,20 +315,19 @@ static int cmd_run(struct engine *en, struct cli_args *a)
 		argv[i] = (char *)a->args[a->dashdash - 2 + i];
 	fflush(NULL);
 	/* blocked across fork: a signal in between is forwarded, not lost */
-	run_signals_mask(SIG_BLOCK);
-	pid = pending_sig ? 0 : fork();
-	if (pid == 0 && !pending_sig)
+	cli_term_signals_mask(SIG_BLOCK);
+	pid = pending_sig ? -1 : fork();
+	if (pid == 0)
 		child_exec(m, n, argv);
-	if (pending_sig) { /* came during the mounts: the command never starts */
+	if (pid > 0)
+		child_pid = pid;
+	cli_term_signals_mask(SIG_UNBLOCK);
+	if (pending_sig && pid < 0) { /* came during the mounts: the command never starts */
 		rc = 128 + pending_sig;
-		run_signals_mask(SIG_UNBLOCK);
 	} else if (pid < 0) {
 		rc = 1;
-		run_signals_mask(SIG_UNBLOCK);
 		fprintf(stderr, "rexray: dvdi run: fork: %s\n", strerror(errno));
 	} else {
-		child_pid = pid;
-		run_signals_mask(SIG_UNBLOCK);
 		rc = wait_child(pid);
 		child_pid = 0;
 	}

@@ -11,24 +11,6 @@
 #include "integration/integration.h"
 #include "util/names.h"
 
-/*
- * A mount, an unmount or a detach is never cut in half by Ctrl-C or a
- * SIGTERM: the termination signals wait (blocked) until it is done, then
- * take their default action. What was done is then whole: mounted and
- * counted, or unmounted.
- */
-static void hold_signals(int how)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(how, &set, NULL);
-}
-
 static struct storage_client *cl(struct engine *en)
 {
 	return en->client;
@@ -240,8 +222,10 @@ static int op_unmount(struct integration *ig, const char *name, const struct int
 	return r;
 }
 
-/* mount / unmount: each volume by name, with the termination signals held
- * across each one (mount creates implicitly when create.implicit). */
+/* mount / unmount: each volume by name (mount creates implicitly when
+ * create.implicit). A mount or an unmount is never cut in half by Ctrl-C
+ * or a SIGTERM: the termination signals wait until it is whole (mounted and
+ * counted, or unmounted), then take their default action. */
 static int for_each_name(struct engine *en, struct cli_args *a, const char *what, name_op op,
 			 const struct integ_mount_opts *o)
 {
@@ -258,9 +242,9 @@ static int for_each_name(struct engine *en, struct cli_args *a, const char *what
 	}
 	for (int i = 0; i < a->n_args; i++) {
 		int r;
-		hold_signals(SIG_BLOCK);
+		cli_term_signals_mask(SIG_BLOCK);
 		r = op(ig, a->args[i], o, &e);
-		hold_signals(SIG_UNBLOCK);
+		cli_term_signals_mask(SIG_UNBLOCK);
 		if (r < 0) {
 			cli_error(what, &e);
 			return 1;
@@ -380,10 +364,10 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 			 * detached under its users (integ_detach) */
 			struct integration *ig;
 			r = engine_integration(en, &ig, &e);
-			hold_signals(SIG_BLOCK);
+			cli_term_signals_mask(SIG_BLOCK);
 			if (r == 0)
 				r = integ_detach(ig, sel.v[i].name, a->force, &v, &e);
-			hold_signals(SIG_UNBLOCK);
+			cli_term_signals_mask(SIG_UNBLOCK);
 		}
 		if (r < 0) {
 			cli_error(what, &e);
