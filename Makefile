@@ -3,7 +3,7 @@
 
 CC      ?= cc
 PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls
-# libcurl: its header only. Nothing links it; client/curldl.c loads it
+# libcurl: its header only. Nothing links it; net/curldl.c loads it
 # (dlopen) for the tcp:// and TLS hosts that need it, so that the ~30
 # libraries behind it stay out of every rexray and dvdcli start-up. dlopen
 # is in glibc >= 2.34's libc, so no -ldl.
@@ -53,7 +53,7 @@ build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 # dvdcli needs a fraction of the engine: linking from an archive with
 # --as-needed keeps SQLite, libfyaml, libmicrohttpd and friends out of it,
 # and their relocations out of its start-up (it runs once per mount).
-# (libcurl is linked by neither binary: src/client/curldl.h.)
+# (libcurl is linked by neither binary: src/net/curldl.h.)
 build/librexray.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^

@@ -129,7 +129,7 @@ def _b4_split(b3):
 
 DVDCLI_NEXT = (
     "Done since the first run: dvdcli speaks HTTP/1.1 itself over unix sockets "
-    "(src/client/unixhttp.c; libcurl is dlopen'ed only for tcp/https plugins, so `ldd "
+    "(src/net/unixhttp.c; libcurl is dlopen'ed only for tcp/https plugins, so `ldd "
     "dvdcli` lists 4 libraries instead of 34 and `dvdcli get` runs 0.3M instructions "
     "instead of 15.5M), the mount no longer probes the device twice, and the loop "
     "markers (run-state) are no longer `fsync`ed. What is left is the kernel's work "

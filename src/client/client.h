@@ -3,7 +3,7 @@
  * cli/ call storage operations through it without knowing whether the
  * libStorage server runs in this process (client/local.c, a direct call
  * into server/service.h) or elsewhere (client/rest.c: HTTP on a unix
- * socket with client/unixhttp.c, TCP and TLS with libcurl, loaded on
+ * socket with net/unixhttp.c, TCP and TLS with libcurl, loaded on
  * demand).
  *
  * Every operation returns 0 or a negative errno and fills e; the codes

@@ -1,7 +1,6 @@
 #include "client/http_tls.h"
 
 #include <ctype.h>
-#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,26 +29,6 @@ static int fp_normalise(const char *in, char *out)
 	}
 	out[n] = '\0';
 	return n == FP_HEX_LEN ? 0 : -EINVAL;
-}
-
-int cert_fingerprint(const char *pem, size_t len, char *hex, char *shown)
-{
-	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)len }, der = { NULL, 0 };
-	unsigned char d[32];
-	int r;
-
-	r = gnutls_pem_base64_decode2("CERTIFICATE", &in, &der);
-	if (r < 0)
-		return -EINVAL;
-	r = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, d);
-	gnutls_free(der.data);
-	if (r < 0)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(d); i++) {
-		snprintf(hex + 2 * i, 3, "%02X", d[i]);
-		snprintf(shown + 3 * i, 4, i + 1 < sizeof(d) ? "%02X:" : "%02X", d[i]);
-	}
-	return 0;
 }
 
 /* ---- known_hosts ---- */

@@ -1,9 +1,8 @@
 /*
  * http_tls: the TLS half of client/rest.c. It reads the client's TLS and
- * token settings (http_client_opts_from_cfg, declared in client.h),
- * finds what known_hosts files say about a host, and computes the
- * SHA-256 fingerprint of a server certificate as libcurl hands it over
- * (CURLINFO_CERTINFO gives PEM; GnuTLS decodes and hashes it).
+ * token settings (http_client_opts_from_cfg, declared in client.h) and
+ * finds what known_hosts files say about a host; net/httpc.c computes the
+ * server certificate's fingerprint and asks kh_list_has about it.
  *
  * known_hosts lines are SSH-like: "HOST[,HOST...] sha256 AA:BB:...", '#'
  * starts a comment. HOST is a name or address, optionally with the port
@@ -16,10 +15,10 @@
 #include <stddef.h>
 
 #include "client/client.h"
+#include "net/httpc.h"
 
 #define KH_FILE_MAX (1024 * 1024)
-#define FP_HEX_LEN  64 /* SHA-256 as hex without colons */
-#define FP_SHOW_LEN 95 /* as "AA:BB:..." */
+#define FP_HEX_LEN  HTTPC_FP_HEX_LEN
 
 /* The fingerprints known for one host (normalised: upper-case hex). */
 struct kh_list {
@@ -38,9 +37,5 @@ int kh_lookup(const struct http_client_opts *o, const char *host, unsigned port,
 	      struct kh_list *out, struct err *e);
 void kh_list_release(struct kh_list *l);
 bool kh_list_has(const struct kh_list *l, const char *fp_hex);
-
-/* SHA-256 of the DER inside a PEM certificate: hex (FP_HEX_LEN + 1
- * bytes) and shown with colons (FP_SHOW_LEN + 1). 0 or -EINVAL. */
-int cert_fingerprint(const char *pem, size_t len, char *hex, char *shown);
 
 #endif

@@ -23,10 +23,7 @@
  */
 #include "client/client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +32,10 @@
 
 #include "api/codec.h"
 #include "api/headers.h"
-#include "client/curldl.h"
 #include "client/http_tls.h"
-#include "client/unixhttp.h"
+#include "net/httpc.h"
 #include "net/addr.h"
 #include "util/buf.h"
-#include "util/sink.h"
 #include "util/urlesc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
@@ -48,41 +43,19 @@
 #define HTTP_UNIX_HOST		"libstorage-server"
 #define HTTP_CURL_PURPOSE	"libstorage hosts on tcp:// or with TLS"
 
-#define HTTP_POOL_MAX 8
-
-/* A connection is used by one thread at a time; a client is shared by the
- * threads of the Docker plugin in agent mode, so each request takes a
- * connection from a small pool (keeping keep-alive connections) and
- * returns it. */
+/* One client per host; the threads of the Docker plugin in agent mode
+ * share it (httpc keeps a connection per request in flight). */
 struct http_client {
-	pthread_mutex_t mu;
-	void *pool[HTTP_POOL_MAX]; /* idle: struct unixhttp * (native) or CURL * */
-	int n_pool;
-	bool native;		   /* plain HTTP on a unix socket: unixhttp, no libcurl */
-	const struct curldl *cu;   /* libcurl when !native, else NULL */
+	struct httpc *http;
 	char *host;	   /* as given, for messages */
-	char *base_url;	   /* "http://libstorage-server", "https://host:port", ... */
 	char *socket_path; /* unix socket, or NULL for TCP */
 	char *name;	   /* host name or address (no brackets), for TLS */
 	char *hostport;	   /* "name:port" as given ("[v6]:port") */
 	unsigned port;	   /* 0 for a unix socket */
 	long timeout_ms;
-	int tls_mode;		       /* resolved: never HTTP_TLS_AUTO */
-	char *ca_file, *cert_file, *key_file;
-	struct curl_slist *connect_to; /* serverName:port -> the real host, or NULL */
-	struct kh_list known;	       /* KNOWN_HOSTS: the host's fingerprints */
-	char *auth_header;	       /* the Authorization value, "Bearer ...", or NULL */
-};
-
-/* A reply body, growing up to HTTP_MAX_BODY. */
-struct http_reply {
-	struct sink body; /* first: the write callback gets &rep->body */
-	long status;
-	long os_errno; /* of a failed connect */
-	/* for the known-hosts check */
-	struct http_client *hc;
-	CURL *curl;
-	char tls_err[ERR_MSG_MAX];
+	int tls_mode;	       /* resolved: never HTTP_TLS_AUTO */
+	struct kh_list known;  /* KNOWN_HOSTS: the host's fingerprints */
+	char *auth_header;     /* the Authorization value, "Bearer ...", or NULL */
 };
 
 /* The request's header lines, "Name: value\r\n" each, in one string. */
@@ -240,369 +213,75 @@ static int build_headers(struct http_client *hc, struct hdr_lines *h, bool has_b
 	return ctx_headers(h, ctx, e);
 }
 
-/* ---- the connection pool ---- */
-
-static void *conn_new(struct http_client *hc)
-{
-	struct unixhttp *uh;
-
-	if (!hc->native)
-		return hc->cu->easy_init();
-	uh = malloc(sizeof(*uh));
-	/* the path, host and timeout were checked when the client was made */
-	if (uh && unixhttp_init(uh, hc->socket_path, HTTP_UNIX_HOST, hc->timeout_ms,
-				HTTP_MAX_BODY, NULL) < 0) {
-		free(uh);
-		uh = NULL;
-	}
-	return uh;
-}
-
-static void conn_free(struct http_client *hc, void *conn)
-{
-	if (!hc->native) {
-		hc->cu->easy_cleanup(conn);
-		return;
-	}
-	unixhttp_release(conn);
-	free(conn);
-}
-
-/* An idle connection, or a new one; NULL when out of memory. */
-static void *conn_take(struct http_client *hc)
-{
-	void *conn = NULL;
-
-	pthread_mutex_lock(&hc->mu);
-	if (hc->n_pool > 0)
-		conn = hc->pool[--hc->n_pool];
-	pthread_mutex_unlock(&hc->mu);
-	return conn ? conn : conn_new(hc);
-}
-
-/* Back to the pool, or closed when the pool is full. */
-static void conn_give(struct http_client *hc, void *conn)
-{
-	pthread_mutex_lock(&hc->mu);
-	if (hc->n_pool < HTTP_POOL_MAX) {
-		hc->pool[hc->n_pool++] = conn;
-		conn = NULL;
-	}
-	pthread_mutex_unlock(&hc->mu);
-	if (conn)
-		conn_free(hc, conn);
-}
-
-/* ---- TLS ---- */
-
-/* Why the check refused the server; long messages are cut, not wrong. */
-static int tls_refuse(struct http_reply *rep, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int tls_refuse(struct http_reply *rep, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rep->tls_err, sizeof(rep->tls_err), fmt, ap);
-	va_end(ap);
-	return CURL_PREREQFUNC_ABORT;
-}
-
-/* The server's certificate, as libcurl saw it in the handshake, must be
- * listed for the host. Runs before the request goes out. */
-static int on_prereq(void *cls, char *primary_ip, char *local_ip, int primary_port,
-		     int local_port)
-{
-	struct http_reply *rep = cls;
-	struct http_client *hc = rep->hc;
-	struct curl_certinfo *ci = NULL;
-	char hex[FP_HEX_LEN + 1], shown[FP_SHOW_LEN + 1];
-	const char *pem = NULL;
-
-	(void)primary_ip;
-	(void)local_ip;
-	(void)primary_port;
-	(void)local_port;
-	if (hc->cu->easy_getinfo(rep->curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
-	    ci->num_of_certs > 0) {
-		for (struct curl_slist *l = ci->certinfo[0]; l && !pem; l = l->next)
-			pem = strncmp(l->data, "Cert:", 5) == 0 ? l->data + 5 : NULL;
-	}
-	if (!pem || cert_fingerprint(pem, strlen(pem), hex, shown) < 0)
-		return tls_refuse(rep, "libstorage server at %s: no certificate to check "
-				  "against known hosts", hc->host);
-	if (kh_list_has(&hc->known, hex))
-		return CURL_PREREQFUNC_OK;
-	if (hc->known.n == 0)
-		return tls_refuse(rep, "libstorage server at %s is not a known host; if its "
-				  "certificate is the right one, add the line '%s sha256 %s' to "
-				  "a known_hosts file (looked in %s)", hc->host, hc->name, shown,
-				  hc->known.sources[0] ? hc->known.sources : "no file");
-	return tls_refuse(rep, "libstorage server at %s presented a certificate (sha256 %s) "
-			  "that does not match its known_hosts entry (%s): refusing to talk to it",
-			  hc->host, shown, hc->known.sources);
-}
-
-static CURLcode tls_options(struct http_client *hc, CURL *c, struct http_reply *rep)
-{
-	bool verify = hc->tls_mode == HTTP_TLS_VERIFY;
-	CURLcode rc = CURLE_OK;
-
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (rc == CURLE_OK)                                                                \
-			rc = hc->cu->easy_setopt(c, opt, val);                                     \
-	} while (0)
-	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	if (verify && hc->ca_file)
-		SET(CURLOPT_CAINFO, hc->ca_file);
-	if (hc->cert_file)
-		SET(CURLOPT_SSLCERT, hc->cert_file);
-	if (hc->key_file)
-		SET(CURLOPT_SSLKEY, hc->key_file);
-	if (hc->connect_to)
-		SET(CURLOPT_CONNECT_TO, hc->connect_to);
-	if (hc->tls_mode == HTTP_TLS_KNOWN_HOSTS) {
-		/* a reused connection carries no certificate to check: every
-		 * request makes (and checks) its own */
-		SET(CURLOPT_FRESH_CONNECT, 1L);
-		SET(CURLOPT_FORBID_REUSE, 1L);
-		SET(CURLOPT_CERTINFO, 1L);
-		SET(CURLOPT_PREREQFUNCTION, on_prereq);
-		SET(CURLOPT_PREREQDATA, rep);
-		rep->hc = hc;
-		rep->curl = c;
-	}
-#undef SET
-	return rc;
-}
-
-static CURLcode set_options(struct http_client *hc, CURL *c, const char *method, const char *url,
-			    const char *body, struct curl_slist *hdrs, struct http_reply *rep,
-			    char *errbuf)
-{
-	CURLcode rc = CURLE_OK;
-
-	/* reset keeps the connection cache, so keep-alive survives */
-	hc->cu->easy_reset(c);
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (rc == CURLE_OK)                                                                \
-			rc = hc->cu->easy_setopt(c, opt, val);                                     \
-	} while (0)
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, hc->tls_mode == HTTP_TLS_OFF ? "http" : "https");
-	SET(CURLOPT_TIMEOUT_MS, hc->timeout_ms);
-	SET(CURLOPT_HTTPHEADER, hdrs);
-	SET(CURLOPT_WRITEFUNCTION, sink_write);
-	SET(CURLOPT_WRITEDATA, &rep->body);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
-	if (hc->socket_path)
-		SET(CURLOPT_UNIX_SOCKET_PATH, hc->socket_path);
-	if (body) {
-		SET(CURLOPT_POST, 1L);
-		SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-		SET(CURLOPT_POSTFIELDS, body);
-	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-		SET(CURLOPT_CUSTOMREQUEST, method);
-#undef SET
-	if (rc == CURLE_OK && hc->tls_mode != HTTP_TLS_OFF)
-		rc = tls_options(hc, c, rep);
-	return rc;
-}
+/* ---- one transport request ---- */
 
 /* What to look at when the TLS handshake, or its absence, failed. */
-static const char *tls_hint(const struct http_client *hc, CURLcode rc)
+static const char *tls_hint(const struct http_client *hc, enum httpc_fail fail)
 {
-	switch (rc) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
+	switch (fail) {
+	case HTTPC_CERT_UNTRUSTED:
 		return " (the server's certificate is not trusted: set "
 		       "libstorage.client.tls.trustedCertsFile to its CA, list it in "
 		       "known_hosts, or use libstorage.client.tls: insecure)";
-	case CURLE_SSL_CERTPROBLEM:
+	case HTTPC_CERT_LOCAL:
 		return " (check libstorage.client.tls.certFile and keyFile)";
-	case CURLE_SSL_CONNECT_ERROR:
+	case HTTPC_TLS_HANDSHAKE:
 		return hc->tls_mode == HTTP_TLS_OFF ? "" : " (is the server using TLS? "
 		       "libstorage.client.tls: false talks plain HTTP)";
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
+	case HTTPC_NO_REPLY:
 		return hc->tls_mode != HTTP_TLS_OFF ? "" : " (if the server uses TLS, set "
 		       "libstorage.client.tls)";
+	case HTTPC_PROTO:
+		/* a TLS server answers plain HTTP with an alert */
+		return " (if the server uses TLS on its socket, set libstorage.tls.sockittome)";
 	default:
 		return "";
 	}
 }
 
-static int transport_error(struct http_client *hc, CURLcode rc, const struct http_reply *rep,
-			   const char *errbuf, struct err *e)
+/* The known-hosts check refused the server: say what to do about it. */
+static int unknown_host(const struct http_client *hc, const struct httpc_reply *rep,
+			struct err *e)
 {
-	const char *why = errbuf[0] ? errbuf : hc->cu->easy_strerror(rc);
-	int code;
+	if (!rep->cert_fp[0])
+		return err_set(e, -EACCES, "libstorage server at %s: no certificate to check "
+			       "against known hosts", hc->host);
+	if (hc->known.n == 0)
+		return err_set(e, -EACCES, "libstorage server at %s is not a known host; if its "
+			       "certificate is the right one, add the line '%s sha256 %s' to "
+			       "a known_hosts file (looked in %s)", hc->host, hc->name,
+			       rep->cert_fp, hc->known.sources[0] ? hc->known.sources : "no file");
+	return err_set(e, -EACCES, "libstorage server at %s presented a certificate (sha256 %s) "
+		       "that does not match its known_hosts entry (%s): refusing to talk to it",
+		       hc->host, rep->cert_fp, hc->known.sources);
+}
 
-	/* curl names the fake host and port 80 for a unix socket: the OS
-	 * error ("No such file or directory") says more */
-	if (hc->socket_path && rc == CURLE_COULDNT_CONNECT && rep->os_errno > 0)
-		why = strerror((int)rep->os_errno);
-	if (rep->body.oom)
+/* A transport failure in the client's words and errno values. */
+static int transport_error(const struct http_client *hc, const struct httpc_reply *rep,
+			   const struct err *te, struct err *e)
+{
+	switch (rep->fail) {
+	case HTTPC_NOMEM:
 		return err_set(e, -ENOMEM, "out of memory");
-	if (rc == CURLE_ABORTED_BY_CALLBACK && rep->tls_err[0])
-		return err_set(e, -EACCES, "%s", rep->tls_err);
-	if (rep->body.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+	case HTTPC_CERT_UNKNOWN:
+		return unknown_host(hc, rep, e);
+	case HTTPC_TOO_BIG:
 		return err_set(e, -E2BIG,
 			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
 			       HTTP_MAX_BODY >> 20);
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		code = -ECONNREFUSED;
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		code = -ETIMEDOUT;
-		break;
-	case CURLE_OUT_OF_MEMORY:
-		code = -ENOMEM;
-		break;
-	default:
-		code = -EIO;
-		break;
-	}
-	return err_set(e, code, "cannot reach libstorage server at %s: %s%s", hc->host, why,
-		       tls_hint(hc, rc));
-}
-
-/* libcurl's header list: the lines of h, and no "Expect: 100-continue"
- * round trip before a large body. Returns 0 or -ENOMEM. */
-static int curl_headers(const struct curldl *cu, const struct hdr_lines *h,
-			struct curl_slist **out)
-{
-	struct curl_slist *l = cu->slist_append(NULL, "Expect:");
-	const char *p = h->b.data;
-
-	while (l && p && *p) {
-		const char *eol = strstr(p, "\r\n");
-		char *line = strndup(p, (size_t)(eol - p));
-		struct curl_slist *n = line ? cu->slist_append(l, line) : NULL;
-
-		free(line);
-		if (!n)
-			cu->slist_free_all(l);
-		l = n;
-		p = eol + 2;
-	}
-	*out = l;
-	return l ? 0 : -ENOMEM;
-}
-
-/* One request through libcurl (TCP, or TLS on a socket). */
-static int perform_curl(struct http_client *hc, const char *method, const char *path,
-			const char *body, const struct hdr_lines *h, struct http_reply *rep,
-			struct err *e)
-{
-	const struct curldl *cu = hc->cu;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs;
-	char *url = NULL;
-	CURL *c;
-	CURLcode rc;
-
-	if (curl_headers(cu, h, &hdrs) < 0)
-		return err_set(e, -ENOMEM, "out of memory");
-	if (asprintf(&url, "%s%s", hc->base_url, path) < 0) {
-		cu->slist_free_all(hdrs);
-		return err_set(e, -ENOMEM, "out of memory");
-	}
-	c = conn_take(hc);
-	if (!c) {
-		cu->slist_free_all(hdrs);
-		free(url);
-		return err_set(e, -ENOMEM, "cannot create a libcurl handle");
-	}
-	rc = set_options(hc, c, method, url, body, hdrs, rep, errbuf);
-	if (rc == CURLE_OK)
-		rc = cu->easy_perform(c);
-	if (rc == CURLE_OK)
-		rc = cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
-	else
-		cu->easy_getinfo(c, CURLINFO_OS_ERRNO, &rep->os_errno);
-	/* the handle must not keep pointers to what is freed below (headers,
-	 * body, errbuf, rep); reset keeps the open connection */
-	cu->easy_reset(c);
-	conn_give(hc, c);
-	cu->slist_free_all(hdrs);
-	free(url);
-	if (rc != CURLE_OK)
-		return transport_error(hc, rc, rep, errbuf, e);
-	return 0;
-}
-
-/* unixhttp's failures in the words (and codes) of the libcurl transport. */
-static int unix_error(const struct http_client *hc, int r, const struct unixhttp_reply *ur,
-		      const struct err *ue, struct err *e)
-{
-	const char *hint = "";
-
-	/* like curl's message, the OS error: "No such file or directory" */
-	if (ur->connect_failed)
+	case HTTPC_CONNECT:
 		return err_set(e, -ECONNREFUSED, "cannot reach libstorage server at %s: %s",
-			       hc->host, strerror(-r));
-	switch (r) {
-	case -EFBIG:
-		return err_set(e, -E2BIG,
-			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
-			       HTTP_MAX_BODY >> 20);
-	case -ENOMEM:
-		return err_set(e, -ENOMEM, "out of memory");
-	case -ETIMEDOUT:
+			       hc->host, te->msg);
+	case HTTPC_TIMEOUT:
 		return err_set(e, -ETIMEDOUT, "cannot reach libstorage server at %s: %s", hc->host,
-			       ue->msg);
-	case -EINVAL: /* refused before anything was sent */
+			       te->msg);
+	case HTTPC_REFUSED:
 		return err_set(e, -EINVAL, "cannot send a request to libstorage server at %s: %s",
-			       hc->host, ue->msg);
-	case -EPROTO:
-		/* a TLS server answers plain HTTP with an alert */
-		hint = " (if the server uses TLS on its socket, set libstorage.tls.sockittome)";
-		break;
+			       hc->host, te->msg);
+	default:
+		return err_set(e, -EIO, "cannot reach libstorage server at %s: %s%s", hc->host,
+			       te->msg, tls_hint(hc, rep->fail));
 	}
-	return err_set(e, -EIO, "cannot reach libstorage server at %s: %s%s", hc->host, ue->msg,
-		       hint);
-}
-
-/* One request through unixhttp (plain HTTP on a unix socket). */
-static int perform_unix(struct http_client *hc, const char *method, const char *path,
-			const char *body, const struct hdr_lines *h, struct http_reply *rep,
-			struct err *e)
-{
-	const struct unixhttp_req rq = {
-		.method = method,
-		.target = path,
-		.headers = h->b.data,
-		.body = body,
-		.len = body ? strlen(body) : 0,
-	};
-	struct unixhttp_reply ur;
-	struct err ue = ERR_INIT;
-	struct unixhttp *uh = conn_take(hc);
-	int r;
-
-	if (!uh)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = unixhttp_request(uh, &rq, &ur, &ue);
-	/* after a failure too: the next request makes a new connection */
-	conn_give(hc, uh);
-	if (r < 0)
-		return unix_error(hc, r, &ur, &ue, e);
-	rep->status = ur.status;
-	/* the body moves into the reply's sink, which frees it */
-	rep->body.buf.data = ur.body;
-	rep->body.buf.len = ur.len;
-	rep->body.buf.cap = ur.body ? ur.len + 1 : 0;
-	return 0;
 }
 
 /*
@@ -611,24 +290,32 @@ static int perform_unix(struct http_client *hc, const char *method, const char *
  * error.
  */
 static int http_perform(struct http_client *hc, const char *method, const char *path,
-			const char *body, const struct ls_ctx *ctx, struct http_reply *rep,
+			const char *body, const struct ls_ctx *ctx, struct httpc_reply *rep,
 			struct err *e)
 {
 	struct hdr_lines h = { 0 };
+	struct err te = ERR_INIT;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	rep->body.buf.max = HTTP_MAX_BODY;
 	r = build_headers(hc, &h, body != NULL, ctx, e);
-	if (r == 0 && hc->native)
-		r = perform_unix(hc, method, path, body, &h, rep, e);
-	else if (r == 0)
-		r = perform_curl(hc, method, path, body, &h, rep, e);
+	if (r == 0) {
+		const struct httpc_req req = {
+			.method = method,
+			.target = path,
+			.headers = h.b.data,
+			.body = body,
+			.len = body ? strlen(body) : 0,
+		};
+		r = httpc_request(hc->http, &req, rep, &te);
+		if (r < 0)
+			r = transport_error(hc, rep, &te, e);
+	}
 	buf_release(&h.b);
 	return r;
 }
 
-static int status_errno(long status)
+static int status_errno(int status)
 {
 	switch (status) {
 	case 400:
@@ -652,22 +339,22 @@ static int status_errno(long status)
 
 /* Turn a non-2xx reply into an error carrying the server's message. */
 static int status_error(struct http_client *hc, const char *method, const char *path,
-			const struct http_reply *rep, struct err *e)
+			const struct httpc_reply *rep, struct err *e)
 {
 	int code = status_errno(rep->status);
 	char msg[ERR_MSG_MAX];
 
 	if (rep->status < 400)
-		return err_set(e, -EIO, "%s %s: unexpected HTTP status %ld from %s", method, path,
+		return err_set(e, -EIO, "%s %s: unexpected HTTP status %d from %s", method, path,
 			       rep->status, hc->host);
 	if (rep->status == 408)
 		/* the body is the server's Task, not an error: say what it means */
 		return err_set(e, code,
 			       "the operation did not finish within the server's task "
 			       "timeout (it goes on running on the server)");
-	error_body_parse(rep->body.buf.data, rep->body.buf.len, msg, sizeof(msg), NULL);
+	error_body_parse(rep->body, rep->len, msg, sizeof(msg), NULL);
 	if (!msg[0])
-		return err_set(e, code, "%s %s: HTTP %ld from %s", method, path, rep->status,
+		return err_set(e, code, "%s %s: HTTP %d from %s", method, path, rep->status,
 			       hc->host);
 	return err_set(e, code, "%s", msg);
 }
@@ -679,7 +366,7 @@ static int status_error(struct http_client *hc, const char *method, const char *
 static int http_call(struct http_client *hc, const char *method, const char *path, const char *body,
 		     const struct ls_ctx *ctx, json_t **out, struct err *e)
 {
-	struct http_reply rep;
+	struct httpc_reply rep;
 	json_error_t jerr;
 	int r;
 
@@ -692,14 +379,14 @@ static int http_call(struct http_client *hc, const char *method, const char *pat
 		r = status_error(hc, method, path, &rep, e);
 		goto done;
 	}
-	if (!out || rep.body.buf.len == 0)
+	if (!out || rep.len == 0)
 		goto done;
-	*out = json_loadb(rep.body.buf.data, rep.body.buf.len, 0, &jerr);
+	*out = json_loadb(rep.body, rep.len, 0, &jerr);
 	if (!*out)
 		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", hc->host,
 			    jerr.text);
 done:
-	sink_release(&rep.body);
+	httpc_reply_release(&rep);
 	return r;
 }
 
@@ -962,19 +649,11 @@ static void http_client_free(struct http_client *hc)
 {
 	if (!hc)
 		return;
-	for (int i = 0; i < hc->n_pool; i++)
-		conn_free(hc, hc->pool[i]);
-	pthread_mutex_destroy(&hc->mu);
+	httpc_free(hc->http);
 	free(hc->host);
-	free(hc->base_url);
 	free(hc->socket_path);
 	free(hc->name);
 	free(hc->hostport);
-	free(hc->ca_file);
-	free(hc->cert_file);
-	free(hc->key_file);
-	if (hc->connect_to)
-		hc->cu->slist_free_all(hc->connect_to);
 	kh_list_release(&hc->known);
 	if (hc->auth_header) {
 		memset(hc->auth_header, 0, strlen(hc->auth_header));
@@ -1021,48 +700,61 @@ static int resolve_tls(struct http_client *hc, const struct http_client_opts *o,
 	return 0;
 }
 
-static int dup_opt(char **dst, const char *src)
+static bool host_known(void *arg, const char *fp_hex)
 {
-	*dst = src ? strdup(src) : NULL;
-	return src && !*dst ? -ENOMEM : 0;
+	const struct http_client *hc = arg;
+
+	return kh_list_has(&hc->known, fp_hex);
 }
 
-/* The URL's host is the name the certificate must carry: serverName,
- * when set, with CONNECT_TO sending the connection to the real host. */
-static int tls_setup(struct http_client *hc, const struct http_client_opts *o, struct err *e)
+/*
+ * The transport for the resolved TLS mode. The URL's host is the name the
+ * certificate must carry: serverName, when set, with CONNECT_TO sending
+ * the connection to the real host.
+ */
+static int transport_setup(struct http_client *hc, const struct http_client_opts *o,
+			   struct err *e)
 {
 	const char *name = o->server_name;
-	char *ct = NULL;
+	bool tls = hc->tls_mode != HTTP_TLS_OFF;
+	struct httpc_opts ho = {
+		.socket_path = hc->socket_path,
+		.timeout_ms = hc->timeout_ms,
+		.max_body = HTTP_MAX_BODY,
+		.purpose = HTTP_CURL_PURPOSE,
+	};
+	char *url = NULL, *ct = NULL;
 	int r;
 
-	if (hc->tls_mode == HTTP_TLS_OFF)
-		return asprintf(&hc->base_url, "http://%s", hc->hostport) < 0 ? -ENOMEM : 0;
-	if (dup_opt(&hc->ca_file, o->ca_file) < 0 || dup_opt(&hc->cert_file, o->cert_file) < 0 ||
-	    dup_opt(&hc->key_file, o->key_file) < 0)
-		return -ENOMEM;
-	if (!name || hc->socket_path)
-		return asprintf(&hc->base_url, "https://%s", name ? name : hc->hostport) < 0
-			       ? -ENOMEM : 0;
-	if (strchr(name, ':') || strchr(name, '/'))
+	if (tls) {
+		ho.insecure = hc->tls_mode != HTTP_TLS_VERIFY;
+		ho.ca_file = hc->tls_mode == HTTP_TLS_VERIFY ? o->ca_file : NULL;
+		ho.cert_file = o->cert_file;
+		ho.key_file = o->key_file;
+		if (hc->tls_mode == HTTP_TLS_KNOWN_HOSTS) {
+			ho.cert_known = host_known;
+			ho.cert_arg = hc;
+		}
+	}
+	if (tls && name && !hc->socket_path && (strchr(name, ':') || strchr(name, '/')))
 		return err_set(e, -EINVAL, "config: libstorage.client.tls.serverName '%s' is not "
 			       "a host name", name);
-	if (asprintf(&hc->base_url, "https://%s:%u", name, hc->port) < 0)
+	if (!tls || !name)
+		r = asprintf(&url, "%s://%s", tls ? "https" : "http", hc->hostport);
+	else if (hc->socket_path)
+		r = asprintf(&url, "https://%s", name);
+	else if ((r = asprintf(&url, "https://%s:%u", name, hc->port)) >= 0)
+		r = asprintf(&ct, "%s:%u:%s", name, hc->port, hc->hostport);
+	if (r < 0) {
+		free(url);
 		return -ENOMEM;
-	r = asprintf(&ct, "%s:%u:%s", name, hc->port, hc->hostport);
-	if (r < 0)
-		return -ENOMEM;
-	hc->connect_to = hc->cu->slist_append(NULL, ct);
+	}
+	ho.base_url = url;
+	ho.connect_to = ct;
+	r = httpc_new(&ho, &hc->http, e);
+	free(url);
 	free(ct);
-	return hc->connect_to ? 0 : -ENOMEM;
-}
-
-/* unixhttp for plain HTTP on a socket; libcurl, loaded now, for the rest. */
-static int transport_setup(struct http_client *hc, struct err *e)
-{
-	hc->native = hc->socket_path && hc->tls_mode == HTTP_TLS_OFF;
-	if (hc->native)
-		return 0;
-	return curldl_get(&hc->cu, HTTP_CURL_PURPOSE, e);
+	return r;
 }
 
 static int bearer_header(struct http_client *hc, const char *token, struct err *e)
@@ -1090,15 +782,13 @@ int client_http_new_opts(const char *host, const struct http_client_opts *o,
 		return err_set(e, -EINVAL, "no libstorage host given");
 	hc = calloc(1, sizeof(*hc));
 	c = calloc(1, sizeof(*c));
-	if (hc)
-		pthread_mutex_init(&hc->mu, NULL);
 	if (!hc || !c || !(hc->host = strdup(host))) {
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	hc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	if ((r = parse_host(hc, host, e)) < 0 || (r = resolve_tls(hc, o, e)) < 0 ||
-	    (r = transport_setup(hc, e)) < 0 || (r = tls_setup(hc, o, e)) < 0 ||
+	    (r = transport_setup(hc, o, e)) < 0 ||
 	    (r = bearer_header(hc, o->token, e)) < 0) {
 		if (r == -ENOMEM)
 			err_set(e, r, "out of memory");

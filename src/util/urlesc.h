@@ -1,7 +1,7 @@
 /*
  * urlesc: percent-encoding of one URL path segment (RFC 3986): the
  * unreserved characters A-Z a-z 0-9 - . _ ~ stay, every other byte becomes
- * %XX with upper-case hex. Byte for byte what curl_easy_escape gives, so
+ * %XX with upper-case hex. Byte for byte what libcurl's escape function gives, so
  * that the libStorage client builds the same paths whether or not libcurl
  * carries them (tests/unit/test_http_client.c compares the two).
  */

@@ -12,9 +12,8 @@
  * VP_MAX_REPLY, and only failures to *connect* are retried (a request the
  * plugin may have received is never sent twice).
  *
- * Transport: a unix:// plugin, nearly every one, is spoken to with
- * client/unixhttp.c; tcp://, http:// and https:// go through libcurl,
- * loaded with dlopen only then (client/curldl.h), so that dvdcli, exec'd
+ * Transport: net/httpc.h. A unix:// plugin, nearly every one, needs no
+ * libcurl; tcp://, http:// and https:// load it, so that dvdcli, exec'd
  * once per mount, does not load libcurl and its ~32 libraries at every
  * start. Both send the same bytes: POST /<method>, Host, Accept,
  * Content-Length and the body.
@@ -33,12 +32,10 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "client/curldl.h"
-#include "client/unixhttp.h"
+#include "net/httpc.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time.h"
-#include "util/sink.h"
 
 #define VP_DEFAULT_TIMEOUT_MS  120000L
 #define VP_DEFAULT_DISCOVER_MS 30000L
@@ -52,11 +49,7 @@
 #define VP_ACCEPT	       "Accept: application/vnd.docker.plugins.v1.2+json"
 
 struct volplugin {
-	struct unixhttp uh; /* unix sockets; unused (fd -1) for the others */
-	/* tcp, http, https: libcurl, loaded on first use */
-	const struct curldl *cu;
-	CURL *curl;
-	struct curl_slist *headers;
+	struct httpc *http; /* NULL until the address is known */
 	char *address;	   /* as found: "unix:///...", a .spec's URL, a .json's Addr */
 	char *socket_path; /* unix socket, or NULL for TCP */
 	char *base_url;	   /* "http://plugin", "http://host:port", "https://host:port" */
@@ -67,7 +60,6 @@ struct volplugin {
 	long timeout_ms;
 	long discover_ms; /* retry budget; 0 = no retries */
 	void (*log)(enum log_level lvl, const char *msg);
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* ---- logging ---- */
@@ -500,67 +492,25 @@ static int parse_address(struct volplugin *p, struct err *e)
 	return bad_address(p, "only unix://, tcp://, http:// and https:// are supported", e);
 }
 
-static int set_tls(struct volplugin *p)
-{
-	const struct curldl *cu = p->cu;
-	CURLcode c = CURLE_OK;
-
-	if (!p->has_tls)
-		return 0;
-	if (p->insecure) {
-		c |= cu->easy_setopt(p->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		c |= cu->easy_setopt(p->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (p->ca_file)
-		c |= cu->easy_setopt(p->curl, CURLOPT_CAINFO, p->ca_file);
-	if (p->cert_file)
-		c |= cu->easy_setopt(p->curl, CURLOPT_SSLCERT, p->cert_file);
-	if (p->key_file)
-		c |= cu->easy_setopt(p->curl, CURLOPT_SSLKEY, p->key_file);
-	return c == CURLE_OK ? 0 : -EINVAL;
-}
-
-static int curl_setup(struct volplugin *p, struct err *e)
-{
-	/* Go sends no Content-Type; curl would add a form type and Expect */
-	static const char *const hdrs[] = { VP_ACCEPT, "Content-Type:", "Expect:" };
-	const struct curldl *cu;
-	CURLcode c = CURLE_OK;
-	int r;
-
-	if ((r = curldl_get(&p->cu, "tcp:// and http(s):// plugins", e)) < 0)
-		return r;
-	cu = p->cu;
-	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
-		struct curl_slist *n = cu->slist_append(p->headers, hdrs[i]);
-		if (!n)
-			return oom(e);
-		p->headers = n;
-	}
-	p->curl = cu->easy_init();
-	if (!p->curl)
-		return oom(e);
-	c |= cu->easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-	c |= cu->easy_setopt(p->curl, CURLOPT_ERRORBUFFER, p->errbuf);
-	c |= cu->easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, sink_write);
-	c |= cu->easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-	c |= cu->easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-	c |= cu->easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* plugins are local infrastructure: never through an http_proxy */
-	c |= cu->easy_setopt(p->curl, CURLOPT_PROXY, "");
-	c |= cu->easy_setopt(p->curl, CURLOPT_POST, 1L);
-	if (c != CURLE_OK || set_tls(p) < 0)
-		return err_set(e, -EIO, "libcurl: cannot set the request options");
-	return 0;
-}
-
 /* unix:// needs no libcurl; the rest loads it now. */
 static int transport_setup(struct volplugin *p, struct err *e)
 {
-	if (p->socket_path)
-		return unixhttp_init(&p->uh, p->socket_path, VP_UNIX_HOST, p->timeout_ms,
-				     VP_MAX_REPLY, e);
-	return curl_setup(p, e);
+	const struct httpc_opts o = {
+		.base_url = p->base_url,
+		.socket_path = p->socket_path,
+		.timeout_ms = p->timeout_ms,
+		.max_body = VP_MAX_REPLY,
+		/* plugins are local infrastructure: never through an http_proxy */
+		.no_proxy = true,
+		/* without a TLSConfig (sockets, .spec) https verifies with the system CAs */
+		.insecure = p->has_tls && p->insecure,
+		.ca_file = p->ca_file,
+		.cert_file = p->cert_file,
+		.key_file = p->key_file,
+		.purpose = "tcp:// and http(s):// plugins",
+	};
+
+	return httpc_new(&o, &p->http, e);
 }
 
 /* ---- one call ---- */
@@ -577,130 +527,73 @@ static int no_reply(const struct volplugin *p, const char *method, struct err *e
 		       p->address, p->timeout_ms);
 }
 
-static int no_connection(const struct volplugin *p, const char *method, int code,
-			 const char *why, struct err *e)
+/* One POST /<method>, failures in dvdcli's words. */
+static int perform_once(struct volplugin *p, const char *method, const char *body,
+			struct httpc_reply *rep, struct err *e)
 {
-	return err_set(e, code, "%s: cannot connect to the plugin at %s: %s", method, p->address,
-		       why);
-}
-
-/* One POST on the unix socket; *retry when connecting failed. */
-static int perform_unix(struct volplugin *p, const char *method, const char *body,
-			struct sink *rep, long *status, bool *retry, struct err *e)
-{
-	struct unixhttp_reply ur;
-	struct err ue = ERR_INIT;
+	struct httpc_req req = {
+		.method = "POST",
+		/* Go sends no Content-Type */
+		.headers = VP_ACCEPT "\r\n",
+		.body = body,
+		.len = strlen(body),
+	};
+	struct err te = ERR_INIT;
 	char target[512];
 	int r;
 
-	*retry = false;
 	if (snprintf(target, sizeof(target), "/%s", method) >= (int)sizeof(target))
 		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
-	r = unixhttp_post(&p->uh, target, VP_ACCEPT "\r\n", body, strlen(body), &ur, &ue);
-	if (r == 0) {
-		rep->buf.data = ur.body;
-		rep->buf.len = ur.len;
-		rep->buf.cap = ur.body ? ur.len + 1 : 0;
-		*status = ur.status;
+	req.target = target;
+	r = httpc_request(p->http, &req, rep, &te);
+	switch (r < 0 ? rep->fail : HTTPC_OK) {
+	case HTTPC_OK:
 		return 0;
-	}
-	*retry = ur.connect_failed;
-	if (ur.connect_failed)
-		return no_connection(p, method, r, strerror(-r), e);
-	if (r == -ETIMEDOUT)
+	case HTTPC_CONNECT:
+		return err_set(e, r, "%s: cannot connect to the plugin at %s: %s", method,
+			       p->address, te.msg);
+	case HTTPC_TIMEOUT:
 		return no_reply(p, method, e);
-	if (r == -EFBIG)
+	case HTTPC_TOO_BIG:
 		return too_big(method, e);
-	if (r == -ENOMEM)
+	case HTTPC_NOMEM:
 		return oom(e);
-	/* what curl called these: a transport failure, the plugin's fault */
-	return err_set(e, -EIO, "%s: %s", method, ue.msg);
-}
-
-static bool connect_failed(CURLcode rc)
-{
-	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
-}
-
-static int transport_error(struct volplugin *p, const char *method, CURLcode rc,
-			   const struct sink *rep, struct err *e)
-{
-	const char *why = p->errbuf[0] ? p->errbuf : p->cu->easy_strerror(rc);
-	long os_errno = 0;
-
-	if (rep->too_big)
-		return too_big(method, e);
-	if (rep->oom)
-		return oom(e);
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return no_reply(p, method, e);
-	if (connect_failed(rc)) {
-		p->cu->easy_getinfo(p->curl, CURLINFO_OS_ERRNO, &os_errno);
-		return no_connection(p, method, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED,
-				     why, e);
+	default: /* a transport failure, the plugin's fault */
+		return err_set(e, -EIO, "%s: %s", method, te.msg);
 	}
-	return err_set(e, -EIO, "%s: %s", method, why);
-}
-
-/* One POST through libcurl; *retry when connecting failed. */
-static int perform_curl(struct volplugin *p, const char *method, const char *body,
-			struct sink *rep, long *status, bool *retry, struct err *e)
-{
-	const struct curldl *cu = p->cu;
-	char url[512];
-	CURLcode rc;
-
-	*retry = false;
-	if (snprintf(url, sizeof(url), "%s/%s", p->base_url, method) >= (int)sizeof(url))
-		return err_set(e, -ENAMETOOLONG, "%s: the plugin URL is too long", method);
-	cu->easy_setopt(p->curl, CURLOPT_URL, url);
-	cu->easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
-	cu->easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	cu->easy_setopt(p->curl, CURLOPT_WRITEDATA, rep);
-	p->errbuf[0] = '\0';
-	rc = cu->easy_perform(p->curl);
-	if (rc != CURLE_OK) {
-		*retry = connect_failed(rc);
-		return transport_error(p, method, rc, rep, e);
-	}
-	cu->easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);
-	return 0;
 }
 
 /* POST /<method> with body; retries a failed connect within the discovery budget. */
 static int perform(struct volplugin *p, const char *method, const char *body,
-		   struct sink *rep, long *status, struct err *e)
+		   struct httpc_reply *rep, struct err *e)
 {
 	long long start = time_now_ms();
 
 	for (int retries = 0;; retries++) {
-		bool retry;
 		long wait;
 		int r;
 
-		sink_release(rep);
-		rep->buf.max = VP_MAX_REPLY;
-		r = p->socket_path ? perform_unix(p, method, body, rep, status, &retry, e)
-				   : perform_curl(p, method, body, rep, status, &retry, e);
+		httpc_reply_release(rep);
+		r = perform_once(p, method, body, rep, e);
 		if (r == 0)
 			break;
 		wait = backoff_ms(retries, p->discover_ms);
-		if (!retry || give_up(start, wait, p->discover_ms))
+		if (rep->fail != HTTPC_CONNECT || give_up(start, wait, p->discover_ms))
 			return r;
 		vp_log(p, LOG_WARN, "Unable to connect to plugin: %s, retrying in %lds",
 		       p->address, wait / 1000);
 		time_sleep_ms(wait);
 	}
-	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %ld (%zu bytes)", p->address, method,
-	       *status, rep->buf.len);
+	vp_log(p, LOG_DEBUG, "plugin %s: POST /%s -> %d (%zu bytes)", p->address, method,
+	       rep->status, rep->len);
 	return 0;
 }
 
 /* A non-200 reply: "<Method>: <Err>" when the body has one, else the raw body. */
-static int status_error(const char *method, const struct sink *rep, struct err *e)
+static int status_error(const char *method, const struct httpc_reply *rep, struct err *e)
 {
-	const char *text = rep->buf.data ? rep->buf.data : "";
-	json_t *root = json_loadb(text, rep->buf.len, JSON_DISABLE_EOF_CHECK, NULL);
+	const char *text = rep->body ? rep->body : "";
+	json_t *root = json_loadb(text, rep->len, JSON_DISABLE_EOF_CHECK, NULL);
 	const char *msg;
 	size_t len;
 	int r;
@@ -712,7 +605,7 @@ static int status_error(const char *method, const struct sink *rep, struct err *
 	}
 	json_decref(root);
 	/* a Go mux's "404 page not found\n": the line break adds nothing */
-	len = strnlen(text, rep->buf.len);
+	len = strnlen(text, rep->len);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		len--;
 	return err_set(e, -EIO, "%s: %.*s", method, (int)len, text);
@@ -731,10 +624,9 @@ static int decode_error(const char *method, const char *why, struct err *e)
 static int call(struct volplugin *p, const char *method, const json_t *req, json_t **reply,
 		struct err *e)
 {
-	struct sink rep = { .buf = { .max = VP_MAX_REPLY } };
+	struct httpc_reply rep = { 0 };
 	json_error_t je;
 	char *body = NULL;
-	long status = 0;
 	int r;
 
 	*reply = NULL;
@@ -747,14 +639,14 @@ static int call(struct volplugin *p, const char *method, const json_t *req, json
 		if (!body)
 			return oom(e);
 	}
-	r = perform(p, method, body ? body : "", &rep, &status, e);
+	r = perform(p, method, body ? body : "", &rep, e);
 	if (r < 0)
 		goto out;
-	if (status != 200) {
+	if (rep.status != 200) {
 		r = status_error(method, &rep, e);
 		goto out;
 	}
-	*reply = json_loadb(rep.buf.data ? rep.buf.data : "", rep.buf.len,
+	*reply = json_loadb(rep.body ? rep.body : "", rep.len,
 			    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &je);
 	if (!*reply) {
 		r = decode_error(method, je.text, e);
@@ -769,7 +661,7 @@ static int call(struct volplugin *p, const char *method, const json_t *req, json
 	}
 out:
 	free(body);
-	sink_release(&rep);
+	httpc_reply_release(&rep);
 	return r;
 }
 
@@ -855,7 +747,6 @@ int volplugin_open(const char *name, const struct volplugin_opts *o, struct volp
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return oom(e);
-	p->uh.fd = -1; /* volplugin_close may run before transport_setup */
 	p->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : VP_DEFAULT_TIMEOUT_MS;
 	p->log = o ? o->log : NULL;
 	p->discover_ms = discover_budget(p, o ? o->discover_ms : 0);
@@ -873,11 +764,7 @@ void volplugin_close(struct volplugin *p)
 {
 	if (!p)
 		return;
-	unixhttp_release(&p->uh);
-	if (p->curl)
-		p->cu->easy_cleanup(p->curl);
-	if (p->headers)
-		p->cu->slist_free_all(p->headers);
+	httpc_free(p->http);
 	location_free(p);
 	free(p->socket_path);
 	free(p->base_url);

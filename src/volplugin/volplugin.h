@@ -18,10 +18,10 @@
  * request). Every request is bounded by the client's timeout and every
  * reply by 16 MiB. Proxy environment variables are not used.
  *
- * Transport: unix:// plugins are spoken to directly (client/unixhttp.h),
+ * Transport: unix:// plugins are spoken to directly (net/unixhttp.h),
  * one kept-alive connection per volplugin; tcp://, http:// and https:// ones
  * through libcurl, which is loaded (dlopen) only when such an address is
- * found, so that dvdcli does not link it (client/curldl.h).
+ * found, so that dvdcli does not link it (net/curldl.h).
  *
  * Errors follow the original wording: an HTTP 200 with a non-empty Err is
  * that Err text; another status is "<Method>: <Err or raw body>"; a reply

@@ -1,7 +1,7 @@
 /*
  * fuzz_unixhttp_reply: what a Docker volume plugin sends back to dvdcli,
  * or a libStorage server to the rexray CLI, on a unix socket
- * (client/unixhttp.h): the status line, headers, chunked or counted or
+ * (net/unixhttp.h): the status line, headers, chunked or counted or
  * until-close bodies, interim 1xx replies.
  *
  * Input: the bytes the plugin writes (at most 64 KiB), then it stops
@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client/unixhttp.h"
+#include "net/unixhttp.h"
 #include "fuzz.h"
 
 #define MAX_INPUT (64u << 10)

@@ -2,10 +2,10 @@
  * Unit tests for client/rest.c against a small libmicrohttpd server on a
  * unix socket in a temporary directory: it records what the client sent
  * (method, raw URI, headers, body) and answers canned replies. Plain HTTP
- * on a unix socket goes through client/unixhttp.c; the exact bytes it
+ * on a unix socket goes through net/unixhttp.c; the exact bytes it
  * sends, and what it does when a server misbehaves, are checked against
  * the scripted server of script_server.h. TCP goes through libcurl,
- * loaded with dlopen (client/curldl.h).
+ * loaded with dlopen (net/curldl.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@
 
 #include "api/codec.h"
 #include "client/client.h"
-#include "client/curldl.h"
+#include "net/curldl.h"
 #include "script_server.h"
 #include "util/urlesc.h"
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for client/unixhttp: the client against a scripted server
+ * Unit tests for net/unixhttp: the client against a scripted server
  * thread on a temporary unix socket (script_server.h). Each test gives the
  * server a list of steps, one per request it reads (reply with these
  * bytes, reply and close, never answer, close with the request unread
@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/unixhttp.h"
+#include "net/unixhttp.h"
 #include "script_server.h"
 #include "util/fs.h"
 

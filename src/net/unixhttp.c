@@ -14,7 +14,7 @@
  * reply instead, never past its end, so that the next reply on the
  * connection is not read early.
  */
-#include "client/unixhttp.h"
+#include "net/unixhttp.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* curldl: libcurl through dlopen (curldl.h says why). */
-#include "client/curldl.h"
+#include "net/curldl.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
