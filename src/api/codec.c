@@ -89,6 +89,16 @@ static bool oset(json_t *o, const char *k, json_t *v)
 	return v && json_object_set_new(o, k, v) == 0;
 }
 
+/* The object (or array) o when every step building it succeeded, else
+ * NULL (o freed): the end of every encoder below. */
+static json_t *built(json_t *o, bool ok)
+{
+	if (ok)
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -116,11 +126,7 @@ static json_t *sorted_copy(const json_t *obj)
 	for (size_t i = 0; ok && i < n; i++)
 		ok = oset(out, keys[i], json_deep_copy(json_object_get(obj, keys[i])));
 	free(keys);
-	if (!ok) {
-		json_decref(out);
-		return NULL;
-	}
-	return out;
+	return built(out, ok);
 }
 
 static bool has_members(const json_t *o)
@@ -276,11 +282,7 @@ json_t *instance_id_to_json(const struct instance_id *iid)
 		if (m)
 			ok = oset(o, "metadata", m);
 	}
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 static int iid_dec(const json_t *j, struct instance_id *out, struct err *e)
@@ -349,11 +351,7 @@ json_t *instance_to_json(const struct instance *in)
 		ok = oset(o, "region", jstr(in->region));
 	if (ok && has_members(in->fields))
 		ok = oset(o, "fields", sorted_copy(in->fields));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 int instance_from_json(const json_t *j, struct instance *out, struct err *e)
@@ -379,26 +377,6 @@ int instance_from_json(const json_t *j, struct instance *out, struct err *e)
 
 /* ---- VolumeAttachment: deviceName, mountPoint?, instanceID, status, volumeID, fields? ---- */
 
-static json_t *attachment_to_json(const struct volume_attachment *a)
-{
-	json_t *o = json_object();
-	bool ok = o != NULL;
-
-	ok = ok && oset(o, "deviceName", jstr(a->device_name));
-	if (ok && nonempty(a->mount_point))
-		ok = oset(o, "mountPoint", jstr(a->mount_point));
-	ok = ok && oset(o, "instanceID", instance_id_to_json(&a->iid));
-	ok = ok && oset(o, "status", jstr(a->status));
-	ok = ok && oset(o, "volumeID", jstr(a->volume_id));
-	if (ok && has_members(a->fields))
-		ok = oset(o, "fields", sorted_copy(a->fields));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 static int attachment_dec(const json_t *j, struct volume_attachment *out, struct err *e)
 {
 	int r;
@@ -421,68 +399,16 @@ static int attachment_dec(const json_t *j, struct volume_attachment *out, struct
 
 /* ---- Volume ---- */
 
-static json_t *attachments_to_json(const struct volume *v)
-{
-	json_t *a = json_array();
-	bool ok = a != NULL;
-
-	for (size_t i = 0; ok && i < v->n_attachments; i++) {
-		json_t *x = attachment_to_json(&v->attachments[i]);
-		ok = x && json_array_append_new(a, x) == 0;
-	}
-	if (!ok) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
-}
-
 /*
+ * ---- Volume: one encoder, into a jsonw buffer ----
+ *
  * Go's declaration order of types.Volume: attachments, attachmentState,
  * availabilityZone, encrypted, iops, name, networkName, size, status, id,
  * type, fields. The trace shows the common subset (attachments,
  * attachmentState, name, size, id, type, fields) in this order.
- */
-json_t *volume_to_json(const struct volume *v)
-{
-	json_t *o = json_object();
-	bool ok = o != NULL;
-
-	if (ok && (v->n_attachments || v->attachments_present))
-		ok = oset(o, "attachments", attachments_to_json(v));
-	if (ok && v->attachment_state)
-		ok = oset(o, "attachmentState", json_integer(v->attachment_state));
-	if (ok && nonempty(v->availability_zone))
-		ok = oset(o, "availabilityZone", jstr(v->availability_zone));
-	if (ok && v->encrypted)
-		ok = oset(o, "encrypted", json_true());
-	if (ok && v->iops)
-		ok = oset(o, "iops", json_integer(v->iops));
-	ok = ok && oset(o, "name", jstr(v->name));
-	if (ok && nonempty(v->network_name))
-		ok = oset(o, "networkName", jstr(v->network_name));
-	if (ok && v->size)
-		ok = oset(o, "size", json_integer(v->size));
-	if (ok && nonempty(v->status))
-		ok = oset(o, "status", jstr(v->status));
-	ok = ok && oset(o, "id", jstr(v->id));
-	ok = ok && oset(o, "type", jstr(v->type));
-	if (ok && has_members(v->fields))
-		ok = oset(o, "fields", sorted_copy(v->fields));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/*
- * ---- the same Volume written straight into a jsonw buffer ----
  *
- * Member for member what volume_to_json builds (same conditions, same
- * order), so that a listing needs no tree: json_dump_pretty(volume_to_json(v))
- * and volume_write with JW_PRETTY | JW_GO_ESCAPES give the same bytes
- * (tests/unit/test_codec.c checks it on odd volumes).
+ * A listing is written straight into the reply (no tree); volume_to_json
+ * reads the same bytes back, so there is one encoder to keep right.
  */
 
 struct kv {
@@ -621,6 +547,23 @@ void volume_write(struct jw *w, const struct volume *v)
 	jw_obj_end(w);
 }
 
+json_t *volume_to_json(const struct volume *v)
+{
+	struct jw w;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *j;
+
+	jw_init(&w, 0);
+	volume_write(&w, v);
+	if (jw_finish(&w, &text, &len) < 0)
+		return NULL;
+	/* fields may hold strings with NUL, as the decoder accepted them */
+	j = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+	free(text);
+	return j;
+}
+
 static int attachments_dec(const json_t *a, struct volume *out, struct err *e)
 {
 	size_t n;
@@ -740,17 +683,13 @@ json_t *volume_map_to_json(const struct volume_list *l)
 		const char *id = l->v[i].id ? l->v[i].id : "";
 		ok = oset(o, id, volume_to_json(&l->v[i]));
 	}
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 /* One map entry; the key stands in for a missing "id". */
-static int volume_map_entry(const char *key, const json_t *val, struct volume_list *out,
-			    struct err *e)
+static int volume_map_entry(const char *key, const json_t *val, void *list, struct err *e)
 {
+	struct volume_list *out = list;
 	struct volume v;
 	int r;
 
@@ -772,23 +711,30 @@ static int volume_map_entry(const char *key, const json_t *val, struct volume_li
 	return 0;
 }
 
-int volume_map_from_json(const json_t *j, struct volume_list *out, struct err *e)
+/* Each member of the object j (a map keyed by ID or name) through entry. */
+static int map_each(const json_t *j, const char *what,
+		    int (*entry)(const char *key, const json_t *val, void *out, struct err *e),
+		    void *out, struct err *e)
 {
 	const char *k;
 	json_t *v;
-	int r;
+	int r = expect_object(j, what, e);
 
-	r = expect_object(j, "volume map", e);
-	if (r < 0)
-		return r;
 	json_object_foreach ((json_t *)j, k, v) {
-		r = volume_map_entry(k, v, out, e);
-		if (r < 0) {
-			volume_list_release(out);
-			return r;
-		}
+		if (r < 0)
+			break;
+		r = entry(k, v, out, e);
 	}
-	return 0;
+	return r;
+}
+
+int volume_map_from_json(const json_t *j, struct volume_list *out, struct err *e)
+{
+	int r = map_each(j, "volume map", volume_map_entry, out, e);
+
+	if (r < 0)
+		volume_list_release(out);
+	return r;
 }
 
 /* ---- ServiceInfo: name, instance?, driver{name, type, nextDevice?} ---- */
@@ -807,11 +753,7 @@ static json_t *driver_info_to_json(const struct service_info *s)
 		ok = ok && oset(nd, "prefix", jstr(s->next_device.prefix));
 		ok = ok && oset(nd, "pattern", jstr(s->next_device.pattern));
 	}
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 json_t *service_info_to_json(const struct service_info *s)
@@ -823,11 +765,7 @@ json_t *service_info_to_json(const struct service_info *s)
 	if (ok && s->has_instance)
 		ok = oset(o, "instance", instance_to_json(&s->instance));
 	ok = ok && oset(o, "driver", driver_info_to_json(s));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 static int storage_type_dec(const json_t *d, enum storage_type *out, struct err *e)
@@ -931,16 +869,12 @@ json_t *service_map_to_json(const struct service_list *l)
 		const char *name = l->s[i].name ? l->s[i].name : "";
 		ok = oset(o, name, service_info_to_json(&l->s[i]));
 	}
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
-static int service_map_entry(const char *key, const json_t *val, struct service_list *out,
-			     struct err *e)
+static int service_map_entry(const char *key, const json_t *val, void *list, struct err *e)
 {
+	struct service_list *out = list;
 	struct service_info *ns;
 	struct service_info s;
 	int r;
@@ -962,21 +896,11 @@ static int service_map_entry(const char *key, const json_t *val, struct service_
 
 int service_map_from_json(const json_t *j, struct service_list *out, struct err *e)
 {
-	const char *k;
-	json_t *v;
-	int r;
+	int r = map_each(j, "service map", service_map_entry, out, e);
 
-	r = expect_object(j, "service map", e);
 	if (r < 0)
-		return r;
-	json_object_foreach ((json_t *)j, k, v) {
-		r = service_map_entry(k, v, out, e);
-		if (r < 0) {
-			service_list_release(out);
-			return r;
-		}
-	}
-	return 0;
+		service_list_release(out);
+	return r;
 }
 
 /* ---- requests ---- */
@@ -1006,11 +930,7 @@ json_t *volume_create_req_to_json(const struct volume_create_req *r)
 		ok = oset(o, "type", jstr(r->type));
 	if (ok && has_members(r->opts))
 		ok = oset(o, "opts", json_deep_copy(r->opts));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 static int create_req_dec(const json_t *j, struct volume_create_req *out, struct err *e)
@@ -1067,11 +987,7 @@ json_t *volume_attach_req_to_json(const struct volume_attach_req *r)
 		ok = oset(o, "nextDeviceName", jstr(r->next_device_name));
 	if (ok && has_members(r->opts))
 		ok = oset(o, "opts", json_deep_copy(r->opts));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 int volume_attach_req_from_json(const json_t *j, struct volume_attach_req *out, struct err *e)
@@ -1103,11 +1019,7 @@ json_t *volume_detach_req_to_json(const struct volume_detach_req *r)
 		ok = oset(o, "force", json_true());
 	if (ok && has_members(r->opts))
 		ok = oset(o, "opts", json_deep_copy(r->opts));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 int volume_detach_req_from_json(const json_t *j, struct volume_detach_req *out, struct err *e)
@@ -1134,11 +1046,7 @@ json_t *attach_reply_to_json(const struct volume *v, const char *token)
 
 	ok = ok && oset(o, "volume", volume_to_json(v));
 	ok = ok && oset(o, "attachToken", jstr(token));
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 int attach_reply_from_json(const json_t *j, struct volume *out_v, char **out_token, struct err *e)
@@ -1180,11 +1088,7 @@ json_t *error_body_to_json(const char *message, int status, json_t *inner_stolen
 		inner_stolen = NULL;
 	}
 	json_decref(inner_stolen);
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 /* Copy at most msgsz-1 bytes, blanking control bytes (a message ends up

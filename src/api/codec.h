@@ -40,14 +40,14 @@ int instance_id_from_json(const json_t *j, struct instance_id *out, struct err *
 json_t *instance_to_json(const struct instance *in);
 int instance_from_json(const json_t *j, struct instance *out, struct err *e);
 
+/* The tree of volume_write's text (one encoder); NULL when out of memory. */
 json_t *volume_to_json(const struct volume *v);
 int volume_from_json(const json_t *j, struct volume *out, struct err *e);
 
 /*
- * The same Volume written at w's position without a tree: with
- * JW_PRETTY | JW_GO_ESCAPES the bytes of json_dump_pretty(volume_to_json(v)),
- * with 0 those of json_dumps(volume_to_json(v), JSON_COMPACT |
- * JSON_PRESERVE_ORDER). volume_write_members writes only the members, for
+ * A Volume written at w's position without a tree: with JW_PRETTY |
+ * JW_GO_ESCAPES the bytes of json_dump_pretty(volume_to_json(v)), with 0
+ * those of json_dumps(volume_to_json(v), JSON_COMPACT | JSON_PRESERVE_ORDER). volume_write_members writes only the members, for
  * a caller that adds its own to the object it opened. Errors are w's
  * (sticky, see jsonw.h).
  */

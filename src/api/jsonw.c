@@ -26,75 +26,61 @@ void jw_init(struct jw *w, int flags)
 
 void jw_release(struct jw *w)
 {
-	free(w->buf);
+	buf_release(&w->text);
 	jw_init(w, w->flags);
 }
 
 int jw_finish(struct jw *w, char **out, size_t *len)
 {
 	*out = NULL;
-	if (!w->oom && !w->buf) {
-		w->buf = malloc(1); /* nothing written: "" */
-		w->oom = !w->buf;
-	}
+	if (!w->oom && buf_reserve(&w->text, 0) < 0) /* nothing written: "" */
+		w->oom = true;
 	if (w->oom) {
 		jw_release(w);
 		return -ENOMEM;
 	}
-	w->buf[w->len] = '\0';
-	*out = w->buf;
+	*out = w->text.data;
 	if (len)
-		*len = w->len;
-	w->buf = NULL;
+		*len = w->text.len;
+	w->text.data = NULL;
 	jw_release(w);
 	return 0;
 }
 
-/* The slow half of reserve: a bigger buffer. */
+/* The slow half of reserve: a bigger buffer (at least JW_MIN_CAP: a
+ * reply is rarely smaller, and doubling from there keeps copies few). */
 static bool grow(struct jw *w, size_t n)
 {
-	size_t cap;
-	char *b;
-
 	if (w->oom)
 		return false;
-	if (n > SIZE_MAX / 2 - w->len) {
+	if (!w->text.cap && n < JW_MIN_CAP && buf_reserve(&w->text, JW_MIN_CAP) < 0)
 		w->oom = true;
-		return false;
-	}
-	/* doubling keeps the copies linear in the final size */
-	cap = w->cap ? w->cap : JW_MIN_CAP;
-	while (cap - w->len <= n)
-		cap *= 2;
-	b = realloc(w->buf, cap);
-	if (!b) {
+	else if (buf_reserve(&w->text, n) < 0)
 		w->oom = true;
-		return false;
-	}
-	w->buf = b;
-	w->cap = cap;
-	return true;
+	return !w->oom;
 }
 
 /* Room for n more bytes and the final NUL; false on OOM. (After an OOM
  * the writes that still fit go on; jw_finish drops the text anyway.) */
 static inline bool reserve(struct jw *w, size_t n)
 {
-	return n < w->cap - w->len || grow(w, n);
+	return n < w->text.cap - w->text.len || grow(w, n);
 }
 
 static inline void put(struct jw *w, const void *p, size_t n)
 {
 	if (reserve(w, n)) {
-		memcpy(w->buf + w->len, p, n);
-		w->len += n;
+		memcpy(w->text.data + w->text.len, p, n);
+		buf_commit(&w->text, n);
 	}
 }
 
 static inline void putc1(struct jw *w, char c)
 {
-	if (reserve(w, 1))
-		w->buf[w->len++] = c;
+	if (reserve(w, 1)) {
+		w->text.data[w->text.len] = c;
+		buf_commit(&w->text, 1);
+	}
 }
 
 /* jansson's dump_indent: a newline and two spaces per level (pretty only). */

@@ -31,14 +31,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/buf.h"
+
 enum {
 	JW_PRETTY = 1,	   /* JSON_INDENT(2); else JSON_COMPACT */
 	JW_GO_ESCAPES = 2, /* codec's go_escape applied to the text */
 };
 
 struct jw {
-	char *buf;	/* NUL-terminated text so far; NULL until the first byte */
-	size_t len, cap;
+	struct buf text; /* the text so far (util/buf: NUL-terminated, unbounded) */
 	unsigned depth; /* open containers */
 	bool first;	/* nothing written yet in the innermost open container */
 	int flags;

@@ -265,6 +265,28 @@ static int cmd_unmount(struct engine *en, struct cli_args *a)
 	return for_each_name(en, a, "volume unmount", op_unmount, NULL);
 }
 
+/* One volume done: kept for the listing (r == 0), or the command fails
+ * with e. Returns the exit status so far. */
+static int collect(const char *what, int r, struct volume *v, struct volume_list *done,
+		   const struct err *e)
+{
+	if (r < 0) {
+		cli_error(what, e);
+		return 1;
+	}
+	volume_list_push(done, v);
+	volume_release(v);
+	return 0;
+}
+
+/* The volumes a command changed, also after a later one failed. */
+static void print_done(struct volume_list *done, enum out_format f, bool quiet)
+{
+	if (done->n)
+		cli_print_volumes(done, NULL, f, quiet);
+	volume_list_release(done);
+}
+
 static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 {
 	struct volume_create_req req = { 0 };
@@ -284,21 +306,16 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 	}
 	req.type = (char *)a->volume_type;
 	req.availability_zone = (char *)a->availability_zone;
-	for (int i = 0; i < a->n_args; i++) {
+	for (int i = 0; rc == 0 && i < a->n_args; i++) {
 		struct volume v = { 0 };
+		int r;
 		req.name = (char *)a->args[i];
-		if (volume_name_check(req.name, &e) < 0 ||
-		    cl(en)->ops->volume_create(cl(en), en->service, &req, &ctx, &v, &e) < 0) {
-			cli_error("volume create", &e);
-			rc = 1;
-			break;
-		}
-		volume_list_push(&done, &v);
-		volume_release(&v);
+		r = volume_name_check(req.name, &e);
+		if (r == 0)
+			r = cl(en)->ops->volume_create(cl(en), en->service, &req, &ctx, &v, &e);
+		rc = collect("volume create", r, &v, &done, &e);
 	}
-	if (done.n)
-		cli_print_volumes(&done, NULL, f, a->quiet);
-	volume_list_release(&done);
+	print_done(&done, f, a->quiet);
 	return rc;
 }
 
@@ -369,17 +386,10 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 				r = integ_detach(ig, sel.v[i].name, a->force, &v, &e);
 			cli_term_signals_mask(SIG_UNBLOCK);
 		}
-		if (r < 0) {
-			cli_error(what, &e);
-			rc = 1;
+		if ((rc = collect(what, r, &v, &done, &e)) != 0)
 			break;
-		}
-		volume_list_push(&done, &v);
-		volume_release(&v);
 	}
-	if (done.n)
-		cli_print_volumes(&done, NULL, f, a->quiet);
-	volume_list_release(&done);
+	print_done(&done, f, a->quiet);
 	volume_list_release(&sel);
 	return rc;
 }

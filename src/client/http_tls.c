@@ -1,7 +1,6 @@
 #include "client/http_tls.h"
 
 #include <ctype.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,9 +363,6 @@ void http_client_opts_release(struct http_client_opts *o)
 	free(o->known_hosts_file);
 	free(o->user_known_hosts);
 	free(o->known_host);
-	if (o->token) {
-		gnutls_memset(o->token, 0, strlen(o->token));
-		free(o->token);
-	}
+	secret_free_str(o->token);
 	memset(o, 0, sizeof(*o));
 }

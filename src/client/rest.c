@@ -36,6 +36,7 @@
 #include "net/httpc.h"
 #include "net/addr.h"
 #include "util/buf.h"
+#include "util/secret.h"
 #include "util/urlesc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
@@ -431,7 +432,52 @@ static int need(const char *what, const char *v, struct err *e)
 	return 0;
 }
 
+/* The end of decoding reply j (consumed) with the decoder's result r. */
+static int decoded(struct storage_client *c, json_t *j, int r, struct err *e)
+{
+	json_decref(j);
+	return r < 0 ? reply_error(impl(c), r, e) : 0;
+}
+
 /* ---- operations ---- */
+
+/*
+ * METHOD /<root>/<svc>[/<id>][?query] with body (NULL: none), after
+ * checking the names the call needs: id_what names the id when the path
+ * must have one. The parsed reply goes to *reply (when reply is not NULL).
+ */
+static int call_at(struct storage_client *c, const char *method, const char *root,
+		   const char *svc, const char *id, const char *id_what, const char *query,
+		   const char *body, const struct ls_ctx *ctx, json_t **reply, struct err *e)
+{
+	char *path;
+	int r;
+
+	if (need("service name", svc, e) < 0 || (id_what && need(id_what, id, e) < 0))
+		return -EINVAL;
+	path = make_path(root, svc, id, query);
+	if (!path)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_call(impl(c), method, path, body, ctx, reply, e);
+	free(path);
+	return r;
+}
+
+/* POST req (stolen; NULL when its encoder ran out of memory) to a volume path. */
+static int post_at(struct storage_client *c, const char *svc, const char *id, const char *query,
+		   json_t *req, const struct ls_ctx *ctx, json_t **reply, struct err *e)
+{
+	char *body = req ? json_dump_compact(req) : NULL;
+	int r;
+
+	json_decref(req);
+	if (!body)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = call_at(c, "POST", "volumes", svc, id, id ? "volume ID" : NULL, query, body, ctx,
+		    reply, e);
+	free(body);
+	return r;
+}
 
 static int op_services(struct storage_client *c, struct service_list *out, struct err *e)
 {
@@ -440,14 +486,9 @@ static int op_services(struct storage_client *c, struct service_list *out, struc
 	int r;
 
 	r = http_call(impl(c), "GET", "/services", NULL, NULL, &j, e);
-	if (r < 0)
-		return r;
-	r = service_map_from_json(j, &l, e);
-	json_decref(j);
-	if (r < 0)
-		return reply_error(impl(c), r, e);
-	*out = l;
-	return 0;
+	if (r == 0 && (r = decoded(c, j, service_map_from_json(j, &l, e), e)) == 0)
+		*out = l;
+	return r;
 }
 
 static int op_service_inspect(struct storage_client *c, const char *svc, bool want_instance,
@@ -455,24 +496,13 @@ static int op_service_inspect(struct storage_client *c, const char *svc, bool wa
 {
 	struct service_info s;
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0)
-		return -EINVAL;
-	path = make_path("services", svc, NULL, want_instance ? "instance" : NULL);
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
-	free(path);
-	if (r < 0)
-		return r;
-	r = service_info_from_json(j, &s, e);
-	json_decref(j);
-	if (r < 0)
-		return reply_error(impl(c), r, e);
-	*out = s;
-	return 0;
+	r = call_at(c, "GET", "services", svc, NULL, NULL, want_instance ? "instance" : NULL,
+		    NULL, ctx, &j, e);
+	if (r == 0 && (r = decoded(c, j, service_info_from_json(j, &s, e), e)) == 0)
+		*out = s;
+	return r;
 }
 
 static int op_volumes(struct storage_client *c, const char *svc, int mask, const struct ls_ctx *ctx,
@@ -481,39 +511,24 @@ static int op_volumes(struct storage_client *c, const char *svc, int mask, const
 	struct volume_list l = { 0 };
 	char query[32];
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0)
-		return -EINVAL;
 	snprintf(query, sizeof(query), "attachments=%d", mask);
-	path = make_path("volumes", svc, NULL, query);
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
-	free(path);
-	if (r < 0)
-		return r;
-	r = volume_map_from_json(j, &l, e);
-	json_decref(j);
-	if (r < 0)
-		return reply_error(impl(c), r, e);
-	*out = l;
-	return 0;
+	r = call_at(c, "GET", "volumes", svc, NULL, NULL, query, NULL, ctx, &j, e);
+	if (r == 0 && (r = decoded(c, j, volume_map_from_json(j, &l, e), e)) == 0)
+		*out = l;
+	return r;
 }
 
-/* Decode a reply that must be a Volume. */
+/* Decode a reply that must be a Volume (j is consumed). */
 static int volume_reply(struct storage_client *c, json_t *j, struct volume *out, struct err *e)
 {
 	struct volume v;
-	int r;
+	int r = decoded(c, j, volume_from_json(j, &v, e), e);
 
-	r = volume_from_json(j, &v, e);
-	json_decref(j);
-	if (r < 0)
-		return reply_error(impl(c), r, e);
-	*out = v;
-	return 0;
+	if (r == 0)
+		*out = v;
+	return r;
 }
 
 static int op_volume_inspect(struct storage_client *c, const char *svc, const char *id_or_name,
@@ -522,35 +537,12 @@ static int op_volume_inspect(struct storage_client *c, const char *svc, const ch
 {
 	char query[48];
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0 || need("volume ID or name", id_or_name, e) < 0)
-		return -EINVAL;
 	snprintf(query, sizeof(query), "attachments=%d%s", mask, by_name ? "&byName" : "");
-	path = make_path("volumes", svc, id_or_name, query);
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = http_call(impl(c), "GET", path, NULL, ctx, &j, e);
-	free(path);
-	if (r < 0)
-		return r;
-	return volume_reply(c, j, out, e);
-}
-
-/* POST a request object to path and hand back the parsed reply. */
-static int post_json(struct storage_client *c, const char *path, json_t *req,
-		     const struct ls_ctx *ctx, json_t **reply, struct err *e)
-{
-	char *body = req ? json_dump_compact(req) : NULL;
-	int r;
-
-	json_decref(req);
-	if (!body)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = http_call(impl(c), "POST", path, body, ctx, reply, e);
-	free(body);
-	return r;
+	r = call_at(c, "GET", "volumes", svc, id_or_name, "volume ID or name", query, NULL, ctx,
+		    &j, e);
+	return r < 0 ? r : volume_reply(c, j, out, e);
 }
 
 static int op_volume_create(struct storage_client *c, const char *svc,
@@ -558,19 +550,10 @@ static int op_volume_create(struct storage_client *c, const char *svc,
 			    struct volume *out, struct err *e)
 {
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0)
-		return -EINVAL;
-	path = make_path("volumes", svc, NULL, NULL);
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = post_json(c, path, volume_create_req_to_json(req), ctx, &j, e);
-	free(path);
-	if (r < 0)
-		return r;
-	return volume_reply(c, j, out, e);
+	r = post_at(c, svc, NULL, NULL, volume_create_req_to_json(req), ctx, &j, e);
+	return r < 0 ? r : volume_reply(c, j, out, e);
 }
 
 static int op_volume_attach(struct storage_client *c, const char *svc, const char *id,
@@ -581,22 +564,13 @@ static int op_volume_attach(struct storage_client *c, const char *svc, const cha
 	struct volume v;
 	char *tok = NULL;
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
-		return -EINVAL;
-	path = make_path("volumes", svc, id, "attach");
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = post_json(c, path, volume_attach_req_to_json(req ? req : &none), ctx, &j, e);
-	free(path);
-	if (r < 0)
+	r = post_at(c, svc, id ? id : "", "attach", volume_attach_req_to_json(req ? req : &none),
+		    ctx, &j, e);
+	if (r < 0 || (r = decoded(c, j, attach_reply_from_json(j, &v, token ? &tok : NULL, e),
+				   e)) < 0)
 		return r;
-	r = attach_reply_from_json(j, &v, token ? &tok : NULL, e);
-	json_decref(j);
-	if (r < 0)
-		return reply_error(impl(c), r, e);
 	*out = v;
 	if (token)
 		*token = tok;
@@ -609,16 +583,10 @@ static int op_volume_detach(struct storage_client *c, const char *svc, const cha
 {
 	struct volume_detach_req none = { 0 };
 	json_t *j;
-	char *path;
 	int r;
 
-	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
-		return -EINVAL;
-	path = make_path("volumes", svc, id, "detach");
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = post_json(c, path, volume_detach_req_to_json(req ? req : &none), ctx, &j, e);
-	free(path);
+	r = post_at(c, svc, id ? id : "", "detach", volume_detach_req_to_json(req ? req : &none),
+		    ctx, &j, e);
 	if (r < 0)
 		return r;
 	if (!j) {
@@ -632,17 +600,8 @@ static int op_volume_detach(struct storage_client *c, const char *svc, const cha
 static int op_volume_remove(struct storage_client *c, const char *svc, const char *id, bool force,
 			    const struct ls_ctx *ctx, struct err *e)
 {
-	char *path;
-	int r;
-
-	if (need("service name", svc, e) < 0 || need("volume ID", id, e) < 0)
-		return -EINVAL;
-	path = make_path("volumes", svc, id, force ? "force" : NULL);
-	if (!path)
-		return err_set(e, -ENOMEM, "out of memory");
-	r = http_call(impl(c), "DELETE", path, NULL, ctx, NULL, e);
-	free(path);
-	return r;
+	return call_at(c, "DELETE", "volumes", svc, id, "volume ID", force ? "force" : NULL, NULL,
+		       ctx, NULL, e);
 }
 
 static void http_client_free(struct http_client *hc)
@@ -655,10 +614,7 @@ static void http_client_free(struct http_client *hc)
 	free(hc->name);
 	free(hc->hostport);
 	kh_list_release(&hc->known);
-	if (hc->auth_header) {
-		memset(hc->auth_header, 0, strlen(hc->auth_header));
-		free(hc->auth_header);
-	}
+	secret_free_str(hc->auth_header);
 	free(hc);
 }
 

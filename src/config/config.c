@@ -24,6 +24,7 @@
 
 #include "util/fs.h"
 #include "util/names.h"
+#include "util/strv.h"
 
 extern char **environ;
 
@@ -846,11 +847,7 @@ const char *cfg_source(const struct cfg *c, const char *key)
 
 void cfg_names_free(char **names)
 {
-	if (!names)
-		return;
-	for (char **p = names; *p; p++)
-		free(*p);
-	free(names);
+	strv_free(names);
 }
 
 /* The child of prefix (plen bytes, lower case) in key, or NULL; *len. */

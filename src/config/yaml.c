@@ -602,12 +602,13 @@ static bool opens_block_scalar(const char *t, size_t b, size_t end)
 
 /*
  * Is t[i], a '?', the explicit key indicator? It is when it starts a token
- * (line start, or after a blank or a flow or block indicator) and a blank
+ * (line start, also after a lone CR, which YAML reads as a line break, or
+ * after a blank or a flow or block indicator) and a blank
  * or the line's end follows.
  */
 static bool key_indicator(const char *t, size_t b, size_t i, size_t end)
 {
-	return (i == b || strchr(" \t-:,[{", t[i - 1])) && ends_token(t, i + 1, end);
+	return (i == b || strchr(" \t\r-:,[{", t[i - 1])) && ends_token(t, i + 1, end);
 }
 
 /*

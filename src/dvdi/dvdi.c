@@ -64,6 +64,16 @@ static int classify(const char *key, size_t klen, enum field *f, int *slot, stru
 	return -1;
 }
 
+/* val (len bytes) into dst, a field of size bytes; var names it. */
+static int copy_bounded(char *dst, size_t size, const char *var, const char *val, size_t len,
+			struct err *e)
+{
+	if (len >= size)
+		return err_set(e, -EINVAL, "%s: longer than %zu bytes", var, size - 1);
+	memcpy(dst, val, len + 1);
+	return 0;
+}
+
 static int set_field(struct dvdi_volume *v, enum field f, const char *var, const char *val,
 		     struct err *e)
 {
@@ -81,17 +91,9 @@ static int set_field(struct dvdi_volume *v, enum field f, const char *var, const
 		strcpy(v->name, val);
 		break;
 	case F_DRIVER:
-		if (len >= sizeof(v->driver))
-			return err_set(e, -EINVAL, "%s: longer than %zu bytes", var,
-				       sizeof(v->driver) - 1);
-		strcpy(v->driver, val);
-		break;
+		return copy_bounded(v->driver, sizeof(v->driver), var, val, len, e);
 	case F_OPTS:
-		if (len >= sizeof(v->opts))
-			return err_set(e, -EINVAL, "%s: longer than %zu bytes", var,
-				       sizeof(v->opts) - 1);
-		strcpy(v->opts, val);
-		break;
+		return copy_bounded(v->opts, sizeof(v->opts), var, val, len, e);
 	case F_CPATH:
 		if (len >= sizeof(v->container_path))
 			return err_set(e, -EINVAL, "%s: path too long", var);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/secret.h"
 
 #define CONN_TIMEOUT_S 60
 #define CONN_LIMIT     4000	     /* idle clients must not lock others out */
@@ -615,11 +616,8 @@ void httpd_tls_release(struct httpd_tls *t)
 	if (!t)
 		return;
 	free(t->cert_pem);
-	if (t->key_pem) {
-		/* the private key should not outlive its use in freed memory */
-		gnutls_memset(t->key_pem, 0, strlen(t->key_pem));
-		free(t->key_pem);
-	}
+	/* the private key should not outlive its use in freed memory */
+	secret_free_str(t->key_pem);
 	free(t->trust_pem);
 	memset(t, 0, sizeof(*t));
 }

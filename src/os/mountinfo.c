@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 
 #define MOUNTINFO_PATH	"/proc/self/mountinfo"
 #define MOUNTINFO_MAX	(64u << 20) /* bytes read at most */
@@ -259,11 +260,7 @@ int mount_points_of(const char *dev, char ***ret, struct err *e)
 
 void mount_points_free(char **mps)
 {
-	if (!mps)
-		return;
-	for (char **p = mps; *p; p++)
-		free(*p);
-	free(mps);
+	strv_free(mps);
 }
 
 bool osfs_is_mount_point(const char *path)

@@ -71,32 +71,19 @@ static void describe(int dirfd, const char *name, char *buf, size_t sz)
 		snprintf(buf, sz, "not there (%s)", strerror(errno));
 		return;
 	}
-	switch (st.st_mode & S_IFMT) {
-	case S_IFLNK:
+	if (S_ISLNK(st.st_mode)) {
 		n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 		target[n > 0 ? n : 0] = '\0';
 		snprintf(buf, sz, "a symbolic link to '%.200s'", target);
-		break;
-	case S_IFREG:
-		snprintf(buf, sz, "a regular file");
-		break;
-	case S_IFIFO:
-		snprintf(buf, sz, "a FIFO");
-		break;
-	case S_IFSOCK:
-		snprintf(buf, sz, "a socket");
-		break;
-	case S_IFBLK:
-	case S_IFCHR:
-		snprintf(buf, sz, "a device node");
-		break;
-	case S_IFDIR:
-		snprintf(buf, sz, "a directory on another filesystem (a mount point)");
-		break;
-	default:
-		snprintf(buf, sz, "of an unknown kind");
-		break;
+		return;
 	}
+	snprintf(buf, sz, "%s", S_ISREG(st.st_mode)    ? "a regular file"
+			       : S_ISFIFO(st.st_mode)  ? "a FIFO"
+			       : S_ISSOCK(st.st_mode)  ? "a socket"
+			       : S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode) ? "a device node"
+			       : S_ISDIR(st.st_mode)
+				       ? "a directory on another filesystem (a mount point)"
+				       : "of an unknown kind");
 }
 
 static int refuse(int dirfd, const char *name, const char *what, int r, struct err *e)

@@ -573,10 +573,7 @@ void auth_policy_release(struct auth_policy *p)
 		return;
 	list_free(p->allow, p->n_allow);
 	list_free(p->deny, p->n_deny);
-	if (p->key) {
-		gnutls_memset(p->key, 0, p->key_len);
-		free(p->key);
-	}
+	secret_free(p->key, p->key_len);
 	memset(p, 0, sizeof(*p));
 }
 

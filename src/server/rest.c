@@ -230,6 +230,15 @@ static json_t *body_json(struct call *c, struct err *e)
 	return j;
 }
 
+/* A Volume reply (v released). */
+static int send_volume(struct call *c, unsigned status, struct volume *v)
+{
+	json_t *j = volume_to_json(v);
+
+	volume_release(v);
+	return send_json(c->ep, c->out, status, j);
+}
+
 static int h_root(struct call *c)
 {
 	return send_json(c->ep, c->out, 200,
@@ -353,32 +362,24 @@ static int h_volumes_get(struct call *c)
 	if (ls_volume_inspect(c->ep->srv, c->seg[1], c->seg[2], has_arg(c->rq, "byName", NULL),
 			      mask, &c->ctx, &v, &e) < 0)
 		return send_err(c->ep, c->out, &e);
-	json_t *j = volume_to_json(&v);
-	volume_release(&v);
-	return send_json(c->ep, c->out, 200, j);
+	return send_volume(c, 200, &v);
 }
 
+/* Each handler below: decode the body, call the service layer, reply;
+ * the first failure is the reply. */
 static int h_volume_create(struct call *c)
 {
 	struct volume_create_req req = { 0 };
 	struct volume v = { 0 };
 	struct err e = ERR_INIT;
 	json_t *body = body_json(c, &e);
-	int r;
+	int r = body ? volume_create_req_from_json(body, &req, &e) : -EINVAL;
 
-	if (!body)
-		return send_err(c->ep, c->out, &e);
-	r = volume_create_req_from_json(body, &req, &e);
 	json_decref(body);
-	if (r < 0)
-		return send_err(c->ep, c->out, &e);
-	r = ls_volume_create(c->ep->srv, c->seg[1], &req, &c->ctx, &v, &e);
+	if (r == 0)
+		r = ls_volume_create(c->ep->srv, c->seg[1], &req, &c->ctx, &v, &e);
 	volume_create_req_release(&req);
-	if (r < 0)
-		return send_err(c->ep, c->out, &e);
-	json_t *j = volume_to_json(&v);
-	volume_release(&v);
-	return send_json(c->ep, c->out, 201, j);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
 }
 
 static int h_volume_attach(struct call *c)
@@ -387,20 +388,17 @@ static int h_volume_attach(struct call *c)
 	struct volume v = { 0 };
 	struct err e = ERR_INIT;
 	char *token = NULL;
-	json_t *body = body_json(c, &e);
-	int r;
+	json_t *body = body_json(c, &e), *j;
+	int r = body ? volume_attach_req_from_json(body, &req, &e) : -EINVAL;
 
-	if (!body)
-		return send_err(c->ep, c->out, &e);
-	r = volume_attach_req_from_json(body, &req, &e);
 	json_decref(body);
-	if (r < 0)
-		return send_err(c->ep, c->out, &e);
-	r = ls_volume_attach(c->ep->srv, c->seg[1], c->seg[2], &req, &c->ctx, &v, &token, &e);
+	if (r == 0)
+		r = ls_volume_attach(c->ep->srv, c->seg[1], c->seg[2], &req, &c->ctx, &v, &token,
+				     &e);
 	volume_attach_req_release(&req);
 	if (r < 0)
 		return send_err(c->ep, c->out, &e);
-	json_t *j = attach_reply_to_json(&v, token ? token : "");
+	j = attach_reply_to_json(&v, token ? token : "");
 	volume_release(&v);
 	free(token);
 	return send_json(c->ep, c->out, 200, j);
@@ -412,21 +410,13 @@ static int h_volume_detach(struct call *c)
 	struct volume v = { 0 };
 	struct err e = ERR_INIT;
 	json_t *body = body_json(c, &e);
-	int r;
+	int r = body ? volume_detach_req_from_json(body, &req, &e) : -EINVAL;
 
-	if (!body)
-		return send_err(c->ep, c->out, &e);
-	r = volume_detach_req_from_json(body, &req, &e);
 	json_decref(body);
-	if (r < 0)
-		return send_err(c->ep, c->out, &e);
-	r = ls_volume_detach(c->ep->srv, c->seg[1], c->seg[2], &req, &c->ctx, &v, &e);
+	if (r == 0)
+		r = ls_volume_detach(c->ep->srv, c->seg[1], c->seg[2], &req, &c->ctx, &v, &e);
 	volume_detach_req_release(&req);
-	if (r < 0)
-		return send_err(c->ep, c->out, &e);
-	json_t *j = volume_to_json(&v);
-	volume_release(&v);
-	return send_json(c->ep, c->out, 205, j);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 205, &v);
 }
 
 static int h_volumes_post(struct call *c)

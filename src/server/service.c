@@ -573,22 +573,40 @@ static int inspect_by_name(struct service *svc, const char *vname, const struct 
 	return r;
 }
 
+/*
+ * What a call on one volume starts with: its service, a valid ID, and the
+ * caller's instance ID when it sent one (*me released by the caller).
+ * NULL with *r set when any of them fails.
+ */
+static struct service *volume_call_start(struct ls_server *srv, const char *name,
+					 const char *id, const struct ls_ctx *ctx,
+					 struct instance_id *me, bool *have_me, int *r,
+					 struct err *e)
+{
+	struct service *svc = find_service(srv, name, e);
+
+	memset(me, 0, sizeof(*me));
+	*have_me = false;
+	*r = -ENOENT;
+	if (!svc)
+		return NULL;
+	if ((*r = check_id(id, e)) < 0 || (*r = caller_iid(svc, ctx, me, have_me, e)) < 0)
+		return NULL;
+	return svc;
+}
+
 int ls_volume_inspect(struct ls_server *srv, const char *name, const char *id_or_name,
 		      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
 		      struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
 	struct volume_query q;
 	struct instance_id me;
 	struct volume v;
 	bool have_me;
 	int r;
+	struct service *svc = volume_call_start(srv, name, id_or_name, ctx, &me, &have_me, &r, e);
 
 	if (!svc)
-		return -ENOENT;
-	if ((r = check_id(id_or_name, e)) < 0)
-		return r;
-	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
 		return r;
 	if ((r = check_mask(mask, have_me, e)) < 0)
 		goto out;
@@ -721,18 +739,14 @@ int ls_volume_detach(struct ls_server *srv, const char *name, const char *id,
 		     const struct volume_detach_req *req, const struct ls_ctx *ctx,
 		     struct volume *out, struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
 	struct detach_opts o = { 0 };
 	struct instance_id me;
 	char key[400];
 	bool have_me;
 	int r;
+	struct service *svc = volume_call_start(srv, name, id, ctx, &me, &have_me, &r, e);
 
 	if (!svc)
-		return -ENOENT;
-	if ((r = check_id(id, e)) < 0)
-		return r;
-	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
 		return r;
 	o.force = req && req->force;
 	o.opts = req ? req->opts : NULL;

@@ -73,57 +73,35 @@ fail:
 int store_use_remove(struct store *st, const char *service, const char *volume,
 		     const char *caller, int64_t *total, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
-	int r, changed;
+	int r, changed = 0;
 
 	if ((r = store_begin(st, e)) < 0)
 		return r;
-	if ((r = sti_prep(st, "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? "
-			  "AND caller=? AND count > 1", &s, e)) < 0)
-		goto fail;
-	sti_bind_text(s, 1, service);
-	sti_bind_text(s, 2, volume);
-	sti_bind_text(s, 3, caller);
-	if ((r = sti_step_done(st, s, "uncount a use", e)) < 0)
-		goto fail;
-	changed = sqlite3_changes(st->db);
-	sti_unprep(st, s);
-	s = NULL;
-	if (!changed) {
-		if ((r = sti_prep(st, "DELETE FROM use_counts WHERE service=? AND volume=? AND caller=?",
-			      &s, e)) < 0)
-			goto fail;
-		sti_bind_text(s, 1, service);
-		sti_bind_text(s, 2, volume);
-		sti_bind_text(s, 3, caller);
-		if ((r = sti_step_done(st, s, "uncount a use", e)) < 0)
-			goto fail;
-		changed = sqlite3_changes(st->db);
+	r = sti_run(st, "uncount a use", &changed, e,
+		    "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? AND "
+		    "caller=? AND count > 1", "ttt", service, volume, caller);
+	if (r == 0 && !changed)
+		r = sti_run(st, "uncount a use", &changed, e,
+			    "DELETE FROM use_counts WHERE service=? AND volume=? AND caller=?", "ttt",
+			    service, volume, caller);
+	if (r == 0)
+		r = use_total(st, service, volume, total, e);
+	if (r < 0) {
+		store_rollback(st);
+		return r;
 	}
-	if ((r = use_total(st, service, volume, total, e)) < 0)
-		goto fail;
-	sti_unprep(st, s);
 	if ((r = store_commit(st, e)) < 0)
 		return r;
 	return changed ? 0 : -ENOENT;
-fail:
-	sti_unprep(st, s);
-	store_rollback(st);
-	return r;
 }
 
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "DELETE FROM use_counts WHERE service=? AND volume=?", &s, e)) == 0) {
-		sti_bind_text(s, 1, service);
-		sti_bind_text(s, 2, volume);
-		r = sti_step_done(st, s, "clear use counts", e);
-	}
-	sti_unprep(st, s);
+	r = sti_run(st, "clear use counts", NULL, e,
+		    "DELETE FROM use_counts WHERE service=? AND volume=?", "tt", service, volume);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -175,20 +153,13 @@ fail:
 int store_dvdi_update(struct store *st, const char *container_id, int slot, const char *state,
 		      const char *mountpoint, int bound, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "UPDATE dvdi_mounts SET state=?, mountpoint=?, bound=? "
-			  "WHERE container_id=? AND slot=?", &s, e)) == 0) {
-		sti_bind_text(s, 1, state);
-		sti_bind_text(s, 2, mountpoint ? mountpoint : "");
-		sqlite3_bind_int(s, 3, bound);
-		sti_bind_text(s, 4, container_id);
-		sqlite3_bind_int(s, 5, slot);
-		r = sti_step_done(st, s, "update a DVDI mount", e);
-	}
-	sti_unprep(st, s);
+	r = sti_run(st, "update a DVDI mount", NULL, e,
+		    "UPDATE dvdi_mounts SET state=?, mountpoint=?, bound=? WHERE container_id=? "
+		    "AND slot=?", "ttiti", state, mountpoint ? mountpoint : "", bound,
+		    container_id, slot);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -303,19 +274,16 @@ int store_dvdi_users(struct store *st, const char *driver, const char *name,
 
 int store_dvdi_delete(struct store *st, const char *container_id, int slot, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, slot < 0 ? "DELETE FROM dvdi_mounts WHERE container_id=?"
-				   : "DELETE FROM dvdi_mounts WHERE container_id=? AND slot=?",
-		      &s, e)) == 0) {
-		sti_bind_text(s, 1, container_id);
-		if (slot >= 0)
-			sqlite3_bind_int(s, 2, slot);
-		r = sti_step_done(st, s, "delete DVDI mounts", e);
-	}
-	sti_unprep(st, s);
+	if (slot < 0)
+		r = sti_run(st, "delete DVDI mounts", NULL, e,
+			    "DELETE FROM dvdi_mounts WHERE container_id=?", "t", container_id);
+	else
+		r = sti_run(st, "delete DVDI mounts", NULL, e,
+			    "DELETE FROM dvdi_mounts WHERE container_id=? AND slot=?", "ti",
+			    container_id, slot);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -454,32 +454,53 @@ int sti_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct er
 	return 0;
 }
 
+int sti_run(struct store *st, const char *what, int *changes, struct err *e, const char *sql,
+	    const char *binds, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int r = sti_prep(st, sql, &s, e);
+
+	if (r < 0)
+		return r;
+	va_start(ap, binds);
+	for (int i = 0; binds[i]; i++) {
+		switch (binds[i]) {
+		case 't':
+			sti_bind_text(s, i + 1, va_arg(ap, const char *));
+			break;
+		case 'l':
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'j':
+			sti_bind_json(s, i + 1, va_arg(ap, const json_t *));
+			break;
+		default:
+			sqlite3_bind_int(s, i + 1, va_arg(ap, int));
+			break;
+		}
+	}
+	va_end(ap);
+	r = sti_step_done(st, s, what, e);
+	if (changes)
+		*changes = sqlite3_changes(st->db);
+	sti_unprep(st, s);
+	return r;
+}
+
 int store_volume_insert(struct store *st, const char *service, const struct volume *v,
 			struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "INSERT INTO volumes(service,id,name,type,size,iops,"
-			  "availability_zone,encrypted,status,fields) VALUES(?,?,?,?,?,?,?,?,?,?)",
-		      &s, e)) < 0)
-		goto out;
-	sti_bind_text(s, 1, service);
-	sti_bind_text(s, 2, v->id);
-	sti_bind_text(s, 3, v->name);
-	sti_bind_text(s, 4, v->type ? v->type : "");
-	sqlite3_bind_int64(s, 5, v->size);
-	sqlite3_bind_int64(s, 6, v->iops);
-	sti_bind_text(s, 7, v->availability_zone);
-	sqlite3_bind_int(s, 8, v->encrypted);
-	sti_bind_text(s, 9, v->status);
-	sti_bind_json(s, 10, v->fields);
-	r = sti_step_done(st, s, "insert volume", e);
+	r = sti_run(st, "insert volume", NULL, e,
+		    "INSERT INTO volumes(service,id,name,type,size,iops,availability_zone,encrypted,"
+		    "status,fields) VALUES(?,?,?,?,?,?,?,?,?,?)", "ttttlltitj", service, v->id,
+		    v->name, v->type ? v->type : "", (int64_t)v->size, (int64_t)v->iops,
+		    v->availability_zone, (int)v->encrypted, v->status, v->fields);
 	if (r == -EEXIST)
 		err_set(e, -EEXIST, "a volume named '%s' already exists", v->name);
-out:
-	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -487,26 +508,17 @@ out:
 int store_volume_update(struct store *st, const char *service, const struct volume *v,
 			struct err *e)
 {
-	sqlite3_stmt *s = NULL;
-	int r;
+	int r, changes = 0;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "UPDATE volumes SET type=?, size=?, iops=?, availability_zone=?,"
-			  " status=?, fields=? WHERE service=? AND id=?", &s, e)) < 0)
-		goto out;
-	sti_bind_text(s, 1, v->type ? v->type : "");
-	sqlite3_bind_int64(s, 2, v->size);
-	sqlite3_bind_int64(s, 3, v->iops);
-	sti_bind_text(s, 4, v->availability_zone);
-	sti_bind_text(s, 5, v->status);
-	sti_bind_json(s, 6, v->fields);
-	sti_bind_text(s, 7, service);
-	sti_bind_text(s, 8, v->id);
 	forget(st, service, v->id);
-	if ((r = sti_step_done(st, s, "update volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+	r = sti_run(st, "update volume", &changes, e,
+		    "UPDATE volumes SET type=?, size=?, iops=?, availability_zone=?, status=?, "
+		    "fields=? WHERE service=? AND id=?", "tllttjtt", v->type ? v->type : "",
+		    (int64_t)v->size, (int64_t)v->iops, v->availability_zone, v->status, v->fields,
+		    service, v->id);
+	if (r == 0 && changes == 0)
 		r = err_set(e, -ENOENT, "volume '%s' not found", v->id);
-out:
-	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -749,19 +761,14 @@ int store_volume_list(struct store *st, const char *service, struct volume_list 
 
 int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
-	int r;
+	int r, changes = 0;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "DELETE FROM volumes WHERE service=? AND id=?", &s, e)) < 0)
-		goto out;
-	sti_bind_text(s, 1, service);
-	sti_bind_text(s, 2, id);
 	forget(st, service, id);
-	if ((r = sti_step_done(st, s, "delete volume", e)) == 0 && sqlite3_changes(st->db) == 0)
+	r = sti_run(st, "delete volume", &changes, e, "DELETE FROM volumes WHERE service=? AND id=?",
+		    "tt", service, id);
+	if (r == 0 && changes == 0)
 		r = err_set(e, -ENOENT, "resource not found");
-out:
-	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -769,29 +776,19 @@ out:
 int store_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
 			 struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, "INSERT OR REPLACE INTO attachments(service,volume_id,instance_id,"
-			  "instance_driver,instance_service,device_name,status,mount_point,fields)"
-			  " VALUES(?,?,?,?,?,?,?,?,?)", &s, e)) < 0)
-		goto out;
-	sti_bind_text(s, 1, service);
-	sti_bind_text(s, 2, a->volume_id);
-	sti_bind_text(s, 3, a->iid.id ? a->iid.id : "");
-	sti_bind_text(s, 4, a->iid.driver);
-	sti_bind_text(s, 5, a->iid.service);
-	sti_bind_text(s, 6, a->device_name ? a->device_name : "");
-	sti_bind_text(s, 7, a->status ? a->status : "attached");
-	sti_bind_text(s, 8, a->mount_point);
-	sti_bind_json(s, 9, a->fields);
 	forget(st, service, a->volume_id);
-	r = sti_step_done(st, s, "record attachment", e);
+	r = sti_run(st, "record attachment", NULL, e,
+		    "INSERT OR REPLACE INTO attachments(service,volume_id,instance_id,"
+		    "instance_driver,instance_service,device_name,status,mount_point,fields)"
+		    " VALUES(?,?,?,?,?,?,?,?,?)", "ttttttttj", service, a->volume_id,
+		    a->iid.id ? a->iid.id : "", a->iid.driver, a->iid.service,
+		    a->device_name ? a->device_name : "", a->status ? a->status : "attached",
+		    a->mount_point, a->fields);
 	if (r == -EEXIST) /* the foreign key: the volume is gone */
 		r = err_set(e, -ENOENT, "resource not found");
-out:
-	sti_unprep(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -799,23 +796,18 @@ out:
 int store_attachment_remove(struct store *st, const char *service, const char *volume_id,
 			    const char *instance_id, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	if ((r = sti_prep(st, instance_id ? "DELETE FROM attachments WHERE service=? AND volume_id=?"
-					" AND instance_id=? COLLATE NOCASE"
-				      : "DELETE FROM attachments WHERE service=? AND volume_id=?",
-		      &s, e)) < 0)
-		goto out;
-	sti_bind_text(s, 1, service);
-	sti_bind_text(s, 2, volume_id);
-	if (instance_id)
-		sti_bind_text(s, 3, instance_id);
 	forget(st, service, volume_id);
-	r = sti_step_done(st, s, "remove attachment", e);
-out:
-	sti_unprep(st, s);
+	if (instance_id)
+		r = sti_run(st, "remove attachment", NULL, e,
+			    "DELETE FROM attachments WHERE service=? AND volume_id=? AND "
+			    "instance_id=? COLLATE NOCASE", "ttt", service, volume_id, instance_id);
+	else
+		r = sti_run(st, "remove attachment", NULL, e,
+			    "DELETE FROM attachments WHERE service=? AND volume_id=?", "tt", service,
+			    volume_id);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -57,5 +57,13 @@ json_t *sti_col_json(sqlite3_stmt *s, int i);
 int sti_finish(struct store *st, sqlite3_stmt *s, int r, struct err *e);
 /* Step a statement that returns no row. */
 int sti_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e);
+/*
+ * One statement that returns no row, start to end: prepare sql, bind the
+ * arguments that binds spells ('t' a const char * (NULL binds NULL), 'i'
+ * an int), step it, put it back. *changes (when not NULL) gets the rows it
+ * changed. The caller holds st->mu or a transaction. Returns 0 or -errno.
+ */
+int sti_run(struct store *st, const char *what, int *changes, struct err *e, const char *sql,
+	    const char *binds, ...);
 
 #endif

@@ -1,6 +1,7 @@
 #include "util/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ int buf_reserve(struct buf *b, size_t n)
 
 	if (b->max && n > b->max - (b->len < b->max ? b->len : b->max))
 		return -EFBIG;
+	if (n > SIZE_MAX - 1 - b->len)
+		return -ENOMEM;
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;

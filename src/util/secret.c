@@ -44,3 +44,17 @@ int secret_read(const char *value, const char *what, size_t max, unsigned char *
 	*ret_len = len;
 	return 0;
 }
+
+void secret_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
+void secret_free_str(char *s)
+{
+	if (s)
+		secret_free(s, strlen(s));
+}

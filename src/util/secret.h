@@ -19,4 +19,10 @@
 int secret_read(const char *value, const char *what, size_t max, unsigned char **ret,
 		size_t *ret_len, struct err *e);
 
+/* Wipe len bytes at p (explicit_bzero: not optimised away), then free
+ * p; NULL is fine. For keys and tokens, so that freed memory does not
+ * keep them. secret_free_str wipes a NUL-terminated string. */
+void secret_free(void *p, size_t len);
+void secret_free_str(char *s);
+
 #endif

@@ -35,6 +35,7 @@
 #include "net/httpc.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/time.h"
 
 #define VP_DEFAULT_TIMEOUT_MS  120000L
@@ -901,11 +902,7 @@ int volplugin_get(struct volplugin *p, const char *name, char **vol_name, char *
 
 void volplugin_names_free(char **names)
 {
-	if (!names)
-		return;
-	for (char **n = names; *n; n++)
-		free(*n);
-	free(names);
+	strv_free(names);
 }
 
 int volplugin_list(struct volplugin *p, char ***names, struct err *e)
