@@ -248,3 +248,12 @@ void local_devices_release(struct local_devices *ld)
 	free(ld->map);
 	memset(ld, 0, sizeof(*ld));
 }
+
+void volume_refs_free(struct volume_ref *r, size_t n)
+{
+	for (size_t i = 0; r && i < n; i++) {
+		free(r[i].service);
+		free(r[i].volume_id);
+	}
+	free(r);
+}

@@ -185,4 +185,11 @@ struct ls_ctx {
 /* strdup that maps NULL to NULL; sets *ok=false on allocation failure. */
 char *xstrdup_opt(const char *s, bool *ok);
 
+/* One volume of one service, by ID: what a lease renewal reports revoked. */
+struct volume_ref {
+	char *service;
+	char *volume_id;
+};
+void volume_refs_free(struct volume_ref *r, size_t n);
+
 #endif

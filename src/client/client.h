@@ -58,6 +58,13 @@ struct storage_client_ops {
 			     struct volume *out, struct err *e);
 	int (*volume_remove)(struct storage_client *c, const char *svc, const char *id, bool force,
 			     const struct ls_ctx *ctx, struct err *e);
+	/* Ours (POST /leases): renew the leases of ctx's attachments and wait
+	 * up to wait_ms for a revocation (server/service.h ls_lease_renew). */
+	int (*lease_renew)(struct storage_client *c, const struct ls_ctx *ctx, long long lease_ms,
+			   long long wait_ms, struct volume_ref **out, size_t *n, struct err *e);
+	/* POST /leases/{svc}/{id}?fenced: this host no longer writes the volume. */
+	int (*lease_fenced)(struct storage_client *c, const char *svc, const char *id,
+			    const struct ls_ctx *ctx, struct err *e);
 };
 
 struct storage_client {

@@ -69,7 +69,22 @@ static int local_volume_remove(struct storage_client *c, const char *svc, const 
 	return ls_volume_remove(srv_of(c), svc, id, force, ctx, e);
 }
 
+static int local_lease_renew(struct storage_client *c, const struct ls_ctx *ctx,
+			     long long lease_ms, long long wait_ms, struct volume_ref **out,
+			     size_t *n, struct err *e)
+{
+	return ls_lease_renew(srv_of(c), ctx, lease_ms, wait_ms, out, n, e);
+}
+
+static int local_lease_fenced(struct storage_client *c, const char *svc, const char *id,
+			      const struct ls_ctx *ctx, struct err *e)
+{
+	return ls_lease_fenced(srv_of(c), svc, id, ctx, e);
+}
+
 static const struct storage_client_ops local_ops = {
+	.lease_renew = local_lease_renew,
+	.lease_fenced = local_lease_fenced,
 	.name = "local",
 	.close = local_close,
 	.services = local_services,

@@ -604,6 +604,42 @@ static int op_volume_remove(struct storage_client *c, const char *svc, const cha
 		       ctx, NULL, e);
 }
 
+static int op_lease_renew(struct storage_client *c, const struct ls_ctx *ctx, long long lease_ms,
+			  long long wait_ms, struct volume_ref **out, size_t *n, struct err *e)
+{
+	char path[96];
+	json_t *j = NULL, *rv, *x;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/leases?lease=%lld&wait=%lld", lease_ms, wait_ms);
+	if ((r = http_call(impl(c), "POST", path, "{}", ctx, &j, e)) < 0)
+		return r;
+	rv = json_object_get(j, "revoked");
+	*out = calloc(json_array_size(rv) + 1, sizeof(**out));
+	if (!*out)
+		r = err_set(e, -ENOMEM, "out of memory");
+	json_array_foreach (rv, i, x) {
+		const char *s = json_string_value(json_object_get(x, "service"));
+		const char *v = json_string_value(json_object_get(x, "volumeID"));
+		if (r < 0 || !s || !v)
+			continue;
+		(*out)[*n].service = strdup(s);
+		(*out)[*n].volume_id = strdup(v);
+		(*n)++;
+	}
+	json_decref(j);
+	return r;
+}
+
+static int op_lease_fenced(struct storage_client *c, const char *svc, const char *id,
+			   const struct ls_ctx *ctx, struct err *e)
+{
+	return call_at(c, "POST", "leases", svc, id, "volume ID", "fenced", "{}", ctx, NULL, e);
+}
+
 static void http_client_free(struct http_client *hc)
 {
 	if (!hc)
@@ -635,6 +671,8 @@ static const struct storage_client_ops http_ops = {
 	.volume_attach = op_volume_attach,
 	.volume_detach = op_volume_detach,
 	.volume_remove = op_volume_remove,
+	.lease_renew = op_lease_renew,
+	.lease_fenced = op_lease_fenced,
 };
 
 /* HTTP_TLS_AUTO and the unix-socket rule, made concrete for this host. */

@@ -35,8 +35,13 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		"run a server in this process even though `libstorage.host` is set"),
 	[CFGK_CLIENT_LEASE] = TYPED("libstorage.client.lease", CFG_T_DURATION, "15s",
 		CFG_SC_GLOBAL, S_REXRAY,
-		"how often an agent checks its attachments: a volume another host took with "
-		"`preempt` is let go of within one lease (`0`: the default)"),
+		"the lease an agent holds its attachments for and renews (every sixth of it): "
+		"an agent that cannot renew fences its volumes within half of it, and a "
+		"`preempt` by another host waits at most one lease (`0`: the default)"),
+	[CFGK_SERVER_LEASE] = TYPED("libstorage.server.lease", CFG_T_DURATION, "15s",
+		CFG_SC_GLOBAL, S_REXRAY,
+		"the lease of a host that attached a volume and never renews (REX-Ray's own "
+		"agents, a bare REST client): a `preempt` waits this long for it"),
 	[CFGK_MODULE_TYPE] = TEXT("rexray.modules.<module>.type", "docker", CFG_SC_GLOBAL,
 		S_REXRAY, "only `docker` modules exist; a module of another type is skipped with "
 		"a warning"),

@@ -640,7 +640,10 @@ static int explicit_key_check(const char *t, size_t len, const char *name, struc
 			if (quote) {
 				if (t[i] == quote)
 					quote = 0;
-			} else if (t[i] == '\'' || t[i] == '"') {
+			} else if ((t[i] == '\'' || t[i] == '"') &&
+				   (i == b || strchr(" \t\r-:,[{", t[i - 1]))) {
+				/* a quote opens a quoted scalar only where a token
+				 * starts; inside a plain scalar it is a character */
 				quote = t[i];
 			} else if (t[i] == '#' && (i == b || is_blank(t[i - 1]))) {
 				break;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 
 /* ---- serving ---- */
 
@@ -135,37 +138,171 @@ static int runs_server(const struct engine *en, bool *out, struct err *e)
 	return 0;
 }
 
-/* The fencing loop: an agent whose volume another host took with
- * preempt lets go of it within one lease. */
+/* Sleep up to ms unless the engine stops; true when it stops. */
+static bool fence_sleep(struct engine *en, long long ms)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&en->fence_mu);
+	if (!en->fence_stop)
+		pthread_cond_timedwait(&en->fence_cv, &en->fence_mu, &until);
+	stop = en->fence_stop;
+	pthread_mutex_unlock(&en->fence_mu);
+	return stop;
+}
+
+static struct integration *module_ig(struct engine *en, size_t i)
+{
+	return docker_module_integration(en->modules[i]);
+}
+
+/* Fence what the server revoked, and say so: a preempt waits for it. */
+static void fence_revoked(struct engine *en, struct storage_client *c, const struct volume_ref *rv)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct integration *ig = module_ig(en, i);
+		struct ls_ctx ctx = integ_ctx(ig);
+		struct err e = ERR_INIT;
+		bool found = false;
+
+		if (strcasecmp(integ_service(ig), rv->service) != 0)
+			continue;
+		if (integ_fence_volume(ig, rv->volume_id, &found, &e) < 0)
+			log_warn("fence: %s", e.msg);
+		if (c->ops->lease_fenced(c, rv->service, rv->volume_id, &ctx, &e) < 0)
+			log_warn("fence: cannot confirm the fence of %s: %s", rv->volume_id, e.msg);
+		else
+			log_warn("fence: volume %s was taken by another host: fenced%s",
+				 rv->volume_id, found ? "" : " (nothing of it was here)");
+		return;
+	}
+}
+
+/*
+ * Renew this host's leases (one long poll, wait ms) and fence what was
+ * revoked. Returns 0, or the failure: a transport error means the server
+ * may be out of reach; any other (a server without leases answers 404)
+ * does not.
+ */
+static int renew(struct engine *en, struct storage_client *c, long long lease, long long wait)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct ls_ctx ctx = integ_ctx(module_ig(en, i));
+		struct volume_ref *rv = NULL;
+		struct err e = ERR_INIT;
+		size_t n = 0;
+		int r = c->ops->lease_renew(c, &ctx, lease, i == 0 ? wait : 0, &rv, &n, &e);
+
+		if (r < 0) {
+			log_debug("lease: %s", e.msg);
+			return r;
+		}
+		for (size_t k = 0; k < n; k++)
+			fence_revoked(en, c, &rv[k]);
+		volume_refs_free(rv, n);
+	}
+	return 0;
+}
+
+static bool unreachable(int r)
+{
+	return r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EIO || r == -ECONNRESET;
+}
+
+/* The lease lost: fence every volume with a device here, before the
+ * server can give any of them to another host. */
+static void self_fence(struct engine *en)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct err e = ERR_INIT;
+		size_t n = 0;
+
+		if (integ_fence_all(module_ig(en, i), &n, &e) < 0)
+			log_warn("fence: %s", e.msg);
+		else if (n)
+			log_error("fence: the server has not answered for half a lease: fenced %zu "
+				  "volume(s) here, so that no other host's preempt can meet our "
+				  "writes", n);
+	}
+}
+
+/* The check of every local volume against the server, for servers that
+ * revoke nothing (REX-Ray's own): a volume another host took is let go. */
+static void fence_taken(struct engine *en)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct err e = ERR_INIT;
+		size_t n = 0;
+		if (integ_fence(module_ig(en, i), &n, &e) < 0)
+			log_warn("fence: %s", e.msg);
+		else if (n)
+			log_warn("fence: released %zu volume(s) taken by other hosts", n);
+	}
+}
+
+/* A dedicated client for the lease polls of an agent, bounded by a third
+ * of a lease, so that a silent server is noticed in time. */
+static struct storage_client *lease_client(struct engine *en, long long lease)
+{
+	struct storage_client *c = NULL;
+	struct http_client_opts o;
+	struct err e = ERR_INIT;
+
+	if (!en->host[0])
+		return NULL;
+	if (http_client_opts_from_cfg(en->cfg, &en->paths, &o, &e) == 0) {
+		o.timeout_ms = lease / 3 > 100 ? lease / 3 : 100;
+		if (client_http_new_opts(en->host, &o, &c, &e) < 0)
+			log_warn("lease: %s", e.msg);
+		http_client_opts_release(&o);
+	}
+	return c;
+}
+
+/*
+ * The lease loop. Renew every sixth of a lease (at most every second) by a
+ * poll the server answers at once when it revokes one of our volumes;
+ * fence those and confirm. When renewals fail for half a lease, fence
+ * everything here (the server's lease of us, counted from a renewal it
+ * received, ends later than ours counted from when we sent it; the other
+ * half is the margin for the fence itself and clock-rate drift).
+ */
 static void *fence_loop(void *arg)
 {
 	struct engine *en = arg;
-	struct timespec until;
+	long long lease = en->lease_ms, last_ok = time_now_ms(), next_check = 0;
+	long long wait = lease / 6 < 1000 ? lease / 6 : 1000;
+	struct storage_client *lc = lease_client(en, lease);
+	struct storage_client *c = lc ? lc : en->client;
+	bool fenced_all = false;
 
-	pthread_mutex_lock(&en->fence_mu);
-	while (!en->fence_stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += en->lease_ms / 1000;
-		until.tv_nsec += (en->lease_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
+	while (!fence_sleep(en, 0)) {
+		long long sent = time_now_ms();
+		int r = en->n_modules ? renew(en, c, lease, wait) : -ENOENT;
+
+		if (r == 0) {
+			last_ok = sent;
+			fenced_all = false;
+		} else if (unreachable(r) && !fenced_all && time_now_ms() - last_ok >= lease / 2) {
+			self_fence(en);
+			fenced_all = true;
 		}
-		pthread_cond_timedwait(&en->fence_cv, &en->fence_mu, &until);
-		if (en->fence_stop)
+		if (time_now_ms() >= next_check) {
+			fence_taken(en);
+			next_check = time_now_ms() + lease;
+		}
+		if (r < 0 && fence_sleep(en, r == -ENOENT ? lease : lease / 10))
 			break;
-		pthread_mutex_unlock(&en->fence_mu);
-		for (size_t i = 0; i < en->n_modules; i++) {
-			struct err e = ERR_INIT;
-			size_t n = 0;
-			if (integ_fence(docker_module_integration(en->modules[i]), &n, &e) < 0)
-				log_warn("fence: %s", e.msg);
-			else if (n)
-				log_warn("fence: released %zu volume(s) taken by other hosts", n);
-		}
-		pthread_mutex_lock(&en->fence_mu);
 	}
-	pthread_mutex_unlock(&en->fence_mu);
+	client_free(lc);
 	return NULL;
 }
 

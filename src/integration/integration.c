@@ -249,6 +249,11 @@ static struct ls_ctx ctx_of(const struct integration *ig)
 	return ctx;
 }
 
+struct ls_ctx integ_ctx(const struct integration *ig)
+{
+	return ctx_of(ig);
+}
+
 /* Serialise work on one volume across threads and processes (util/vlock:
  * the loop driver's remove takes the same lock). Returns the lock handle
  * (>= 0) or -errno. Names are validated before they get here. */
@@ -1157,14 +1162,31 @@ int integ_remove(struct integration *ig, const char *name, struct err *e)
 
 /* ---- fencing ---- */
 
-/* Stop writes through one mount now, then take it away: a container that
- * still has files open keeps a read-only, detached view. */
-static void fence_mount(const char *dev, const char *mp)
+/*
+ * Stop every write to the filesystem on dev now, then take its mounts
+ * away. The shutdown ioctl (osfs_shutdown) reaches files a container
+ * still holds open, which neither a read-only remount (refused while a
+ * file is open for writing) nor a lazy unmount (which keeps the
+ * filesystem alive for them) can. One shutdown covers every mount of the
+ * filesystem. Returns 0 when the filesystem was shut down.
+ */
+static int fence_mounts(const char *dev, char **mps, int n)
 {
-	if (mount(dev, mp, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		log_warn("fence: cannot make %s read-only: %s", mp, strerror(errno));
-	if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
-		log_warn("fence: cannot unmount %s: %s", mp, strerror(errno));
+	struct err e = ERR_INIT;
+	int r = n > 0 ? osfs_shutdown(mps[0], &e) : 0;
+
+	if (r < 0) {
+		log_error("%s: falling back to a read-only remount, which open files can "
+			  "hold off", e.msg);
+		for (int i = 0; i < n; i++)
+			if (mount(dev, mps[i], NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+				log_warn("fence: cannot make %s read-only: %s", mps[i],
+					 strerror(errno));
+	}
+	for (int i = 0; i < n; i++)
+		if (umount2(mps[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+			log_warn("fence: cannot unmount %s: %s", mps[i], strerror(errno));
+	return r;
 }
 
 /* The volume's record and whether the server still says it is ours. */
@@ -1231,13 +1253,38 @@ static bool reclaim_or_release(struct integration *ig, struct volume *v, const c
 	return released;
 }
 
+/*
+ * Cut this host off the volume id (named name, when known) on dev: shut
+ * its filesystem down, unmount it everywhere here, release the device and
+ * forget its uses. The volume's lock is taken when the name is known (a
+ * self-fence without the server knows only IDs).
+ */
+static void fence_device(struct integration *ig, const char *id, const char *name,
+			 const char *dev)
+{
+	struct err e = ERR_INIT;
+	char **mps = NULL;
+	int fd = -1, n;
+
+	if (name && (fd = lock_volume(ig, name, &e)) < 0)
+		log_warn("fence: %s: %s", id, e.msg);
+	log_warn("fence: volume %s: shutting down and unmounting %s", id, dev);
+	n = mount_points_of(dev, &mps, &e);
+	if (n >= 0) {
+		fence_mounts(dev, mps, n);
+		mount_points_free(mps);
+	}
+	if (ig->exec->device_put && ig->exec->device_put(&ig->x, dev, &e) < 0)
+		log_warn("fence: cannot release %s: %s", dev, e.msg);
+	if (name)
+		store_use_clear(ig->store, ig->service, name, &e);
+	vlock_release(fd);
+}
+
 /* Returns true when the volume was fenced. */
 static bool fence_one(struct integration *ig, const char *id, const char *dev)
 {
-	char **mps = NULL;
 	struct volume v = { 0 };
-	struct err e = ERR_INIT;
-	int fd = -1, n;
 	bool done;
 
 	if (still_ours(ig, id, &v)) {
@@ -1249,23 +1296,53 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 		volume_release(&v);
 		return done;
 	}
-	if (v.name && (fd = lock_volume(ig, v.name, &e)) < 0)
-		log_warn("fence: %s: %s", id, e.msg);
-	log_warn("fence: volume %s (%s) now belongs to another host: unmounting %s", id,
-		 v.name ? v.name : "removed", dev);
-	n = mount_points_of(dev, &mps, &e);
-	for (int i = 0; i < n; i++)
-		fence_mount(dev, mps[i]);
-	if (n >= 0)
-		mount_points_free(mps);
-	if (ig->exec->device_put && ig->exec->device_put(&ig->x, dev, &e) < 0)
-		log_warn("fence: cannot release %s: %s", dev, e.msg);
-	if (v.name)
-		store_use_clear(ig->store, ig->service, v.name, &e);
-	vlock_release(fd);
+	log_warn("fence: volume %s (%s) now belongs to another host", id,
+		 v.name ? v.name : "removed");
+	fence_device(ig, id, v.name, dev);
 	volume_release(&v);
 	return true;
 }
+
+int integ_fence_volume(struct integration *ig, const char *id, bool *found, struct err *e)
+{
+	struct local_devices ld = { 0 };
+	int r;
+
+	*found = false;
+	if ((r = ready(ig, e)) < 0)
+		return r;
+	if (!ig->exec->local_devices)
+		return 0;
+	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
+		return r;
+	for (size_t i = 0; i < ld.n; i++) {
+		if (strcmp(ld.map[i].volume_id, id) != 0)
+			continue;
+		fence_device(ig, id, NULL, ld.map[i].device);
+		*found = true;
+	}
+	local_devices_release(&ld);
+	return 0;
+}
+
+int integ_fence_all(struct integration *ig, size_t *n, struct err *e)
+{
+	struct local_devices ld = { 0 };
+	int r;
+
+	*n = 0;
+	if ((r = ready(ig, e)) < 0)
+		return r;
+	if (!ig->exec->local_devices)
+		return 0;
+	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
+		return r;
+	for (size_t i = 0; i < ld.n; i++, (*n)++)
+		fence_device(ig, ld.map[i].volume_id, NULL, ld.map[i].device);
+	local_devices_release(&ld);
+	return 0;
+}
+
 
 int integ_fence(struct integration *ig, size_t *n, struct err *e)
 {

@@ -106,6 +106,14 @@ void integ_paths_free(char **paths, size_t n);
  * use counts dropped: this host writes to it no more. *n gets how many.
  */
 int integ_fence(struct integration *ig, size_t *n, struct err *e);
+/* What this host sends with every request: its instance ID for the service. */
+struct ls_ctx integ_ctx(const struct integration *ig);
+/* The server revoked volume id (another host's preempt): fence it here
+ * now if it has a device here (*found). The caller confirms to the server. */
+int integ_fence_volume(struct integration *ig, const char *id, bool *found, struct err *e);
+/* This host lost its lease (it cannot reach the server): fence every
+ * volume with a device here; *n counts them. */
+int integ_fence_all(struct integration *ig, size_t *n, struct err *e);
 
 /*
  * At start: finish what a crash cut short. A volume mounted, or with a

@@ -5,12 +5,16 @@
 
 #include <blkid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sys/sysmacros.h>
@@ -422,4 +426,39 @@ int osfs_unmount(const char *target, struct err *e)
 	}
 	log_debug("osfs: unmounted %s", target);
 	return 0;
+}
+
+/* ---- fencing ---- */
+
+/* _IOR('X', 125, __u32): EXT4_IOC_SHUTDOWN, XFS_IOC_GOINGDOWN and
+ * BTRFS_IOC_SHUTDOWN are this one number, with the same flags. */
+#define FS_SHUTDOWN_IOC		_IOR('X', 125, uint32_t)
+#define FS_SHUTDOWN_NOLOGFLUSH	0x2
+#define EXT4_MAGIC		0xEF53
+#define XFS_MAGIC		0x58465342
+#define BTRFS_MAGIC		0x9123683E
+
+int osfs_shutdown(const char *target, struct err *e)
+{
+	uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+	struct statfs sf;
+	int fd, r = 0;
+
+	fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "fence: open %s: %s", target, strerror(errno));
+	if (fstatfs(fd, &sf) == 0 && sf.f_type != EXT4_MAGIC && sf.f_type != XFS_MAGIC &&
+	    sf.f_type != BTRFS_MAGIC)
+		r = err_set(e, -ENOTSUP, "fence: the filesystem at %s (type 0x%lx) has no "
+			    "shutdown", target, (unsigned long)sf.f_type);
+	else if (ioctl(fd, FS_SHUTDOWN_IOC, &flags) < 0)
+		r = err_set(e, errno == ENOTTY ? -ENOTSUP : -errno, "fence: shut down %s: %s",
+			    target, strerror(errno));
+	close(fd);
+	return r;
+}
+
+bool osfs_can_shutdown(const char *fstype)
+{
+	return fstype && (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "xfs") == 0);
 }

@@ -63,6 +63,24 @@ int osfs_mount(const char *dev, const char *target, const char *fstype, const ch
 	       struct err *e);
 /* Bind mount src onto target (for directory volumes). */
 int osfs_bind(const char *src, const char *target, struct err *e);
+/*
+ * Cut every process off the filesystem mounted at target, now: the
+ * filesystem's shutdown ioctl (ext4's EXT4_IOC_SHUTDOWN, xfs'
+ * XFS_IOC_GOINGDOWN, btrfs' on kernels that have it, all _IOR('X', 125))
+ * with NOLOGFLUSH: nothing more is written to the device, not even the
+ * journal, and every later operation through any mount or open file of
+ * that filesystem fails with EIO. What the kernel had acknowledged as
+ * durable (fsync, O_SYNC/O_DSYNC, a committed journal transaction) is
+ * on the device already and survives; what sat in the page cache is lost,
+ * as at a power cut. The filesystem stays mounted: unmount it after.
+ * Returns 0; -ENOTSUP when the filesystem has no shutdown (no fence
+ * exists for it); -errno of open or ioctl.
+ */
+int osfs_shutdown(const char *target, struct err *e);
+
+/* Can osfs_shutdown fence a filesystem of this type on this kernel? */
+bool osfs_can_shutdown(const char *fstype);
+
 /* umount2(target, UMOUNT_NOFOLLOW); -EINVAL when target is not a mount. */
 int osfs_unmount(const char *target, struct err *e);
 

@@ -449,6 +449,54 @@ static int h_volume_delete(struct call *c)
 	return send_text(c->ep, c->out, 204, NULL);
 }
 
+/* A number argument in [0, max]; dflt when absent. */
+static long long num_arg(const struct request *rq, const char *key, long long dflt,
+			 long long max)
+{
+	const char *v = NULL;
+	char *end;
+	long long n;
+
+	if (!has_arg(rq, key, &v) || !v || !*v)
+		return dflt;
+	n = strtoll(v, &end, 10);
+	return *end || n < 0 ? dflt : n > max ? max : n;
+}
+
+/*
+ * Ours, not libStorage's (docs/rest-api.md): POST /leases?wait=MS&lease=MS
+ * renews the caller's leases and answers at once when one of its volumes
+ * is revoked, else after wait ms: {"leaseMs":N,"revoked":[{"service":S,
+ * "volumeID":ID}]}. POST /leases/{service}/{id}?fenced confirms a fence.
+ */
+static int h_leases(struct call *c)
+{
+	long long lease = num_arg(c->rq, "lease", 15000, 3600000);
+	long long wait = num_arg(c->rq, "wait", 0, 60000);
+	struct volume_ref *rv = NULL;
+	struct err e = ERR_INIT;
+	json_t *j, *arr;
+	size_t n = 0;
+
+	if (c->nseg == 3 && has_arg(c->rq, "fenced", NULL)) {
+		if (ls_lease_fenced(c->ep->srv, c->seg[1], c->seg[2], &c->ctx, &e) < 0)
+			return send_err(c->ep, c->out, &e);
+		return send_text(c->ep, c->out, 204, NULL);
+	}
+	if (c->nseg != 1)
+		return send_error(c->ep, c->out, 404, "resource not found");
+	if (ls_lease_renew(c->ep->srv, &c->ctx, lease, wait, &rv, &n, &e) < 0)
+		return send_err(c->ep, c->out, &e);
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s}", "service", rv[i].service,
+						     "volumeID", rv[i].volume_id));
+	volume_refs_free(rv, n);
+	j = json_pack("{s:I,s:o}", "leaseMs", (json_int_t)lease, "revoked",
+		      arr ? arr : json_array());
+	return send_json(c->ep, c->out, 200, j);
+}
+
 static int route(struct call *c)
 {
 	const char *m = c->method, *top = c->nseg ? c->seg[0] : "";
@@ -475,6 +523,8 @@ static int route(struct call *c)
 		return send_error(c->ep, c->out, 404, "resource not found: tasks finish before "
 				  "their request returns and are not kept");
 	}
+	if (strcmp(top, "leases") == 0 && strcmp(m, "POST") == 0)
+		return h_leases(c);
 	if (strcmp(top, "help") == 0 && c->nseg <= 2 && get)
 		return h_help(c);
 	return send_error(c->ep, c->out, 404, "resource not found");

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "server/keylock.h"
+#include "server/lease.h"
 #include "util/log.h"
 #include "util/names.h"
 
@@ -23,6 +24,7 @@ struct ls_server {
 	char default_svc[65];
 	char name[64];
 	struct keylock locks;
+	struct lease_table *leases;
 };
 
 /* ---- set-up ---- */
@@ -127,6 +129,7 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 		  struct ls_server **out, struct err *e)
 {
 	struct ls_server *srv = calloc(1, sizeof(*srv));
+	int64_t lease_ms = 0;
 	const char *def;
 	int r;
 
@@ -137,7 +140,10 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 	srv->store = st;
 	keylock_init(&srv->locks);
 	make_server_name(srv->name, sizeof(srv->name));
-	if ((r = load_services(srv, e)) < 0) {
+	if ((r = cfg_key_duration_ms(cfg, NULL, CFGK_SERVER_LEASE, &lease_ms, e)) < 0 ||
+	    !(srv->leases = lease_table_new(lease_ms)) || (r = load_services(srv, e)) < 0) {
+		if (!srv->leases)
+			r = err_set(e, -ENOMEM, "out of memory");
 		ls_server_free(srv);
 		return r;
 	}
@@ -164,6 +170,7 @@ void ls_server_free(struct ls_server *srv)
 		service_teardown(&srv->svcs[i]);
 	free(srv->svcs);
 	keylock_destroy(&srv->locks);
+	lease_table_free(srv->leases);
 	free(srv);
 }
 
@@ -687,6 +694,38 @@ static void volume_key(char *buf, size_t sz, const struct service *svc, const ch
 	snprintf(buf, sz, "%s\nid\n%s", svc->name, id);
 }
 
+/*
+ * Before a forced attach (a preempt) takes svc's volume id from other
+ * hosts: revoke their leases and wait until each has fenced its
+ * filesystem or its lease ended, so that two hosts never write it at once.
+ */
+static int wait_for_holders(struct ls_server *srv, struct service *svc, const char *id,
+			    const struct instance_id *me, struct err *e)
+{
+	struct volume_query q = { .mask = ATT_REQUESTED };
+	struct volume v = { 0 };
+	int r = 0;
+
+	if (!svc->drv->volume_inspect || svc->drv->volume_inspect(svc, id, &q, &v, e) < 0)
+		return 0; /* the attach itself says what is wrong */
+	for (size_t i = 0; r == 0 && i < v.n_attachments; i++) {
+		const char *holder = v.attachments[i].iid.id;
+		bool fenced;
+		long long ms;
+
+		if (!holder || !*holder || (me->id && strcasecmp(holder, me->id) == 0))
+			continue;
+		ms = lease_revoke_wait(srv->leases, svc->name, id, holder, &fenced);
+		if (ms < 0)
+			r = err_set(e, -ENOMEM, "out of memory");
+		else
+			log_warn("service %s: preempt of %s by %s: %s %s after %lld ms", svc->name,
+				 id, me->id, holder, fenced ? "fenced it" : "let its lease end", ms);
+	}
+	volume_release(&v);
+	return r;
+}
+
 int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 		     const struct volume_attach_req *req, const struct ls_ctx *ctx,
 		     struct volume *out, char **token, struct err *e)
@@ -724,7 +763,11 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 		r = err_set(e, r, "out of memory");
 		goto out;
 	}
-	r = svc->drv->volume_attach(svc, id, &o, out, token, e);
+	r = o.force ? wait_for_holders(srv, svc, id, &me, e) : 0;
+	if (r == 0)
+		r = svc->drv->volume_attach(svc, id, &o, out, token, e);
+	if (r == 0)
+		lease_grant(srv->leases, svc->name, me.id);
 	keylock_release(&srv->locks, key);
 	if (r == 0) {
 		shape_volume(svc, out, ATT_REQUESTED | ATT_MINE, &me, ctx);
@@ -797,5 +840,61 @@ int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bo
 	keylock_release(&srv->locks, key);
 	if (r == 0)
 		log_info("service %s: removed volume %s", svc->name, id);
+	return r;
+}
+
+/* ---- leases ---- */
+
+int ls_lease_renew(struct ls_server *srv, const struct ls_ctx *ctx, long long lease_ms,
+		   long long wait_ms, struct volume_ref **out, size_t *n_out, struct err *e)
+{
+	const char **names = calloc(srv->n_svcs + 1, sizeof(*names));
+	const char **ids = calloc(srv->n_svcs + 1, sizeof(*ids));
+	struct instance_id *mine = calloc(srv->n_svcs + 1, sizeof(*mine));
+	size_t n = 0;
+	int r = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (!names || !ids || !mine)
+		r = err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < srv->n_svcs; i++) {
+		bool have = false;
+		if ((r = caller_iid(&srv->svcs[i], ctx, &mine[n], &have, e)) == 0 && have) {
+			names[n] = srv->svcs[i].name;
+			ids[n] = mine[n].id;
+			n++;
+		}
+	}
+	if (r == 0 && n == 0)
+		r = err_set(e, -EINVAL, "a lease renewal needs the caller's instance IDs (header "
+			    "Libstorage-Instanceid)");
+	if (r == 0 && lease_renew_wait(srv->leases, names, ids, n, lease_ms, wait_ms, out,
+				       n_out) < 0)
+		r = err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; mine && i <= n; i++)
+		instance_id_release(&mine[i]);
+	free(mine);
+	free(names);
+	free(ids);
+	return r;
+}
+
+int ls_lease_fenced(struct ls_server *srv, const char *name, const char *id,
+		    const struct ls_ctx *ctx, struct err *e)
+{
+	struct instance_id me;
+	bool have_me;
+	int r;
+	struct service *svc = volume_call_start(srv, name, id, ctx, &me, &have_me, &r, e);
+
+	if (!svc)
+		return r;
+	if (!have_me)
+		r = err_set(e, -EINVAL, "a fence confirmation needs the caller's instance ID "
+			    "(header Libstorage-Instanceid)");
+	else
+		lease_fenced(srv->leases, svc->name, id, me.id);
+	instance_id_release(&me);
 	return r;
 }

@@ -75,4 +75,17 @@ int ls_volume_remove(struct ls_server *srv, const char *svc, const char *id, boo
 /* HTTP status for an errno from the functions above. */
 int ls_http_status(int code);
 
+/*
+ * The lease of the caller's attachments (every service it sends an
+ * instance ID for) renewed to lease_ms, then up to wait_ms for one of them
+ * to be revoked by another host's preempt: *out lists those (free with
+ * volume_refs_free). The caller fences each and confirms with
+ * ls_lease_fenced. Returns 0, -EINVAL without instance IDs, -ENOMEM.
+ */
+int ls_lease_renew(struct ls_server *srv, const struct ls_ctx *ctx, long long lease_ms,
+		   long long wait_ms, struct volume_ref **out, size_t *n_out, struct err *e);
+/* The caller no longer writes svc's volume id: a preempt waiting for it goes on. */
+int ls_lease_fenced(struct ls_server *srv, const char *svc, const char *id,
+		    const struct ls_ctx *ctx, struct err *e);
+
 #endif
