@@ -172,16 +172,22 @@ static void fence_revoked(struct engine *en, struct storage_client *c, const str
 		struct ls_ctx ctx = integ_ctx(ig);
 		struct err e = ERR_INIT;
 		bool found = false;
+		long long t0;
 
 		if (strcasecmp(integ_service(ig), rv->service) != 0)
 			continue;
+		t0 = time_now_ms();
 		if (integ_fence_volume(ig, rv->volume_id, &found, &e) < 0)
 			log_warn("fence: %s", e.msg);
+		t0 = time_now_ms() - t0;
 		if (c->ops->lease_fenced(c, rv->service, rv->volume_id, &ctx, &e) < 0)
 			log_warn("fence: cannot confirm the fence of %s: %s", rv->volume_id, e.msg);
+		else if (found)
+			log_warn("fence: volume %s was taken by another host: fenced in %lld ms "
+				 "(shutdown, unmount, detach)", rv->volume_id, t0);
 		else
-			log_warn("fence: volume %s was taken by another host: fenced%s",
-				 rv->volume_id, found ? "" : " (nothing of it was here)");
+			log_info("fence: volume %s was taken by another host; nothing of it was "
+				 "here", rv->volume_id);
 		return;
 	}
 }
@@ -194,12 +200,21 @@ static void fence_revoked(struct engine *en, struct storage_client *c, const str
  */
 static int renew(struct engine *en, struct storage_client *c, long long lease, long long wait)
 {
+	bool polled = false;
+
 	for (size_t i = 0; i < en->n_modules; i++) {
 		struct ls_ctx ctx = integ_ctx(module_ig(en, i));
 		struct volume_ref *rv = NULL;
 		struct err e = ERR_INIT;
 		size_t n = 0;
-		int r = c->ops->lease_renew(c, &ctx, lease, i == 0 ? wait : 0, &rv, &n, &e);
+		int r;
+
+		/* a module learns its instance ID at its first request: until
+		 * then it holds nothing */
+		if (!ctx.n_iids || !ctx.iids[0].id || !*ctx.iids[0].id)
+			continue;
+		r = c->ops->lease_renew(c, &ctx, lease, polled ? 0 : wait, &rv, &n, &e);
+		polled = true;
 
 		if (r < 0) {
 			log_debug("lease: %s", e.msg);
@@ -209,7 +224,7 @@ static int renew(struct engine *en, struct storage_client *c, long long lease, l
 			fence_revoked(en, c, &rv[k]);
 		volume_refs_free(rv, n);
 	}
-	return 0;
+	return polled ? 0 : -ENODATA;
 }
 
 static bool unreachable(int r)
@@ -231,6 +246,19 @@ static void self_fence(struct engine *en)
 			log_error("fence: the server has not answered for half a lease: fenced %zu "
 				  "volume(s) here, so that no other host's preempt can meet our "
 				  "writes", n);
+	}
+}
+
+/* The server answers again after a self-fence: the use counts of the
+ * volumes fenced then (their names were out of reach) are stale now. */
+static void forget_fenced(struct engine *en)
+{
+	for (size_t i = 0; i < en->n_modules; i++) {
+		struct err e = ERR_INIT;
+		size_t n = 0;
+
+		if (integ_reconcile(module_ig(en, i), &n, &e) < 0)
+			log_warn("fence: %s", e.msg);
 	}
 }
 
@@ -288,8 +316,10 @@ static void *fence_loop(void *arg)
 		long long sent = time_now_ms();
 		int r = en->n_modules ? renew(en, c, lease, wait) : -ENOENT;
 
-		if (r == 0) {
+		if (r == 0 || r == -ENODATA) { /* renewed, or nothing held to renew */
 			last_ok = sent;
+			if (fenced_all)
+				forget_fenced(en);
 			fenced_all = false;
 		} else if (unreachable(r) && !fenced_all && time_now_ms() - last_ok >= lease / 2) {
 			self_fence(en);
@@ -299,7 +329,7 @@ static void *fence_loop(void *arg)
 			fence_taken(en);
 			next_check = time_now_ms() + lease;
 		}
-		if (r < 0 && fence_sleep(en, r == -ENOENT ? lease : lease / 10))
+		if (r < 0 && fence_sleep(en, r == -ENODATA ? 100 : r == -ENOENT ? lease : lease / 10))
 			break;
 	}
 	client_free(lc);

@@ -77,6 +77,10 @@ struct storage_driver {
 	enum storage_type type;
 	size_t priv_size;
 	bool has_next_device;		 /* ServiceInfo.driver.nextDevice is emitted */
+	/* The hosts can fence its volumes (shut their filesystems down under
+	 * open files), so a preempt may take one from another host; without
+	 * a fence a forced attach of a volume held elsewhere is refused. */
+	bool fenceable;
 	struct next_device_info next_device;
 
 	int (*init)(struct service *svc, struct err *e);

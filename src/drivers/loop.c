@@ -564,6 +564,7 @@ const struct storage_driver loop_driver = {
 	.type = ST_BLOCK,
 	.priv_size = sizeof(struct loop_priv),
 	.has_next_device = true,
+	.fenceable = true, /* ext4 and xfs: osfs_shutdown */
 	.next_device = { .ignore = true, .prefix = "", .pattern = "" },
 	.init = loop_init,
 	.instance_inspect = records_instance_inspect,

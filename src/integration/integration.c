@@ -746,8 +746,14 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 	r = find_volume(ig, name, &v, e);
 	if (r == -ENOENT && ig->create_implicit && !ig->create_disable) {
 		err_clear(e);
-		if ((r = create_locked(ig, name, NULL, &u.created, e)) < 0 ||
-		    (r = find_volume(ig, name, &v, e)) < 0)
+		r = create_locked(ig, name, NULL, &u.created, e);
+		/* another host created it in the meantime (its lock is its
+		 * host's): the volume is there, which is what was wanted */
+		if (r == -EEXIST) {
+			err_clear(e);
+			r = 0;
+		}
+		if (r < 0 || (r = find_volume(ig, name, &v, e)) < 0)
 			goto fail;
 	} else if (r == -ENOENT) {
 		err_set(e, -ENOENT, "volume '%s' not found in service '%s' (create.implicit is %s)",
@@ -1183,8 +1189,10 @@ static int fence_mounts(const char *dev, char **mps, int n)
 				log_warn("fence: cannot make %s read-only: %s", mps[i],
 					 strerror(errno));
 	}
-	for (int i = 0; i < n; i++)
-		if (umount2(mps[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+	/* the last first: mountinfo lists a bind inside the filesystem after it */
+	for (int i = n - 1; i >= 0; i--)
+		if (umount2(mps[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+		    errno != ENOENT)
 			log_warn("fence: cannot unmount %s: %s", mps[i], strerror(errno));
 	return r;
 }
@@ -1303,6 +1311,22 @@ static bool fence_one(struct integration *ig, const char *id, const char *dev)
 	return true;
 }
 
+/* The name of volume id as the server knows it, to find its lock and use
+ * counts here; NULL when the server cannot say (then both are left). */
+static char *name_of(struct integration *ig, const char *id)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	char *name = NULL;
+
+	if (ig->client->ops->volume_inspect(ig->client, ig->service, id, false, 0, &ctx, &v,
+					    &e) == 0 && v.name)
+		name = strdup(v.name);
+	volume_release(&v);
+	return name;
+}
+
 int integ_fence_volume(struct integration *ig, const char *id, bool *found, struct err *e)
 {
 	struct local_devices ld = { 0 };
@@ -1316,9 +1340,13 @@ int integ_fence_volume(struct integration *ig, const char *id, bool *found, stru
 	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
 		return r;
 	for (size_t i = 0; i < ld.n; i++) {
+		char *name;
+
 		if (strcmp(ld.map[i].volume_id, id) != 0)
 			continue;
-		fence_device(ig, id, NULL, ld.map[i].device);
+		name = name_of(ig, id);
+		fence_device(ig, id, name, ld.map[i].device);
+		free(name);
 		*found = true;
 	}
 	local_devices_release(&ld);

@@ -213,9 +213,13 @@ int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char 
 	if (r == 0 || code < 0)
 		return r;
 	/* e2fsck: 1 = errors corrected, 2 = corrected, reboot advised (for a
-	 * root filesystem; not ours). xfs_repair -n: 2 = a dirty log, which
-	 * the mount replays. */
-	if ((ext4 && (code == 1 || code == 2)) || (!ext4 && code == 2)) {
+	 * root filesystem; not ours). xfs_repair -n: 2, or an ALERT that it
+	 * ignored "valuable metadata changes in a log" (xfsprogs 6.1 then
+	 * reports the spurious inconsistencies with 1) = a dirty log, as an
+	 * unclean shutdown or a fence leaves it: the kernel replays it at
+	 * the mount, which is XFS' own recovery. */
+	if ((ext4 && (code == 1 || code == 2)) ||
+	    (!ext4 && (code == 2 || strstr(e->msg, "metadata changes in a log")))) {
 		log_warn("osfs: %s on %s: %s", argv[0], dev, e->msg);
 		err_clear(e);
 		return 0;

@@ -715,6 +715,13 @@ static int wait_for_holders(struct ls_server *srv, struct service *svc, const ch
 
 		if (!holder || !*holder || (me->id && strcasecmp(holder, me->id) == 0))
 			continue;
+		if (!svc->drv->fenceable) {
+			r = err_set(e, -EBUSY, "volume '%s' is attached to instance '%s', and %s "
+				    "volumes cannot be fenced (a host's open files would go on "
+				    "writing): detach it there first; a preempt cannot take it",
+				    v.name ? v.name : id, holder, svc->drv->name);
+			break;
+		}
 		ms = lease_revoke_wait(srv->leases, svc->name, id, holder, &fenced);
 		if (ms < 0)
 			r = err_set(e, -ENOMEM, "out of memory");

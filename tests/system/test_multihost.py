@@ -146,24 +146,26 @@ class Lab:
             sh(IP, "-n", self.ns["s"], "link", "set", srv_if, "up")
             sh(IP, "-n", self.ns[agent], "link", "set", ag_if, "up")
 
-    def server(self):
+    def server(self, lease=None):
         cfg = ("libstorage:\n  service: loop\n  tls:\n    disabled: true\n"
-               "  server:\n    endpoints:\n      public:\n        address: tcp://0.0.0.0:7979\n"
+               "  server:\n%s    endpoints:\n      public:\n        address: tcp://0.0.0.0:7979\n"
                "loop:\n  volumePath: %s\n"
-               "rexray:\n  modules:\n    default-docker:\n      disabled: true\n" % self.shared)
+               "rexray:\n  modules:\n    default-docker:\n      disabled: true\n"
+               % ("    lease: %s\n" % lease if lease else "", self.shared))
         e = Engine(self, "server", self.ns["s"], cfg)
         self.engines.append(e)
         return e
 
-    def agent(self, name, subnet, preempt):
+    def agent(self, name, subnet, preempt, lease="1s", fstype="ext4"):
         cfg = ("libstorage:\n  host: tcp://10.%d.%d.1:7979\n  service: loop\n"
-               "  client:\n    lease: 1s\n    tls: false\n"
+               "  client:\n    lease: %s\n    tls: false\n"
                "  integration:\n    volume:\n      operations:\n        mount:\n"
                "          preempt: %s\n"
+               "        create:\n          default:\n            fsType: %s\n"
                "loop:\n  volumePath: %s\n  instanceID: %s\n"
                "rexray:\n  modules:\n    default-docker:\n      host: unix://%s/%s/plugin.sock\n"
-               % (self.net, subnet, "true" if preempt else "false", self.shared, name,
-                  self.root, name))
+               % (self.net, subnet, lease, "true" if preempt else "false", fstype, self.shared,
+                  name, self.root, name))
         e = Engine(self, name, self.ns[name[-1]], cfg)
         self.engines.append(e)
         return e
