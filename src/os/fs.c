@@ -461,8 +461,3 @@ int osfs_shutdown(const char *target, struct err *e)
 	close(fd);
 	return r;
 }
-
-bool osfs_can_shutdown(const char *fstype)
-{
-	return fstype && (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "xfs") == 0);
-}

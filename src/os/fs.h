@@ -78,9 +78,6 @@ int osfs_bind(const char *src, const char *target, struct err *e);
  */
 int osfs_shutdown(const char *target, struct err *e);
 
-/* Can osfs_shutdown fence a filesystem of this type on this kernel? */
-bool osfs_can_shutdown(const char *fstype);
-
 /* umount2(target, UMOUNT_NOFOLLOW); -EINVAL when target is not a mount. */
 int osfs_unmount(const char *target, struct err *e);
 

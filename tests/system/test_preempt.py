@@ -340,3 +340,34 @@ def test_preempt_while_the_old_host_is_mid_mount(lab):
         st, r = call(b.sock, "Unmount", {"Name": name, "ID": "ctr-b"})
         assert st == 200, r
         assert loops_under(lab.root) == {}, "delay %s: a loop device was left" % delay
+
+
+def test_preempt_of_a_holder_that_never_renews_waits_the_server_lease(lab):
+    """A client that knows nothing of leases (REX-Ray's own agents, a bare
+    REST client) attaches; B's preempt takes the volume once
+    libstorage.server.lease has passed since that attach, and not before."""
+    lab.server(lease="2s").start()
+    b = lab.agent("hostb", 2, preempt=True).start()
+    b.wait_file(b.sock)
+    st, r = call(b.sock, "Create", {"Name": "old1"})
+    assert st == 200, r
+    vid = server_state(lab, "old1")["id"]
+    attach = ("import http.client, json, sys\n"
+              "c = http.client.HTTPConnection('127.0.0.1', 7979, timeout=30)\n"
+              "c.request('POST', '/volumes/loop/%s?attach', body=json.dumps({}),\n"
+              "          headers={'Libstorage-Instanceid': 'loop=rexray-agent'})\n"
+              "r = c.getresponse(); body = r.read()\n"
+              "sys.exit(0 if r.status == 200 else body.decode())\n" % vid)
+    p = sh(IP, "netns", "exec", lab.ns["s"], sys.executable, "-c", attach, check=False)
+    attached = time.monotonic()
+    assert p.returncode == 0, p.stderr
+    assert server_state(lab, "old1")["attachments"][0]["instanceID"]["id"] == "rexray-agent"
+    st, r = call(b.sock, "Mount", {"Name": "old1", "ID": "ctr-b"})
+    took = time.monotonic() - attached
+    assert st == 200, r
+    assert 1.8 <= took <= 4.0, took
+    assert server_state(lab, "old1")["attachments"][0]["instanceID"]["id"] == "hostb"
+    st, r = call(b.sock, "Unmount", {"Name": "old1", "ID": "ctr-b"})
+    assert st == 200, r
+    print("\npreempt of a holder that never renews (server lease 2 s): %.2f s after its attach"
+          % took)
