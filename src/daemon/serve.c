@@ -232,48 +232,44 @@ static bool unreachable(int r)
 	return r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EIO || r == -ECONNRESET;
 }
 
-/* The lease lost: fence every volume with a device here, before the
- * server can give any of them to another host. */
-static void self_fence(struct engine *en)
+/* Run one integration step (integ_fence_all, integ_reconcile, integ_fence)
+ * on every module; when it acted on volumes, log done with their count. */
+static void each_module(struct engine *en, int (*step)(struct integration *, size_t *,
+						       struct err *),
+			enum log_level lvl, const char *done)
 {
 	for (size_t i = 0; i < en->n_modules; i++) {
 		struct err e = ERR_INIT;
 		size_t n = 0;
 
-		if (integ_fence_all(module_ig(en, i), &n, &e) < 0)
+		if (step(module_ig(en, i), &n, &e) < 0)
 			log_warn("fence: %s", e.msg);
-		else if (n)
-			log_error("fence: the server has not answered for half a lease: fenced %zu "
-				  "volume(s) here, so that no other host's preempt can meet our "
-				  "writes", n);
+		else if (n && done)
+			log_msg(lvl, "fence: %s: %zu volume(s)", done, n);
 	}
+}
+
+/* The lease lost: fence every volume with a device here, before the
+ * server can give any of them to another host. */
+static void self_fence(struct engine *en)
+{
+	each_module(en, integ_fence_all, LOG_ERROR,
+		    "the server has not answered for half a lease: fenced here so that no other "
+		    "host's preempt can meet our writes");
 }
 
 /* The server answers again after a self-fence: the use counts of the
  * volumes fenced then (their names were out of reach) are stale now. */
 static void forget_fenced(struct engine *en)
 {
-	for (size_t i = 0; i < en->n_modules; i++) {
-		struct err e = ERR_INIT;
-		size_t n = 0;
-
-		if (integ_reconcile(module_ig(en, i), &n, &e) < 0)
-			log_warn("fence: %s", e.msg);
-	}
+	each_module(en, integ_reconcile, LOG_WARN, NULL);
 }
 
 /* The check of every local volume against the server, for servers that
  * revoke nothing (REX-Ray's own): a volume another host took is let go. */
 static void fence_taken(struct engine *en)
 {
-	for (size_t i = 0; i < en->n_modules; i++) {
-		struct err e = ERR_INIT;
-		size_t n = 0;
-		if (integ_fence(module_ig(en, i), &n, &e) < 0)
-			log_warn("fence: %s", e.msg);
-		else if (n)
-			log_warn("fence: released %zu volume(s) taken by other hosts", n);
-	}
+	each_module(en, integ_fence, LOG_WARN, "released, taken by other hosts");
 }
 
 /* A dedicated client for the lease polls of an agent, bounded by a third

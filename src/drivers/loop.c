@@ -36,6 +36,7 @@
 #include "util/log.h"
 #include "util/names.h"
 #include "util/time.h"
+#include "util/sys.h"
 
 #define GIB (1024ULL * 1024 * 1024)
 #define ID_TRIES 100
@@ -218,7 +219,7 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 			return r;
 		if (access(img, F_OK) == 0)
 			continue; /* a file left by an earlier store: never reuse it */
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = sys_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0)
@@ -228,21 +229,21 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 		 * into it never meet a full disk */
 		if (p->preallocate && (r = posix_fallocate(fd, 0, (off_t)bytes)) != 0) {
 			close(fd);
-			unlink(tmp);
+			sys_unlink(tmp);
 			return err_set(e, -r, "loop: cannot preallocate %llu bytes for '%s': %s",
 				       (unsigned long long)bytes, tmp, strerror(r));
 		}
-		if (ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0) {
+		if (sys_ftruncate(fd, (off_t)bytes) < 0 || sys_fsync(fd) < 0) {
 			r = -errno;
 			close(fd);
-			unlink(tmp);
+			sys_unlink(tmp);
 			return err_set(e, r, "loop: cannot size '%s': %s", tmp, strerror(-r));
 		}
 		close(fd);
 		/* the ".new" name on disk before the record: after a power loss
 		 * a durable record always finds its image (sweep) */
 		if ((r = fs_fsync_dir(p->dir)) < 0) {
-			unlink(tmp);
+			sys_unlink(tmp);
 			return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
 		}
 		return 0;
@@ -369,10 +370,10 @@ static void sweep(struct service *svc)
 		if (has_record && access(img, F_OK) < 0) {
 			log_warn("loop: completing the interrupted %s of %s", strcmp(suffix, "new") == 0 ?
 				 "create" : "undone remove", id);
-			rename(path, img);
+			sys_rename(path, img);
 		} else {
 			log_warn("loop: dropping '%s' left by an interrupted operation", path);
-			unlink(path);
+			sys_unlink(path);
 		}
 	}
 	if (d)
@@ -417,7 +418,7 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
 		goto fail;
 	fault_point("loop.create.after-record");
-	if (rename(tmp, img) < 0) {
+	if (sys_rename(tmp, img) < 0) {
 		r = err_set(e, -errno, "loop: cannot name '%s': %s", img, strerror(errno));
 		store_volume_delete(svc->store, svc->name, id, NULL);
 		goto fail;
@@ -427,7 +428,7 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	*out = v;
 	return 0;
 fail:
-	unlink(tmp);
+	sys_unlink(tmp);
 	volume_release(&v);
 	return r;
 }
@@ -494,25 +495,25 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 		return r;
 	/* image aside first, then the record: a crash between leaves the
 	 * record, and the next start puts the image back */
-	if (rename(img, gone) < 0 && errno != ENOENT)
+	if (sys_rename(img, gone) < 0 && errno != ENOENT)
 		return err_set(e, -errno, "loop: cannot remove '%s': %s", img, strerror(errno));
 	if (access(gone, F_OK) == 0 && (r = refuse_if_bound(name, gone, e)) < 0) {
-		rename(gone, img);
+		sys_rename(gone, img);
 		return r;
 	}
 	/* the ".gone" name on disk before the record goes: after a power loss
 	 * an image never outlives its record under its live name */
 	if ((r = fs_fsync_dir(p->dir)) < 0) {
-		rename(gone, img);
+		sys_rename(gone, img);
 		return err_set(e, r, "loop: cannot sync '%s': %s", p->dir, strerror(-r));
 	}
 	fault_point("loop.remove.after-rename");
 	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0) {
-		rename(gone, img);
+		sys_rename(gone, img);
 		return r;
 	}
 	fault_point("loop.remove.after-record");
-	if (unlink(gone) < 0 && errno != ENOENT)
+	if (sys_unlink(gone) < 0 && errno != ENOENT)
 		log_warn("loop: volume %s removed but '%s' stays: %s", id, gone, strerror(errno));
 	/* no fsync of the unlink: a ".gone" without a record is finished by sweep */
 	return 0;
@@ -632,21 +633,26 @@ static int marker_find(const struct exec_ctx *x, const char *volume_id, const ch
 
 	if ((r = marker_path(x, volume_id, path, sizeof(path), e)) < 0)
 		return r;
-	if (fs_read_file(path, 256, &buf, NULL) < 0)
-		return -ENOENT;
-	buf[strcspn(buf, "\n")] = '\0';
-	/* an attach that was interrupted: adopt the device if it happened */
-	if (strcmp(buf, "pending") == 0 && loopdev_find_by_file(image, dev, NULL) == 0) {
+	if (fs_read_file(path, 256, &buf, NULL) == 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strlen(buf) < LOOPDEV_PATH_MAX && backs(buf, image)) {
+			strcpy(dev, buf);
+			free(buf);
+			return 0;
+		}
 		free(buf);
-		return marker_write(x, volume_id, dev, e) < 0 ? -EIO : 0;
 	}
-	if (strlen(buf) < LOOPDEV_PATH_MAX && backs(buf, image)) {
-		strcpy(dev, buf);
-		free(buf);
+	/* no marker, an attach that was interrupted ("pending"), a marker that
+	 * names another device, or one we could not read or check: the kernel
+	 * says which device (if any) has the image, and the marker follows */
+	if (loopdev_find_by_file(image, dev, NULL) == 0) {
+		struct err ignore = ERR_INIT;
+
+		if (marker_write(x, volume_id, dev, &ignore) < 0)
+			log_warn("loop: %s", ignore.msg);
 		return 0;
 	}
-	free(buf);
-	unlink(path);
+	sys_unlink(path);
 	return -ENOENT;
 }
 
@@ -672,7 +678,7 @@ static void loop_marker_drop(const struct exec_ctx *x, const char *volume_id)
 	char path[PATH_MAX + 300];
 
 	if (marker_path(x, volume_id, path, sizeof(path), NULL) == 0)
-		unlink(path);
+		sys_unlink(path);
 }
 
 static int image_of(const struct exec_ctx *x, const char *id, char *img, size_t sz, struct err *e)
@@ -849,7 +855,7 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 		if (fs_read_file(path, 256, &buf, NULL) == 0) {
 			buf[strcspn(buf, "\n")] = '\0';
 			if (strcmp(buf, dev) == 0)
-				unlink(path);
+				sys_unlink(path);
 			free(buf);
 			buf = NULL;
 		}
@@ -870,7 +876,7 @@ static int loop_exec_format_mark(const struct exec_ctx *x, const char *volume_id
 
 	if ((r = image_of(x, volume_id, img, sizeof(img), e)) < 0)
 		return r;
-	if (setxattr(img, FORMAT_XATTR, fstype, strlen(fstype), 0) < 0)
+	if (sys_setxattr(img, FORMAT_XATTR, fstype, strlen(fstype), 0) < 0)
 		return err_set(e, -errno, "loop: cannot record the filesystem of '%s': %s", img,
 			       strerror(errno));
 	return 0;

@@ -7,6 +7,8 @@
  * by another instance needs force, which takes it over. The attach token
  * and device name are the requested next device, or the directory.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/sys.h"
 
 struct vfs_priv {
 	char root[PATH_MAX];
@@ -46,6 +49,29 @@ static int vfs_root(const struct cfg *cfg, const char *const *scopes, const stru
 	return 0;
 }
 
+/* Finish removes that stopped after the record was gone: the directories
+ * set aside as "<id>.gone" (vfs_volume_remove) are deleted now. */
+static void sweep_gone(const char *vol)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *d;
+	DIR *dir = opendir(vol);
+	int r;
+
+	while (dir && (d = readdir(dir))) {
+		size_t n = strlen(d->d_name);
+
+		if (n < 6 || strcmp(d->d_name + n - 5, ".gone") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", vol, d->d_name);
+		if ((r = fs_remove_tree(path)) < 0)
+			log_warn("vfs: cannot delete '%s' (left by a remove): %s", path,
+				 strerror(-r));
+	}
+	if (dir)
+		closedir(dir);
+}
+
 static int vfs_init(struct service *svc, struct err *e)
 {
 	struct vfs_priv *p = svc->priv;
@@ -59,6 +85,7 @@ static int vfs_init(struct service *svc, struct err *e)
 		return err_set(e, r, "vfs: cannot create '%s': %s", vol, strerror(-r));
 	if ((r = fs_fsync_dirs_up(vol)) < 0)
 		return err_set(e, r, "vfs: cannot sync '%s': %s", vol, strerror(-r));
+	sweep_gone(vol);
 	return 0;
 }
 
@@ -109,7 +136,7 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 		store_rollback(svc->store);
 		goto out;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (sys_mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		r = err_set(e, -errno, "vfs: cannot create '%s': %s", dir, strerror(errno));
 		store_rollback(svc->store);
 		goto out;
@@ -118,12 +145,12 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 	 * a durable record without its directory */
 	if ((r = fsync_vol_dir(p)) < 0) {
 		err_set(e, r, "vfs: cannot sync '%s': %s", dir, strerror(-r));
-		rmdir(dir);
+		sys_rmdir(dir);
 		store_rollback(svc->store);
 		goto out;
 	}
 	if ((r = store_commit(svc->store, e)) < 0) {
-		rmdir(dir);
+		sys_rmdir(dir);
 		goto out;
 	}
 	*out = v;
@@ -136,10 +163,9 @@ out:
 static int vfs_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
 {
 	struct vfs_priv *p = svc->priv;
-	char dir[PATH_MAX + 64];
-	int r;
-
+	char dir[PATH_MAX + 64], gone[PATH_MAX + 70];
 	char *bound;
+	int r;
 
 	if ((r = records_check_removable(svc, id, force, e)) < 0)
 		return r;
@@ -151,10 +177,21 @@ static int vfs_volume_remove(struct service *svc, const char *id, bool force, st
 		free(bound);
 		return r;
 	}
-	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0)
+	/* the directory aside first, then the record, then the files: a
+	 * failure before the record is gone puts the directory back, one
+	 * after it leaves "<id>.gone", which the next start deletes */
+	snprintf(gone, sizeof(gone), "%s.gone", dir);
+	if (sys_rename(dir, gone) < 0 && errno != ENOENT)
+		return err_set(e, -errno, "vfs: cannot remove '%s': %s", dir, strerror(errno));
+	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0) {
+		if (sys_rename(gone, dir) < 0 && errno != ENOENT)
+			log_error("vfs: volume %s keeps its record but its files are at '%s': %s",
+				  id, gone, strerror(errno));
 		return r;
-	if ((r = fs_remove_tree(dir)) < 0)
-		log_warn("vfs: volume %s removed but '%s' stays: %s", id, dir, strerror(-r));
+	}
+	if ((r = fs_remove_tree(gone)) < 0 && r != -ENOENT)
+		log_warn("vfs: volume %s removed; '%s' is deleted at the next start: %s", id,
+			 gone, strerror(-r));
 	return 0;
 }
 

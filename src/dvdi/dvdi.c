@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/sys.h"
 
 /* ---- the environment ---- */
 
@@ -179,7 +180,7 @@ int dvdi_container_id_check(const char *id, struct err *e)
 
 static int lock_host(const struct dvdi *d, struct err *e)
 {
-	int fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = sys_open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return err_set(e, -errno, "dvdi: cannot open lock '%s': %s", d->lock_path,
@@ -332,7 +333,7 @@ int dvdi_bind(const char *mountpoint, const char *cp, struct err *e)
 	snprintf(what, sizeof(what), "container path '%s'", cp);
 	if ((cpfd = safe_open_dir(AT_FDCWD, cp, 0, what, e)) < 0)
 		return err_prefix(e, "prepare() failed");
-	mpfd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	mpfd = sys_open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (mpfd < 0) {
 		r = err_set(e, -errno, "prepare() failed: mountpoint '%s' is not a plain "
 			    "directory: %s", mountpoint, strerror(errno));
@@ -371,7 +372,7 @@ static void rollback(const struct dvdi *d, const char *container, struct plan *p
 	struct err ignore = ERR_INIT;
 
 	for (size_t i = pl->n; i-- > 0;) {
-		if (pl->bound[i] && umount2(pl->rows[i].container_path, MNT_DETACH) < 0)
+		if (pl->bound[i] && sys_umount2(pl->rows[i].container_path, MNT_DETACH) < 0)
 			log_warn("dvdi: rollback: cannot unbind %s", pl->rows[i].container_path);
 		/* a Mount that failed (or timed out) may have half happened */
 		if (pl->tried[i])
@@ -518,7 +519,7 @@ static int cleanup_locked(struct dvdi *d, const char *container, struct err *e)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		int64_t others = 0;
-		if (rows[i].bound && umount2(rows[i].container_path, MNT_DETACH) < 0 &&
+		if (rows[i].bound && sys_umount2(rows[i].container_path, MNT_DETACH) < 0 &&
 		    errno != EINVAL && errno != ENOENT)
 			log_warn("dvdi: cannot unbind %s: %s", rows[i].container_path,
 				 strerror(errno));

@@ -24,6 +24,7 @@
 #include "util/log.h"
 #include "util/names.h"
 #include "util/vlock.h"
+#include "util/sys.h"
 
 #define OPS "libstorage.integration.volume.operations."
 #define MKFS_TIMEOUT_MS (10L * 60 * 1000)
@@ -490,7 +491,8 @@ static void undo_mount(struct integration *ig, const struct volume *v, struct mo
 
 	if (u->mounted && unmount_with_root(ig, u->target, &ignore) < 0)
 		log_warn("integration: undo: cannot unmount %s: %s", u->target, ignore.msg);
-	if (u->dev_made && ig->exec->device_put && ig->exec->device_put(&ig->x, u->dev, &ignore) < 0)
+	if (u->dev_made && u->dev && ig->exec->device_put &&
+	    ig->exec->device_put(&ig->x, u->dev, &ignore) < 0)
 		log_warn("integration: undo: cannot release %s: %s", u->dev, ignore.msg);
 	if (u->attached) {
 		struct volume_detach_req dr = { 0 };
@@ -650,9 +652,9 @@ static bool root_names_mount(int rootfd, const char *rel, int mnt, int dirfd)
 		if (pfd < 0)
 			return false;
 	}
-	if (mkdirat(pfd, last ? last + 1 : rel, 0700) == 0) {
+	if (sys_mkdirat(pfd, last ? last + 1 : rel, 0700) == 0) {
 		/* it was gone: whatever is there now is not ours */
-		unlinkat(pfd, last ? last + 1 : rel, AT_REMOVEDIR);
+		sys_unlinkat(pfd, last ? last + 1 : rel, AT_REMOVEDIR);
 		if (pfd != rootfd)
 			close(pfd);
 		return false;
@@ -681,7 +683,7 @@ static int make_root(struct integration *ig, const char *name, const char *targe
 	if (!ig->root_path[0])
 		return 0;
 	snprintf(what, sizeof(what), "volume '%s', rootPath '%s'", name, ig->root_path);
-	rootfd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rootfd = sys_open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rootfd < 0)
 		return err_set(e, -errno, "cannot open '%s': %s", target, strerror(errno));
 	fd = safe_mkdir_p(rootfd, ig->root_path + 1, ig->file_mode, SAFE_BENEATH | SAFE_NO_XDEV,
@@ -898,7 +900,7 @@ static int really_unmount(struct integration *ig, const struct volume *v, bool s
 		if (r < 0)
 			goto out;
 	}
-	rmdir(target); /* an empty mount directory only slows later look-ups */
+	sys_rmdir(target); /* an empty mount directory only slows later look-ups */
 	fault_point("unmount.after-umount");
 	if (dev && ig->exec->device_put && (r = ig->exec->device_put(&ig->x, dev, e)) < 0) {
 		if (r != -EBUSY || strict)
@@ -1185,13 +1187,13 @@ static int fence_mounts(const char *dev, char **mps, int n)
 		log_error("%s: falling back to a read-only remount, which open files can "
 			  "hold off", e.msg);
 		for (int i = 0; i < n; i++)
-			if (mount(dev, mps[i], NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			if (sys_mount(dev, mps[i], NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 				log_warn("fence: cannot make %s read-only: %s", mps[i],
 					 strerror(errno));
 	}
 	/* the last first: mountinfo lists a bind inside the filesystem after it */
 	for (int i = n - 1; i >= 0; i--)
-		if (umount2(mps[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+		if (sys_umount2(mps[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
 		    errno != ENOENT)
 			log_warn("fence: cannot unmount %s: %s", mps[i], strerror(errno));
 	return r;
@@ -1327,33 +1329,11 @@ static char *name_of(struct integration *ig, const char *id)
 	return name;
 }
 
-int integ_fence_volume(struct integration *ig, const char *id, bool *found, struct err *e)
-{
-	struct local_devices ld = { 0 };
-	int r;
-
-	*found = false;
-	if ((r = ready(ig, e)) < 0)
-		return r;
-	if (!ig->exec->local_devices)
-		return 0;
-	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
-		return r;
-	for (size_t i = 0; i < ld.n; i++) {
-		char *name;
-
-		if (strcmp(ld.map[i].volume_id, id) != 0)
-			continue;
-		name = name_of(ig, id);
-		fence_device(ig, id, name, ld.map[i].device);
-		free(name);
-		*found = true;
-	}
-	local_devices_release(&ld);
-	return 0;
-}
-
-int integ_fence_all(struct integration *ig, size_t *n, struct err *e)
+/* Fence the volumes with a device here: only the one named only (NULL:
+ * all); *n counts them. The name, for the lock and the use counts, is
+ * asked from the server when ask_names (it may be out of reach). */
+static int fence_local(struct integration *ig, const char *only, bool ask_names, size_t *n,
+		       struct err *e)
 {
 	struct local_devices ld = { 0 };
 	int r;
@@ -1365,10 +1345,33 @@ int integ_fence_all(struct integration *ig, size_t *n, struct err *e)
 		return 0;
 	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
 		return r;
-	for (size_t i = 0; i < ld.n; i++, (*n)++)
-		fence_device(ig, ld.map[i].volume_id, NULL, ld.map[i].device);
+	for (size_t i = 0; i < ld.n; i++) {
+		const char *id = ld.map[i].volume_id;
+		char *name;
+
+		if (only && strcmp(id, only) != 0)
+			continue;
+		name = ask_names ? name_of(ig, id) : NULL;
+		fence_device(ig, id, name, ld.map[i].device);
+		free(name);
+		(*n)++;
+	}
 	local_devices_release(&ld);
 	return 0;
+}
+
+int integ_fence_volume(struct integration *ig, const char *id, bool *found, struct err *e)
+{
+	size_t n = 0;
+	int r = fence_local(ig, id, true, &n, e);
+
+	*found = n > 0;
+	return r;
+}
+
+int integ_fence_all(struct integration *ig, size_t *n, struct err *e)
+{
+	return fence_local(ig, NULL, false, n, e);
 }
 
 

@@ -23,6 +23,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/sys.h"
 
 #define XFS_LABEL_MAX	12
 #define EXT4_LABEL_MAX	16
@@ -151,7 +152,7 @@ int osfs_has_data(const char *dev, bool *has, struct err *e)
 	*has = false;
 	if (!buf)
 		return err_set(e, -ENOMEM, "out of memory");
-	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = err_set(e, -errno, "open '%s': %s", dev, strerror(errno));
 		goto out;
@@ -182,7 +183,7 @@ static bool ext4_marked_clean(const char *dev)
 {
 	unsigned char sb[1024];
 	unsigned state, incompat;
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	int fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -281,7 +282,17 @@ int osfs_format(const char *dev, const char *fstype, const char *label, long tim
 	argv[n++] = dev;
 	argv[n] = NULL;
 
-	r = run_command(argv, timeout_ms, e);
+	/* mkfs opens the device O_EXCL: another process's live check (an
+	 * exclusive open for a moment, os/loopdev.c blockdev_in_use) makes
+	 * it fail with EBUSY; a few short retries outlast that. A device
+	 * mounted anywhere stays busy and still fails. */
+	for (int tries = 0;; tries++) {
+		r = run_command(argv, timeout_ms, e);
+		if (r == 0 || tries == 4 || !strstr(e->msg, "Device or resource busy"))
+			break;
+		err_clear(e);
+		time_sleep_ms(20);
+	}
 	if (r < 0)
 		return err_prefix(e, "format '%s' as %s", dev, fstype);
 	log_debug("osfs: formatted %s as %s", dev, fstype);
@@ -395,7 +406,7 @@ int osfs_mount(const char *dev, const char *target, const char *fstype, const ch
 	if (r < 0)
 		return err_set(e, r, "mount '%s' on '%s': options '%s': %s", dev, target,
 			       options ? options : "", strerror(-r));
-	if (mount(dev, target, fstype, flags, data[0] ? data : NULL) < 0)
+	if (sys_mount(dev, target, fstype, flags, data[0] ? data : NULL) < 0)
 		return err_set(e, -errno, "mount '%s' on '%s' (%s%s%s): %s", dev, target, fstype,
 			       data[0] ? ", " : "", data, strerror(errno));
 	log_debug("osfs: mounted %s on %s (%s)", dev, target, fstype);
@@ -406,7 +417,7 @@ int osfs_bind(const char *src, const char *target, struct err *e)
 {
 	if (!src || !*src || !target || !*target)
 		return err_set(e, -EINVAL, "bind mount: empty source or target");
-	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+	if (sys_mount(src, target, NULL, MS_BIND, NULL) < 0)
 		return err_set(e, -errno, "bind mount '%s' on '%s': %s", src, target,
 			       strerror(errno));
 	log_debug("osfs: bound %s on %s", src, target);
@@ -419,7 +430,7 @@ int osfs_unmount(const char *target, struct err *e)
 		return err_set(e, -EINVAL, "unmount: empty target");
 	/* a look-up (statx of a List) can hold the mount for an instant: retry
 	 * a brief EBUSY, as containerd does, before calling it busy */
-	for (int tries = 0; umount2(target, UMOUNT_NOFOLLOW) < 0; tries++) {
+	for (int tries = 0; sys_umount2(target, UMOUNT_NOFOLLOW) < 0; tries++) {
 		if (errno == EBUSY && tries < 50) {
 			time_sleep_ms(20);
 			continue;
@@ -437,25 +448,25 @@ int osfs_unmount(const char *target, struct err *e)
 /* _IOR('X', 125, __u32): EXT4_IOC_SHUTDOWN, XFS_IOC_GOINGDOWN and
  * BTRFS_IOC_SHUTDOWN are this one number, with the same flags. */
 #define FS_SHUTDOWN_IOC		_IOR('X', 125, uint32_t)
-#define FS_SHUTDOWN_NOLOGFLUSH	0x2
+#define FS_SHUTDOWN_LOGFLUSH	0x1
 #define EXT4_MAGIC		0xEF53
 #define XFS_MAGIC		0x58465342
 #define BTRFS_MAGIC		0x9123683E
 
 int osfs_shutdown(const char *target, struct err *e)
 {
-	uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+	uint32_t flags = FS_SHUTDOWN_LOGFLUSH;
 	struct statfs sf;
 	int fd, r = 0;
 
-	fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = sys_open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "fence: open %s: %s", target, strerror(errno));
 	if (fstatfs(fd, &sf) == 0 && sf.f_type != EXT4_MAGIC && sf.f_type != XFS_MAGIC &&
 	    sf.f_type != BTRFS_MAGIC)
 		r = err_set(e, -ENOTSUP, "fence: the filesystem at %s (type 0x%lx) has no "
 			    "shutdown", target, (unsigned long)sf.f_type);
-	else if (ioctl(fd, FS_SHUTDOWN_IOC, &flags) < 0)
+	else if (sys_ioctl(fd, FS_SHUTDOWN_IOC, (unsigned long)&flags) < 0)
 		r = err_set(e, errno == ENOTTY ? -ENOTSUP : -errno, "fence: shut down %s: %s",
 			    target, strerror(errno));
 	close(fd);

@@ -67,12 +67,15 @@ int osfs_bind(const char *src, const char *target, struct err *e);
  * Cut every process off the filesystem mounted at target, now: the
  * filesystem's shutdown ioctl (ext4's EXT4_IOC_SHUTDOWN, xfs'
  * XFS_IOC_GOINGDOWN, btrfs' on kernels that have it, all _IOR('X', 125))
- * with NOLOGFLUSH: nothing more is written to the device, not even the
- * journal, and every later operation through any mount or open file of
- * that filesystem fails with EIO. What the kernel had acknowledged as
- * durable (fsync, O_SYNC/O_DSYNC, a committed journal transaction) is
- * on the device already and survives; what sat in the page cache is lost,
- * as at a power cut. The filesystem stays mounted: unmount it after.
+ * with LOGFLUSH: the journal is committed to the device once more (so a
+ * write the kernel acknowledged as durable, fsync or O_SYNC/O_DSYNC, is
+ * there even if its journal commit raced the shutdown), no data page is
+ * written, and every later operation through any mount or open file of
+ * that filesystem fails with EIO. What sat only in the page cache is
+ * lost, as at a power cut. The caller fences while no other host can own
+ * the volume yet (a preempt waits for its confirmation or its lease), so
+ * that last journal commit meets no other writer. The filesystem stays
+ * mounted: unmount it after.
  * Returns 0; -ENOTSUP when the filesystem has no shutdown (no fence
  * exists for it); -errno of open or ioctl.
  */

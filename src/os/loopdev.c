@@ -26,6 +26,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/sys.h"
 
 /* Debian 12's headers have it; older ones (kernel < 5.8) do not. */
 #ifndef LOOP_CONFIGURE
@@ -55,7 +56,7 @@ static int open_loop_node(const char *dev, long long deadline)
 	long delay = 1;
 
 	for (;;) {
-		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		int fd = sys_open(dev, O_RDWR | O_CLOEXEC);
 
 		if (fd >= 0)
 			return fd;
@@ -72,7 +73,7 @@ static int open_loop_node(const char *dev, long long deadline)
 static int ioctl_retry_eagain(int fd, unsigned long req, const void *arg)
 {
 	for (int i = 0; i < 64; i++) {
-		if (ioctl(fd, req, arg) == 0)
+		if (sys_ioctl(fd, req, (unsigned long)arg) == 0)
 			return 0;
 		if (errno != EAGAIN)
 			return -errno;
@@ -111,7 +112,7 @@ static int loop_configure(int loopfd, int imgfd, const char *canon)
 		return r;
 	r = ioctl_retry_eagain(loopfd, LOOP_SET_STATUS64, &cfg.info);
 	if (r < 0) {
-		ioctl(loopfd, LOOP_CLR_FD, 0);
+		sys_ioctl(loopfd, LOOP_CLR_FD, 0);
 		return r;
 	}
 	return 0;
@@ -134,7 +135,7 @@ static int attach_once(int ctl, int imgfd, const char *canon, long long deadline
 {
 	int idx, loopfd, r;
 
-	idx = ioctl(ctl, LOOP_CTL_GET_FREE);
+	idx = sys_ioctl(ctl, LOOP_CTL_GET_FREE, 0);
 	if (idx < 0)
 		return err_set(e, -errno, "loop attach '%s': no free loop device: %s", canon,
 			       strerror(errno));
@@ -169,10 +170,10 @@ int loopdev_attach(const char *image, long timeout_ms, char dev[LOOPDEV_PATH_MAX
 		return err_set(e, -errno, "loop attach: image '%s': %s", image, strerror(errno));
 	deadline = time_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
-	imgfd = open(canon, O_RDWR | O_CLOEXEC);
+	imgfd = sys_open(canon, O_RDWR | O_CLOEXEC);
 	if (imgfd < 0)
 		return err_set(e, -errno, "loop attach: open '%s': %s", canon, strerror(errno));
-	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	ctl = sys_open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0) {
 		r = err_set(e, -errno, "loop attach: open '/dev/loop-control': %s",
 			    strerror(errno));
@@ -236,13 +237,13 @@ int loopdev_detach(const char *dev, struct err *e)
 
 	if (!dev || !*dev)
 		return err_set(e, -EINVAL, "loop detach: empty device path");
-	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENXIO)
 			return err_set(e, -ENXIO, "loop detach '%s': no such device", dev);
 		return err_set(e, -errno, "loop detach: open '%s': %s", dev, strerror(errno));
 	}
-	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0) {
+	if (sys_ioctl(fd, LOOP_GET_STATUS64, (unsigned long)&info) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -254,7 +255,7 @@ int loopdev_detach(const char *dev, struct err *e)
 	}
 	deadline = time_now_ms() + LOOP_DETACH_WAIT_MS;
 	for (;;) {
-		if (ioctl(fd, LOOP_CLR_FD, 0) == 0) {
+		if (sys_ioctl(fd, LOOP_CLR_FD, 0) == 0) {
 			r = 0;
 			break;
 		}
@@ -391,10 +392,10 @@ static bool loop_inode_matches(const char *dev, dev_t st_dev, ino_t st_ino)
 	struct loop_info64 info;
 	int fd, r;
 
-	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	r = ioctl(fd, LOOP_GET_STATUS64, &info);
+	r = sys_ioctl(fd, LOOP_GET_STATUS64, (unsigned long)&info);
 	close(fd);
 	return r == 0 && info.lo_device == (__u64)st_dev && info.lo_inode == (__u64)st_ino;
 }
@@ -448,7 +449,7 @@ int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct e
 
 bool blockdev_in_use(const char *dev)
 {
-	int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK);
+	int fd = sys_open(dev, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd >= 0) {
 		close(fd);
@@ -492,10 +493,10 @@ int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e)
 	uint64_t size = 0;
 	int fd, r = 0;
 
-	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "open '%s': %s", dev, strerror(errno));
-	if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+	if (sys_ioctl(fd, BLKGETSIZE64, (unsigned long)&size) < 0)
 		r = err_set(e, -errno, "size of '%s': %s", dev, strerror(errno));
 	else
 		*bytes = size;

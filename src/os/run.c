@@ -28,6 +28,7 @@
 
 #include "util/log.h"
 #include "util/time.h"
+#include "util/sys.h"
 
 #define RUN_STDERR_MAX	4096
 #define RUN_PATH_MAX	4096
@@ -336,6 +337,14 @@ int run_command_exit(const char *const argv[], long timeout_ms, int *exit_code, 
 	if (r < 0)
 		return err_set(e, r, "%s: %s", prog,
 			       r == -ENOENT ? "command not found" : strerror(-r));
+	if (sys_fault(SYS_EXEC)) { /* as a tool that failed: exit status 8 */
+		int err = errno;
+
+		if (exit_code)
+			*exit_code = 8;
+		return err_set(e, -EIO, "%s: %s (injected failure, exit status 8)", prog,
+			       strerror(err));
+	}
 	deadline = timeout_ms > 0 ? time_now_ms() + timeout_ms : -1;
 
 	cap = calloc(1, sizeof(*cap));

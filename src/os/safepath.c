@@ -1,4 +1,5 @@
 #include "os/safepath.h"
+#include "util/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 static int openat_one(int dirfd, const char *name, unsigned flags)
 {
 	struct statx in, at;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = sys_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return -errno;
@@ -117,7 +118,7 @@ static int walk(int dirfd, const char *rel, mode_t mode, bool create, unsigned f
 			close(cur);
 			return err_set(e, -EINVAL, "%s: '..' is not allowed", what);
 		}
-		if (create && mkdirat(cur, c, mode) < 0 && errno != EEXIST) {
+		if (create && sys_mkdirat(cur, c, mode) < 0 && errno != EEXIST) {
 			r = -errno;
 			close(cur);
 			return err_set(e, r, "%s: cannot create '%s': %s", what, c, strerror(-r));
@@ -157,7 +158,7 @@ static int bind_by_proc(int srcfd, int dstfd, bool rec, struct err *e)
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", srcfd);
 	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", dstfd);
 	/* "none": the type is ignored for a bind; valgrind wants a string */
-	if (mount(src, dst, "none", MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+	if (sys_mount(src, dst, "none", MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
 		return err_set(e, -errno, "bind mount: %s", strerror(errno));
 	return 0;
 }
@@ -191,7 +192,7 @@ int safe_unbind_fd(int mntfd, struct err *e)
 
 	/* the descriptor names the mount itself, wherever it now sits */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", mntfd);
-	if (umount2(self, MNT_DETACH) < 0)
+	if (sys_umount2(self, MNT_DETACH) < 0)
 		return err_set(e, -errno, "cannot take down a bind mount: %s", strerror(errno));
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/sys.h"
 
 /* Migrations: index i brings the schema from version i to i+1. */
 static const char *const migrations[] = {
@@ -162,7 +163,7 @@ int store_open(const char *path, struct store **out, struct err *e)
 	int fd, rc, r;
 
 	/* create with 0600 ourselves: SQLite would use the umask */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_set(e, -errno, "store: cannot open '%s': %s", path, strerror(errno));
 	close(fd);
@@ -240,9 +241,17 @@ int store_begin(struct store *st, struct err *e)
 	return r;
 }
 
+/* An injected database failure (util/sys.h, SYS_DB): ENOSPC reads as a
+ * full disk, anything else as an I/O error, in SQLite's words. */
+static int injected_db_error(const char *what, struct err *e)
+{
+	return err_set(e, -EIO, "store: %s: %s", what,
+		       sqlite3_errstr(errno == ENOSPC ? SQLITE_FULL : SQLITE_IOERR));
+}
+
 int store_commit(struct store *st, struct err *e)
 {
-	int r = sti_exec_sql(st, "COMMIT", e);
+	int r = sys_fault(SYS_DB) ? injected_db_error("commit", e) : sti_exec_sql(st, "COMMIT", e);
 
 	if (r < 0)
 		sti_exec_sql(st, "ROLLBACK", NULL);
@@ -388,7 +397,7 @@ int store_claim(struct store *st, int timeout_ms, struct err *e)
 	if (st->owner_fd >= 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s.server", st->path);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return err_set(e, -errno, "store: cannot open '%s': %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -405,7 +414,7 @@ int store_claim(struct store *st, int timeout_ms, struct err *e)
 		waited += 50;
 	}
 	snprintf(line, sizeof(line), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0)
+	if (sys_ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0)
 		log_debug("store: cannot record the owner in '%s': %s", path, strerror(errno));
 	/* rows written before we owned them may be in no cache of ours: start
 	 * empty (a no-op unless someone claims twice) */
@@ -447,7 +456,11 @@ fail:
 
 int sti_step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e)
 {
-	int rc = sqlite3_step(s);
+	int rc;
+
+	if (sys_fault(SYS_DB))
+		return injected_db_error(what, e);
+	rc = sqlite3_step(s);
 
 	if (rc != SQLITE_DONE)
 		return sti_db_err(st, e, rc, what);

@@ -1,4 +1,5 @@
 #include "util/fs.h"
+#include "util/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,11 +23,11 @@ int fs_mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (sys_mkdir(buf, mode) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+	if (sys_mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -37,11 +38,11 @@ static int remove_at(int parent, const char *name)
 	DIR *d;
 	int fd, r = 0;
 
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+	if (sys_unlinkat(parent, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = sys_openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	d = fdopendir(fd);
@@ -57,7 +58,7 @@ static int remove_at(int parent, const char *name)
 			break;
 	}
 	closedir(d);
-	if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (r == 0 && sys_unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = -errno;
 	return r;
 }
@@ -87,12 +88,12 @@ int fs_fsync_dirs_up(const char *path)
 
 int fs_fsync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fsync(fd) < 0)
+	if (sys_fsync(fd) < 0)
 		r = -errno;
 	close(fd);
 	return r;
@@ -106,7 +107,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	while (len > 0) {
@@ -122,10 +123,10 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	}
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
+	if (r == 0 && sys_rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0)
-		unlink(tmp);
+		sys_unlink(tmp);
 	return r;
 }
 
@@ -135,7 +136,7 @@ int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 	char *buf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	buf = malloc(cap);

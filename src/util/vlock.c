@@ -12,6 +12,7 @@
 
 #include "util/fs.h"
 #include "util/names.h"
+#include "util/sys.h"
 
 /* The locks this thread holds: a small table, since a thread holds one
  * volume at a time (a few when it nests). */
@@ -59,12 +60,12 @@ static int lock_file(const char *path, const char *dir, struct err *e)
 	int fd, r;
 
 	for (;;) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		/* the directory is made once, by the first lock of a service */
 		if (fd < 0 && errno == ENOENT) {
 			if ((r = fs_mkdir_p(dir, 0700)) < 0)
 				return err_set(e, r, "cannot create '%s': %s", dir, strerror(-r));
-			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+			fd = sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		}
 		if (fd < 0)
 			return err_set(e, -errno, "cannot open lock '%s': %s", path,
@@ -130,7 +131,7 @@ void vlock_release(int handle)
 			continue;
 		if (--h->depth > 0)
 			return;
-		unlink(h->path); /* while still held: see lock_file */
+		sys_unlink(h->path); /* while still held: see lock_file */
 		close(h->fd);
 		h->fd = -1;
 		h->path[0] = '\0';

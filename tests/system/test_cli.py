@@ -309,13 +309,16 @@ def test_config_file_flag_defines_services(home):
     assert svc.api.names("pool1") == ["inpool"]
 
 
-def test_log_level_flag_is_accepted(home):
-    for lvl in ("debug", "info", "warn", "error", "--logLevel=debug"):
-        if lvl.startswith("--"):
-            home.cli_ok(lvl, "volume", "ls")
-        else:
-            home.cli_ok("-l", lvl, "volume", "ls")
-            home.cli_ok("--logLevel", lvl, "volume", "ls")
+def test_log_level_flag_sets_what_is_logged(home):
+    for args in (("-l", "debug"), ("--logLevel", "debug"), ("--logLevel=debug",)):
+        p = home.cli_ok(*args, "volume", "ls")
+        assert "level=debug" in p.stderr, (args, p.stderr)
+    for lvl in ("info", "warn", "error"):
+        for args in (("-l", lvl), ("--logLevel", lvl)):
+            p = home.cli_ok(*args, "volume", "ls")
+            assert "level=debug" not in p.stderr, (args, p.stderr)
+            if lvl != "info":
+                assert "level=info" not in p.stderr, (args, p.stderr)
 
 
 def test_invalid_log_level_is_rejected(home):

@@ -59,6 +59,23 @@ def engine(dk):
         release_home(h, stop_timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def isolated(request):
+    """Each test starts as if alone: what a failed one left (containers,
+    mounted or attached volumes) is undone after it, so that one failure
+    does not fail the tests after it."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    dk, engine = request.getfixturevalue("dk"), request.getfixturevalue("engine")
+    ids = dk.docker("ps", "-aq", check=False).stdout.split()
+    if ids:
+        dk.docker("rm", "-f", *ids, check=False)
+    for v in engine.volumes_cli():
+        if v.get("attachments"):
+            engine.cli("volume", "detach", "--force", v["name"])
+
+
 def run(dk, *args, **kw):
     return dk.docker("run", "--rm", "--network", "none", *args, **kw)
 

@@ -124,10 +124,20 @@ def test_failure_rolls_back_every_mount(dv):
 
 def test_explicit_create_of_an_existing_volume(dv):
     dv.cli_ok("volume", "create", "exists1")
+    path = dv.cli_ok("volume", "mount", "exists1").stdout.strip()
+    with open(os.path.join(path, "before"), "w") as f:
+        f.write("kept")
+    dv.cli_ok("volume", "unmount", "exists1")
     f = envfile(dv, "ex.env", DVDI_VOLUME_NAME="exists1", DVDI_VOLUME_DRIVER=dv.plugin,
                 DVDI_VOLUME_EXPLICITCREATE="True")
-    mountpoints(prepare(dv, "ex", f))
+    mp = mountpoints(prepare(dv, "ex", f))["DVDI_VOLUME_MOUNTPOINT"]
+    # the existing volume, mounted, its data intact: not a new one
+    assert mp == path, (mp, path)
+    with open(os.path.join(mp, "before")) as f:
+        assert f.read() == "kept"
+    assert [v["name"] for v in dv.volumes_cli()] == ["exists1"]
     dv.cli_ok("dvdi", "cleanup", "--container-id", "ex")
+    assert mounts_under(dv.root) == []
 
 
 def test_prepare_twice_is_refused(dv):

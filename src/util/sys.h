@@ -1,0 +1,80 @@
+/*
+ * sys: the one seam between the engine and the outside world, after
+ * SQLite's aSyscall[]. Every call that changes state and can fail (files,
+ * directories, loop and filesystem ioctls, mount, the mkfs/fsck execs,
+ * the database's steps) goes through a wrapper here, so that a test can
+ * make "the Nth call of kind K fail with errno E" and watch the engine
+ * answer with a clear error and leave nothing half-done.
+ *
+ * Arming: REXRAY_FAULT="KIND:N:ERRNO" in the environment (read once, at
+ * the first call), or sys_fault_arm() in a unit test. KIND is a name of
+ * sys_kind_names ("mkdir", "fsync", ...) or "any" (every kind counts);
+ * N counts from 1; ERRNO is a name ("ENOSPC") or a number. "N+" fails the
+ * Nth call and every later one. When a failure is injected, a line
+ * "KIND N ERRNO" is appended to the file REXRAY_FAULT_LOG names, so that
+ * a test knows whether its Nth call happened at all; REXRAY_FAULT_COUNT
+ * names a file that gets the number of seam calls at exit.
+ *
+ * Unarmed, a wrapper costs one load and one predictable branch before the
+ * real call. Thread-safe (the counters are atomic).
+ */
+#ifndef RR_SYS_H
+#define RR_SYS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum sys_kind {
+	SYS_OPEN,      /* open, openat, creat */
+	SYS_MKDIR,     /* mkdir, mkdirat */
+	SYS_RENAME,    /* rename, renameat */
+	SYS_UNLINK,    /* unlink, unlinkat, rmdir */
+	SYS_FALLOCATE, /* fallocate */
+	SYS_FTRUNCATE, /* ftruncate */
+	SYS_FSYNC,     /* fsync, fdatasync */
+	SYS_IOCTL,     /* ioctl: loop devices, filesystems */
+	SYS_MOUNT,     /* mount */
+	SYS_UMOUNT,    /* umount2 */
+	SYS_EXEC,      /* the programs we run: mkfs, fsck, resize */
+	SYS_DB,	       /* a database statement step or commit */
+	SYS_XATTR,     /* setxattr, removexattr */
+	SYS_KINDS
+};
+
+extern const char *const sys_kind_names[SYS_KINDS];
+
+/* Is the next call of kind k to fail? Then errno is set and true returned.
+ * For the wrappers below, and for callers whose call is not a syscall
+ * (SYS_EXEC before a fork, SYS_DB before a step). */
+bool sys_fault(enum sys_kind k);
+
+/* Arm (or, with n == 0, disarm) injection: the nth call of kind k (or of
+ * any kind when any) fails with err; every later one too when sticky.
+ * Counters restart. For unit tests; the environment arms the others. */
+void sys_fault_arm(enum sys_kind k, bool any, unsigned long n, int err, bool sticky);
+/* The calls counted since arming (of the armed kind, or all with any). */
+unsigned long sys_fault_calls(void);
+
+/* mode, as for open(2), only with O_CREAT or O_TMPFILE */
+int sys_open(const char *path, int flags, ...);
+int sys_openat(int dirfd, const char *path, int flags, ...);
+int sys_mkdir(const char *path, mode_t mode);
+int sys_mkdirat(int dirfd, const char *path, mode_t mode);
+int sys_rename(const char *from, const char *to);
+int sys_renameat(int fromfd, const char *from, int tofd, const char *to);
+int sys_unlink(const char *path);
+int sys_unlinkat(int dirfd, const char *path, int flags);
+int sys_rmdir(const char *path);
+int sys_fallocate(int fd, int mode, off_t offset, off_t len);
+int sys_ftruncate(int fd, off_t len);
+int sys_fsync(int fd);
+int sys_fdatasync(int fd);
+/* arg: a pointer cast to unsigned long, or the request's integer */
+int sys_ioctl(int fd, unsigned long request, unsigned long arg);
+int sys_mount(const char *source, const char *target, const char *fstype,
+	      unsigned long flags, const void *data);
+int sys_umount2(const char *target, int flags);
+int sys_setxattr(const char *path, const char *name, const void *value, size_t size,
+		 int flags);
+
+#endif

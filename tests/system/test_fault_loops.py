@@ -1,0 +1,165 @@
+"""Every error path of the CLI's volume operations (issue 24): each
+operation runs with its 1st, 2nd, ... call through the system-call seam
+(src/util/sys.h) failing, until it makes no more calls than the failing
+one. After every round: a failed run said what failed on stderr; the
+volume's record and its directory or image agree; and the same operation
+then succeeds, after which undoing it leaves no volume, file, loop device
+or mount behind.
+
+The CLI serves itself here (no service runs), so one process makes every
+call of an operation, start-up included. Sampling: every call up to the
+40th, then every 3rd, and always the last 10 (a fixed plan, no random)."""
+
+import glob
+import os
+
+import pytest
+
+import prereq
+
+from conftest import loops_under, mounts_under
+
+_MISSING = prereq.missing(root=True, loop=True)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
+
+ERRNOS = ("EIO", "ENOSPC", "EBUSY", "EACCES")
+NAME = "fv"
+
+
+class Driver:
+    """What 'the volume's storage' means for one service."""
+
+    def __init__(self, h, kind):
+        self.h, self.kind = h, kind
+
+    def storage(self):
+        """The image files or directories that exist for volumes."""
+        if self.kind == "loop":
+            return sorted(glob.glob(os.path.join(self.h.lib, "loop", "*.img")))
+        return sorted(p for p in glob.glob(os.path.join(self.h.lib, "vfs", "vol", "*"))
+                      if not p.endswith(".gone"))
+
+    def leftovers(self):
+        if self.kind == "loop":
+            return sorted(glob.glob(os.path.join(self.h.lib, "loop", "*.gone")) +
+                          glob.glob(os.path.join(self.h.lib, "loop", "*.tmp*")))
+        return sorted(glob.glob(os.path.join(self.h.lib, "vfs", "vol", "*.gone")))
+
+
+def volumes(h):
+    return [v["name"] for v in h.volumes_cli()]
+
+
+def attached(h):
+    return any(v["name"] == NAME and v.get("attachments") for v in h.volumes_cli())
+
+
+def mounted(h):
+    return any(mp.endswith(os.path.join(NAME, "data")) or mp.endswith(os.sep + NAME)
+               for mp in mounts_under(h.root))
+
+
+def cli(h, *args, fault=None):
+    env = h.env()
+    log = os.path.join(h.root, "fault.log")
+    if os.path.exists(log):
+        os.unlink(log)
+    if fault:
+        env["REXRAY_FAULT"] = fault
+        env["REXRAY_FAULT_LOG"] = log
+    p = h.cli(*args, env=env)
+    fired = open(log).read().split() if os.path.exists(log) else None
+    return p, fired
+
+
+def calls_of(h, *args):
+    env = h.env()
+    count = os.path.join(h.root, "count")
+    env["REXRAY_FAULT_COUNT"] = count
+    p = h.cli(*args, env=env)
+    assert p.returncode == 0, p.stderr
+    with open(count) as f:
+        return int(f.read())
+
+
+# operation: (steps that make its precondition, the command, is it done?, undo)
+OPS = {
+    "create": ((), ("volume", "create", "--size", "1", NAME),
+               lambda h: NAME in volumes(h)),
+    "remove": ((("volume", "create", "--size", "1", NAME),), ("volume", "rm", NAME),
+               lambda h: NAME not in volumes(h)),
+    "mount": ((("volume", "create", "--size", "1", NAME),), ("volume", "mount", NAME),
+              mounted),
+    "unmount": ((("volume", "create", "--size", "1", NAME), ("volume", "mount", NAME)),
+                ("volume", "unmount", NAME), lambda h: not mounted(h) and not attached(h)),
+}
+
+
+def reset(h):
+    """No volume, mount or loop device left (what every round ends with)."""
+    if mounted(h):
+        h.cli("volume", "unmount", NAME)
+    if NAME in volumes(h):
+        p = h.cli("volume", "rm", NAME)
+        assert p.returncode == 0, p.stderr
+
+
+def check_consistent(h, drv):
+    names = volumes(h)  # also runs the start-up sweep of a half-done remove
+    assert len(drv.storage()) == len(names), (names, drv.storage())
+    assert drv.leftovers() == [], drv.leftovers()
+
+
+def points(total):
+    pts = set(range(1, min(total, 40) + 1)) | set(range(41, total + 1, 3))
+    pts |= set(range(max(1, total - 9), total + 1))
+    return sorted(pts) + [total + 1]
+
+
+def run_loop(h, drv, op):
+    pre, cmd, done = OPS[op]
+    reset(h)
+    for step in pre:
+        h.cli_ok(*step)
+    total = calls_of(h, *cmd)
+    reset(h)
+    covered, failed = 0, 0
+    for n in points(total):
+        for step in pre:
+            h.cli_ok(*step)
+        p, fired = cli(h, *cmd, fault="any:%d:%s" % (n, ERRNOS[n % len(ERRNOS)]))
+        if fired is None:
+            assert n > total or p.returncode == 0, (n, p.stderr)
+            assert p.returncode == 0, (op, n, p.stderr)
+        else:
+            covered += 1
+            if p.returncode != 0:
+                failed += 1
+                # the error is the last line (warnings of the undo may come first)
+                msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+                assert msg.startswith("rexray:") and len(msg) > 12, (op, n, fired, p.stderr)
+        check_consistent(h, drv)
+        if not done(h):
+            p2, _ = cli(h, *cmd)
+            assert p2.returncode == 0, (op, n, fired, p.stderr, p2.stderr)
+        assert done(h), (op, n, fired)
+        reset(h)
+        assert volumes(h) == [] and drv.storage() == [], (op, n, drv.storage())
+        assert loops_under(h.root) == {} and mounts_under(h.root) == [], (op, n)
+    return total, covered, failed
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_fault_loop_loop(lh, op):
+    total, covered, failed = run_loop(lh, Driver(lh, "loop"), op)
+    print("\nloop %s: %d calls, %d failure points run, %d gave an error" %
+          (op, total, covered, failed))
+    assert covered > 10
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_fault_loop_vfs(home, op):
+    total, covered, failed = run_loop(home, Driver(home, "vfs"), op)
+    print("\nvfs %s: %d calls, %d failure points run, %d gave an error" %
+          (op, total, covered, failed))
+    assert covered > 10
