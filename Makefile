@@ -142,6 +142,13 @@ bench: deps
 # STRESS_SECONDS=30 for a short run.
 # issue 25: the README's two commands on a minimal Debian 12 root made by
 # debootstrap (cached), entered with pivot_root. Not part of `test`.
+# the mutation score of the error paths (scripts/mutate; issue 24): about
+# 30 minutes, sampled with a fixed seed. Not part of `test`.
+.PHONY: mutate
+mutate: deps
+	$(MAKE) build/rexray build/dvdcli unit
+	@scripts/mutate $(MUTATE_ARGS)
+
 .PHONY: fresh-check
 fresh-check:
 	@scripts/fresh-check

@@ -633,7 +633,9 @@ static int marker_find(const struct exec_ctx *x, const char *volume_id, const ch
 
 	if ((r = marker_path(x, volume_id, path, sizeof(path), e)) < 0)
 		return r;
-	if (fs_read_file(path, 256, &buf, NULL) == 0) {
+	if ((r = fs_read_file(path, 256, &buf, NULL)) == -ENOENT)
+		return -ENOENT; /* no device of ours: device_get's checks decide */
+	if (r == 0) {
 		buf[strcspn(buf, "\n")] = '\0';
 		if (strlen(buf) < LOOPDEV_PATH_MAX && backs(buf, image)) {
 			strcpy(dev, buf);
@@ -642,9 +644,10 @@ static int marker_find(const struct exec_ctx *x, const char *volume_id, const ch
 		}
 		free(buf);
 	}
-	/* no marker, an attach that was interrupted ("pending"), a marker that
-	 * names another device, or one we could not read or check: the kernel
-	 * says which device (if any) has the image, and the marker follows */
+	/* our marker, but an attach that was interrupted ("pending"), a device
+	 * that no longer has the image, or a marker we could not read or
+	 * check: the kernel says which device (if any) has the image, and the
+	 * marker follows */
 	if (loopdev_find_by_file(image, dev, NULL) == 0) {
 		struct err ignore = ERR_INIT;
 

@@ -1329,6 +1329,17 @@ static char *name_of(struct integration *ig, const char *id)
 	return name;
 }
 
+/* The devices of this service's volumes on this host (none when the
+ * executor keeps no such list); *ld is the caller's to release. */
+static int devices_here(struct integration *ig, struct local_devices *ld, struct err *e)
+{
+	int r = ready(ig, e);
+
+	if (r < 0 || !ig->exec->local_devices)
+		return r;
+	return ig->exec->local_devices(&ig->x, ld, e);
+}
+
 /* Fence the volumes with a device here: only the one named only (NULL:
  * all); *n counts them. The name, for the lock and the use counts, is
  * asked from the server when ask_names (it may be out of reach). */
@@ -1339,11 +1350,7 @@ static int fence_local(struct integration *ig, const char *only, bool ask_names,
 	int r;
 
 	*n = 0;
-	if ((r = ready(ig, e)) < 0)
-		return r;
-	if (!ig->exec->local_devices)
-		return 0;
-	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
+	if ((r = devices_here(ig, &ld, e)) < 0)
 		return r;
 	for (size_t i = 0; i < ld.n; i++) {
 		const char *id = ld.map[i].volume_id;
@@ -1381,11 +1388,7 @@ int integ_fence(struct integration *ig, size_t *n, struct err *e)
 	int r;
 
 	*n = 0;
-	if ((r = ready(ig, e)) < 0)
-		return r;
-	if (!ig->exec->local_devices)
-		return 0;
-	if ((r = ig->exec->local_devices(&ig->x, &ld, e)) < 0)
+	if ((r = devices_here(ig, &ld, e)) < 0)
 		return r;
 	for (size_t i = 0; i < ld.n; i++)
 		if (fence_one(ig, ld.map[i].volume_id, ld.map[i].device))

@@ -176,6 +176,40 @@ def deleted_backings():
             if b.endswith("(deleted)") or ".img.gone" in b]
 
 
+def test_image_in_use_through_a_device_of_another_host_is_not_mounted_again(lh):
+    """Another host (here: a loop device and a mount the engine did not
+    make, as a host sharing the volumePath would have) has the image's
+    filesystem live: a mount here waits, then refuses; it neither binds a
+    second device nor reuses that one."""
+    lh.cli_ok("volume", "create", "--size", "1", "shared1")
+    path = lh.mount("shared1")
+    lh.unmount("shared1")
+    img = image_of(lh, "shared1")
+    dev = subprocess.run(["losetup", "-f", "--show", img], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout.strip()
+    other = os.path.join(lh.root, "otherhost")
+    os.makedirs(other)
+    # the other host's mount, in a mount namespace of its own (this one
+    # does not see it, as it would not see another machine's)
+    holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                               "mount %s %s && echo up && exec sleep 60" % (dev, other)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "up"
+        env = lh.env(LIBSTORAGE_DEVICE_ATTACHTIMEOUT="1s")
+        p = lh.cli("volume", "mount", "shared1", env=env)
+        assert p.returncode == 1 and "in use" in p.stderr and dev in p.stderr, p.stderr
+        assert list(loops_under(lh.root)) == [dev], "a second device on the image"
+        assert mounts_under(lh.root) == [], mounts_under(lh.root)
+    finally:
+        holder.kill()
+        holder.wait()
+        subprocess.run(["losetup", "-d", dev], check=False)
+    assert lh.mount("shared1") == path
+    lh.unmount("shared1")
+    assert loops_under(lh.root) == {}
+
+
 def test_mount_racing_a_forced_remove_never_lands_on_a_removed_image(lh):
     rounds = int(os.environ.get("RACE_ROUNDS", "40"))
     lh.start_service()
