@@ -461,6 +461,28 @@ def loop_backings():
     return out
 
 
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("plugin", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def plugin_call(sock, method, body, timeout=60):
+    """POST /VolumeDriver.<method> with body (JSON) to a Docker volume
+    plugin's unix socket: (status, decoded reply)."""
+    c = _UnixHTTP(sock, timeout)
+    c.request("POST", "/VolumeDriver." + method, body=json.dumps(body))
+    r = c.getresponse()
+    out = r.status, json.loads(r.read() or b"{}")
+    c.close()
+    return out
+
+
 def loops_under(root):
     """{/dev/loopN: backing file} for loop devices whose image is under root."""
     return {dev: path for dev, path in loop_backings().items() if path.startswith(root + "/")}

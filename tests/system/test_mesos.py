@@ -13,7 +13,7 @@ import pytest
 
 import prereq
 
-from conftest import REPO, REXRAY, fstype_of, loops_under, mounts_under
+from conftest import REPO, REXRAY, fstype_of, loops_under, mounts_under, plugin_call
 
 DVDCLI = os.path.join(REPO, "build", "dvdcli")
 _MISSING = prereq.missing(root=True, loop=True)
@@ -68,33 +68,13 @@ def test_hello_play_task(seed):
     path = subprocess.run([REXRAY, "volume", "mount", "test12345"], env=seed.env(),
                           stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
     assert os.path.exists(os.path.join(os.path.dirname(path), "hello"))
+    assert fstype_of(os.path.dirname(path)) == "xfs"
+    seed.cli_ok("volume", "unmount", "test12345")
     # remove.disable: what Docker (or the isolator) asks the plugin to
     # remove is kept, answered with success as REX-Ray did
-    seed.cli_ok("volume", "unmount", "test12345")
     assert plugin_call(os.path.join(seed.plugins, "rexray.sock"), "Remove",
                        {"Name": "test12345"}) == (200, {"Err": ""})
     assert [v["name"] for v in seed.cli_json("volume", "ls", "-f", "json")] == ["test12345"]
-
-
-def plugin_call(sock, method, body):
-    """One Docker volume plugin call on a unix socket: (status, reply)."""
-    import http.client
-    import json
-
-    class Conn(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(30)
-            self.sock.connect(sock)
-
-    c = Conn("plugin", timeout=30)
-    c.request("POST", "/VolumeDriver." + method, body=json.dumps(body))
-    r = c.getresponse()
-    out = r.status, json.loads(r.read() or b"{}")
-    c.close()
-    return out
-    assert fstype_of(os.path.dirname(path)) == "xfs"
-    seed.cli_ok("volume", "unmount", "test12345")
 
 
 def dvdcli(seed, *args):

@@ -8,18 +8,16 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
-import http.client
 
 import pytest
 
 import prereq
 
-from conftest import REXRAY, loops_under
+from conftest import REXRAY, loops_under, plugin_call as call
 
 IP = shutil.which("ip")
 
@@ -46,26 +44,6 @@ def netns_missing():
 
 _MISSING = netns_missing()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
-
-
-class Plugin(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("plugin", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.path)
-
-
-def call(sock, method, body):
-    c = Plugin(sock)
-    c.request("POST", "/VolumeDriver." + method, body=json.dumps(body))
-    r = c.getresponse()
-    out = r.status, json.loads(r.read() or b"{}")
-    c.close()
-    return out
 
 
 class Engine:
