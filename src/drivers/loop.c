@@ -829,11 +829,42 @@ found:
 /* Detach and drop the marker that names dev; never while a filesystem on
  * it is alive anywhere (LOOP_CLR_FD would only arm autoclear, and the next
  * mount would bind a second device to the same image). */
-static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
+/* The markers that name dev: read them all (drop false: an error when
+ * one cannot be read, and then nothing is known), or remove them. */
+static int markers_naming(const struct exec_ctx *x, const char *dev, bool drop, struct err *e)
 {
 	char dirpath[PATH_MAX + 16], path[PATH_MAX + 300], *buf = NULL;
 	struct dirent *de;
 	DIR *d;
+	int r = 0;
+
+	snprintf(dirpath, sizeof(dirpath), "%s/loop", x->paths->run);
+	if (!(d = opendir(dirpath)))
+		return errno == ENOENT || drop ? 0 : err_set(e, -errno, "loop: cannot read '%s': %s",
+							     dirpath, strerror(errno));
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		int rr;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+		if ((rr = fs_read_file(path, 256, &buf, NULL)) < 0) {
+			if (rr != -ENOENT && !drop)
+				r = err_set(e, rr, "loop: cannot read '%s': %s", path, strerror(-rr));
+			continue;
+		}
+		buf[strcspn(buf, "\n")] = '\0';
+		if (drop && strcmp(buf, dev) == 0)
+			sys_unlink(path);
+		free(buf);
+		buf = NULL;
+	}
+	closedir(d);
+	return r;
+}
+
+static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
+{
 	int r;
 
 	/* a just-unmounted filesystem, or a tool that was killed with its
@@ -845,26 +876,13 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 				       "released", dev);
 		time_sleep_ms(50);
 	}
+	/* the markers read first: one that cannot be read changes nothing yet */
+	if ((r = markers_naming(x, dev, false, e)) < 0)
+		return r;
 	r = loopdev_detach(dev, e);
-
 	if (r < 0 && r != -ENXIO)
 		return r;
-	snprintf(dirpath, sizeof(dirpath), "%s/loop", x->paths->run);
-	d = opendir(dirpath);
-	while (d && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-		if (fs_read_file(path, 256, &buf, NULL) == 0) {
-			buf[strcspn(buf, "\n")] = '\0';
-			if (strcmp(buf, dev) == 0)
-				sys_unlink(path);
-			free(buf);
-			buf = NULL;
-		}
-	}
-	if (d)
-		closedir(d);
+	markers_naming(x, dev, true, NULL);
 	return 0;
 }
 

@@ -110,11 +110,10 @@ static int loop_configure(int loopfd, int imgfd, const char *canon)
 	r = ioctl_retry_eagain(loopfd, LOOP_SET_FD, (void *)(intptr_t)imgfd);
 	if (r < 0)
 		return r;
-	r = ioctl_retry_eagain(loopfd, LOOP_SET_STATUS64, &cfg.info);
-	if (r < 0) {
-		sys_ioctl(loopfd, LOOP_CLR_FD, 0);
-		return r;
-	}
+	/* the status holds only the informational name: its failure leaves a
+	 * device that works, so it is not the attach's failure */
+	if ((r = ioctl_retry_eagain(loopfd, LOOP_SET_STATUS64, &cfg.info)) < 0)
+		log_debug("loop: cannot name the device of %s: %s", canon, strerror(-r));
 	return 0;
 }
 

@@ -154,10 +154,10 @@ def run_loop(h, drv, op):
         reset(h)
         assert volumes(h) == [] and drv.storage() == [], (op, n, drv.storage())
         assert loops_under(h.root) == {} and mounts_under(h.root) == [], (op, n)
-        # a marker whose removal failed may stay, as long as it names no
-        # live device (the volume's next use drops it); one that names a
-        # device still bound would be a device the engine forgot to release
+        # a marker stays only when its own removal was the failing call,
+        # and then names no live device (the volume's next use drops it)
         for m in glob.glob(os.path.join(h.root, "var", "run", "rexray", "loop", "*")):
+            assert fired and fired[0] == "unlink", (op, n, fired, m)
             with open(m) as f:
                 assert f.read().strip() not in loops_under(h.root), (op, n, m)
     return total, covered, failed

@@ -191,3 +191,27 @@ def test_remove_refuses_attached_unless_forced(lh):
     lh.unmount("busy")
     lh.cli_ok("volume", "rm", "busy")
     assert glob.glob(os.path.join(lh.lib, "loop", "*.img")) == []
+
+
+def test_unmount_takes_the_bind_at_an_earlier_mount_path(home):
+    """A vfs volume mounted before mount.path changed: the unmount finds the
+    bind of its directory at the old place, takes it, and detaches."""
+    old = home.cli_ok("volume", "mount", "moved").stdout.strip()
+    with open(os.path.join(old, "f"), "w") as f:
+        f.write("kept")
+    newdir = os.path.join(home.root, "newmnt")
+    home.write_config("libstorage:\n  integration:\n    volume:\n      operations:\n"
+                      "        mount:\n          path: %s\n" % newdir)
+    # the path is still the old mount's while it lives
+    assert home.cli_ok("volume", "ls", "--path", "moved").stdout.split()[-1].startswith(old)
+    home.cli_ok("volume", "unmount", "moved")
+    assert mounts_under(home.root) == []
+    vol = home.volumes_cli("moved")[0]
+    assert not vol.get("attachments"), vol
+    assert not os.path.exists(os.path.join(newdir, "moved"))
+    new = home.cli_ok("volume", "mount", "moved").stdout.strip()
+    assert new == os.path.join(newdir, "moved", "data")
+    with open(os.path.join(new, "f")) as f:
+        assert f.read() == "kept"
+    home.cli_ok("volume", "unmount", "moved")
+    assert mounts_under(home.root) == []

@@ -86,6 +86,29 @@ def test_wiped_start_of_a_formatted_volume_is_refused(lh):
     lh.unmount("wiped")
 
 
+def test_first_mount_records_the_filesystem_quietly(lh):
+    """The first mount formats and records what it made on the image (the
+    record the two refusals above rest on), with nothing on stderr."""
+    p = lh.cli_ok("volume", "mount", "rec")
+    assert p.stderr == "", p.stderr
+    assert os.getxattr(image_of(lh, "rec"), "trusted.rexray.fstype") == b"ext4"
+    lh.unmount("rec")
+
+
+def test_data_without_a_record_is_refused(lh):
+    """An image copied without its extended attributes, whose signature is
+    gone but whose data is not: still not formatted over."""
+    path = lh.mount("norec")
+    write_file(os.path.join(path, "f"), 2)
+    lh.unmount("norec")
+    img = image_of(lh, "norec")
+    os.removexattr(img, "trusted.rexray.fstype")
+    poke(img, 1080, b"\0\0")
+    p = lh.cli("volume", "mount", "norec")
+    assert p.returncode == 1 and "it holds data" in p.stderr, p.stderr
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
+
+
 def test_damaged_xfs_superblock_is_refused(lh):
     path = lh.mount("xdmg", "--fsType", "xfs")
     write_file(os.path.join(path, "f"), 4)

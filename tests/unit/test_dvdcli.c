@@ -764,6 +764,14 @@ static void test_open_retries(void **state)
 	assert_null(p);
 	assert_string_equal(e.msg, "plugin not found");
 	assert_true(now_ms() - t0 < 500);
+	/* names: a space is a name like any other (Docker's look-up takes
+	 * any file name), a control character or a path is refused first */
+	assert_int_equal(volplugin_open("no such", &o, &p, &e), -ENOENT);
+	assert_int_equal(volplugin_open("bad\x1fname", &o, &p, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "control characters"));
+	assert_int_equal(volplugin_open("../etc", &o, &p, &e), -EINVAL);
+	assert_int_equal(volplugin_open("..", &o, &p, &e), -EINVAL);
+	assert_null(p);
 	/* 1.5 s of discovery: one look-up, a 1 s wait, a second look-up, give up */
 	o.discover_ms = 1500;
 	t0 = now_ms();

@@ -32,6 +32,7 @@
 #include "os/loopdev.h"
 #include "os/run.h"
 #include "util/fs.h"
+#include "util/sys.h"
 
 #define MiB		(1024ULL * 1024ULL)
 #define ATTACH_TIMEOUT	5000
@@ -595,6 +596,235 @@ static void test_loop_xfs(void **state)
 	print_message("mkfs.xfs (300 MiB) took %lld ms\n", t_mkfs);
 }
 
+/* ---- fault loops: every seam call of an operation failing in turn ----- */
+
+/*
+ * Each operation runs with its 1st, 2nd, ... call through the seam
+ * (util/sys.h) failing, until a run makes no failing call. A failed run
+ * must say what failed and leave the state as it was before (the check
+ * below); a run that succeeds despite the failure (a retry, a fallback)
+ * must have done its work. Either way the undo then leaves nothing: no
+ * descriptor, loop device or mount of ours.
+ */
+struct fctx {
+	struct fixture *f;
+	char img[PATH_MAX], mnt[PATH_MAX], probe[PATH_MAX], dev[LOOPDEV_PATH_MAX];
+};
+
+struct fault_op {
+	const char *name;
+	void (*prepare)(struct fctx *c);		/* unarmed */
+	int (*run)(struct fctx *c, struct err *e);	/* armed */
+	void (*unchanged)(struct fctx *c);		/* after a failed run */
+	void (*done)(struct fctx *c);			/* after a good run */
+	void (*undo)(struct fctx *c);			/* unarmed, either way */
+};
+
+static bool img_bound(struct fctx *c)
+{
+	char d[LOOPDEV_PATH_MAX];
+
+	return loopdev_find_by_file(c->img, d, NULL) == 0;
+}
+
+static void attach_unarmed(struct fctx *c)
+{
+	struct err e = ERR_INIT;
+
+	assert_int_equal(loopdev_attach(c->img, ATTACH_TIMEOUT, c->dev, &e), 0);
+}
+
+static void detach_unarmed(struct fctx *c)
+{
+	struct err e = ERR_INIT;
+
+	if (osfs_is_mount_point(c->mnt))
+		assert_int_equal(osfs_unmount(c->mnt, &e), 0);
+	if (img_bound(c))
+		assert_int_equal(loopdev_detach(c->dev, &e), 0);
+	assert_false(img_bound(c));
+}
+
+static void mount_unarmed(struct fctx *c)
+{
+	struct err e = ERR_INIT;
+
+	attach_unarmed(c);
+	assert_int_equal(osfs_mount(c->dev, c->mnt, "ext4", NULL, &e), 0);
+}
+
+static void not_bound(struct fctx *c) { assert_false(img_bound(c)); }
+static void bound(struct fctx *c) { assert_true(img_bound(c)); }
+static void mounted(struct fctx *c) { assert_true(osfs_is_mount_point(c->mnt)); }
+static void not_mounted(struct fctx *c) { assert_false(osfs_is_mount_point(c->mnt)); }
+
+static int run_attach(struct fctx *c, struct err *e)
+{
+	return loopdev_attach(c->img, ATTACH_TIMEOUT, c->dev, e);
+}
+
+static int run_detach(struct fctx *c, struct err *e)
+{
+	return loopdev_detach(c->dev, e);
+}
+
+static int run_format(struct fctx *c, struct err *e)
+{
+	return osfs_format(c->dev, "ext4", "rrfault", MKFS_TIMEOUT, e);
+}
+
+static void formatted(struct fctx *c)
+{
+	char type[32];
+	struct err e = ERR_INIT;
+
+	bound(c);
+	assert_int_equal(osfs_probe(c->dev, type, sizeof(type), &e), 0);
+	assert_string_equal(type, "ext4");
+}
+
+static int run_check(struct fctx *c, struct err *e)
+{
+	return osfs_check(c->dev, "ext4", MKFS_TIMEOUT, NULL, e);
+}
+
+static int run_mount(struct fctx *c, struct err *e)
+{
+	return osfs_mount(c->dev, c->mnt, "ext4", "nodev", e);
+}
+
+static int run_unmount(struct fctx *c, struct err *e)
+{
+	return osfs_unmount(c->mnt, e);
+}
+
+static int run_shutdown(struct fctx *c, struct err *e)
+{
+	return osfs_shutdown(c->mnt, e);
+}
+
+/* can a file be written below the mount point? */
+static bool writable(struct fctx *c)
+{
+	char path[PATH_MAX + 8];
+	int fd;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/probe", c->mnt);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	ok = write(fd, "x", 1) == 1 && fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+static void still_writable(struct fctx *c) { assert_true(writable(c)); }
+static void shut_down(struct fctx *c) { assert_false(writable(c)); }
+
+static int run_write_atomic(struct fctx *c, struct err *e)
+{
+	(void)e;
+	return fs_write_atomic(c->probe, "new\n", 4, 0600);
+}
+
+static void probe_old(struct fctx *c)
+{
+	char *text = NULL;
+
+	assert_int_equal(fs_read_file(c->probe, 64, &text, NULL), 0);
+	assert_string_equal(text, "old\n");
+	free(text);
+}
+
+static void probe_new(struct fctx *c)
+{
+	char *text = NULL;
+
+	assert_int_equal(fs_read_file(c->probe, 64, &text, NULL), 0);
+	assert_string_equal(text, "new\n");
+	free(text);
+}
+
+static void probe_reset(struct fctx *c)
+{
+	assert_int_equal(fs_write_atomic(c->probe, "old\n", 4, 0600), 0);
+}
+
+static void nothing(struct fctx *c) { (void)c; }
+
+static const struct fault_op fault_ops[] = {
+	{ "attach", nothing, run_attach, not_bound, bound, detach_unarmed },
+	{ "detach", attach_unarmed, run_detach, bound, not_bound, detach_unarmed },
+	{ "format", attach_unarmed, run_format, bound, formatted, detach_unarmed },
+	{ "check", attach_unarmed, run_check, bound, bound, detach_unarmed },
+	{ "mount", attach_unarmed, run_mount, not_mounted, mounted, detach_unarmed },
+	{ "unmount", mount_unarmed, run_unmount, mounted, not_mounted, detach_unarmed },
+	{ "shutdown", mount_unarmed, run_shutdown, still_writable, shut_down, detach_unarmed },
+	{ "write_atomic", probe_reset, run_write_atomic, probe_old, probe_new, nothing },
+};
+
+static const int fault_errnos[] = { EIO, ENOSPC, EBUSY, EINVAL, EAGAIN, EACCES };
+
+/* Returns how many failure points ran. */
+static unsigned long fault_loop(struct fctx *c, const struct fault_op *op)
+{
+	unsigned long n;
+
+	for (n = 1; n < 400; n++) {
+		struct err e = ERR_INIT;
+		int fds, r;
+		bool fired;
+
+		op->prepare(c);
+		fds = count_fds();
+		sys_fault_arm(SYS_OPEN, true, n, fault_errnos[n % 6], false);
+		r = op->run(c, &e);
+		fired = sys_fault_calls() >= n;
+		sys_fault_arm(SYS_OPEN, false, 0, 0, false);
+		if (r < 0) {
+			if (!fired)
+				fail_msg("%s failed with no fault (n=%lu): %s", op->name, n, e.msg);
+			if (!e.msg[0] && strcmp(op->name, "write_atomic") != 0)
+				fail_msg("%s: call %lu failed and said nothing", op->name, n);
+			op->unchanged(c);
+		} else {
+			op->done(c);
+		}
+		assert_int_equal(count_fds(), fds);
+		op->undo(c);
+		if (!fired)
+			break;
+	}
+	return n - 1;
+}
+
+static void test_fault_loops(void **state)
+{
+	struct fctx *c = calloc(1, sizeof(*c));
+	struct err e = ERR_INIT;
+
+	NEED_LOOP();
+	assert_non_null(c);
+	c->f = *state;
+	make_image(c->f, "f.img", 64 * MiB, c->img, sizeof(c->img));
+	make_dir(c->f, "mnt", c->mnt, sizeof(c->mnt));
+	snprintf(c->probe, sizeof(c->probe), "%s/probe", c->f->dir);
+	/* one filesystem, made unarmed, for the ops that need one */
+	attach_unarmed(c);
+	assert_int_equal(osfs_format(c->dev, "ext4", NULL, MKFS_TIMEOUT, &e), 0);
+	detach_unarmed(c);
+	for (size_t i = 0; i < sizeof(fault_ops) / sizeof(fault_ops[0]); i++) {
+		unsigned long points = fault_loop(c, &fault_ops[i]);
+
+		print_message("%s: %lu failure points\n", fault_ops[i].name, points);
+		assert_true(points >= 1);
+		assert_false(img_bound(c));
+		assert_false(osfs_is_mount_point(c->mnt));
+	}
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +841,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_loop_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_concurrent_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_xfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_loops, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "store/vcache.h"
 #include "util/fs.h"
+#include "util/sys.h"
 
 struct fixture {
 	char dir[64];
@@ -285,6 +286,326 @@ static void test_cache_follows_writes(void **state)
 	volume_release(&v);
 }
 
+static int64_t uses(struct store *st, const char *svc, const char *vol)
+{
+	struct err e = ERR_INIT;
+	int64_t n = -1;
+
+	assert_int_equal(store_use_count(st, svc, vol, &n, &e), 0);
+	return n;
+}
+
+static void test_use_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	int64_t t = -1;
+
+	assert_int_equal(uses(f->st, "s", "v"), 0);
+	assert_int_equal(store_use_add(f->st, "s", "v", "c1", false, &t, &e), 0);
+	assert_int_equal(t, 1);
+	assert_int_equal(store_use_add(f->st, "s", "v", "c1", false, &t, &e), 0);
+	assert_int_equal(t, 2);
+	assert_int_equal(store_use_add(f->st, "s", "v", "c2", false, &t, &e), 0);
+	assert_int_equal(t, 3);
+	/* per service and per volume */
+	assert_int_equal(store_use_add(f->st, "other", "v", "c1", false, &t, &e), 0);
+	assert_int_equal(t, 1);
+	assert_int_equal(uses(f->st, "s", "v"), 3);
+	assert_int_equal(uses(f->st, "s", "w"), 0);
+
+	assert_int_equal(store_use_remove(f->st, "s", "v", "c1", &t, &e), 0);
+	assert_int_equal(t, 2);
+	assert_int_equal(store_use_remove(f->st, "s", "v", "c1", &t, &e), 0);
+	assert_int_equal(t, 1);
+	/* c1 holds none now: ENOENT, the total still told */
+	t = -1;
+	assert_int_equal(store_use_remove(f->st, "s", "v", "c1", &t, &e), -ENOENT);
+	assert_int_equal(t, 1);
+	assert_int_equal(store_use_clear(f->st, "s", "v", &e), 0);
+	assert_int_equal(uses(f->st, "s", "v"), 0);
+	assert_int_equal(uses(f->st, "other", "v"), 1);
+
+	/* pending: a delivered reply keeps the use, an undelivered one not */
+	assert_int_equal(store_use_add(f->st, "s", "p", "c", true, &t, &e), 0);
+	assert_int_equal(store_use_confirm(f->st, "s", "p", "c", true, &t, &e), 0);
+	assert_int_equal(t, 1);
+	assert_int_equal(store_use_add(f->st, "s", "p", "c", true, &t, &e), 0);
+	assert_int_equal(t, 2);
+	assert_int_equal(store_use_confirm(f->st, "s", "p", "c", false, &t, &e), 0);
+	assert_int_equal(t, 1);
+	assert_int_equal(store_use_add(f->st, "s", "q", "c", true, &t, &e), 0);
+	assert_int_equal(store_use_confirm(f->st, "s", "q", "c", false, &t, &e), 0);
+	assert_int_equal(t, 0);
+	/* a confirm without a pending use changes nothing */
+	assert_int_equal(store_use_confirm(f->st, "s", "p", "c", false, &t, &e), 0);
+	assert_int_equal(t, 1);
+
+	/* a crash before the replies: pending uses go at the next start */
+	assert_int_equal(store_use_add(f->st, "s", "p", "c", true, &t, &e), 0);
+	assert_int_equal(store_use_add(f->st, "s", "r", "c", true, &t, &e), 0);
+	assert_int_equal(store_use_add(f->st, "s", "r", "c", true, &t, &e), 0);
+	assert_int_equal(uses(f->st, "s", "p"), 2);
+	store_close(f->st);
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	assert_int_equal(store_use_drop_pending(f->st, &e), 0);
+	assert_int_equal(uses(f->st, "s", "p"), 1);
+	assert_int_equal(uses(f->st, "s", "r"), 0);
+	assert_int_equal(uses(f->st, "other", "v"), 1);
+}
+
+static void dvdi_row(struct store_dvdi_row *r, const char *cid, int slot, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->container_id = (char *)cid;
+	r->slot = slot;
+	r->driver = "rexray";
+	r->name = (char *)name;
+	r->options = "size=1";
+	r->container_path = "/data";
+	r->explicit_create = 1;
+	r->owner = 1;
+}
+
+static void test_dvdi_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	struct store_dvdi_row in[2], *rows = NULL;
+	size_t n = 0;
+	int64_t users = -1;
+
+	dvdi_row(&in[0], "c1", 0, "a");
+	dvdi_row(&in[1], "c1", 1, "b");
+	assert_int_equal(store_dvdi_add(f->st, in, 2, &e), 0);
+	assert_int_equal(store_dvdi_add(f->st, in, 1, &e), -EEXIST);
+	assert_non_null(strstr(e.msg, "c1"));
+	dvdi_row(&in[0], "c2", 0, "A"); /* the same volume, another case */
+	in[0].driver = "REXRAY";
+	assert_int_equal(store_dvdi_add(f->st, in, 1, &e), 0);
+
+	assert_int_equal(store_dvdi_rows(f->st, "c1", &rows, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].name, "a");
+	assert_int_equal(rows[1].slot, 1);
+	assert_string_equal(rows[1].state, "pending");
+	assert_string_equal(rows[1].options, "size=1");
+	assert_string_equal(rows[1].container_path, "/data");
+	assert_string_equal(rows[1].mountpoint, "");
+	assert_int_equal(rows[1].explicit_create, 1);
+	assert_int_equal(rows[1].owner, 1);
+	assert_int_equal(rows[1].bound, 0);
+	store_dvdi_rows_free(rows, n);
+
+	assert_int_equal(store_dvdi_update(f->st, "c1", 1, "mounted", "/mnt/b", 1, &e), 0);
+	assert_int_equal(store_dvdi_rows(f->st, NULL, &rows, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[0].container_id, "c1");
+	assert_string_equal(rows[1].state, "mounted");
+	assert_string_equal(rows[1].mountpoint, "/mnt/b");
+	assert_int_equal(rows[1].bound, 1);
+	assert_string_equal(rows[2].container_id, "c2");
+	store_dvdi_rows_free(rows, n);
+
+	assert_int_equal(store_dvdi_users(f->st, "rexray", "a", "c1", &users, &e), 0);
+	assert_int_equal(users, 1);
+	assert_int_equal(store_dvdi_users(f->st, "rexray", "a", NULL, &users, &e), 0);
+	assert_int_equal(users, 2);
+	assert_int_equal(store_dvdi_users(f->st, "rexray", "b", "c1", &users, &e), 0);
+	assert_int_equal(users, 0);
+
+	assert_int_equal(store_dvdi_delete(f->st, "c1", 0, &e), 0);
+	assert_int_equal(store_dvdi_rows(f->st, "c1", &rows, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].slot, 1);
+	store_dvdi_rows_free(rows, n);
+	assert_int_equal(store_dvdi_delete(f->st, "c1", -1, &e), 0);
+	assert_int_equal(store_dvdi_rows(f->st, "c1", &rows, &n, &e), 0);
+	assert_int_equal(n, 0);
+	store_dvdi_rows_free(rows, n);
+	assert_int_equal(store_dvdi_users(f->st, "rexray", "a", NULL, &users, &e), 0);
+	assert_int_equal(users, 1);
+}
+
+static void test_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	struct store *other;
+	char path[160], *text = NULL, pid[32];
+
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+	assert_int_equal(store_claim(f->st, 0, &e), 0); /* twice is once */
+	snprintf(path, sizeof(path), "%s.server", f->db);
+	assert_int_equal(fs_read_file(path, 64, &text, NULL), 0);
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	assert_string_equal(text, pid);
+	free(text);
+	assert_int_equal(store_open(f->db, &other, &e), 0);
+	assert_int_equal(store_claim(other, 120, &e), -EBUSY);
+	pid[strcspn(pid, "\n")] = '\0';
+	assert_non_null(strstr(e.msg, pid));
+	/* the first one closed: the second gets it */
+	store_close(f->st);
+	assert_int_equal(store_claim(other, 0, &e), 0);
+	f->st = other;
+}
+
+/*
+ * Fault loops over the store's writes: the Nth call through the seam
+ * (a statement's step, the commit, any file call of ours) fails, for
+ * N = 1, 2, ... until one run makes no failing call. A failed write says
+ * what failed and changes nothing; the same write then succeeds.
+ */
+struct store_op {
+	const char *name;
+	void (*prepare)(struct store *st); /* unarmed, before each run */
+	int (*run)(struct store *st, struct err *e);
+	int64_t (*state)(struct store *st); /* what the write changes */
+	int64_t delta;
+};
+
+static int op_use_add(struct store *st, struct err *e)
+{
+	int64_t t;
+
+	return store_use_add(st, "s", "v", "c", false, &t, e);
+}
+
+static int op_use_remove(struct store *st, struct err *e)
+{
+	int64_t t;
+
+	return store_use_remove(st, "s", "v", "c", &t, e);
+}
+
+static void add_use(struct store *st)
+{
+	struct err e = ERR_INIT;
+	int64_t t;
+
+	assert_int_equal(store_use_add(st, "s", "v", "c", false, &t, &e), 0);
+}
+
+static void add_pending_use(struct store *st)
+{
+	struct err e = ERR_INIT;
+	int64_t t;
+
+	assert_int_equal(store_use_add(st, "s", "v", "p", true, &t, &e), 0);
+}
+
+static void no_prepare(struct store *st) { (void)st; }
+
+static int op_use_take_back(struct store *st, struct err *e)
+{
+	int64_t t;
+
+	return store_use_confirm(st, "s", "v", "p", false, &t, e);
+}
+
+static int64_t use_state(struct store *st) { return uses(st, "s", "v"); }
+
+static int op_dvdi_add(struct store *st, struct err *e)
+{
+	static int k;
+	struct store_dvdi_row rows[2];
+	char cid[32];
+
+	snprintf(cid, sizeof(cid), "c%d", k++);
+	dvdi_row(&rows[0], cid, 0, "a");
+	dvdi_row(&rows[1], cid, 1, "b");
+	return store_dvdi_add(st, rows, 2, e);
+}
+
+static int64_t dvdi_state(struct store *st)
+{
+	struct store_dvdi_row *rows = NULL;
+	struct err e = ERR_INIT;
+	size_t n = 0;
+
+	assert_int_equal(store_dvdi_rows(st, NULL, &rows, &n, &e), 0);
+	store_dvdi_rows_free(rows, n);
+	return (int64_t)n;
+}
+
+static int op_volume_insert(struct store *st, struct err *e)
+{
+	static int k;
+	struct volume v;
+	char id[32];
+	int r;
+
+	snprintf(id, sizeof(id), "id-%d", k++);
+	make_volume(&v, id, id, 1);
+	if ((r = store_begin(st, e)) == 0 && (r = store_volume_insert(st, "svc", &v, e)) == 0)
+		r = store_commit(st, e);
+	else if (r < 0 && r != -EBUSY)
+		store_rollback(st);
+	volume_release(&v);
+	return r;
+}
+
+static int64_t volume_state(struct store *st)
+{
+	struct volume_list l = { 0 };
+	struct err e = ERR_INIT;
+	int64_t n;
+
+	assert_int_equal(store_volume_list(st, "svc", &l, &e), 0);
+	n = (int64_t)l.n;
+	volume_list_release(&l);
+	return n;
+}
+
+static const struct store_op store_ops[] = {
+	{ "use_add", no_prepare, op_use_add, use_state, 1 },
+	{ "use_remove", add_use, op_use_remove, use_state, -1 },
+	{ "use_take_back", add_pending_use, op_use_take_back, use_state, -1 },
+	{ "dvdi_add", no_prepare, op_dvdi_add, dvdi_state, 2 },
+	{ "volume_insert", no_prepare, op_volume_insert, volume_state, 1 },
+};
+
+static void test_fault_loops(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+	for (size_t i = 0; i < sizeof(store_ops) / sizeof(store_ops[0]); i++) {
+		const struct store_op *op = &store_ops[i];
+		unsigned long n;
+
+		for (n = 1; n < 100; n++) {
+			struct err fe = ERR_INIT;
+			int64_t before, after;
+			bool fired;
+			int r;
+
+			op->prepare(f->st);
+			before = op->state(f->st);
+			sys_fault_arm(SYS_DB, true, n, n % 2 ? EIO : ENOSPC, false);
+			r = op->run(f->st, &fe);
+			fired = sys_fault_calls() >= n;
+			sys_fault_arm(SYS_DB, false, 0, 0, false);
+			after = op->state(f->st);
+			if (r < 0) {
+				assert_true(fired);
+				assert_true(fe.msg[0] != '\0');
+				assert_int_equal(after, before);
+				/* and the same write then succeeds */
+				assert_int_equal(op->run(f->st, &fe), 0);
+				after = op->state(f->st);
+			}
+			assert_int_equal(after, before + op->delta);
+			if (!fired)
+				break;
+		}
+		print_message("%s: %lu failure points\n", op->name, n - 1);
+		assert_true(n > 1);
+	}
+}
+
 static void test_vcache_entries(void **state)
 {
 	struct vcache c = { 0 };
@@ -346,6 +667,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_follows_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_use_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dvdi_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_loops, setup, teardown),
 		cmocka_unit_test(test_vcache_entries),
 	};
 
