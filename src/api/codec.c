@@ -9,6 +9,8 @@
 #include "api/codec.h"
 #include "api/jsonw.h"
 #include "util/names.h"
+#include "util/sys.h"
+#include "util/jsondump.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +42,20 @@ static const char *jtype_name(const json_t *j)
 	return "unknown";
 }
 
+json_t *json_parse_text(const char *text, size_t len, size_t flags, json_error_t *jerr)
+{
+	json_t *j = json_loadb(text, len, flags, jerr);
+
+	return j ? j : json_loadb(text, len, flags, jerr);
+}
+
+bool json_load_oom(const json_error_t *jerr)
+{
+	/* a text error always says what; the parser's own allocations fail
+	 * before it can (line -1, no text) or with the out-of-memory code */
+	return json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0];
+}
+
 static int oom(struct err *e)
 {
 	return err_set(e, -ENOMEM, "out of memory");
@@ -62,7 +78,7 @@ static json_t *jstr(const char *s)
 	if (j)
 		return j;
 	len = strlen(s);
-	fixed = malloc(len * 3 + 1);
+	fixed = sys_malloc(len * 3 + 1);
 	if (!fixed)
 		return NULL;
 	for (size_t i = 0; i < len;) {
@@ -114,7 +130,7 @@ static json_t *sorted_copy(const json_t *obj)
 	json_t *v, *out = json_object();
 	bool ok = out != NULL;
 
-	keys = malloc((cap ? cap : 1) * sizeof(*keys));
+	keys = sys_malloc((cap ? cap : 1) * sizeof(*keys));
 	if (!keys || !out) {
 		free(keys);
 		json_decref(out);
@@ -158,7 +174,7 @@ static int dec_str_v(const json_t *v, const char *key, char **out, struct err *e
 	if (!json_is_string(v))
 		return err_set(e, -EINVAL, "field '%s': expected a string, got %s", key,
 			       jtype_name(v));
-	*out = strdup(json_string_value(v));
+	*out = sys_strdup(json_string_value(v));
 	return *out ? 0 : oom(e);
 }
 
@@ -303,7 +319,7 @@ static int iid_dec(const json_t *j, struct instance_id *out, struct err *e)
 		return r;
 	m = member(j, "metadata");
 	if (m) {
-		out->metadata = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+		out->metadata = json_text(m, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 		if (!out->metadata)
 			return oom(e);
 	}
@@ -432,7 +448,7 @@ static void write_sorted(struct jw *w, const json_t *obj)
 	json_t *v;
 
 	if (cap > sizeof(small) / sizeof(small[0])) {
-		kv = malloc(cap * sizeof(*kv));
+		kv = sys_malloc(cap * sizeof(*kv));
 		if (!kv) {
 			w->oom = true;
 			return;
@@ -577,7 +593,7 @@ static int attachments_dec(const json_t *a, struct volume *out, struct err *e)
 	n = json_array_size(a);
 	if (n == 0)
 		return 0;
-	out->attachments = calloc(n, sizeof(*out->attachments));
+	out->attachments = sys_calloc(n, sizeof(*out->attachments));
 	if (!out->attachments)
 		return oom(e);
 	for (size_t i = 0; i < n; i++) {
@@ -697,7 +713,7 @@ static int volume_map_entry(const char *key, const json_t *val, void *list, stru
 	if (r < 0)
 		return err_prefix(e, "volume '%s'", key);
 	if (!v.id) {
-		v.id = strdup(key);
+		v.id = sys_strdup(key);
 		if (!v.id) {
 			volume_release(&v);
 			return oom(e);
@@ -883,8 +899,8 @@ static int service_map_entry(const char *key, const json_t *val, void *list, str
 	if (r < 0)
 		return err_prefix(e, "service '%s'", key);
 	if (!s.name)
-		s.name = strdup(key);
-	ns = s.name ? realloc(out->s, (out->n + 1) * sizeof(*ns)) : NULL;
+		s.name = sys_strdup(key);
+	ns = s.name ? sys_realloc(out->s, (out->n + 1) * sizeof(*ns)) : NULL;
 	if (!ns) {
 		service_info_release(&s);
 		return oom(e);
@@ -1186,7 +1202,9 @@ int json_body_parse(const char *body, size_t len, size_t max_len, json_t **out, 
 		return *out ? 0 : oom(e);
 	}
 	/* a key given twice is ambiguous (which one did the sender mean?) */
-	j = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	j = json_parse_text(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!j && json_load_oom(&jerr))
+		return oom(e);
 	if (!j)
 		return err_set(e, -EINVAL, "invalid JSON at line %d, column %d: %s", jerr.line,
 			       jerr.column, jerr.text);
@@ -1239,7 +1257,7 @@ static char *go_escape(char *s)
 	}
 	if (extra == 0 && !strstr(s, "\\u"))
 		return s;
-	out = malloc(strlen(s) + extra + 1);
+	out = sys_malloc(strlen(s) + extra + 1);
 	if (!out) {
 		free(s);
 		return NULL;
@@ -1274,10 +1292,10 @@ static char *go_escape(char *s)
 
 char *json_dump_pretty(const json_t *j)
 {
-	return go_escape(json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
+	return go_escape(json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
 }
 
 char *json_dump_compact(const json_t *j)
 {
-	return go_escape(json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
+	return go_escape(json_text(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
 }

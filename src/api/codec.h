@@ -102,6 +102,13 @@ void error_body_parse(const char *body, size_t len, char *msg, size_t msgsz, int
  * is {}. Returns 0 and a new reference in *out.
  */
 int json_body_parse(const char *body, size_t len, size_t max_len, json_t **out, struct err *e);
+/* json_loadb, but a failure is confirmed by a second parse: jansson
+ * reports an allocation that failed mid-text as a syntax error, and the
+ * sender must not be told its text is wrong when it is not. */
+json_t *json_parse_text(const char *text, size_t len, size_t flags, json_error_t *jerr);
+/* Did json_parse_text fail for want of memory, not for the text? (Then it
+ * is the server's 500, never the sender's 400.) */
+bool json_load_oom(const json_error_t *jerr);
 
 /*
  * Serialise for the wire: 2-space indented as the original server does,

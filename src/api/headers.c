@@ -8,6 +8,7 @@
  * that is not JSON) is refused here with a message naming the header.
  */
 #include "api/headers.h"
+#include "api/codec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/names.h"
+#include "util/sys.h"
 
 #define H_IID "Libstorage-Instanceid"
 #define H_LD  "Libstorage-Localdevices"
@@ -76,7 +78,7 @@ static int hexval(char c)
  */
 static char *query_unescape(const char *s, size_t len, bool *bad)
 {
-	char *out = malloc(len + 1);
+	char *out = sys_malloc(len + 1);
 	size_t o = 0;
 
 	*bad = false;
@@ -165,7 +167,7 @@ static char *b64_decode(const char *s, size_t len, size_t *out_len, bool *bad)
 	if (len == 0 || len % 4 != 0)
 		return NULL;
 	*bad = false;
-	out = malloc(len / 4 * 3 + 1);
+	out = sys_malloc(len / 4 * 3 + 1);
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < len; i += 4) {
@@ -247,7 +249,7 @@ static int iid_parse_pair(const char *value, const char *p, size_t n, json_t *ob
 	if (k && eq)
 		v = query_unescape(eq + 1, n - klen - 1, &bad);
 	else if (k)
-		v = strdup("");
+		v = sys_strdup("");
 	if (!k || !v) {
 		r = bad ? hdr_fail(e, H_IID, value, "bad %-escape or control character in fields")
 			: err_set(e, -ENOMEM, "out of memory");
@@ -304,7 +306,11 @@ static int iid_parse_metadata(const char *value, const char *s, size_t len, stru
 	if (!raw)
 		return bad ? hdr_fail(e, H_IID, value, "metadata is not valid base64")
 			   : err_set(e, -ENOMEM, "out of memory");
-	j = json_loadb(raw, n, JSON_DECODE_ANY, &jerr);
+	j = json_parse_text(raw, n, JSON_DECODE_ANY, &jerr);
+	if (!j && json_load_oom(&jerr)) {
+		free(raw);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
 	if (!j || strlen(raw) != n) {
 		json_decref(j);
 		free(raw);
@@ -381,7 +387,7 @@ static int iid_format_fields(FILE *f, const json_t *fields)
 
 	if (cap == 0)
 		return 0;
-	keys = malloc(cap * sizeof(*keys));
+	keys = sys_malloc(cap * sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
 	json_object_foreach ((json_t *)fields, k, v) {
@@ -462,7 +468,7 @@ static int ld_push(struct local_devices *ld, const char *p, size_t n, const char
 		    memcmp(ld->map[i].volume_id, p, (size_t)(sep - p)) == 0)
 			return hdr_fail(e, H_LD, value, "a volume ID is listed twice");
 	}
-	m = realloc(ld->map, (ld->n + 1) * sizeof(*m));
+	m = sys_realloc(ld->map, (ld->n + 1) * sizeof(*m));
 	if (!m)
 		return err_set(e, -ENOMEM, "out of memory");
 	ld->map = m;
@@ -531,7 +537,7 @@ char *localdevices_header_format(const struct local_devices *ld)
 	FILE *f;
 
 	if (ld->n) {
-		sorted = malloc(ld->n * sizeof(*sorted));
+		sorted = sys_malloc(ld->n * sizeof(*sorted));
 		if (!sorted)
 			return NULL;
 		for (size_t i = 0; i < ld->n; i++)

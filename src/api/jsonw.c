@@ -7,6 +7,7 @@
  * compares the two byte for byte.
  */
 #include "api/jsonw.h"
+#include "util/jsondump.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -340,7 +341,7 @@ void jw_bool(struct jw *w, bool v)
  * to borrow jansson's own dump. */
 static void put_real(struct jw *w, const json_t *j)
 {
-	char *text = json_dumps(j, JSON_ENCODE_ANY);
+	char *text = json_text(j, JSON_ENCODE_ANY);
 
 	if (!text) {
 		w->oom = true;

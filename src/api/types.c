@@ -1,4 +1,5 @@
 #include "api/types.h"
+#include "util/sys.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ char *xstrdup_opt(const char *s, bool *ok)
 
 	if (!s)
 		return NULL;
-	d = strdup(s);
+	d = sys_strdup(s);
 	if (!d)
 		*ok = false;
 	return d;
@@ -141,7 +142,7 @@ int volume_copy(struct volume *dst, const struct volume *src)
 	dst->size = src->size;
 	dst->created_at = src->created_at;
 	if (src->n_attachments) {
-		dst->attachments = calloc(src->n_attachments, sizeof(*dst->attachments));
+		dst->attachments = sys_calloc(src->n_attachments, sizeof(*dst->attachments));
 		if (!dst->attachments)
 			ok = false;
 		for (size_t i = 0; ok && i < src->n_attachments; i++) {
@@ -174,7 +175,7 @@ int volume_list_push(struct volume_list *l, struct volume *v)
 	/* capacity is 8 for n < 8, then n when n is a power of two: grow there */
 	if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) {
 		size_t cap = l->n ? l->n * 2 : 8;
-		struct volume *nv = realloc(l->v, cap * sizeof(*nv));
+		struct volume *nv = sys_realloc(l->v, cap * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
 		l->v = nv;

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "server/auth.h"
 #include "util/secret.h"
+#include "util/jsondump.h"
 
 #define TOKEN_DEFAULT_EXP "8760h" /* one year, as REX-Ray */
 
@@ -151,7 +152,7 @@ static int token_decode(struct engine *en, struct cli_args *a)
 		return 1;
 	}
 	out = json_pack("{s:o,s:o}", "header", hdr, "claims", claims);
-	text = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	text = out ? json_text(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(out);
 	if (!text) {
 		fprintf(stderr, "rexray: token decode: out of memory\n");

@@ -374,6 +374,8 @@ static void stop_fencing(struct engine *en)
 	en->fence_stop = true;
 	pthread_cond_signal(&en->fence_cv);
 	pthread_mutex_unlock(&en->fence_mu);
+	if (en->server) /* a renewal waiting in our own server */
+		ls_server_closing(en->server);
 	pthread_join(en->fence_thread, NULL);
 	pthread_cond_destroy(&en->fence_cv);
 	pthread_mutex_destroy(&en->fence_mu);

@@ -252,11 +252,15 @@ static int do_mount(struct call *c, struct httpd_reply *out, struct err *e)
 		return e->code;
 	}
 	reply_mountpoint(out, path);
+	free(path);
+	if (out->status != 200) { /* no memory for the reply: Docker is told it failed */
+		mount_delivered(ack, false);
+		return 0;
+	}
 	/* the use counts once Docker has the reply */
 	out->done = mount_delivered;
 	out->sending = mount_sending;
 	out->done_arg = ack;
-	free(path);
 	return 0;
 }
 

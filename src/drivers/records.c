@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "store/store.h"
+#include "util/jsondump.h"
 
 int records_instance_inspect(struct service *svc, const struct instance_id *in,
 			     struct instance *out, struct err *e)
@@ -57,7 +58,7 @@ json_t *records_fields_of(const json_t *opts, bool *oom)
 		if (json_is_string(val)) {
 			s = json_string(json_string_value(val));
 		} else {
-			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *t = json_text(val, JSON_ENCODE_ANY | JSON_COMPACT);
 			s = t ? json_string(t) : NULL;
 			free(t);
 		}

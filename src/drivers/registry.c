@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/jsondump.h"
 
 extern const struct storage_driver vfs_driver, loop_driver;
 extern const struct storage_executor vfs_executor, loop_executor;
@@ -139,7 +140,7 @@ int executor_default_instance_id(const char *driver, const struct exec_ctx *x,
 	if (!js)
 		return err_set(e, -ENOMEM, "out of memory");
 	{
-		char *t = json_dumps(js, JSON_ENCODE_ANY);
+		char *t = json_text(js, JSON_ENCODE_ANY);
 		json_decref(js);
 		if (!t)
 			return err_set(e, -ENOMEM, "out of memory");

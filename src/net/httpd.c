@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <gnutls/gnutls.h>
+#include <jansson.h>
 #include <limits.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 #include "util/log.h"
 #include "util/secret.h"
+#include "util/sys.h"
 
 #define CONN_TIMEOUT_S 60
 #define CONN_LIMIT     4000	     /* idle clients must not lock others out */
@@ -182,7 +185,10 @@ static enum MHD_Result answer(struct httpd *h, struct MHD_Connection *conn, cons
 	struct httpd_reply rp = { .status = 500 };
 	struct httpd_request rq = { conn };
 
+	/* the handler's allocations are the request path's (util/sys.h) */
+	sys_alloc_scope(true);
 	h->handler(h->arg, &rq, method, url, p->body ? p->body : "", p->len, p->too_big, &rp);
+	sys_alloc_scope(false);
 	p->done = rp.done;
 	p->done_arg = rp.done_arg;
 	return queue(conn, &rp);
@@ -564,13 +570,23 @@ static void httpd_free(struct httpd *h)
 	free(h);
 }
 
+/* The handlers' JSON values are allocated through the seam too, so that
+ * a request's allocations can fail in a test like its own. Both allocators
+ * free with free(): values made before the switch mix safely. */
+static void json_through_seam(void)
+{
+	json_set_alloc_funcs(sys_malloc, free);
+}
+
 int httpd_start_tls(const char *address, mode_t sock_mode, const struct httpd_tls *tls,
 		    httpd_handler handler, void *arg, struct httpd **out, struct err *e)
 {
+	static pthread_once_t json_once = PTHREAD_ONCE_INIT;
 	char scheme[16], rest[PATH_MAX];
 	struct httpd *h;
 	int fd, r;
 
+	pthread_once(&json_once, json_through_seam);
 	if ((r = httpd_address_parse(address, scheme, sizeof(scheme), rest, sizeof(rest), e)) < 0)
 		return r;
 	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)

@@ -8,9 +8,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "api/codec.h"
 #include "config/config.h"
 #include "util/fs.h"
 #include "util/secret.h"
+#include "util/jsondump.h"
 
 #define JWT_MAC_MAX 64 /* SHA-512 */
 
@@ -160,7 +162,7 @@ static bool mac_equal(const unsigned char *a, const unsigned char *b, size_t n)
 
 static char *b64url_json(json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text = j ? json_text(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	char *out = NULL;
 
 	json_decref(j);
@@ -257,10 +259,12 @@ static int decode_object(const char *s, size_t len, json_t **ret, int *oom)
 	*oom = r == -ENOMEM;
 	if (r < 0)
 		return r;
-	*ret = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
+	*ret = json_parse_text((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
 	free(raw);
-	if (!*ret)
-		return -EINVAL;
+	if (!*ret) {
+		*oom = json_load_oom(&jerr);
+		return *oom ? -ENOMEM : -EINVAL;
+	}
 	if (!json_is_object(*ret)) {
 		json_decref(*ret);
 		*ret = NULL;

@@ -32,6 +32,7 @@ struct lease_table {
 	size_t n_h;
 	struct revocation *r;
 	size_t n_r;
+	bool closing;
 };
 
 struct lease_table *lease_table_new(long long default_ms)
@@ -199,7 +200,7 @@ int lease_renew_wait(struct lease_table *lt, const char *const *services,
 		struct timespec ts;
 
 		if ((r = collect(lt, services, instances, n, out, n_out)) < 0 || *n_out > 0 ||
-		    time_now_ms() >= end)
+		    time_now_ms() >= end || lt->closing)
 			break;
 		deadline_ts(end, &ts);
 		pthread_cond_timedwait(&lt->cv, &lt->mu, &ts);
@@ -295,5 +296,13 @@ void lease_fenced(struct lease_table *lt, const char *service, const char *volum
 		r->fenced = true;
 		pthread_cond_broadcast(&lt->cv);
 	}
+	pthread_mutex_unlock(&lt->mu);
+}
+
+void lease_table_close(struct lease_table *lt)
+{
+	pthread_mutex_lock(&lt->mu);
+	lt->closing = true;
+	pthread_cond_broadcast(&lt->cv);
 	pthread_mutex_unlock(&lt->mu);
 }

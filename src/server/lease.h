@@ -53,6 +53,10 @@ int lease_renew_wait(struct lease_table *lt, const char *const *services,
 long long lease_revoke_wait(struct lease_table *lt, const char *service, const char *volume_id,
 			    const char *holder, bool *fenced);
 
+/* The server is stopping: every waiting renewal answers now, later ones
+ * do not wait. */
+void lease_table_close(struct lease_table *lt);
+
 /* holder fenced service's volume (it is no longer written from there). */
 void lease_fenced(struct lease_table *lt, const char *service, const char *volume_id,
 		  const char *holder);

@@ -16,6 +16,7 @@
 #include "server/tls.h"
 #include "util/log.h"
 #include "util/version.h"
+#include "util/sys.h"
 
 #define MAX_IIDS	 16
 #define MAX_QUERY_ARGS	 16
@@ -65,11 +66,11 @@ static int send_json(struct http_endpoint *ep, struct httpd_reply *out, unsigned
 	char *text;
 
 	if (!j)
-		return send_text(ep, out, 500, strdup(OOM_BODY));
+		return send_text(ep, out, 500, sys_strdup(OOM_BODY));
 	text = json_dump_pretty(j);
 	json_decref(j);
 	if (!text)
-		return send_text(ep, out, 500, strdup(OOM_BODY));
+		return send_text(ep, out, 500, sys_strdup(OOM_BODY));
 	return send_text(ep, out, status, text);
 }
 
@@ -345,7 +346,7 @@ static int h_volume_listing(struct call *c, int mask)
 		return send_err(c->ep, c->out, &e);
 	}
 	if (jw_finish(&w, &text, NULL) < 0)
-		return send_text(c->ep, c->out, 500, strdup(OOM_BODY));
+		return send_text(c->ep, c->out, 500, sys_strdup(OOM_BODY));
 	return send_text(c->ep, c->out, 200, text);
 }
 
@@ -562,6 +563,9 @@ static bool authorized(struct http_endpoint *ep, struct httpd_request *hrq, cons
 	return false;
 }
 
+static void serve(struct call *c, struct request *rq, const char *url, char *path,
+		  size_t pathsz);
+
 static void dispatch(void *arg, struct httpd_request *hrq, const char *method, const char *url,
 		     const char *body, size_t len, bool too_big, struct httpd_reply *out)
 {
@@ -572,31 +576,38 @@ static void dispatch(void *arg, struct httpd_request *hrq, const char *method, c
 
 	if (too_big) {
 		send_error(ep, out, 413, "request body is larger than 1 MiB");
-		return;
+	} else if (authorized(ep, hrq, method, url, out)) {
+		serve(&c, &rq, url, path, sizeof(path));
 	}
-	if (!authorized(ep, hrq, method, url, out))
-		return;
-	httpd_headers_each(hrq, collect_header, &rq);
-	httpd_args_each(hrq, collect_arg, &rq);
-	if (rq.header_status) {
-		send_err(ep, out, &rq.header_err);
-	} else if (strlen(url) >= sizeof(path)) {
+	request_release(&rq);
+}
+
+static void serve(struct call *c, struct request *rq, const char *url, char *path, size_t pathsz)
+{
+	struct http_endpoint *ep = c->ep;
+	struct httpd_request *hrq = c->hrq;
+	struct httpd_reply *out = c->out;
+
+	httpd_headers_each(hrq, collect_header, rq);
+	httpd_args_each(hrq, collect_arg, rq);
+	if (rq->header_status) {
+		send_err(ep, out, &rq->header_err);
+	} else if (strlen(url) >= pathsz) {
 		send_error(ep, out, 414, "request path is too long");
 	} else {
 		strcpy(path, url);
-		c.nseg = split_path(path, c.seg);
-		c.ctx.iids = rq.iids;
-		c.ctx.n_iids = rq.n_iids;
-		c.ctx.ldevs = rq.ldevs;
-		c.ctx.n_ldevs = rq.n_ldevs;
-		c.ctx.tx_id = rq.tx_id[0] ? rq.tx_id : NULL;
-		log_debug("http: %s %s", method, url);
-		if (c.nseg < 0)
+		c->nseg = split_path(path, c->seg);
+		c->ctx.iids = rq->iids;
+		c->ctx.n_iids = rq->n_iids;
+		c->ctx.ldevs = rq->ldevs;
+		c->ctx.n_ldevs = rq->n_ldevs;
+		c->ctx.tx_id = rq->tx_id[0] ? rq->tx_id : NULL;
+		log_debug("http: %s %s", c->method, url);
+		if (c->nseg < 0)
 			send_error(ep, out, 404, "resource not found");
 		else
-			route(&c);
+			route(c);
 	}
-	request_release(&rq);
 }
 
 /* The name under libstorage.server.endpoints whose address is address,
@@ -641,7 +652,7 @@ int http_endpoint_start_paths(struct ls_server *srv, const struct cfg *cfg,
 			      const struct paths *paths, const char *address, mode_t sock_mode,
 			      struct http_endpoint **out, struct err *e)
 {
-	struct http_endpoint *ep = calloc(1, sizeof(*ep));
+	struct http_endpoint *ep = sys_calloc(1, sizeof(*ep));
 	int r;
 
 	if (!ep)

@@ -12,6 +12,7 @@
 #include "server/lease.h"
 #include "util/log.h"
 #include "util/names.h"
+#include "util/sys.h"
 
 #define ID_MAX 255
 
@@ -59,7 +60,7 @@ static int service_setup(struct ls_server *srv, struct service *svc, const char 
 		return err_set(e, -EINVAL, "config: service '%s': unknown driver '%s' (known: %s)",
 			       name, driver, driver_names());
 	svc->exec = executor_find(driver);
-	svc->name = strdup(name);
+	svc->name = sys_strdup(name);
 	if (!svc->name)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (char *p = svc->name; *p; p++)
@@ -74,7 +75,7 @@ static int service_setup(struct ls_server *srv, struct service *svc, const char 
 	svc->store = srv->store;
 	svc->paths = srv->paths;
 	if (svc->drv->priv_size) {
-		svc->priv = calloc(1, svc->drv->priv_size);
+		svc->priv = sys_calloc(1, svc->drv->priv_size);
 		if (!svc->priv)
 			return err_set(e, -ENOMEM, "out of memory");
 	}
@@ -105,13 +106,13 @@ static int load_services(struct ls_server *srv, struct err *e)
 	if (n == 0) {
 		const char *only = auto_name && *auto_name ? auto_name : LS_DEFAULT_SERVICE;
 		cfg_names_free(names);
-		srv->svcs = calloc(1, sizeof(*srv->svcs));
+		srv->svcs = sys_calloc(1, sizeof(*srv->svcs));
 		if (!srv->svcs)
 			return err_set(e, -ENOMEM, "out of memory");
 		srv->n_svcs = 1;
 		return service_setup(srv, &srv->svcs[0], only, only, e);
 	}
-	srv->svcs = calloc((size_t)n, sizeof(*srv->svcs));
+	srv->svcs = sys_calloc((size_t)n, sizeof(*srv->svcs));
 	if (!srv->svcs) {
 		cfg_names_free(names);
 		return err_set(e, -ENOMEM, "out of memory");
@@ -128,7 +129,7 @@ static int load_services(struct ls_server *srv, struct err *e)
 int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store *st,
 		  struct ls_server **out, struct err *e)
 {
-	struct ls_server *srv = calloc(1, sizeof(*srv));
+	struct ls_server *srv = sys_calloc(1, sizeof(*srv));
 	int64_t lease_ms = 0;
 	const char *def;
 	int r;
@@ -160,6 +161,11 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 		*p = (char)tolower((unsigned char)*p);
 	*out = srv;
 	return 0;
+}
+
+void ls_server_closing(struct ls_server *srv)
+{
+	lease_table_close(srv->leases);
 }
 
 void ls_server_free(struct ls_server *srv)
@@ -374,7 +380,7 @@ static bool shape_volume(struct service *svc, struct volume *v, int mask,
 				continue;
 			dev = local_device(ctx, svc, v->id);
 			if (dev) {
-				char *d = strdup(dev);
+				char *d = sys_strdup(dev);
 				if (d) {
 					free(v->attachments[i].device_name);
 					v->attachments[i].device_name = d;
@@ -402,21 +408,21 @@ int ls_services(struct ls_server *srv, struct service_list *out, struct err *e)
 {
 	struct service_list l = { 0 };
 
-	l.s = calloc(srv->n_svcs, sizeof(*l.s));
+	l.s = sys_calloc(srv->n_svcs, sizeof(*l.s));
 	if (!l.s)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < srv->n_svcs; i++) {
 		struct service_info *si = &l.s[i];
 		const struct storage_driver *d = srv->svcs[i].drv;
 		l.n = i + 1;
-		si->name = strdup(srv->svcs[i].name);
-		si->driver_name = strdup(d->name);
+		si->name = sys_strdup(srv->svcs[i].name);
+		si->driver_name = sys_strdup(d->name);
 		si->driver_type = d->type;
 		si->has_next_device = d->has_next_device;
 		si->next_device.ignore = d->next_device.ignore;
-		si->next_device.prefix = strdup(d->next_device.prefix ? d->next_device.prefix : "");
+		si->next_device.prefix = sys_strdup(d->next_device.prefix ? d->next_device.prefix : "");
 		si->next_device.pattern =
-			strdup(d->next_device.pattern ? d->next_device.pattern : "");
+			sys_strdup(d->next_device.pattern ? d->next_device.pattern : "");
 		if (!si->name || !si->driver_name || !si->next_device.prefix ||
 		    !si->next_device.pattern) {
 			service_list_release(&l);
@@ -855,9 +861,9 @@ int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bo
 int ls_lease_renew(struct ls_server *srv, const struct ls_ctx *ctx, long long lease_ms,
 		   long long wait_ms, struct volume_ref **out, size_t *n_out, struct err *e)
 {
-	const char **names = calloc(srv->n_svcs + 1, sizeof(*names));
-	const char **ids = calloc(srv->n_svcs + 1, sizeof(*ids));
-	struct instance_id *mine = calloc(srv->n_svcs + 1, sizeof(*mine));
+	const char **names = sys_calloc(srv->n_svcs + 1, sizeof(*names));
+	const char **ids = sys_calloc(srv->n_svcs + 1, sizeof(*ids));
+	struct instance_id *mine = sys_calloc(srv->n_svcs + 1, sizeof(*mine));
 	size_t n = 0;
 	int r = 0;
 

@@ -36,6 +36,8 @@ struct ls_server;
 int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store *st,
 		  struct ls_server **out, struct err *e);
 void ls_server_free(struct ls_server *srv);
+/* Stopping: long-polls (lease renewals) answer now instead of at their end. */
+void ls_server_closing(struct ls_server *srv);
 
 /* The random name this server answers in Libstorage-Servername. */
 const char *ls_server_name(const struct ls_server *srv);

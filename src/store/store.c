@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/time.h"
 #include "util/sys.h"
+#include "util/jsondump.h"
 
 /* Migrations: index i brings the schema from version i to i+1. */
 static const char *const migrations[] = {
@@ -323,7 +324,7 @@ void sti_bind_text(sqlite3_stmt *s, int i, const char *v)
 
 void sti_bind_json(sqlite3_stmt *s, int i, const json_t *j)
 {
-	char *t = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *t = j ? json_text(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	sti_bind_text(s, i, t);
 	free(t);

@@ -1,4 +1,5 @@
 #include "store/vcache.h"
+#include "util/jsondump.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -181,7 +182,7 @@ void vcache_put(struct vcache *c, const char *service, const struct volume *v)
 	if ((c->n + 1) * 4 > c->nslots * 3 && grow(c) < 0)
 		return;
 	/* as text: a jansson object costs ten times the bytes */
-	if (v->fields && !(fields_text = json_dumps(v->fields, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+	if (v->fields && !(fields_text = json_text(v->fields, JSON_COMPACT | JSON_PRESERVE_ORDER)))
 		return;
 	len = packed_len(service) + 2 * packed_len(v->name) + packed_len(v->id) +
 	      packed_len(v->type) + packed_len(v->availability_zone) + packed_len(v->status) +

@@ -1,4 +1,5 @@
 #include "util/buf.h"
+#include "util/sys.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -21,7 +22,7 @@ int buf_reserve(struct buf *b, size_t n)
 	cap = b->cap ? b->cap * 2 : 64;
 	if (cap < need)
 		cap = need;
-	d = realloc(b->data, cap);
+	d = sys_realloc(b->data, cap); /* a request's growth can fail in a test */
 	if (!d)
 		return -ENOMEM;
 	b->data = d;

@@ -21,7 +21,7 @@ const char *const sys_kind_names[SYS_KINDS] = {
 	[SYS_UNLINK] = "unlink",       [SYS_FALLOCATE] = "fallocate",
 	[SYS_FTRUNCATE] = "ftruncate", [SYS_FSYNC] = "fsync",	    [SYS_IOCTL] = "ioctl",
 	[SYS_MOUNT] = "mount",	       [SYS_UMOUNT] = "umount",	    [SYS_EXEC] = "exec",
-	[SYS_DB] = "db",	       [SYS_XATTR] = "xattr",
+	[SYS_DB] = "db",	       [SYS_XATTR] = "xattr",	    [SYS_ALLOC] = "alloc",
 };
 
 /* The armed failure; armed is the one word an unarmed wrapper reads. */
@@ -131,7 +131,7 @@ bool sys_fault(enum sys_kind k)
 		atomic_fetch_add(&all_calls, 1);
 	if (!atomic_load_explicit(&armed, memory_order_relaxed))
 		return false;
-	if (!plan.any && k != plan.kind)
+	if (plan.any ? k == SYS_ALLOC : k != plan.kind)
 		return false;
 	nth = atomic_fetch_add(&plan.calls, 1) + 1;
 	if (nth < plan.n || (nth > plan.n && !plan.sticky))
@@ -250,4 +250,41 @@ int sys_setxattr(const char *path, const char *name, const void *value, size_t s
 		 int flags)
 {
 	SEAM(SYS_XATTR, setxattr(path, name, value, size, flags));
+}
+
+/* ---- allocations of the request paths ---- */
+
+static _Thread_local bool alloc_scope;
+
+void sys_alloc_scope(bool on)
+{
+	alloc_scope = on;
+}
+
+static bool alloc_fails(void)
+{
+	if (!alloc_scope || !sys_fault(SYS_ALLOC))
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
+void *sys_malloc(size_t size)
+{
+	return alloc_fails() ? NULL : malloc(size);
+}
+
+void *sys_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : calloc(n, size);
+}
+
+void *sys_realloc(void *p, size_t size)
+{
+	return alloc_fails() ? NULL : realloc(p, size);
+}
+
+char *sys_strdup(const char *s)
+{
+	return alloc_fails() ? NULL : strdup(s);
 }

@@ -15,6 +15,11 @@
  * a test knows whether its Nth call happened at all; REXRAY_FAULT_COUNT
  * names a file that gets the number of seam calls at exit.
  *
+ * Allocations ("alloc") count only inside a request scope (a thread the
+ * REST server marked with sys_alloc_scope while it serves one request:
+ * its handlers, codecs and JSON), so that "alloc:N" means the Nth
+ * allocation of the requests a server served; "any" leaves them out.
+ *
  * Unarmed, a wrapper costs one load and one predictable branch before the
  * real call. Thread-safe (the counters are atomic).
  */
@@ -38,6 +43,7 @@ enum sys_kind {
 	SYS_EXEC,      /* the programs we run: mkfs, fsck, resize */
 	SYS_DB,	       /* a database statement step or commit */
 	SYS_XATTR,     /* setxattr, removexattr */
+	SYS_ALLOC,     /* malloc and kin, inside a request scope only */
 	SYS_KINDS
 };
 
@@ -74,6 +80,13 @@ int sys_ioctl(int fd, unsigned long request, unsigned long arg);
 int sys_mount(const char *source, const char *target, const char *fstype,
 	      unsigned long flags, const void *data);
 int sys_umount2(const char *target, int flags);
+/* Allocations of the request paths: plain malloc and kin outside a scope. */
+void sys_alloc_scope(bool on);
+void *sys_malloc(size_t size);
+void *sys_calloc(size_t n, size_t size);
+void *sys_realloc(void *p, size_t size);
+char *sys_strdup(const char *s);
+
 int sys_setxattr(const char *path, const char *name, const void *value, size_t size,
 		 int flags);
 

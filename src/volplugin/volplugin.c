@@ -37,6 +37,7 @@
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time.h"
+#include "util/jsondump.h"
 
 #define VP_DEFAULT_TIMEOUT_MS  120000L
 #define VP_DEFAULT_DISCOVER_MS 30000L
@@ -632,7 +633,7 @@ static int call(struct volplugin *p, const char *method, const json_t *req, json
 
 	*reply = NULL;
 	if (req) {
-		char *j = json_dumps(req, JSON_COMPACT);
+		char *j = json_text(req, JSON_COMPACT);
 		/* Go's json.Encoder ends the body with a line break */
 		if (!j || asprintf(&body, "%s\n", j) < 0)
 			body = NULL;

@@ -177,3 +177,18 @@ def test_fault_loop_vfs(home, op):
     print("\nvfs %s: %d calls, %d failure points run, %d gave an error" %
           (op, total, covered, failed))
     assert covered > 10
+
+
+def test_a_volume_directory_that_cannot_be_synced_stops_the_service(lh):
+    """Images are promised once their directory's name is durable: a
+    service whose directory cannot be synced does not start, and says so.
+    (The store syncs its own directories first, as many as the path is
+    deep; the loop service's come next.)"""
+    lh.cli_ok("volume", "ls")
+    for n in range(1, 40):
+        p, fired = cli(lh, "volume", "ls", fault="fsync:%d:EIO" % n)
+        if "loop: cannot sync" in p.stderr:
+            assert p.returncode == 1, p
+            return
+        assert p.returncode == 1 and "store: cannot sync" in p.stderr, (n, p.stderr)
+    pytest.fail("no fsync of the loop service's directory in its first 40")

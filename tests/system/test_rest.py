@@ -114,6 +114,18 @@ def test_create_keeps_the_requested_fields(api):
         (3, 100, "gp2", "zone-1"), got
 
 
+def test_create_opts_become_fields_as_text(api):
+    """Opts are kept as the volume's fields, every value as a string, as
+    libStorage's map[string]string: a string as it is, anything else as
+    its compact JSON text."""
+    r = api.post("/volumes/vfs", {"name": "vo", "size": 1,
+                                  "opts": {"a": "x", "n": 2, "o": {"k": [1]}}})
+    assert r.status == 201, r
+    want = {"a": "x", "n": "2", "o": '{"k":[1]}'}
+    assert r.json["fields"] == want, r.json
+    assert api.inspect(r.json["id"])["fields"] == want
+
+
 def test_created_volumes_are_listed_and_inspectable(api):
     a = api.create("alpha", size=1)
     b = api.create("beta", size=5)
