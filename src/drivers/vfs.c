@@ -49,27 +49,63 @@ static int vfs_root(const struct cfg *cfg, const char *const *scopes, const stru
 	return 0;
 }
 
-/* Finish removes that stopped after the record was gone: the directories
- * set aside as "<id>.gone" (vfs_volume_remove) are deleted now. */
-static void sweep_gone(const char *vol)
+/* Is there a record of volume id in this service? 1, 0, or -errno. */
+static int recorded(struct service *svc, const char *id)
 {
-	char path[PATH_MAX + 300];
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	int r = store_volume_get(svc->store, svc->name, id, &v, &e);
+
+	volume_release(&v);
+	if (r < 0 && r != -ENOENT)
+		log_warn("vfs: %s", e.msg);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+/*
+ * Finish what a create or remove left half-done (a crash, or a fault that
+ * also failed its undo), by what the record says:
+ *   "<id>.new"   (vfs_volume_create): recorded, it becomes "<id>"; not,
+ *                it goes (empty: nothing can have used it)
+ *   "<id>.gone"  (vfs_volume_remove): recorded, the remove failed and it
+ *                is put back; not, its files are deleted now
+ * Only the server that claimed the database runs this: no create or
+ * remove of another is half-way meanwhile.
+ */
+static void sweep(struct service *svc, const char *vol)
+{
+	char path[PATH_MAX + 300], dir[PATH_MAX + 300], id[256];
 	struct dirent *d;
-	DIR *dir = opendir(vol);
-	int r;
+	DIR *dp = opendir(vol);
+	int r, rec;
 
-	while (dir && (d = readdir(dir))) {
+	while (dp && (d = readdir(dp))) {
 		size_t n = strlen(d->d_name);
+		bool gone = n > 5 && strcmp(d->d_name + n - 5, ".gone") == 0;
+		bool made = n > 4 && strcmp(d->d_name + n - 4, ".new") == 0;
 
-		if (n < 6 || strcmp(d->d_name + n - 5, ".gone") != 0)
+		if ((!gone && !made) || n - (gone ? 5 : 4) >= sizeof(id))
 			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)(n - (gone ? 5 : 4)), d->d_name);
 		snprintf(path, sizeof(path), "%s/%s", vol, d->d_name);
-		if ((r = fs_remove_tree(path)) < 0)
-			log_warn("vfs: cannot delete '%s' (left by a remove): %s", path,
-				 strerror(-r));
+		snprintf(dir, sizeof(dir), "%s/%s", vol, id);
+		if ((rec = recorded(svc, id)) < 0)
+			continue;
+		if (rec) {
+			if (sys_rename(path, dir) < 0)
+				log_warn("vfs: cannot put '%s' back as '%s': %s", path, dir,
+					 strerror(errno));
+			else
+				log_warn("vfs: volume %s: '%s' put back (an operation on it had "
+					 "stopped half-way)", id, path);
+		} else if (made ? sys_rmdir(path) < 0 && errno != ENOENT
+				: (r = fs_remove_tree(path)) < 0) {
+			log_warn("vfs: cannot delete '%s' (left by a %s): %s", path,
+				 made ? "create" : "remove", strerror(made ? errno : -r));
+		}
 	}
-	if (dir)
-		closedir(dir);
+	if (dp)
+		closedir(dp);
 }
 
 static int vfs_init(struct service *svc, struct err *e)
@@ -85,7 +121,7 @@ static int vfs_init(struct service *svc, struct err *e)
 		return err_set(e, r, "vfs: cannot create '%s': %s", vol, strerror(-r));
 	if ((r = fs_fsync_dirs_up(vol)) < 0)
 		return err_set(e, r, "vfs: cannot sync '%s': %s", vol, strerror(-r));
-	sweep_gone(vol);
+	sweep(svc, vol);
 	return 0;
 }
 
@@ -102,12 +138,25 @@ static int fsync_vol_dir(const struct vfs_priv *p)
 	return fs_fsync_dir(vol);
 }
 
+/* A create whose record is committed but whose directory could not take
+ * its name: the record goes again. What fails here too, the sweep of the
+ * next start finishes (the record decides). */
+static void undo_create(struct service *svc, const char *id, const char *made)
+{
+	struct err e = ERR_INIT;
+
+	if (store_volume_delete(svc->store, svc->name, id, &e) < 0)
+		log_warn("vfs: volume %s stays half-made until the next start: %s", id, e.msg);
+	else
+		sys_rmdir(made);
+}
+
 static int vfs_volume_create(struct service *svc, const struct volume_create_req *req,
 			     struct volume *out, struct err *e)
 {
 	struct vfs_priv *p = svc->priv;
 	struct volume v = { 0 };
-	char id[32], dir[PATH_MAX + 64];
+	char id[32], dir[PATH_MAX + 64], made[PATH_MAX + 70];
 	bool oom;
 	int64_t seq;
 	int r;
@@ -129,30 +178,41 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 		goto out;
 	}
 	vol_dir(p, id, dir, sizeof(dir));
-	/* record first: the unique name constraint decides races between creates */
+	snprintf(made, sizeof(made), "%s.new", dir);
+	/* the record first: the unique name constraint decides races between
+	 * creates. The directory is made as "<id>.new" and takes its name once
+	 * the record is committed: whatever fails, the sweep of the next start
+	 * finishes it by the record (see sweep) */
 	if ((r = store_begin(svc->store, e)) < 0)
 		goto out;
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0) {
 		store_rollback(svc->store);
 		goto out;
 	}
-	if (sys_mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		r = err_set(e, -errno, "vfs: cannot create '%s': %s", dir, strerror(errno));
+	if (sys_mkdir(made, 0755) < 0 && errno != EEXIST) {
+		r = err_set(e, -errno, "vfs: cannot create '%s': %s", made, strerror(errno));
 		store_rollback(svc->store);
 		goto out;
 	}
 	/* the directory on disk before the record: a power loss never leaves
 	 * a durable record without its directory */
 	if ((r = fsync_vol_dir(p)) < 0) {
-		err_set(e, r, "vfs: cannot sync '%s': %s", dir, strerror(-r));
-		sys_rmdir(dir);
+		err_set(e, r, "vfs: cannot sync '%s': %s", made, strerror(-r));
+		sys_rmdir(made);
 		store_rollback(svc->store);
 		goto out;
 	}
 	if ((r = store_commit(svc->store, e)) < 0) {
-		sys_rmdir(dir);
+		sys_rmdir(made);
 		goto out;
 	}
+	if (sys_rename(made, dir) < 0) {
+		r = err_set(e, -errno, "vfs: cannot create '%s': %s", dir, strerror(errno));
+		undo_create(svc, id, made);
+		goto out;
+	}
+	if ((r = fsync_vol_dir(p)) < 0) /* the rename durable: else the sweep redoes it */
+		log_warn("vfs: cannot sync '%s': %s", dir, strerror(-r));
 	*out = v;
 	return 0;
 out:

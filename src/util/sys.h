@@ -90,4 +90,42 @@ char *sys_strdup(const char *s);
 int sys_setxattr(const char *path, const char *name, const void *value, size_t size,
 		 int flags);
 
+/*
+ * RR_SYS_NOSEAM (bench/b7_seam.py's baseline build only): every wrapper
+ * is the bare call, so that the seam's cost can be measured side by side.
+ */
+#ifdef RR_SYS_NOSEAM
+#define sys_fault(k)	       ((void)(k), false)
+#define sys_alloc_scope(on)    ((void)(on))
+#define sys_open	       open
+#define sys_openat	       openat
+#define sys_mkdir	       mkdir
+#define sys_mkdirat	       mkdirat
+#define sys_rename	       rename
+#define sys_renameat	       renameat
+#define sys_unlink	       unlink
+#define sys_unlinkat	       unlinkat
+#define sys_rmdir	       rmdir
+#define sys_fallocate	       fallocate
+#define sys_ftruncate	       ftruncate
+#define sys_fsync	       fsync
+#define sys_fdatasync	       fdatasync
+#define sys_ioctl	       ioctl
+#define sys_mount	       mount
+#define sys_umount2	       umount2
+#define sys_setxattr	       setxattr
+#define sys_malloc	       malloc
+#define sys_calloc	       calloc
+#define sys_realloc	       realloc
+#define sys_strdup	       strdup
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#endif
+
 #endif

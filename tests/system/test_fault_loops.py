@@ -3,7 +3,8 @@ remove, attach, detach, mount and unmount, on the loop and vfs services;
 each
 operation runs with its 1st, 2nd, ... call through the system-call seam
 (src/util/sys.h) failing, until it makes no more calls than the failing
-one. After every round: a failed run said what failed on stderr; the
+one; and at every 4th of those points with every call from there on
+failing (a lasting fault). After every round: a failed run said what failed on stderr; the
 volume's record and its directory or image agree; and the same operation
 then succeeds, after which undoing it leaves no volume, file, loop device
 or mount behind.
@@ -45,7 +46,8 @@ class Driver:
         if self.kind == "loop":
             return sorted(glob.glob(os.path.join(self.h.lib, "loop", "*.gone")) +
                           glob.glob(os.path.join(self.h.lib, "loop", "*.tmp*")))
-        return sorted(glob.glob(os.path.join(self.h.lib, "vfs", "vol", "*.gone")))
+        return sorted(glob.glob(os.path.join(self.h.lib, "vfs", "vol", "*.gone")) +
+                      glob.glob(os.path.join(self.h.lib, "vfs", "vol", "*.new")))
 
 
 def volumes(h):
@@ -132,10 +134,13 @@ def run_loop(h, drv, op):
     total = calls_of(h, *cmd)
     reset(h)
     covered, failed = 0, 0
-    for n in points(total):
+    # one failure at each point; then, at every 4th, a lasting one (every
+    # call from the Nth on fails, as on a disk gone bad)
+    plan = [(n, "") for n in points(total)] + [(n, "+") for n in points(total)[::4]]
+    for n, sticky in plan:
         for step in pre:
             h.cli_ok(*step)
-        p, fired = cli(h, *cmd, fault="any:%d:%s" % (n, ERRNOS[n % len(ERRNOS)]))
+        p, fired = cli(h, *cmd, fault="any:%d%s:%s" % (n, sticky, ERRNOS[n % len(ERRNOS)]))
         if fired is None:
             assert n > total or p.returncode == 0, (n, p.stderr)
             assert p.returncode == 0, (op, n, p.stderr)
@@ -157,7 +162,7 @@ def run_loop(h, drv, op):
         # a marker stays only when its own removal was the failing call,
         # and then names no live device (the volume's next use drops it)
         for m in glob.glob(os.path.join(h.root, "var", "run", "rexray", "loop", "*")):
-            assert fired and fired[0] == "unlink", (op, n, fired, m)
+            assert fired and "unlink" in fired[0::3], (op, n, fired, m)
             with open(m) as f:
                 assert f.read().strip() not in loops_under(h.root), (op, n, m)
     return total, covered, failed

@@ -215,3 +215,33 @@ def test_unmount_takes_the_bind_at_an_earlier_mount_path(home):
         assert f.read() == "kept"
     home.cli_ok("volume", "unmount", "moved")
     assert mounts_under(home.root) == []
+
+
+@pytest.mark.parametrize("key", ["fsType", "NEWFSTYPE"])
+def test_fstype_given_at_create_is_used_at_first_mount(lh, key):
+    """A filesystem type among the create options (any case, as Docker's
+    -o fstype=xfs) is what the first mount makes."""
+    svc = lh.start_service()
+    r = svc.api.post("/volumes/loop", {"name": "cx", "size": 1,
+                                       "opts": {"other": "1", key: "xfs"}})
+    assert r.status == 201, r
+    path = lh.mount("cx")
+    assert fstype_of(os.path.dirname(path)) == "xfs"
+    lh.unmount("cx")
+
+
+def test_uses_of_a_volume_the_host_lost_are_forgotten(lh):
+    """After a restart of the host, its mounts and loop devices are gone but
+    the use counts are not: the engine forgets them at start, so that the
+    next mount's last unmount unmounts."""
+    lh.mount("lost")
+    lh.mount("lost")  # two uses
+    for mp in mounts_under(lh.root):
+        subprocess.run(["umount", mp], check=True)
+    for dev in loops_under(lh.root):
+        subprocess.run(["losetup", "-d", dev], check=True)
+    svc = lh.start_service()  # the start-up reconciliation
+    svc.stop()
+    lh.mount("lost")
+    lh.unmount("lost")
+    assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
