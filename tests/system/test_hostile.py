@@ -339,6 +339,17 @@ def eng():
         e.release()
 
 
+@pytest.fixture(autouse=True)
+def revived(request):
+    """A test that brought the shared engine down fails by itself: the
+    next test gets it running again on the same home and state."""
+    yield
+    if "eng" in request.fixturenames:
+        e = request.getfixturevalue("eng")
+        if not e.svc.running():
+            e.start()
+
+
 @pytest.fixture
 def fresh():
     """An engine of the test's own, for cases that change state today."""

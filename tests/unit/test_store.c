@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,18 @@ static void test_attachments(void **state)
 	/* deleting the volume takes its attachments along */
 	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-000", &e), 0);
 	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-000", &e), -ENOENT);
+}
+
+static void test_update_of_an_unknown_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v;
+	struct err e = ERR_INIT;
+
+	make_volume(&v, "vfs-404", "nobody", 1);
+	assert_int_equal(store_volume_update(f->st, "vfs", &v, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "vfs-404"));
+	volume_release(&v);
 }
 
 static void test_rollback_leaves_nothing(void **state)
@@ -663,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_insert_get_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_of_an_unknown_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
