@@ -126,6 +126,19 @@ def points(total):
     return sorted(pts) + [total + 1]
 
 
+def run_armed(h, cmd, fault, where):
+    """cmd run with fault armed: (process, the injections or None). A run
+    the fault never reached succeeds; a failed one says what failed on its
+    last line (warnings of its undo may come first)."""
+    p, fired = cli(h, *cmd, fault=fault)
+    if fired is None:
+        assert p.returncode == 0, (where, p.stderr)
+    elif p.returncode != 0:
+        msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+        assert msg.startswith("rexray:") and len(msg) > 12, (where, fired, p.stderr)
+    return p, fired
+
+
 def run_loop(h, drv, op):
     pre, cmd, done = OPS[op]
     reset(h)
@@ -140,17 +153,10 @@ def run_loop(h, drv, op):
     for n, sticky in plan:
         for step in pre:
             h.cli_ok(*step)
-        p, fired = cli(h, *cmd, fault="any:%d%s:%s" % (n, sticky, ERRNOS[n % len(ERRNOS)]))
-        if fired is None:
-            assert n > total or p.returncode == 0, (n, p.stderr)
-            assert p.returncode == 0, (op, n, p.stderr)
-        else:
-            covered += 1
-            if p.returncode != 0:
-                failed += 1
-                # the error is the last line (warnings of the undo may come first)
-                msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
-                assert msg.startswith("rexray:") and len(msg) > 12, (op, n, fired, p.stderr)
+        p, fired = run_armed(h, cmd, "any:%d%s:%s" % (n, sticky, ERRNOS[n % len(ERRNOS)]),
+                             (op, n))
+        covered += fired is not None
+        failed += p.returncode != 0
         check_consistent(h, drv)
         if not done(h):
             p2, _ = cli(h, *cmd)
