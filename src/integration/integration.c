@@ -692,6 +692,7 @@ static int make_root(struct integration *ig, const char *name, const char *targe
 		close(rootfd);
 		return fd;
 	}
+	fault_point("mount.rootpath.before-bind");
 	if (fchmod(fd, ig->file_mode) < 0)
 		r = err_set(e, -errno, "%s: cannot chmod: %s", what, strerror(errno));
 	else

@@ -101,7 +101,11 @@ int sti_db_err(struct store *st, struct err *e, int rc, const char *what)
 	return err_set(e, code, "store: %s: %s", what, sqlite3_errmsg(st->db));
 }
 
-int sti_exec_sql(struct store *st, const char *sql, struct err *e)
+static int injected_db_error(const char *what, struct err *e);
+
+/* The transaction control of begin/commit/rollback: no fault of its own
+ * (a failed rollback would leave the transaction open for everyone). */
+static int exec_control(struct store *st, const char *sql, struct err *e)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
@@ -113,6 +117,13 @@ int sti_exec_sql(struct store *st, const char *sql, struct err *e)
 		return r;
 	}
 	return 0;
+}
+
+int sti_exec_sql(struct store *st, const char *sql, struct err *e)
+{
+	if (sys_fault(SYS_DB))
+		return injected_db_error("exec", e);
+	return exec_control(st, sql, e);
 }
 
 int store_schema_version(struct store *st)
@@ -236,7 +247,7 @@ int store_begin(struct store *st, struct err *e)
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	r = sti_exec_sql(st, "BEGIN IMMEDIATE", e);
+	r = exec_control(st, "BEGIN IMMEDIATE", e);
 	if (r < 0)
 		pthread_mutex_unlock(&st->mu);
 	return r;
@@ -252,17 +263,17 @@ static int injected_db_error(const char *what, struct err *e)
 
 int store_commit(struct store *st, struct err *e)
 {
-	int r = sys_fault(SYS_DB) ? injected_db_error("commit", e) : sti_exec_sql(st, "COMMIT", e);
+	int r = sys_fault(SYS_DB) ? injected_db_error("commit", e) : exec_control(st, "COMMIT", e);
 
 	if (r < 0)
-		sti_exec_sql(st, "ROLLBACK", NULL);
+		exec_control(st, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
 
 void store_rollback(struct store *st)
 {
-	sti_exec_sql(st, "ROLLBACK", NULL);
+	exec_control(st, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -288,6 +299,8 @@ int sti_prep(struct store *st, const char *sql, sqlite3_stmt **s, struct err *e)
 			return 0;
 		}
 	}
+	if (sys_fault(SYS_DB)) /* a statement's first use: as a read's step would */
+		return injected_db_error("prepare", e);
 	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
 	if (rc != SQLITE_OK)
 		return sti_db_err(st, e, rc, "prepare");
@@ -417,10 +430,9 @@ int store_claim(struct store *st, int timeout_ms, struct err *e)
 	snprintf(line, sizeof(line), "%ld\n", (long)getpid());
 	if (sys_ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0)
 		log_debug("store: cannot record the owner in '%s': %s", path, strerror(errno));
-	/* rows written before we owned them may be in no cache of ours: start
-	 * empty (a no-op unless someone claims twice) */
+	/* the cache fills only from here on (remember): nothing cached can
+	 * predate our claim */
 	pthread_mutex_lock(&st->mu);
-	vcache_clear(&st->vc);
 	st->owner_fd = fd;
 	pthread_mutex_unlock(&st->mu);
 	return 0;

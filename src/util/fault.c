@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,17 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char target[128];
 static long crash_on = 1;
 static atomic_long hits;
+static bool pause_only;
 
 static void load(void)
 {
 	const char *v = getenv("REXRAY_CRASH_AT");
 	const char *colon;
 
+	if (!v || !*v) {
+		v = getenv("REXRAY_PAUSE_AT");
+		pause_only = true;
+	}
 	if (!v || !*v || strlen(v) >= sizeof(target))
 		return;
 	strcpy(target, v);
@@ -36,8 +42,13 @@ void fault_point(const char *name)
 	pthread_once(&once, load);
 	if (!target[0] || strcmp(name, target) != 0)
 		return;
-	if (atomic_fetch_add(&hits, 1) + 1 == crash_on) {
-		log_warn("fault: crashing at %s", name);
-		kill(getpid(), SIGKILL);
+	if (atomic_fetch_add(&hits, 1) + 1 != crash_on)
+		return;
+	if (pause_only) { /* the test does its part, then sends SIGCONT */
+		log_warn("fault: stopping at %s", name);
+		kill(getpid(), SIGSTOP);
+		return;
 	}
+	log_warn("fault: crashing at %s", name);
+	kill(getpid(), SIGKILL);
 }

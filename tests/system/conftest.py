@@ -559,3 +559,26 @@ def lh():
         release_home(h)
 
 
+
+
+def run_paused(h, args, point, change, timeout=60):
+    """Run `rexray ARGS` stopped at the fault point POINT
+    (REXRAY_PAUSE_AT), call change() while it is stopped, as a racing
+    process would act, then let it go on. Returns its CompletedProcess."""
+    proc = subprocess.Popen([REXRAY] + list(args), cwd=h.root,
+                            env=h.env(REXRAY_PAUSE_AT=point), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with open("/proc/%d/stat" % proc.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+            assert proc.poll() is None, "exited before %s: %r" % (point, proc.communicate())
+            assert time.monotonic() < deadline, "never reached " + point
+            time.sleep(0.01)
+        change()
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

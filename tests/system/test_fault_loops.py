@@ -203,3 +203,38 @@ def test_a_volume_directory_that_cannot_be_synced_stops_the_service(lh):
             return
         assert p.returncode == 1 and "store: cannot sync" in p.stderr, (n, p.stderr)
     pytest.fail("no fsync of the loop service's directory in its first 40")
+
+
+def startup_syncs(h):
+    """How many fsyncs a command makes before its own work (start-up)."""
+    for k in range(1, 80):
+        p, fired = cli(h, "volume", "ls", fault="fsync:%d:EIO" % k)
+        if p.returncode == 0:
+            return k - 1
+    pytest.fail("volume ls never got past its start-up syncs")
+
+
+@pytest.mark.parametrize("fixture,drv", [("lh", "loop"), ("home", "vfs")])
+@pytest.mark.parametrize("op", ["create", "remove"])
+def test_a_failed_sync_fails_the_operation(request, fixture, drv, op):
+    """A sync that fails is never taken for done: the create or remove
+    whose own sync fails says so, and changes nothing."""
+    lh = request.getfixturevalue(fixture)
+    pre, cmd, _ = OPS[op]
+    reset(lh)
+    skip = startup_syncs(lh)
+    reported = 0
+    for n in range(skip + 1, skip + 20):
+        reset(lh)
+        for step in pre:
+            lh.cli_ok(*step)
+        before = (volumes(lh), Driver(lh, drv).storage())
+        p, fired = cli(lh, *cmd, fault="fsync:%d:EIO" % n)
+        if fired is None:
+            break
+        if "%s: cannot sync" % drv in p.stderr:
+            reported += 1
+            assert p.returncode == 1, p
+            assert (volumes(lh), Driver(lh, drv).storage()) == before, (n, p.stderr)
+    reset(lh)
+    assert reported > 0, "no failed sync of the %s driver's own was reported" % drv

@@ -11,7 +11,7 @@ import pytest
 
 import prereq
 
-from conftest import fstype_of, loops_under, mounts_under
+from conftest import fstype_of, loops_under, mounts_under, run_paused
 
 _MISSING = prereq.missing(root=True, loop=True)
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -245,3 +245,30 @@ def test_uses_of_a_volume_the_host_lost_are_forgotten(lh):
     lh.mount("lost")
     lh.unmount("lost")
     assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+
+
+def test_a_root_path_replaced_during_the_mount_is_refused(lh):
+    """The volume's rootPath directory renamed and replaced between its
+    check and its bind (what a hostile task inside the volume could try):
+    the mount refuses it, takes its bind back, and leaves nothing."""
+    fsroot = os.path.join(lh.volumes_dir, "swap")
+
+    def swap():
+        os.rename(os.path.join(fsroot, "data"), os.path.join(fsroot, "data.old"))
+        os.mkdir(os.path.join(fsroot, "data"))
+
+    p = run_paused(lh, ("volume", "mount", "swap"), "mount.rootpath.before-bind", swap)
+    assert p.returncode == 1 and "replaced while it was being checked" in p.stderr, p.stderr
+    assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+
+
+def test_a_clean_start_warns_of_nothing(lh):
+    """A service starting on a home whose volumes are all settled has
+    nothing to reconcile and says nothing above info."""
+    lh.mount("w")
+    lh.unmount("w")
+    lh.cli_ok("volume", "create", "--size", "1", "w2")
+    svc = lh.start_service()
+    assert svc.stop() == 0
+    logs = svc.logs()
+    assert "level=warn" not in logs and "level=error" not in logs, logs

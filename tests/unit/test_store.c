@@ -472,7 +472,7 @@ static void test_claim(void **state)
  */
 struct store_op {
 	const char *name;
-	void (*prepare)(struct store *st); /* unarmed, before each run */
+	void (*prepare)(struct fixture *f); /* unarmed, before each run */
 	int (*run)(struct store *st, struct err *e);
 	int64_t (*state)(struct store *st); /* what the write changes */
 	int64_t delta;
@@ -492,23 +492,23 @@ static int op_use_remove(struct store *st, struct err *e)
 	return store_use_remove(st, "s", "v", "c", &t, e);
 }
 
-static void add_use(struct store *st)
+static void add_use(struct fixture *f)
 {
 	struct err e = ERR_INIT;
 	int64_t t;
 
-	assert_int_equal(store_use_add(st, "s", "v", "c", false, &t, &e), 0);
+	assert_int_equal(store_use_add(f->st, "s", "v", "c", false, &t, &e), 0);
 }
 
-static void add_pending_use(struct store *st)
+static void add_pending_use(struct fixture *f)
 {
 	struct err e = ERR_INIT;
 	int64_t t;
 
-	assert_int_equal(store_use_add(st, "s", "v", "p", true, &t, &e), 0);
+	assert_int_equal(store_use_add(f->st, "s", "v", "p", true, &t, &e), 0);
 }
 
-static void no_prepare(struct store *st) { (void)st; }
+static void no_prepare(struct fixture *f) { (void)f; }
 
 static int op_use_take_back(struct store *st, struct err *e)
 {
@@ -571,7 +571,60 @@ static int64_t volume_state(struct store *st)
 	return n;
 }
 
+/* Reads: a success is the whole answer, never a part of it. */
+/* Three volumes, and the store opened again: its statements and cache
+ * are made afresh by the read that follows (the first use of each). */
+static void three_volumes(struct fixture *f)
+{
+	struct err e = ERR_INIT;
+	struct volume v;
+
+	if (volume_state(f->st) == 0) {
+		for (int i = 0; i < 3; i++) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "r-%d", i);
+			make_volume(&v, id, id, 1);
+			assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
+			volume_release(&v);
+		}
+	}
+	store_close(f->st);
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+}
+
+static int op_list(struct store *st, struct err *e)
+{
+	struct volume_list l = { 0 };
+	int r = store_volume_list(st, "svc", &l, e);
+
+	if (r == 0) {
+		assert_true(l.n >= 3);
+		volume_list_release(&l);
+	}
+	return r;
+}
+
+static int op_get_by_name(struct store *st, struct err *e)
+{
+	struct volume v = { 0 };
+	int r = store_volume_get_by_name(st, "svc", "r-1", &v, e);
+
+	/* a failed read is never "not found": callers would create it again */
+	assert_int_not_equal(r, -ENOENT);
+	if (r == 0) {
+		assert_string_equal(v.id, "r-1");
+		volume_release(&v);
+	}
+	return r;
+}
+
+static int64_t no_state(struct store *st) { (void)st; return 0; }
+
 static const struct store_op store_ops[] = {
+	{ "list", three_volumes, op_list, no_state, 0 },
+	{ "get_by_name", three_volumes, op_get_by_name, no_state, 0 },
 	{ "use_add", no_prepare, op_use_add, use_state, 1 },
 	{ "use_remove", add_use, op_use_remove, use_state, -1 },
 	{ "use_take_back", add_pending_use, op_use_take_back, use_state, -1 },
@@ -595,7 +648,7 @@ static void test_fault_loops(void **state)
 			bool fired;
 			int r;
 
-			op->prepare(f->st);
+			op->prepare(f);
 			before = op->state(f->st);
 			sys_fault_arm(SYS_DB, true, n, n % 2 ? EIO : ENOSPC, false);
 			r = op->run(f->st, &fe);
@@ -616,6 +669,50 @@ static void test_fault_loops(void **state)
 		}
 		print_message("%s: %lu failure points\n", op->name, n - 1);
 		assert_true(n > 1);
+	}
+}
+
+/* Opening: a new database (its migrations) or an existing one, with the
+ * Nth database call failing: an error that says so, or a database whose
+ * schema is whole; either way the next open works. */
+static void test_open_fault_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	char db[160];
+
+	for (int existing = 0; existing < 2; existing++) {
+		unsigned long n;
+
+		for (n = 1; n < 200; n++) {
+			struct store *st = NULL;
+			struct err fe = ERR_INIT;
+			bool fired;
+			int r;
+
+			snprintf(db, sizeof(db), "%s/o%d-%lu.db", f->dir, existing, n);
+			if (existing) {
+				assert_int_equal(store_open(db, &st, &e), 0);
+				store_close(st);
+			}
+			sys_fault_arm(SYS_DB, true, n, EIO, false);
+			r = store_open(db, &st, &fe);
+			fired = sys_fault_calls() >= n;
+			sys_fault_arm(SYS_DB, false, 0, 0, false);
+			if (r < 0) {
+				assert_true(fired);
+				assert_true(fe.msg[0] != '\0');
+				assert_int_equal(store_open(db, &st, &e), 0);
+			}
+			assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+			assert_int_equal(op_volume_insert(st, &e), 0);
+			store_close(st);
+			if (!fired)
+				break;
+		}
+		print_message("open (%s): %lu failure points\n", existing ? "existing" : "new",
+			      n - 1);
+		assert_true(n > 2);
 	}
 }
 
@@ -685,6 +782,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dvdi_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_loops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_fault_loop, setup, teardown),
 		cmocka_unit_test(test_vcache_entries),
 	};
 
