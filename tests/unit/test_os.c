@@ -799,6 +799,53 @@ static unsigned long fault_loop(struct fctx *c, const struct fault_op *op)
 	return n - 1;
 }
 
+/* udev may lag behind devtmpfs: a loop node that is not there yet is
+ * waited for until the deadline (-ETIMEDOUT), never taken for "no such
+ * image" at once. Every open from the Nth on fails with ENOENT; the one
+ * that meets the node must wait. */
+static void test_loop_node_is_waited_for(void **state)
+{
+	struct fctx *c = calloc(1, sizeof(*c));
+	bool waited = false;
+
+	NEED_LOOP();
+	assert_non_null(c);
+	c->f = *state;
+	make_image(c->f, "w.img", 64 * MiB, c->img, sizeof(c->img));
+	for (unsigned long n = 1; n <= 6 && !waited; n++) {
+		struct err e = ERR_INIT;
+		long long t0 = now_ms();
+		int r;
+
+		sys_fault_arm(SYS_OPEN, false, n, ENOENT, true);
+		r = loopdev_attach(c->img, 300, c->dev, &e);
+		sys_fault_arm(SYS_OPEN, false, 0, 0, false);
+		if (r == -ETIMEDOUT) {
+			assert_true(now_ms() - t0 >= 250);
+			waited = true;
+		} else if (r == 0) {
+			assert_int_equal(loopdev_detach(c->dev, &e), 0);
+		}
+	}
+	assert_true(waited);
+	assert_false(img_bound(c));
+	free(c);
+}
+
+/* The tools live in sbin, which a caller's PATH may lack (cron, su). */
+static void test_run_finds_sbin_tools(void **state)
+{
+	const char *argv[] = { "mkfs.ext4", "-V", NULL };
+	char *saved = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+
+	(void)state;
+	setenv("PATH", "/usr/bin:/bin", 1);
+	assert_int_not_equal(run_command(argv, 10000, NULL), -ENOENT);
+	if (saved)
+		setenv("PATH", saved, 1);
+	free(saved);
+}
+
 static void test_fault_loops(void **state)
 {
 	struct fctx *c = calloc(1, sizeof(*c));
@@ -842,6 +889,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_loop_concurrent_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_xfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_loops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_node_is_waited_for, setup, teardown),
+		cmocka_unit_test(test_run_finds_sbin_tools),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
