@@ -711,6 +711,13 @@ static void test_locate_specs(void **state)
 	write_file(path, "{\"addr\":\"https://h:1\",\"TLSConfig\":{\"InsecureSkipVerify\":true,"
 			 "\"CAFile\":\"/ca.pem\"}}");
 	assert_located("b", "https://h:1");
+	/* a scheme as Go's url.Parse takes it: a letter, then letters, digits, + - . */
+	snprintf(path, sizeof(path), "%s/sch.spec", d.spec1);
+	write_file(path, "x9+a.b-c0://h:1");
+	assert_located("sch", "x9+a.b-c0://h:1");
+	snprintf(path, sizeof(path), "%s/dig.spec", d.spec1);
+	write_file(path, "9p://h:1");
+	assert_not_located("dig", -EINVAL, "Unknown protocol");
 	/* an empty list of spec dirs */
 	setenv("DVDCLI_SPEC_DIRS", "", 1);
 	assert_not_located("a", -ENOENT, "plugin not found");
@@ -1007,7 +1014,7 @@ static void test_timeout_not_retried(void **state)
 
 static void test_reply_too_big(void **state)
 {
-	struct volplugin *p = open_fake(10000);
+	struct volplugin *p = open_fake(0); /* 0: the default, 120 s */
 	struct err e = ERR_INIT;
 	char **names = NULL;
 
