@@ -243,6 +243,12 @@ static int vfs_volume_remove(struct service *svc, const char *id, bool force, st
 	snprintf(gone, sizeof(gone), "%s.gone", dir);
 	if (sys_rename(dir, gone) < 0 && errno != ENOENT)
 		return err_set(e, -errno, "vfs: cannot remove '%s': %s", dir, strerror(errno));
+	/* the ".gone" name on disk before the record goes: after a power loss
+	 * a directory never outlives its record under its live name */
+	if ((r = fsync_vol_dir(p)) < 0) {
+		sys_rename(gone, dir);
+		return err_set(e, r, "vfs: cannot sync '%s': %s", gone, strerror(-r));
+	}
 	if ((r = store_volume_delete(svc->store, svc->name, id, e)) < 0) {
 		if (sys_rename(gone, dir) < 0 && errno != ENOENT)
 			log_error("vfs: volume %s keeps its record but its files are at '%s': %s",

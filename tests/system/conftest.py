@@ -579,6 +579,7 @@ def run_paused(h, args, point, change, timeout=60):
             time.sleep(0.01)
         change()
     finally:
-        os.kill(proc.pid, signal.SIGCONT)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -232,9 +232,10 @@ def test_a_failed_sync_fails_the_operation(request, fixture, drv, op):
         p, fired = cli(lh, *cmd, fault="fsync:%d:EIO" % n)
         if fired is None:
             break
-        if "%s: cannot sync" % drv in p.stderr:
+        # (a sync after the commit, of a rename the next start would redo,
+        # is only a warning)
+        if p.returncode != 0 and "%s: cannot sync" % drv in p.stderr.strip().splitlines()[-1]:
             reported += 1
-            assert p.returncode == 1, p
             assert (volumes(lh), Driver(lh, drv).storage()) == before, (n, p.stderr)
     reset(lh)
     assert reported > 0, "no failed sync of the %s driver's own was reported" % drv

@@ -393,17 +393,17 @@ def test_a_hostname_change_does_not_fence_the_host_itself(lh):
 
 
 def test_a_remove_during_an_attach_wins(lh):
-    """The image renamed away (what a remove does first) after the attach
-    bound a device to it: the attach notices, gives the device back,
-    forgets it, and says why; with the image back, it works."""
+    """The image renamed away (what a remove does first) after the mount's
+    attach bound a device to it: the attach notices, gives the device
+    back, forgets it, and says why; with the image back, the mount works."""
     lh.cli_ok("volume", "create", "--size", "1", "race")
     img = image_of(lh, "race")
-    p = run_paused(lh, ("volume", "attach", "race"), "loop.attach.after-device",
+    p = run_paused(lh, ("volume", "mount", "race"), "loop.attach.after-device",
                    lambda: os.rename(img, img + ".aside"))
     assert p.returncode == 1 and "removed while it was being attached" in p.stderr, p.stderr
-    assert loops_under(lh.root) == {}
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
     assert glob.glob(os.path.join(lh.run, "loop", "*")) == []
     os.rename(img + ".aside", img)
-    lh.cli_ok("volume", "attach", "race")
-    lh.cli_ok("volume", "detach", "race")
+    lh.mount("race")
+    lh.unmount("race")
     assert loops_under(lh.root) == {}
