@@ -119,8 +119,8 @@ fuzz: deps
 	@tests/fuzz/run-fuzz --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 run: deps
-	$(MAKE) build/rexray
-	build/rexray service start -f
+	$(MAKE) all
+	build/rexray -c etc/run.yml service start -f
 
 # the power-loss simulator (tests/powerloss), a FUSE filesystem for the tests
 build/powerloss/plfs: tests/powerloss/plfs.c tests/powerloss/build.sh

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/help.h"
 #include "config/config.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -16,7 +17,7 @@ enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
 	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS, F_CONTAINER_ID, F_ENV_FILE, F_RUNNING, F_TIMEOUT,
-	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY, F_ALL,
+	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY, F_ALL, F_VERSION,
 };
 
 struct flag {
@@ -57,37 +58,8 @@ static const struct flag flags[] = {
 	{ "exp", 0, true, F_EXP },
 	{ "verify", 0, false, F_VERIFY },
 	{ "all", 0, false, F_ALL },
+	{ "version", 0, false, F_VERSION },
 };
-
-static const char usage[] =
-	"Usage: rexray [flags] COMMAND\n"
-	"\n"
-	"Commands:\n"
-	"  volume ls|create|rm|attach|detach|mount|unmount [flags] [VOLUME...]\n"
-	"  service start [-f] [--nopid] [--force] | stop | status\n"
-	"  start | stop | status       aliases of the service commands\n"
-	"  dvdi prepare|cleanup|recover|run   the Mesos DVDI volume lifecycle\n"
-	"  token new --key K [--alg HS256] [--exp 8760h] SUBJECT   make a bearer token\n"
-	"  token decode [--verify --key K [--alg A]] TOKEN         show (and check) one\n"
-	"  env [--all]                 print the effective configuration; --all: every\n"
-	"                              known key with its variable, source and value\n"
-	"  version                     print the version\n"
-	"\n"
-	"Global flags:\n"
-	"  -c, --config FILE           configuration file (default /etc/rexray/config.yml)\n"
-	"  -h, --host ADDR             libStorage server: unix:///path.sock or tcp://host:port\n"
-	"  -s, --service NAME          libStorage service\n"
-	"  -l, --logLevel LEVEL        panic, fatal, error, warn (default), info, debug\n"
-	"  -?, --help                  this help\n"
-	"\n"
-	"Volume flags:\n"
-	"  -f, --format tmpl|json|jsonp  output format (default tmpl)\n"
-	"  -q, --quiet                 no table header\n"
-	"  --size GB, --iops N, --volumeType T, --availabilityZone Z   (create)\n"
-	"  --force                     (rm, attach, detach)\n"
-	"  --attached, --available     (ls) filter by attachment state\n"
-	"  --path                      (ls) add the mount path on this host\n"
-	"  --fsType ext4|xfs, --overwriteFS   (mount) format with this type / even when formatted\n";
 
 /* Which command the first word names; "service" for the top-level aliases. */
 static bool service_alias(const char *w)
@@ -144,7 +116,7 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		}
 		f = find_flag(arg, &val);
 		if (!f) {
-			fprintf(stderr, "rexray: unknown flag '%s' (see rexray --help)\n", arg);
+			fprintf(stderr, "rexray: unknown flag '%s' (see rexray help)\n", arg);
 			return -EINVAL;
 		}
 		if (f->id == F_FORMAT && service_cmd && arg[1] != '-') {
@@ -152,8 +124,14 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 			continue;
 		}
 		if (f->value && !val) {
+			if (i + 1 >= argc && f->id == F_HOST && arg[1] != '-') {
+				fprintf(stderr, "rexray: -h is --host (as in REX-Ray) and needs an "
+					"address; for help: rexray help, --help or -?\n");
+				return -EINVAL;
+			}
 			if (i + 1 >= argc) {
-				fprintf(stderr, "rexray: flag '%s' needs a value\n", arg);
+				fprintf(stderr, "rexray: flag '%s' needs a value (see rexray help)\n",
+					arg);
 				return -EINVAL;
 			}
 			val = argv[++i];
@@ -162,7 +140,16 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_CONFIG: a->config_file = val; break;
 		case F_HOST: cfg_set(cfg, cfg_keys[CFGK_HOST].name, val); break;
 		case F_SERVICE: cfg_set(cfg, cfg_keys[CFGK_SERVICE].name, val); break;
-		case F_LOGLEVEL: cfg_set(cfg, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, val); break;
+		case F_LOGLEVEL: {
+			enum log_level lvl;
+			if (log_level_parse(val, &lvl) < 0) {
+				fprintf(stderr, "rexray: --logLevel: invalid value '%s': expected panic, "
+					"fatal, error, warn, info or debug\n", val);
+				return -EINVAL;
+			}
+			cfg_set(cfg, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, val);
+			break;
+		}
 		case F_HELP: a->help = true; break;
 		case F_VERBOSE: break;
 		case F_FORMAT: a->format = val; break;
@@ -189,11 +176,20 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_EXP: a->exp = val; break;
 		case F_VERIFY: a->verify = true; break;
 		case F_ALL: a->all = true; break;
+		case F_VERSION: a->version = true; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)
 		a->words[i] = positional[i];
 	return 0;
+}
+
+static bool is_one_of(const char *w, const char *const *names)
+{
+	for (; names && *names; names++)
+		if (strcmp(w, *names) == 0)
+			return true;
+	return false;
 }
 
 static int cmd_version(void)
@@ -252,6 +248,12 @@ static int cmd_env(struct engine *en, const struct cli_args *a)
 	printf("REXRAY_HOME_RUN=%s\n", en->paths.run);
 	printf("REXRAY_LOGLEVEL=%s\n", log_level_name(log_get_level()));
 	cfg_foreach(en->cfg, print_env_line, NULL);
+	/* not a key: where the commands of this shell go */
+	{
+		char target[512];
+		printf("REXRAY_ENGINE=%s\n", engine_target(en, target, sizeof(target))
+			? target : "embedded (no engine runs: each command serves itself)");
+	}
 	return 0;
 }
 
@@ -261,7 +263,8 @@ static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
 	long pid;
 
 	if (!sub) {
-		fprintf(stderr, "rexray: service: give start, stop or status\n");
+		fprintf(stderr, "rexray: service: give start, stop, status or restart (see rexray "
+			"help service)\n");
 		return 2;
 	}
 	if (strcmp(sub, "start") == 0) {
@@ -274,10 +277,15 @@ static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
 	pid = engine_running_pid(en);
 	if (strcmp(sub, "status") == 0) {
 		if (!pid) {
-			printf("REX-Ray is stopped\n");
+			printf("REX-Ray is stopped (commands serve themselves)\n");
 			return 3;
 		}
 		printf("REX-Ray is running at PID %ld\n", pid);
+		{
+			char target[512];
+			if (engine_target(en, target, sizeof(target)))
+				printf("Commands talk to it at %s\n", target);
+		}
 		return 0;
 	}
 	if (strcmp(sub, "stop") == 0 || strcmp(sub, "restart") == 0) {
@@ -300,8 +308,7 @@ static int cmd_service(struct engine *en, const char *sub, struct cli_args *a)
 			return cmd_service(en, "start", a);
 		return 0;
 	}
-	fprintf(stderr, "rexray: service: unknown command '%s' (start, stop, status)\n", sub);
-	return 2;
+	return cli_unknown("service", sub, cli_subcommands("service"));
 }
 
 static int run(struct engine *en, struct cli_args *a)
@@ -310,10 +317,16 @@ static int run(struct engine *en, struct cli_args *a)
 	struct err e = ERR_INIT;
 	int first_arg = 2;
 
-	if (!cmd || a->help) {
-		fputs(usage, cmd || a->help ? stdout : stderr);
-		return cmd || a->help ? 0 : 2;
+	if (a->help)
+		return cli_help(a->words, a->n_words < 8 ? a->n_words : 8, stdout);
+	if (a->version)
+		return cmd_version();
+	if (!cmd) {
+		cli_help(NULL, 0, stderr);
+		return 2;
 	}
+	if (strcmp(cmd, "help") == 0)
+		return cli_help(a->words + 1, a->n_words < 8 ? a->n_words - 1 : 7, stdout);
 	if (strcmp(cmd, "version") == 0)
 		return cmd_version();
 	if (strcmp(cmd, "env") == 0)
@@ -333,6 +346,9 @@ static int run(struct engine *en, struct cli_args *a)
 		return cli_dvdi(en, a->words[1], a);
 	}
 	if (strcmp(cmd, "volume") == 0 || strcmp(cmd, "volumes") == 0 || strcmp(cmd, "vol") == 0) {
+		/* a typo is told before anything is opened or started */
+		if (a->words[1] && !is_one_of(a->words[1], cli_subcommands("volume")))
+			return cli_unknown("volume", a->words[1], cli_subcommands("volume"));
 		a->args += first_arg;
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
 		if (engine_connect(en, &e) < 0) {
@@ -341,8 +357,12 @@ static int run(struct engine *en, struct cli_args *a)
 		}
 		return cli_volume(en, a->words[1], a);
 	}
-	fprintf(stderr, "rexray: unknown command '%s' (see rexray --help)\n", cmd);
-	return 2;
+	{
+		static const char *const top[] = { "volume", "service", "start", "stop", "status",
+						    "restart", "dvdi", "token", "env", "version",
+						    "help", NULL };
+		return cli_unknown(NULL, cmd, top);
+	}
 }
 
 const int cli_term_signals[4] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };

@@ -43,6 +43,7 @@ struct cli_args {
 	const char *key, *alg, *exp;	/* token new|decode */
 	bool verify;
 	bool all;      /* env --all */
+	bool version;  /* --version */
 };
 
 int cli_main(int argc, char **argv);

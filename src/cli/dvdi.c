@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/help.h"
 #include "dvdi/dvdi.h"
 #include "util/fs.h"
 
@@ -354,7 +355,5 @@ int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a)
 		return cmd_recover(en, a);
 	if (strcmp(sub, "run") == 0)
 		return cmd_run(en, a);
-	fprintf(stderr, "rexray: dvdi: unknown command '%s' (prepare, cleanup, recover, run)\n",
-		sub);
-	return 2;
+	return cli_unknown("dvdi", sub, cli_subcommands("dvdi"));
 }

@@ -89,14 +89,16 @@ static void print_table(const struct volume_list *l, const struct order *o, char
 		snprintf(size, sizeof(size), "%lld", (long long)l->v[i].size);
 		wsize = max_len(wsize, size);
 	}
-	if (!quiet) {
-		printf("%-*s  %-*s  %-*s  ", (int)wid, "ID", (int)wname, "Name", (int)wstat,
-		       "Status");
-		if (paths)
-			printf("%-*s  Path\n", (int)wsize, "Size");
-		else
-			printf("Size\n");
+	if (quiet) { /* names only, for scripts (as docker volume ls -q) */
+		for (size_t k = 0; k < l->n; k++)
+			printf("%s\n", l->v[at(o, k)].name ? l->v[at(o, k)].name : "");
+		return;
 	}
+	printf("%-*s  %-*s  %-*s  ", (int)wid, "ID", (int)wname, "Name", (int)wstat, "Status");
+	if (paths)
+		printf("%-*s  Path\n", (int)wsize, "Size");
+	else
+		printf("Size\n");
 	for (size_t k = 0; k < l->n; k++) {
 		size_t i = at(o, k);
 		snprintf(size, sizeof(size), "%lld", (long long)l->v[i].size);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/help.h"
 #include "config/config.h"
 #include "server/auth.h"
 #include "util/secret.h"
@@ -172,7 +173,8 @@ int cli_token(struct engine *en, const char *sub, struct cli_args *a)
 		return token_new(en, a);
 	if (is_any(sub, decodes))
 		return token_decode(en, a);
-	fprintf(stderr, "rexray: token: %s '%s' (new or decode)\n",
-		sub ? "unknown command" : "give a command", sub ? sub : "");
+	if (sub)
+		return cli_unknown("token", sub, cli_subcommands("token"));
+	fprintf(stderr, "rexray: token: give a command: new or decode (see rexray help token)\n");
 	return 2;
 }

@@ -6,10 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "api/codec.h"
+#include "cli/help.h"
 #include "integration/integration.h"
+#include "store/store.h"
 #include "util/names.h"
+#include "util/size.h"
 
 static struct storage_client *cl(struct engine *en)
 {
@@ -173,8 +178,10 @@ static int cmd_ls(struct engine *en, struct cli_args *a, enum out_format f)
 	char **paths = NULL;
 	int mask = ATT_REQUESTED;
 
+	/* every volume, the Path empty for those not mounted here (REX-Ray's
+	 * mask 15 listed only the attached ones) */
 	if (a->path)
-		mask = ATT_REQUESTED | ATT_MINE | ATT_DEVICES | ATT_ATTACHED;
+		mask = ATT_REQUESTED | ATT_MINE | ATT_DEVICES;
 	if (a->attached)
 		mask = ATT_REQUESTED | ATT_MINE | ATT_ATTACHED;
 	else if (a->available)
@@ -197,13 +204,26 @@ static int cmd_ls(struct engine *en, struct cli_args *a, enum out_format f)
 typedef int (*name_op)(struct integration *ig, const char *name, const struct integ_mount_opts *o,
 		       struct err *e);
 
-static int op_mount(struct integration *ig, const char *name, const struct integ_mount_opts *o,
+/* The path on stdout (for scripts); what else happened on stderr. */
+static int op_mount(struct integration *ig, const char *name, const struct integ_mount_opts *in,
 		    struct err *e)
 {
+	struct integ_mount_opts o = *in;
+	bool created = false;
+	int64_t uses = 0;
 	char *path = NULL;
-	int r = integ_mount(ig, name, NULL, o, &path, e);
+	int r;
 
+	o.created = &created;
+	o.uses = &uses;
+	r = integ_mount(ig, name, NULL, &o, &path, e);
 	if (r == 0) {
+		if (created)
+			fprintf(stderr, "rexray: volume mount: created volume '%s' (no volume had "
+				"that name; create.implicit)\n", name);
+		if (uses > 1)
+			fprintf(stderr, "rexray: volume mount: '%s' was mounted already: %lld uses "
+				"now, unmount once for each\n", name, (long long)uses);
 		printf("%s\n", path);
 		fflush(stdout);
 	}
@@ -214,11 +234,24 @@ static int op_mount(struct integration *ig, const char *name, const struct integ
 static int op_unmount(struct integration *ig, const char *name, const struct integ_mount_opts *o,
 		      struct err *e)
 {
-	int r = integ_unmount(ig, name, NULL, e);
+	struct integ_unmount_result res;
+	char *path = NULL;
+	int r;
 
 	(void)o;
+	if ((r = integ_path(ig, name, &path, e)) < 0)
+		return r;
+	/* even when nothing is mounted: it finishes what an unmount cut short
+	 * left (the device, the attachment) */
+	r = integ_unmount_report(ig, name, NULL, &res, e);
+	if (r == 0 && (!path || !*path) && !res.counted)
+		fprintf(stderr, "rexray: volume unmount: '%s' was not mounted on this host\n", name);
+	else if (r == 0 && res.left > 0)
+		fprintf(stderr, "rexray: volume unmount: '%s': %lld use%s left, still mounted at "
+			"%s\n", name, (long long)res.left, res.left == 1 ? "" : "s", path);
 	if (r == 0)
 		printf("%s\n", name);
+	free(path);
 	return r;
 }
 
@@ -287,32 +320,80 @@ static void print_done(struct volume_list *done, enum out_format f, bool quiet)
 	volume_list_release(done);
 }
 
+/* --size and --iops, checked before anything is created: a usage error. */
+static int create_flags(const char *sub, struct cli_args *a, int64_t *size, bool *has_size,
+			int64_t *iops, bool *has_iops, struct err *e)
+{
+	bool rounded;
+	int r;
+
+	*has_size = false;
+	if (a->size) {
+		if ((r = size_parse_gib("--size", a->size, 1LL << 20, size, &rounded, e)) < 0)
+			return r;
+		*has_size = true;
+		if (rounded)
+			fprintf(stderr, "rexray: %s: --size %s is rounded up to %lld GiB\n", sub,
+				a->size, (long long)*size);
+	}
+	return parse_num("iops", a->iops, 1LL << 31, has_iops, iops, e);
+}
+
+/* volume create: the integration's request (so create.default.* apply, as
+ * at a mount), with the flags over it; names checked first. */
 static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 {
-	struct volume_create_req req = { 0 };
 	struct volume_list done = { 0 };
 	struct ls_ctx ctx = engine_ctx(en);
+	struct integration *ig;
 	struct err e = ERR_INIT;
+	int64_t size = 0, iops = 0;
+	bool has_size, has_iops;
 	int rc = 0;
 
 	if (a->n_args == 0) {
 		fprintf(stderr, "rexray: volume create: give at least one volume name\n");
 		return 2;
 	}
-	if (parse_num("size", a->size, 1LL << 20, &req.has_size, &req.size, &e) < 0 ||
-	    parse_num("iops", a->iops, 1LL << 31, &req.has_iops, &req.iops, &e) < 0) {
+	if (create_flags("volume create", a, &size, &has_size, &iops, &has_iops, &e) < 0) {
 		cli_error("volume create", &e);
 		return 2;
 	}
-	req.type = (char *)a->volume_type;
-	req.availability_zone = (char *)a->availability_zone;
+	for (int i = 0; i < a->n_args; i++) {
+		if (volume_name_check(a->args[i], &e) < 0) {
+			cli_error("volume create", &e);
+			return 2;
+		}
+	}
+	if (engine_integration(en, &ig, &e) < 0) {
+		cli_error("volume create", &e);
+		return 1;
+	}
 	for (int i = 0; rc == 0 && i < a->n_args; i++) {
+		struct volume_create_req req;
 		struct volume v = { 0 };
-		int r;
-		req.name = (char *)a->args[i];
-		r = volume_name_check(req.name, &e);
-		if (r == 0)
+		int r = integ_build_create(ig, a->args[i], NULL, &req, &e);
+
+		if (r == 0) {
+			if (has_size) {
+				req.has_size = true;
+				req.size = size;
+			}
+			if (has_iops) {
+				req.has_iops = true;
+				req.iops = iops;
+			}
+			if (a->volume_type) {
+				free(req.type);
+				req.type = strdup(a->volume_type);
+			}
+			if (a->availability_zone) {
+				free(req.availability_zone);
+				req.availability_zone = strdup(a->availability_zone);
+			}
 			r = cl(en)->ops->volume_create(cl(en), en->service, &req, &ctx, &v, &e);
+			volume_create_req_release(&req);
+		}
 		rc = collect("volume create", r, &v, &done, &e);
 	}
 	print_done(&done, f, a->quiet);
@@ -394,6 +475,110 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 	return rc;
 }
 
+/* ---- inspect ---- */
+
+static void iso_time(int64_t t, char *buf, size_t sz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, sz, "unknown");
+}
+
+static json_t *description_json(const struct integ_description *d)
+{
+	json_t *j = volume_to_json(&d->v), *uses = json_object();
+	char when[32];
+
+	if (!j || !uses) {
+		json_decref(j);
+		json_decref(uses);
+		return NULL;
+	}
+	for (size_t i = 0; i < d->n_uses; i++)
+		json_object_set_new(uses, d->uses[i].caller, json_integer(d->uses[i].count));
+	iso_time(d->v.created_at, when, sizeof(when));
+	json_object_set_new(j, "path", json_string(d->path ? d->path : ""));
+	json_object_set_new(j, "device", d->device ? json_string(d->device) : json_null());
+	json_object_set_new(j, "storage", d->storage ? json_string(d->storage) : json_null());
+	json_object_set_new(j, "fsType", json_string(d->fstype));
+	json_object_set_new(j, "uses", uses);
+	json_object_set_new(j, "usesTotal", json_integer(d->total_uses));
+	json_object_set_new(j, "createdAt", json_string(when));
+	return j;
+}
+
+static void print_description(const struct integ_description *d, const char *service)
+{
+	char when[32];
+
+	iso_time(d->v.created_at, when, sizeof(when));
+	printf("Name:         %s\n", d->v.name);
+	printf("ID:           %s\n", d->v.id);
+	printf("Service:      %s\n", service);
+	printf("Size:         %lld GiB\n", (long long)d->v.size);
+	if (d->v.type && *d->v.type)
+		printf("Type:         %s\n", d->v.type);
+	printf("Status:       %s\n", cli_state_name(d->v.attachment_state));
+	for (size_t i = 0; i < d->v.n_attachments; i++)
+		printf("Attached to:  %s (device %s)\n",
+		       d->v.attachments[i].iid.id ? d->v.attachments[i].iid.id : "?",
+		       d->v.attachments[i].device_name ? d->v.attachments[i].device_name : "?");
+	printf("Filesystem:   %s\n", *d->fstype ? d->fstype : "none yet (made at first mount)");
+	printf("Storage:      %s\n", d->storage ? d->storage : "unknown");
+	printf("Device here:  %s\n", d->device ? d->device : "none");
+	printf("Mounted at:   %s\n", d->path && *d->path ? d->path : "not mounted on this host");
+	printf("Uses here:    %lld", (long long)d->total_uses);
+	for (size_t i = 0; i < d->n_uses; i++)
+		printf("%s%s %lld", i ? ", " : " (", *d->uses[i].caller ? d->uses[i].caller : "cli",
+		       (long long)d->uses[i].count);
+	printf("%s\n", d->n_uses ? ")" : "");
+	printf("Created:      %s\n", when);
+}
+
+static int cmd_inspect(struct engine *en, struct cli_args *a, enum out_format f)
+{
+	struct volume_list sel = { 0 };
+	struct integration *ig;
+	struct err e = ERR_INIT;
+	json_t *arr = json_array();
+	int rc = 0;
+
+	/* no argument: every volume (REX-Ray's inspect listed them all) */
+	if (!arr || engine_integration(en, &ig, &e) < 0 ||
+	    select_volumes(en, ATT_REQUESTED, a, &sel, true, MATCH_PREFIX, &e) < 0) {
+		cli_error("volume inspect", &e);
+		json_decref(arr);
+		return 1;
+	}
+	for (size_t i = 0; rc == 0 && i < sel.n; i++) {
+		struct integ_description d;
+
+		if (integ_describe(ig, sel.v[i].name, &d, &e) < 0) {
+			cli_error("volume inspect", &e);
+			rc = 1;
+			break;
+		}
+		if (f == OUT_TMPL)
+			print_description(&d, en->service);
+		else
+			json_array_append_new(arr, description_json(&d));
+		if (f == OUT_TMPL && i + 1 < sel.n)
+			printf("\n");
+		integ_description_release(&d);
+	}
+	if (rc == 0 && f != OUT_TMPL) {
+		char *text = f == OUT_JSONP ? json_dump_pretty(arr) : json_dump_compact(arr);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	}
+	json_decref(arr);
+	volume_list_release(&sel);
+	return rc;
+}
+
 static bool is(const char *s, const char *const *names)
 {
 	for (; *names; names++)
@@ -404,7 +589,7 @@ static bool is(const char *s, const char *const *names)
 
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 {
-	static const char *const ls[] = { "ls", "l", "list", "get", "inspect", NULL };
+	static const char *const ls[] = { "ls", "l", "list", "get", NULL };
 	static const char *const create[] = { "create", "c", "n", "new", NULL };
 	static const char *const rm[] = { "rm", "r", "remove", "delete", "del", NULL };
 	static const char *const attach[] = { "attach", "a", NULL };
@@ -420,6 +605,8 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 	}
 	if (!sub || is(sub, ls))
 		return cmd_ls(en, a, f);
+	if (strcmp(sub, "inspect") == 0)
+		return cmd_inspect(en, a, f);
 	if (is(sub, create))
 		return cmd_create(en, a, f);
 	if (is(sub, rm))
@@ -432,8 +619,5 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 		return cmd_mount(en, a);
 	if (is(sub, unmount))
 		return cmd_unmount(en, a);
-	fprintf(stderr, "rexray: volume: unknown command '%s' (ls, create, rm, attach, detach, "
-		"mount, unmount)\n",
-		sub);
-	return 2;
+	return cli_unknown("volume", sub, cli_subcommands("volume"));
 }

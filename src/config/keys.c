@@ -26,6 +26,13 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		S_REXRAY, "`panic`, `fatal`, `error`, `warn`, `info` or `debug`; `-l` sets it"),
 	[CFGK_LOGGING_LEVEL] = TYPED("libstorage.logging.level", CFG_T_LEVEL, "warn",
 		CFG_SC_GLOBAL, S_REXRAY, "used when `rexray.logLevel` is not set"),
+	[CFGK_REXRAY_LOGFORMAT] = TEXT("rexray.logFormat", "text", CFG_SC_GLOBAL, S_REXRAY,
+		"`text` (logrus's `time=... level=... msg=\"...\"`, as REX-Ray) or `json` (one "
+		"object per line)"),
+	[CFGK_REXRAY_LOGFILE] = TEXT("rexray.logFile", "rexray.log", CFG_SC_GLOBAL, S_REXRAY,
+		"the file the service logs to as well as stderr, relative to the log directory "
+		"(`/var/log/rexray`, under `REXRAY_HOME`); reopened on SIGHUP (logrotate); "
+		"empty: stderr only"),
 	[CFGK_HOST] = TYPED("libstorage.host", CFG_T_ADDRESS, NULL, CFG_SC_GLOBAL, S_REXRAY,
 		"the server the client talks to (`-h` sets it); also the server's endpoint when "
 		"no endpoints are defined; unset: the embedded server"),
@@ -158,6 +165,11 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 	[CFGK_OPS_MOUNT_NOSUID] = BOOL(OPS "mount.nosuid", "true", OPS_SCOPES, S_OPS,
 		"mount volume filesystems `nosuid`: setuid binaries on a volume do not act as "
 		"such"),
+	[CFGK_OPS_MOUNT_RETRYCOUNT] = { OPS "mount.retryCount", NULL, CFG_T_INT, "0", 0, 100,
+		OPS_SCOPES, S_OPS, "how many times a failed mount is tried again (not a refusal: "
+		"an unknown volume, a damaged filesystem, a bad option)" },
+	[CFGK_OPS_MOUNT_RETRYWAIT] = TYPED(OPS "mount.retryWait", CFG_T_DURATION, "5s", OPS_SCOPES,
+		S_OPS, "the wait before each of those tries"),
 	[CFGK_OPS_MOUNT_NODEV] = BOOL(OPS "mount.nodev", "true", OPS_SCOPES, S_OPS,
 		"mount volume filesystems `nodev`: device nodes on a volume do not act as such"),
 	[CFGK_OPS_UNMOUNT_IGNOREUSEDCOUNT] = { OPS "unmount.ignoreUsedCount",

@@ -32,6 +32,12 @@ static int setup_logging(const struct cfg *cfg, struct err *e)
 	const char *key, *lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_REXRAY_LOGLEVEL].name, &key);
 	enum log_level l;
 
+	const char *fmt = cfg_key_get(cfg, CFGK_REXRAY_LOGFORMAT);
+
+	if (fmt && *fmt && strcasecmp(fmt, "text") != 0 && strcasecmp(fmt, "json") != 0)
+		return err_set(e, -EINVAL, "config: %s: invalid value '%s': expected text or json",
+			       cfg_keys[CFGK_REXRAY_LOGFORMAT].name, fmt);
+	log_set_json(fmt && strcasecmp(fmt, "json") == 0);
 	if (!lvl || !*lvl)
 		lvl = cfg_lookup(cfg, NULL, cfg_keys[CFGK_LOGGING_LEVEL].name, &key);
 	if (!lvl || !*lvl)
@@ -221,6 +227,17 @@ int engine_connect_host(struct engine *en, const char *host, struct err *e)
 	if ((r = http_client_open(en, e)) < 0)
 		return r;
 	return pick_service(en, e);
+}
+
+bool engine_target(const struct engine *en, char *out, size_t outsz)
+{
+	const char *host = cfg_key_get(en->cfg, CFGK_HOST);
+
+	if (host && *host) {
+		snprintf(out, outsz, "%s", host);
+		return true;
+	}
+	return spec_host(en, out, outsz);
 }
 
 int engine_connect(struct engine *en, struct err *e)

@@ -92,6 +92,10 @@ void engine_release(struct engine *en);
 
 /* pid of the running service from the pid file, or 0. */
 long engine_running_pid(const struct engine *en);
+/* Where a command of this process would send its requests: libstorage.host,
+ * else the running engine's address (its spec file); false when it would
+ * serve itself (no engine runs). */
+bool engine_target(const struct engine *en, char *out, size_t outsz);
 /* true when pid runs and is not a zombie */
 bool engine_process_alive(long pid);
 

@@ -431,6 +431,27 @@ static int start_agent(struct engine *en, bool nopid, bool force, struct err *e)
 	return engine_connect_host(en, host, e);
 }
 
+/* rexray.logFile, relative to the log directory: the service's lines go
+ * there as well as to stderr. One that cannot be opened is said, not fatal. */
+static void open_log_file(struct engine *en)
+{
+	const char *name = cfg_key_get(en->cfg, CFGK_REXRAY_LOGFILE);
+	char path[PATH_MAX + 256];
+	int r;
+
+	if (!name) /* unset: the default; set empty: stderr only */
+		name = cfg_keys[CFGK_REXRAY_LOGFILE].def;
+	if (!name || !*name)
+		return;
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", en->paths.log, name);
+	if ((r = fs_mkdir_p(en->paths.log, 0755)) < 0 || (r = log_open_file(path)) < 0)
+		log_warn("cannot open the log file %s: %s; logging to stderr only", path,
+			 strerror(-r));
+}
+
 int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 {
 	bool server;
@@ -451,6 +472,7 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	 * then grow by copying inside a thread's arena: twice the memory at
 	 * the peak, and kept after. Setting it fixes it. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	open_log_file(en);
 	if ((r = runs_server(en, &server, e)) < 0)
 		return r;
 	r = server ? start_server(en, nopid, force, e) : start_agent(en, nopid, force, e);
@@ -464,18 +486,21 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)
-		fprintf(stderr, "rexray: libStorage server %s listening on %s\n",
-			ls_server_name(en->server), http_endpoint_address(en->endpoints[i]));
+		log_always("libStorage server %s listening on %s", ls_server_name(en->server),
+			   http_endpoint_address(en->endpoints[i]));
 	if (!server)
-		fprintf(stderr, "rexray: agent of the libStorage server at %s\n", en->host);
+		log_always("agent of the libStorage server at %s", en->host);
 	for (size_t i = 0; i < en->n_modules; i++)
-		fprintf(stderr, "rexray: docker module %s listening on %s\n",
-			docker_module_name(en->modules[i]), docker_module_address(en->modules[i]));
+		log_always("docker module %s listening on %s", docker_module_name(en->modules[i]),
+			   docker_module_address(en->modules[i]));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGHUP)
-			continue; /* config reload is not supported yet: keep serving */
+		if (sig == SIGHUP) { /* logrotate moved the file; config is not reloaded */
+			if ((r = log_reopen()) < 0)
+				log_warn("cannot reopen the log file: %s", strerror(-r));
+			continue;
+		}
 		break;
 	}
 	log_info("received signal %d: stopping", sig);
@@ -489,5 +514,6 @@ out:
 		remove_run_file(en, "rexray.spec");
 	if (en->wrote_pid)
 		remove_run_file(en, "rexray.pid");
+	log_close_file();
 	return r;
 }

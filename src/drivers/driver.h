@@ -38,7 +38,8 @@ struct store;
 #define EXECUTOR_V_DEVICES 2 /* device_get, device_find, device_put */
 #define EXECUTOR_V_OPEN 3    /* open, close */
 #define EXECUTOR_V_FORMAT 4  /* format_mark, format_recorded */
-#define STORAGE_EXECUTOR_VERSION EXECUTOR_V_FORMAT
+#define EXECUTOR_V_STORAGE 5 /* storage_path */
+#define STORAGE_EXECUTOR_VERSION EXECUTOR_V_STORAGE
 
 /* One configured service: a name bound to a driver and its config. */
 struct service {
@@ -169,6 +170,11 @@ struct storage_executor {
 			   struct err *e);
 	int (*format_recorded)(const struct exec_ctx *x, const char *volume_id, char *fstype,
 			       size_t sz);
+	/* Version 5, optional: where the volume's data lives as this host
+	 * sees it (loop: the image file; vfs: the directory), malloc'd; for
+	 * `volume inspect`. -ENOENT when it is not there. */
+	int (*storage_path)(const struct exec_ctx *x, const char *volume_id, char **out,
+			    struct err *e);
 };
 
 /* The registry: built-in drivers by name (case-insensitive). NULL if unknown. */

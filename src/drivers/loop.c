@@ -200,6 +200,17 @@ static int side_path(const char *dir, const char *id, const char *suffix, char *
 	return 0;
 }
 
+/* All of the image's blocks now: fallocate, or (a filesystem without it)
+ * glibc's writing of zeros. 0 or an errno. */
+static int preallocate(int fd, uint64_t bytes)
+{
+	if (sys_fallocate(fd, 0, 0, (off_t)bytes) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return errno;
+	return posix_fallocate(fd, 0, (off_t)bytes);
+}
+
 /* Create the sparse ".<id>.img.new" of size bytes with a fresh id. */
 static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz, char *tmp,
 		      size_t tmpsz, struct err *e)
@@ -227,7 +238,7 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 				       strerror(errno));
 		/* preallocated: the space is the image's from now on, and writes
 		 * into it never meet a full disk */
-		if (p->preallocate && (r = posix_fallocate(fd, 0, (off_t)bytes)) != 0) {
+		if (p->preallocate && (r = preallocate(fd, bytes)) != 0) {
 			close(fd);
 			sys_unlink(tmp);
 			return err_set(e, -r, "loop: cannot preallocate %llu bytes for '%s': %s",
@@ -923,6 +934,20 @@ static int loop_exec_open(struct exec_ctx *x, struct err *e)
 	return executor_dir_open(x, volume_path, e);
 }
 
+static int loop_exec_storage_path(const struct exec_ctx *x, const char *volume_id, char **out,
+				  struct err *e)
+{
+	char img[PATH_MAX + 64];
+	int r;
+
+	if ((r = image_of(x, volume_id, img, sizeof(img), e)) < 0)
+		return r;
+	if (access(img, F_OK) < 0)
+		return err_set(e, -ENOENT, "loop: '%s' does not exist", img);
+	*out = strdup(img);
+	return *out ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
 const struct storage_executor loop_executor = {
 	.version = STORAGE_EXECUTOR_VERSION,
 	.name = "loop",
@@ -935,4 +960,5 @@ const struct storage_executor loop_executor = {
 	.close = executor_dir_close,
 	.format_mark = loop_exec_format_mark,
 	.format_recorded = loop_exec_format_recorded,
+	.storage_path = loop_exec_storage_path,
 };

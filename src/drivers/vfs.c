@@ -351,7 +351,7 @@ static int vfs_exec_open(struct exec_ctx *x, struct err *e)
 }
 
 const struct storage_executor vfs_executor = {
-	.version = EXECUTOR_V_OPEN, /* keeps no format record: a directory */
+	.version = EXECUTOR_V_STORAGE, /* keeps no format record: a directory */
 	.name = "vfs",
 	.instance_id = vfs_exec_instance_id,
 	.local_devices = vfs_exec_local_devices,
@@ -360,4 +360,5 @@ const struct storage_executor vfs_executor = {
 	.bind_mount = true,
 	.open = vfs_exec_open,
 	.close = executor_dir_close,
+	.storage_path = vfs_exec_device_find, /* the directory itself */
 };

@@ -23,8 +23,10 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
+#include "util/size.h"
 #include "util/vlock.h"
 #include "util/sys.h"
+#include "util/time.h"
 
 #define OPS "libstorage.integration.volume.operations."
 #define MKFS_TIMEOUT_MS (10L * 60 * 1000)
@@ -62,6 +64,7 @@ struct integration {
 	char root_path[264];
 	mode_t file_mode;
 	int64_t attach_timeout_ms;
+	int64_t mount_retries, mount_retry_wait_ms; /* mount.retryCount, retryWait */
 };
 
 /* ---- set-up ---- */
@@ -109,6 +112,9 @@ static int read_settings(struct integration *ig, struct err *e)
 				e)) < 0 ||
 	    (r = cfg_key_int(c, sc, CFGK_OPS_CREATE_DEFAULT_IOPS, &ig->default_iops, e)) < 0 ||
 	    (r = cfg_key_duration_ms(c, sc, CFGK_DEVICE_ATTACHTIMEOUT, &ig->attach_timeout_ms,
+				     e)) < 0 ||
+	    (r = cfg_key_int(c, sc, CFGK_OPS_MOUNT_RETRYCOUNT, &ig->mount_retries, e)) < 0 ||
+	    (r = cfg_key_duration_ms(c, sc, CFGK_OPS_MOUNT_RETRYWAIT, &ig->mount_retry_wait_ms,
 				     e)) < 0 ||
 	    (r = cfg_key_mode(c, sc, CFGK_LINUX_VOLUME_FILEMODE, &ig->file_mode, e)) < 0)
 		return r;
@@ -397,8 +403,15 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 		    (r = option_value_check(key, s, e)) < 0)
 			return r;
 		if (strcasecmp(key, "size") == 0) {
-			if ((r = opt_int(key, s, 1, 1 << 20, &req->size, e)) < 0)
+			char what[80];
+			bool rounded;
+
+			snprintf(what, sizeof(what), "option '%.60s'", key);
+			if ((r = size_parse_gib(what, s, 1 << 20, &req->size, &rounded, e)) < 0)
 				return r;
+			if (rounded)
+				log_info("integration: %s: size %s rounded up to %lld GiB", name, s,
+					 (long long)req->size);
 			req->has_size = true;
 		} else if (strcasecmp(key, "iops") == 0) {
 			if ((r = opt_int(key, s, 0, 1LL << 31, &req->iops, e)) < 0)
@@ -421,6 +434,16 @@ static int build_create(struct integration *ig, const char *name, const json_t *
 			return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+int integ_build_create(struct integration *ig, const char *name, const json_t *opts,
+		       struct volume_create_req *req, struct err *e)
+{
+	int r = build_create(ig, name, opts, req, e);
+
+	if (r < 0)
+		volume_create_req_release(req);
+	return r;
 }
 
 /* Create under the volume's lock; *created says whether it made one. */
@@ -816,6 +839,10 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 		goto fail;
 	}
 	log_info("integration: mounted %s at %s (uses %lld)", name, *path, (long long)total);
+	if (o && o->created)
+		*o->created = u.created;
+	if (o && o->uses)
+		*o->uses = total;
 	goto out;
 fail:
 	undo_mount(ig, &v, &u);
@@ -824,6 +851,14 @@ out:
 	free(token);
 	volume_release(&v);
 	return r;
+}
+
+/* Is a failed mount worth another try? Not a refusal: no such volume,
+ * a bad value, a damaged filesystem, a volume in use elsewhere. */
+static bool mount_retryable(int r)
+{
+	return r != -ENOENT && r != -EINVAL && r != -EUCLEAN && r != -EEXIST && r != -EPERM &&
+	       r != -EACCES;
 }
 
 int integ_mount(struct integration *ig, const char *name, const char *caller,
@@ -839,11 +874,20 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 			       o->new_fs_type);
 	if ((r = ready(ig, e)) < 0)
 		return r;
-	if ((fd = lock_volume(ig, name, e)) < 0)
-		return fd;
-	r = mount_locked(ig, name, caller, o, path, e);
-	vlock_release(fd);
-	return r;
+	for (int64_t attempt = 0;; attempt++) {
+		if ((fd = lock_volume(ig, name, e)) < 0)
+			return fd;
+		r = mount_locked(ig, name, caller, o, path, e);
+		vlock_release(fd);
+		if (r == 0 || attempt >= ig->mount_retries || !mount_retryable(r))
+			return r;
+		/* REX-Ray's mount.retryCount: each failed try undid itself */
+		log_warn("integration: mount of %s failed: %s; trying again in %lld ms (%lld of "
+			 "%lld)", name, e->msg, (long long)ig->mount_retry_wait_ms,
+			 (long long)attempt + 1, (long long)ig->mount_retries);
+		err_clear(e);
+		time_sleep_ms(ig->mount_retry_wait_ms);
+	}
 }
 
 /* ---- unmount ---- */
@@ -927,11 +971,13 @@ out:
 }
 
 static int unmount_locked(struct integration *ig, const char *name, const char *caller,
-			  struct err *e)
+			  struct integ_unmount_result *res, struct err *e)
 {
 	struct volume v = { 0 };
 	int64_t total = 0;
 	int r, counted;
+
+	memset(res, 0, sizeof(*res));
 
 	if ((r = find_volume(ig, name, &v, e)) < 0)
 		return r;
@@ -941,6 +987,8 @@ static int unmount_locked(struct integration *ig, const char *name, const char *
 		goto out;
 	}
 	err_clear(e);
+	res->counted = counted == 0;
+	res->left = total;
 	fault_point("unmount.after-uncount");
 	if (!ig->ignore_used_count && total > 0) {
 		/* others still use it; an unknown caller's unmount changes nothing */
@@ -950,23 +998,34 @@ static int unmount_locked(struct integration *ig, const char *name, const char *
 	if ((r = really_unmount(ig, &v, false, e)) < 0)
 		goto out;
 	r = store_use_clear(ig->store, ig->service, name, e);
+	res->left = 0;
+	res->unmounted = r == 0;
 	log_info("integration: unmounted %s", name);
 out:
 	volume_release(&v);
 	return r;
 }
 
-int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e)
+int integ_unmount_report(struct integration *ig, const char *name, const char *caller,
+			 struct integ_unmount_result *res, struct err *e)
 {
 	int fd, r;
 
+	memset(res, 0, sizeof(*res));
 	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
 	if ((fd = lock_volume(ig, name, e)) < 0)
 		return fd;
-	r = unmount_locked(ig, name, caller, e);
+	r = unmount_locked(ig, name, caller, res, e);
 	vlock_release(fd);
 	return r;
+}
+
+int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e)
+{
+	struct integ_unmount_result res;
+
+	return integ_unmount_report(ig, name, caller, &res, e);
 }
 
 /* ---- detach ---- */
@@ -1088,6 +1147,47 @@ int integ_inspect(struct integration *ig, const char *name, struct volume *out, 
 		}
 	}
 	return 0;
+}
+
+int integ_describe(struct integration *ig, const char *name, struct integ_description *out,
+		   struct err *e)
+{
+	struct err ignore = ERR_INIT;
+	const char *probe_on;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = integ_inspect(ig, name, &out->v, &out->path, e)) < 0)
+		return r;
+	if (ig->exec->device_find && !ig->exec->bind_mount &&
+	    ig->exec->device_find(&ig->x, out->v.id, &out->device, NULL) < 0)
+		out->device = NULL;
+	if (ig->exec->version >= EXECUTOR_V_STORAGE && ig->exec->storage_path &&
+	    ig->exec->storage_path(&ig->x, out->v.id, &out->storage, NULL) < 0)
+		out->storage = NULL;
+	/* the filesystem: probed on the device, else on the image (blkid
+	 * reads a file as well); a directory has none */
+	probe_on = out->device ? out->device : ig->exec->bind_mount ? NULL : out->storage;
+	if (probe_on && osfs_probe(probe_on, out->fstype, sizeof(out->fstype), &ignore) < 0)
+		out->fstype[0] = '\0';
+	if ((r = store_use_list(ig->store, ig->service, out->v.name, &out->uses, &out->n_uses,
+				e)) < 0) {
+		integ_description_release(out);
+		return r;
+	}
+	for (size_t i = 0; i < out->n_uses; i++)
+		out->total_uses += out->uses[i].count;
+	return 0;
+}
+
+void integ_description_release(struct integ_description *d)
+{
+	volume_release(&d->v);
+	free(d->path);
+	free(d->device);
+	free(d->storage);
+	store_use_list_free(d->uses, d->n_uses);
+	memset(d, 0, sizeof(*d));
 }
 
 void integ_paths_free(char **paths, size_t n)

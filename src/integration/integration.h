@@ -42,6 +42,17 @@ struct integ_mount_opts {
 	bool pending;		 /* count the use only once integ_mount_confirm says the
 				  * caller got the reply (a reply lost to a hang-up or a
 				  * crash must not leave a use nobody will give back) */
+	/* out, when not NULL, after a mount: it created the volume (implicit
+	 * create); the volume's uses on this host now */
+	bool *created;
+	int64_t *uses;
+};
+
+/* What an unmount did (integ_unmount_report). */
+struct integ_unmount_result {
+	bool counted;	  /* the caller held a use, and gave it back */
+	int64_t left;	  /* uses on this host afterwards */
+	bool unmounted;	  /* no use was left: unmounted and released */
 };
 
 /*
@@ -62,12 +73,20 @@ const char *integ_service(const struct integration *ig);
  * others go to the driver), may be NULL. An existing volume of that name
  * is success. */
 int integ_create(struct integration *ig, const char *name, const json_t *opts, struct err *e);
+/* The create request integ_create would send for name and opts (Docker's
+ * options), with the create.default.* values for what they leave unset;
+ * for the CLI's volume create. The caller releases it
+ * (volume_create_req_release); on error there is nothing to release. */
+int integ_build_create(struct integration *ig, const char *name, const json_t *opts,
+		       struct volume_create_req *req, struct err *e);
 
 /* caller: who uses the volume (a Docker mount ID); NULL or "" = a caller
  * without an ID, counted as one caller. */
 int integ_mount(struct integration *ig, const char *name, const char *caller,
 		const struct integ_mount_opts *o, char **path, struct err *e);
 int integ_unmount(struct integration *ig, const char *name, const char *caller, struct err *e);
+int integ_unmount_report(struct integration *ig, const char *name, const char *caller,
+			 struct integ_unmount_result *res, struct err *e);
 /* After a pending mount's reply: delivered keeps the use; not delivered
  * takes it back and unmounts if nobody else uses the volume. */
 void integ_mount_confirm(struct integration *ig, const char *name, const char *caller,
@@ -90,6 +109,21 @@ int integ_remove(struct integration *ig, const char *name, struct err *e);
 
 /* The volume by name (attachments for this host) and its mount path here
  * ("" when not mounted). -ENOENT when there is no such volume. */
+/* Everything this host knows of a volume, for `volume inspect`. */
+struct integ_description {
+	struct volume v;	/* the record */
+	char *path;		/* its mount path here, "" when not mounted */
+	char *device;		/* its device here (loop: /dev/loopN), NULL when none */
+	char *storage;		/* its image file or directory, NULL when unknown */
+	char fstype[32];	/* probed on the device or image; "" none or unknown */
+	struct store_use *uses; /* this host's, by caller */
+	size_t n_uses;
+	int64_t total_uses;
+};
+int integ_describe(struct integration *ig, const char *name, struct integ_description *out,
+		   struct err *e);
+void integ_description_release(struct integ_description *d);
+
 int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
 		  struct err *e);
 /* Every volume of the service, with the mount paths here (a parallel

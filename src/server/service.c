@@ -79,8 +79,10 @@ static int service_setup(struct ls_server *srv, struct service *svc, const char 
 		if (!svc->priv)
 			return err_set(e, -ENOMEM, "out of memory");
 	}
-	if (svc->drv->init && (r = svc->drv->init(svc, e)) < 0)
-		return err_prefix(e, "service '%s'", name);
+	if (svc->drv->init && (r = svc->drv->init(svc, e)) < 0) {
+		err_prefix(e, "service '%s'", name);
+		return r;
+	}
 	log_info("service %s: driver %s ready", svc->name, svc->drv->name);
 	return 0;
 }
@@ -241,11 +243,16 @@ int ls_http_status(int code)
 static struct service *find_service(struct ls_server *srv, const char *name, struct err *e)
 {
 	struct service *svc = ls_server_service(srv, name);
-	char shown[80];
+	char shown[80], have[256] = "";
+	size_t len = 0;
 
 	if (!svc) {
+		/* the ones there are, for the typo or the other configuration */
+		for (size_t i = 0; i < srv->n_svcs && len < sizeof(have); i++)
+			len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", i ? ", " : "",
+						srv->svcs[i].name);
 		name_sanitise(shown, sizeof(shown), name ? name : "", name ? strlen(name) : 0);
-		err_set(e, -ENOENT, "service '%s' not found", shown);
+		err_set(e, -ENOENT, "service '%s' not found (this server has: %s)", shown, have);
 	}
 	return svc;
 }

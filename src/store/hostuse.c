@@ -12,6 +12,8 @@
 
 #include "util/log.h"
 
+static char *dup_col(sqlite3_stmt *s, int i, bool *ok);
+
 /* ---- use counts ---- */
 
 static int use_total(struct store *st, const char *service, const char *volume, int64_t *out,
@@ -93,6 +95,62 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 	if ((r = store_commit(st, e)) < 0)
 		return r;
 	return changed ? 0 : -ENOENT;
+}
+
+int store_use_list(struct store *st, const char *service, const char *volume,
+		   struct store_use **out, size_t *n, struct err *e)
+{
+	struct store_use *u = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0;
+	int r, rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((r = sti_prep(st, "SELECT caller,count,pending FROM use_counts WHERE service=? AND "
+			  "volume=? ORDER BY caller", &s, e)) < 0)
+		goto out;
+	sti_bind_text(s, 1, service);
+	sti_bind_text(s, 2, volume);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_use *nu = realloc(u, (cnt + 1) * sizeof(*nu));
+		bool ok = true;
+
+		if (!nu) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+		u = nu;
+		u[cnt].caller = dup_col(s, 0, &ok);
+		u[cnt].count = sqlite3_column_int64(s, 1);
+		u[cnt].pending = sqlite3_column_int64(s, 2);
+		cnt++;
+		if (!ok) {
+			r = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = sti_db_err(st, e, rc, "read use counts");
+		goto out;
+	}
+	*out = u;
+	*n = cnt;
+	u = NULL;
+	cnt = 0;
+out:
+	store_use_list_free(u, cnt);
+	sti_unprep(st, s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void store_use_list_free(struct store_use *u, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++)
+		free(u[i].caller);
+	free(u);
 }
 
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e)

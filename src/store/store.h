@@ -105,6 +105,15 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 		     const char *caller, int64_t *total, struct err *e);
 int store_use_count(struct store *st, const char *service, const char *volume, int64_t *out,
 		    struct err *e);
+/* The uses of a volume on this host, by caller (for `volume inspect`). */
+struct store_use {
+	char *caller;  /* "" for callers without an ID (the CLI) */
+	int64_t count;
+	int64_t pending; /* of those, replies not yet confirmed delivered */
+};
+int store_use_list(struct store *st, const char *service, const char *volume,
+		   struct store_use **out, size_t *n, struct err *e);
+void store_use_list_free(struct store_use *u, size_t n);
 /* Forget every use of the volume (after a forced or ignoreUsedCount unmount). */
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e);
 

@@ -24,6 +24,13 @@ int err_prefix(struct err *e, const char *fmt, ...)
 
 	if (!e)
 		return -EINVAL;
+	/* only ever on a failure: one whose callee said nothing still fails
+	 * (returning its code would otherwise return 0, success) */
+	if (e->code >= 0) {
+		e->code = -EIO;
+		if (!e->msg[0])
+			snprintf(e->msg, sizeof(e->msg), "failed without saying why");
+	}
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);

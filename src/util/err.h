@@ -25,7 +25,9 @@ struct err {
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix the existing message with "prefix: ". Returns e->code. */
+/* Prefix the existing message with "prefix: ". For failures only: returns
+ * e->code, which is -EIO (and the message says so) when whatever failed
+ * left e unset, so that a caller's "return err_prefix(...)" never returns 0. */
 int err_prefix(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -97,6 +97,9 @@ def test_ignore_used_count_unmounts_every_time(lh):
     lh.mount("ig", env=env)
     lh.unmount("ig", env=env)
     assert mounts_under(lh.root) == [] and loops_under(lh.root) == {}
+    # and its uses are forgotten with the mount
+    j = json.loads(lh.cli_ok("volume", "inspect", "-f", "json", "ig", env=env).stdout)[0]
+    assert j["usesTotal"] == 0 and j["uses"] == {}, j
 
 
 def test_create_implicit_false_fails_clearly(lh):

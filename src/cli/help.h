@@ -1,0 +1,31 @@
+/*
+ * help: the help of every `rexray` command, and the nearest name for a
+ * word that names none ("did you mean ...?").
+ *
+ * `rexray help [COMMAND...]`, `rexray COMMAND... --help` (or -?) print the
+ * help of the longest command path the words name, else the overview.
+ * -h stays --host, as in REX-Ray; the overview says so.
+ */
+#ifndef RR_CLI_HELP_H
+#define RR_CLI_HELP_H
+
+#include <stdio.h>
+
+/* Print the help of the command words[0..n) name (the overview for n 0).
+ * Returns 0, or 2 when a word names no command (said on stderr, with the
+ * nearest name). */
+int cli_help(const char *const *words, int n, FILE *out);
+
+/* The subcommands of command ("volume", "service", ...), NULL-terminated
+ * and including aliases; NULL for an unknown command or one without. */
+const char *const *cli_subcommands(const char *command);
+
+/* The candidate nearest to word (at most a third of its letters off, and
+ * at least one letter right), or NULL. */
+const char *cli_nearest(const char *word, const char *const *candidates);
+
+/* "rexray: <where>: unknown command '<word>'" with the nearest candidate,
+ * on stderr (where NULL: the top level). Returns 2 (a usage error). */
+int cli_unknown(const char *where, const char *word, const char *const *candidates);
+
+#endif
