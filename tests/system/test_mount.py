@@ -11,7 +11,7 @@ import pytest
 
 import prereq
 
-from conftest import fstype_of, loops_under, mounts_under, run_paused
+from conftest import fstype_of, loops_under, mounts_under, plugin_call, run_paused
 
 _MISSING = prereq.missing(root=True, loop=True)
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -106,9 +106,27 @@ def test_create_implicit_false_fails_clearly(lh):
     env = lh.env(LIBSTORAGE_INTEGRATION_VOLUME_OPERATIONS_CREATE_IMPLICIT="false")
     p = lh.cli("volume", "mount", "nosuch", env=env)
     assert p.returncode == 1, p
-    assert "nosuch" in p.stderr and "not found" in p.stderr, p.stderr
+    assert "volume 'nosuch' not found in service 'loop' (create.implicit is off)" in \
+        p.stderr, p.stderr
     assert lh.volumes_cli() == []
     assert loops_under(lh.root) == {}
+    p = lh.cli("volume", "unmount", "nosuch")
+    assert p.returncode == 1 and "volume 'nosuch' not found in service 'loop'\n" in p.stderr, \
+        p.stderr
+
+
+def test_docker_list_gives_the_mountpoint_of_mounted_volumes(lh):
+    lh.start_service()
+    sock = os.path.join(lh.root, "run", "docker", "plugins", "rexray.sock")
+    lh.cli_ok("volume", "create", "--size", "1", "idle")
+    st, r = plugin_call(sock, "Mount", {"Name": "busy", "ID": "c1"})
+    assert st == 200 and not r["Err"], r
+    st, r = plugin_call(sock, "List", {})
+    got = {v["Name"]: v.get("Mountpoint", "") for v in r["Volumes"]}
+    assert set(got) == {"busy", "idle"} and got["idle"] == "", got
+    assert got["busy"].endswith("/busy/data") and os.path.ismount(os.path.dirname(got["busy"]))
+    st, r = plugin_call(sock, "Unmount", {"Name": "busy", "ID": "c1"})
+    assert st == 200 and not r["Err"], r
 
 
 def test_counts_survive_an_engine_restart(lh):
