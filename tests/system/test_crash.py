@@ -6,11 +6,9 @@ exact use counts. CRASH_ROUNDS sets the number of random kills (make
 stress runs 200)."""
 
 import glob
-import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,7 +18,7 @@ import pytest
 
 import prereq
 
-from conftest import REXRAY, loops_under, mounts_under
+from conftest import REXRAY, loops_under, mounts_under, plugin_call
 
 _MISSING = prereq.missing(root=True, loop=True)
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -28,26 +26,10 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "30"))
 
 
-class Conn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("plugin", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 def plugin(sock, method, body, timeout=30):
     """(status, reply) or (None, error) when the engine died mid-request."""
     try:
-        c = Conn(sock, timeout)
-        c.request("POST", "/VolumeDriver." + method, body=json.dumps(body))
-        r = c.getresponse()
-        out = r.status, json.loads(r.read() or b"{}")
-        c.close()
-        return out
+        return plugin_call(sock, method, body, timeout=timeout)
     except (OSError, http.client.HTTPException, ValueError) as ex:
         return None, str(ex)
 
