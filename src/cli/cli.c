@@ -184,14 +184,6 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 	return 0;
 }
 
-static bool is_one_of(const char *w, const char *const *names)
-{
-	for (; names && *names; names++)
-		if (strcmp(w, *names) == 0)
-			return true;
-	return false;
-}
-
 static int cmd_version(void)
 {
 	printf("REX-Ray\n-------\n");
@@ -347,7 +339,7 @@ static int run(struct engine *en, struct cli_args *a)
 	}
 	if (strcmp(cmd, "volume") == 0 || strcmp(cmd, "volumes") == 0 || strcmp(cmd, "vol") == 0) {
 		/* a typo is told before anything is opened or started */
-		if (a->words[1] && !is_one_of(a->words[1], cli_subcommands("volume")))
+		if (a->words[1] && !cli_is_one_of(a->words[1], cli_subcommands("volume")))
 			return cli_unknown("volume", a->words[1], cli_subcommands("volume"));
 		a->args += first_arg;
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
@@ -357,12 +349,7 @@ static int run(struct engine *en, struct cli_args *a)
 		}
 		return cli_volume(en, a->words[1], a);
 	}
-	{
-		static const char *const top[] = { "volume", "service", "start", "stop", "status",
-						    "restart", "dvdi", "token", "env", "version",
-						    "help", NULL };
-		return cli_unknown(NULL, cmd, top);
-	}
+	return cli_unknown(NULL, cmd, cli_subcommands(NULL));
 }
 
 const int cli_term_signals[4] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };

@@ -265,10 +265,7 @@ int cli_help(const char *const *words, int n, FILE *out)
 		print(c, out);
 		return 0;
 	}
-	static const char *const top[] = { "volume", "service", "start", "stop", "status",
-					    "restart", "dvdi", "token", "env", "version",
-					    "help", NULL };
-	return cli_unknown(NULL, words[0], top);
+	return cli_unknown(NULL, words[0], cli_subcommands(NULL));
 }
 
 const char *const *cli_subcommands(const char *command)
@@ -281,7 +278,12 @@ const char *const *cli_subcommands(const char *command)
 	static const char *const dvdi[] = { "prepare", "cleanup", "recover", "run", NULL };
 	static const char *const token[] = { "new", "create", "c", "n", "decode", "dec", "d",
 					      NULL };
+	static const char *const top[] = { "volume", "service", "start", "stop", "status",
+					    "restart", "dvdi", "token", "env", "version", "help",
+					    NULL };
 
+	if (!command)
+		return top;
 	if (strcmp(command, "volume") == 0)
 		return volume;
 	if (strcmp(command, "service") == 0)
@@ -291,6 +293,14 @@ const char *const *cli_subcommands(const char *command)
 	if (strcmp(command, "token") == 0)
 		return token;
 	return NULL;
+}
+
+bool cli_is_one_of(const char *w, const char *const *names)
+{
+	for (; w && names && *names; names++)
+		if (strcmp(w, *names) == 0)
+			return true;
+	return false;
 }
 
 /* Levenshtein distance, ignoring case, of two short words. */

@@ -9,6 +9,7 @@
 #ifndef RR_CLI_HELP_H
 #define RR_CLI_HELP_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Print the help of the command words[0..n) name (the overview for n 0).
@@ -17,8 +18,12 @@
 int cli_help(const char *const *words, int n, FILE *out);
 
 /* The subcommands of command ("volume", "service", ...), NULL-terminated
- * and including aliases; NULL for an unknown command or one without. */
+ * and including aliases; the top-level commands for NULL; NULL for an
+ * unknown command or one without. */
 const char *const *cli_subcommands(const char *command);
+
+/* Is w (may be NULL) one of names (NULL-terminated, may be NULL)? */
+bool cli_is_one_of(const char *w, const char *const *names);
 
 /* The candidate nearest to word (at most a third of its letters off, and
  * at least one letter right), or NULL. */

@@ -26,15 +26,6 @@
 
 #define TOKEN_DEFAULT_EXP "8760h" /* one year, as REX-Ray */
 
-static bool is_any(const char *w, const char *const *names)
-{
-	for (; w && *names; names++) {
-		if (strcmp(w, *names) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The Go-style duration of --exp in seconds, parsed by config's parser
  * on a private cfg (no environment, so nothing else can answer). */
 static int parse_exp(const char *text, int64_t *secs, struct err *e)
@@ -169,9 +160,9 @@ int cli_token(struct engine *en, const char *sub, struct cli_args *a)
 	static const char *const news[] = { "new", "create", "c", "n", NULL };
 	static const char *const decodes[] = { "decode", "dec", "d", NULL };
 
-	if (is_any(sub, news))
+	if (cli_is_one_of(sub, news))
 		return token_new(en, a);
-	if (is_any(sub, decodes))
+	if (cli_is_one_of(sub, decodes))
 		return token_decode(en, a);
 	if (sub)
 		return cli_unknown("token", sub, cli_subcommands("token"));

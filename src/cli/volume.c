@@ -579,13 +579,6 @@ static int cmd_inspect(struct engine *en, struct cli_args *a, enum out_format f)
 	return rc;
 }
 
-static bool is(const char *s, const char *const *names)
-{
-	for (; *names; names++)
-		if (strcmp(s, *names) == 0)
-			return true;
-	return false;
-}
 
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 {
@@ -603,21 +596,21 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 			"jsonp\n", a->format);
 		return 2;
 	}
-	if (!sub || is(sub, ls))
+	if (!sub || cli_is_one_of(sub, ls))
 		return cmd_ls(en, a, f);
 	if (strcmp(sub, "inspect") == 0)
 		return cmd_inspect(en, a, f);
-	if (is(sub, create))
+	if (cli_is_one_of(sub, create))
 		return cmd_create(en, a, f);
-	if (is(sub, rm))
+	if (cli_is_one_of(sub, rm))
 		return cmd_rm(en, a);
-	if (is(sub, attach))
+	if (cli_is_one_of(sub, attach))
 		return cmd_attach_detach(en, a, f, true);
-	if (is(sub, detach))
+	if (cli_is_one_of(sub, detach))
 		return cmd_attach_detach(en, a, f, false);
-	if (is(sub, mount))
+	if (cli_is_one_of(sub, mount))
 		return cmd_mount(en, a);
-	if (is(sub, unmount))
+	if (cli_is_one_of(sub, unmount))
 		return cmd_unmount(en, a);
 	return cli_unknown("volume", sub, cli_subcommands("volume"));
 }
