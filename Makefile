@@ -2,7 +2,7 @@
 # `make run` starts the engine in the foreground on its embedded default.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls
+PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls libsystemd
 # libcurl: its header only. Nothing links it; net/curldl.c loads it
 # (dlopen) for the tcp:// and TLS hosts that need it, so that the ~30
 # libraries behind it stay out of every rexray and dvdcli start-up. dlopen
