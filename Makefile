@@ -21,13 +21,14 @@ LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_SRC := $(filter-out src/main/%,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:src/%.c=build/obj/%.o)
 SAN_OBJ := $(LIB_SRC:src/%.c=build/san/%.o)
+MAN_PAGES := build/man/rexray.1 build/man/rexray-config.5 build/man/dvdcli.1
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 .PHONY: all deps run test unit system clean fuzz fuzz-build
 # keep the sanitizer objects between unit-test builds
 .SECONDARY:
-all: build/rexray build/dvdcli
+all: build/rexray build/dvdcli $(MAN_PAGES) build/completion/rexray
 
 deps:
 	@scripts/deps
@@ -71,6 +72,22 @@ build/cfgdoc: build/obj/main/cfgdoc.o build/librexray.a
 .PHONY: docs
 docs: build/cfgdoc
 	build/cfgdoc --write docs/configuration.md
+
+# man pages: one scdoc source each in docs/man (rexray(1), rexray-config(5),
+# dvdcli(1)); `make man` builds them into build/man.
+build/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $@"
+	@scdoc < $< > $@.tmp && mv $@.tmp $@
+
+.PHONY: man
+man: $(MAN_PAGES)
+
+# bash completion, printed by the engine itself (src/cli/completion.c)
+build/completion/rexray: build/rexray
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@build/rexray completion bash > $@.tmp && mv $@.tmp $@
 
 build/unit/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)

@@ -332,6 +332,15 @@ static int run(struct engine *en, struct cli_args *a)
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
 		return cli_token(en, a->words[1], a);
 	}
+	if (strcmp(cmd, "config") == 0) {
+		a->args += first_arg;
+		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
+		return cli_config(en, a->words[1], a);
+	}
+	if (strcmp(cmd, "install") == 0 || strcmp(cmd, "uninstall") == 0)
+		return cli_install(en, cmd, a);
+	if (strcmp(cmd, "completion") == 0)
+		return cli_completion(a->words[1], a);
 	if (strcmp(cmd, "dvdi") == 0) {
 		a->args += first_arg;
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;

@@ -65,6 +65,13 @@ void cli_term_signals_mask(int how);
 /* token new|decode (cli/token.c); a->args are the words after sub */
 int cli_token(struct engine *en, const char *sub, struct cli_args *a);
 
+/* config check|show (cli/config.c) */
+int cli_config(struct engine *en, const char *sub, struct cli_args *a);
+/* install|uninstall (cli/install.c): cmd is "install" or "uninstall" */
+int cli_install(struct engine *en, const char *cmd, struct cli_args *a);
+/* completion SHELL (cli/completion.c); shell may be NULL */
+int cli_completion(const char *shell, struct cli_args *a);
+
 /* output helpers (cli/output.c) */
 int cli_parse_format(const char *s, enum out_format *out);
 /* Print volumes as the table (ID Name Status Size [Path]) or JSON array;

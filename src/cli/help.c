@@ -138,6 +138,28 @@ static const struct cmd_help cmds[] = {
 	  "themselves.",
 	  "  --all                       every known key: variable, source, value\n",
 	  "rexray env --all" },
+	{ "config", NULL, "rexray config check|show [FILE]",
+	  "Check a configuration file, or show the effective configuration.", NULL,
+	  "rexray config check /etc/rexray/config.yml" },
+	{ "config check", NULL, "rexray config check [FILE]",
+	  "Check a configuration file.\n"
+	  "Every error with FILE:LINE:COL; exit status 0 when the file is good, 1 when not.",
+	  NULL, "rexray config check /etc/rexray/config.yml" },
+	{ "config show", NULL, "rexray config show [FILE]",
+	  "Show the effective configuration.\n"
+	  "Each set key, its value and where it came from: FILE:LINE, an environment\n"
+	  "variable, a flag, or the default.",
+	  "  -f, --format tmpl|json|jsonp  as text (default), JSON, pretty JSON\n",
+	  "rexray config show" },
+	{ "install", NULL, "rexray install",
+	  "Install the systemd unit and a self-signed TLS pair.\n"
+	  "For engines built from source; the Debian package does this itself.",
+	  NULL, "rexray install" },
+	{ "uninstall", NULL, "rexray uninstall",
+	  "Remove what rexray install installed.", NULL, "rexray uninstall" },
+	{ "completion", NULL, "rexray completion bash",
+	  "Print the bash completion script.", NULL,
+	  "source <(rexray completion bash)" },
 	{ "version", NULL, "rexray version   (or rexray --version)", "Print the version.", NULL,
 	  "rexray version" },
 	{ "help", NULL, "rexray help [COMMAND...]", "Print the help of a command.", NULL,
@@ -157,6 +179,9 @@ static const char overview[] =
 	"  dvdi        prepare, cleanup, recover, run: the Mesos DVDI lifecycle\n"
 	"  token       new, decode: bearer tokens\n"
 	"  env         the effective configuration\n"
+	"  config      check, show: the configuration file and where each value comes from\n"
+	"  install     install the systemd unit and a TLS pair (uninstall removes them)\n"
+	"  completion  the bash completion script\n"
 	"  version     the version\n"
 	"  help        this help, or a command's: rexray help volume create\n"
 	"\n"
@@ -279,8 +304,9 @@ const char *const *cli_subcommands(const char *command)
 	static const char *const token[] = { "new", "create", "c", "n", "decode", "dec", "d",
 					      NULL };
 	static const char *const top[] = { "volume", "service", "start", "stop", "status",
-					    "restart", "dvdi", "token", "env", "version", "help",
-					    NULL };
+					    "restart", "dvdi", "token", "env", "config", "install",
+					    "uninstall", "completion", "version", "help", NULL };
+	static const char *const config[] = { "check", "show", NULL };
 
 	if (!command)
 		return top;
@@ -292,6 +318,8 @@ const char *const *cli_subcommands(const char *command)
 		return dvdi;
 	if (strcmp(command, "token") == 0)
 		return token;
+	if (strcmp(command, "config") == 0)
+		return config;
 	return NULL;
 }
 
