@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "config/config.h"
 #include "config/keys.h"
 #include "docker/plugin.h"
@@ -493,17 +495,24 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	for (size_t i = 0; i < en->n_modules; i++)
 		log_always("docker module %s listening on %s", docker_module_name(en->modules[i]),
 			   docker_module_address(en->modules[i]));
+	/* systemd's Type=notify: every socket listens and the state is open.
+	 * Outside systemd (no NOTIFY_SOCKET) this does nothing. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving (%zu endpoint(s), %zu docker module(s))\n"
+		   "MAINPID=%ld", en->n_endpoints, en->n_modules, (long)getpid());
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) { /* logrotate moved the file; config is not reloaded */
+			sd_notify(0, "RELOADING=1");
 			if ((r = log_reopen()) < 0)
 				log_warn("cannot reopen the log file: %s", strerror(-r));
+			sd_notify(0, "READY=1");
 			continue;
 		}
 		break;
 	}
 	log_info("received signal %d: stopping", sig);
+	sd_notify(0, "STOPPING=1");
 	r = 0;
 out:
 	stop_fencing(en);
