@@ -33,6 +33,16 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		"the file the service logs to as well as stderr, relative to the log directory "
 		"(`/var/log/rexray`, under `REXRAY_HOME`); reopened on SIGHUP (logrotate); "
 		"empty: stderr only"),
+	[CFGK_METRICS_ADDRESS] = TYPED("rexray.metrics.address", CFG_T_ADDRESS, NULL,
+		CFG_SC_GLOBAL, S_REXRAY,
+		"where the service serves Prometheus metrics at `/metrics` "
+		"(`tcp://127.0.0.1:9779`); unset: no metrics endpoint. A `tcp://` address "
+		"that is not loopback needs `rexray.metrics.tls.certFile` and `keyFile`"),
+	[CFGK_METRICS_CERTFILE] = TYPED("rexray.metrics.tls.certFile", CFG_T_PATH, NULL,
+		CFG_SC_GLOBAL, S_REXRAY, "the metrics endpoint's TLS certificate (PEM); with "
+		"`keyFile`, it serves HTTPS"),
+	[CFGK_METRICS_KEYFILE] = TYPED("rexray.metrics.tls.keyFile", CFG_T_PATH, NULL,
+		CFG_SC_GLOBAL, S_REXRAY, "the metrics endpoint's TLS private key (PEM)"),
 	[CFGK_HOST] = TYPED("libstorage.host", CFG_T_ADDRESS, NULL, CFG_SC_GLOBAL, S_REXRAY,
 		"the server the client talks to (`-h` sets it); also the server's endpoint when "
 		"no endpoints are defined; unset: the embedded server"),

@@ -15,6 +15,7 @@
 #define RR_ENGINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,16 @@ struct docker_module;
 
 #define ENGINE_MAX_ENDPOINTS 8
 
+/* Why the engine fenced volumes here (counted for the metrics). */
+enum engine_fence_kind {
+	ENGINE_FENCE_REVOKED,	 /* the server revoked it: another host preempted */
+	ENGINE_FENCE_LEASE_LOST, /* the server was out of reach for half a lease */
+	ENGINE_FENCE_TAKEN,	 /* the periodic check found it attached elsewhere */
+	ENGINE_FENCE_KINDS
+};
+
+struct metrics_exporter;
+
 struct engine {
 	struct paths paths;
 	struct cfg *cfg;
@@ -47,6 +58,8 @@ struct engine {
 	pthread_mutex_t fence_mu;
 	pthread_cond_t fence_cv;
 	bool fence_stop, fencing;
+	_Atomic unsigned long long fenced[ENGINE_FENCE_KINDS]; /* volumes, by kind */
+	struct metrics_exporter *metrics; /* rexray.metrics.address, or NULL */
 	bool wrote_pid, wrote_spec;	/* run files this process owns */
 	int64_t lease_ms;
 	struct storage_client *client;

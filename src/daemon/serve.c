@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "config/config.h"
 #include "config/keys.h"
+#include "daemon/metrics.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
 #include "server/rest.h"
@@ -182,6 +184,8 @@ static void fence_revoked(struct engine *en, struct storage_client *c, const str
 		if (integ_fence_volume(ig, rv->volume_id, &found, &e) < 0)
 			log_warn("fence: %s", e.msg);
 		t0 = time_now_ms() - t0;
+		if (found)
+			atomic_fetch_add(&en->fenced[ENGINE_FENCE_REVOKED], 1);
 		if (c->ops->lease_fenced(c, rv->service, rv->volume_id, &ctx, &e) < 0)
 			log_warn("fence: cannot confirm the fence of %s: %s", rv->volume_id, e.msg);
 		else if (found)
@@ -235,11 +239,14 @@ static bool unreachable(int r)
 }
 
 /* Run one integration step (integ_fence_all, integ_reconcile, integ_fence)
- * on every module; when it acted on volumes, log done with their count. */
-static void each_module(struct engine *en, int (*step)(struct integration *, size_t *,
-						       struct err *),
-			enum log_level lvl, const char *done)
+ * on every module; when it acted on volumes, log done with their count.
+ * Returns how many volumes it acted on. */
+static size_t each_module(struct engine *en, int (*step)(struct integration *, size_t *,
+							 struct err *),
+			  enum log_level lvl, const char *done)
 {
+	size_t total = 0;
+
 	for (size_t i = 0; i < en->n_modules; i++) {
 		struct err e = ERR_INIT;
 		size_t n = 0;
@@ -248,16 +255,20 @@ static void each_module(struct engine *en, int (*step)(struct integration *, siz
 			log_warn("fence: %s", e.msg);
 		else if (n && done)
 			log_msg(lvl, "fence: %s: %zu volume(s)", done, n);
+		total += n;
 	}
+	return total;
 }
 
 /* The lease lost: fence every volume with a device here, before the
  * server can give any of them to another host. */
 static void self_fence(struct engine *en)
 {
-	each_module(en, integ_fence_all, LOG_ERROR,
-		    "the server has not answered for half a lease: fenced here so that no other "
-		    "host's preempt can meet our writes");
+	size_t n = each_module(en, integ_fence_all, LOG_ERROR,
+			       "the server has not answered for half a lease: fenced here so "
+			       "that no other host's preempt can meet our writes");
+
+	atomic_fetch_add(&en->fenced[ENGINE_FENCE_LEASE_LOST], n);
 }
 
 /* The server answers again after a self-fence: the use counts of the
@@ -271,7 +282,9 @@ static void forget_fenced(struct engine *en)
  * revoke nothing (REX-Ray's own): a volume another host took is let go. */
 static void fence_taken(struct engine *en)
 {
-	each_module(en, integ_fence, LOG_WARN, "released, taken by other hosts");
+	size_t n = each_module(en, integ_fence, LOG_WARN, "released, taken by other hosts");
+
+	atomic_fetch_add(&en->fenced[ENGINE_FENCE_TAKEN], n);
 }
 
 /* A dedicated client for the lease polls of an agent, bounded by a third
@@ -487,6 +500,8 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 		goto out;
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)
 		goto out;
+	if ((r = metrics_start(en, e)) < 0)
+		goto out;
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		log_always("libStorage server %s listening on %s", ls_server_name(en->server),
 			   http_endpoint_address(en->endpoints[i]));
@@ -495,6 +510,8 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	for (size_t i = 0; i < en->n_modules; i++)
 		log_always("docker module %s listening on %s", docker_module_name(en->modules[i]),
 			   docker_module_address(en->modules[i]));
+	if (en->metrics)
+		log_always("metrics at %s/metrics", metrics_address(en));
 	/* systemd's Type=notify: every socket listens and the state is open.
 	 * Outside systemd (no NOTIFY_SOCKET) this does nothing. */
 	sd_notifyf(0, "READY=1\nSTATUS=serving (%zu endpoint(s), %zu docker module(s))\n"
@@ -515,6 +532,7 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	sd_notify(0, "STOPPING=1");
 	r = 0;
 out:
+	metrics_stop(en);
 	stop_fencing(en);
 	stop_endpoints(en);
 	/* only what this process wrote: a refused second start must not take

@@ -14,6 +14,8 @@
 #include "net/httpd.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/metrics.h"
+#include "util/time.h"
 #include "util/names.h"
 
 #define CONTENT_TYPE "application/vnd.docker.plugins.v1.1+json"
@@ -23,6 +25,7 @@ struct docker_module {
 	char spec[PATH_MAX];
 	struct integration *ig;
 	struct httpd *h;
+	struct mx_requests requests; /* by plugin method and status */
 };
 
 /* ---- replies ----
@@ -334,40 +337,59 @@ static int do_list(struct call *c, struct httpd_reply *out, struct err *e)
 
 struct method {
 	const char *name;
+	const char *label; /* in the metrics: "VolumeDriver.Mount" */
 	bool needs_name;
 	int (*fn)(struct call *c, struct httpd_reply *out, struct err *e);
 };
 
 static const struct method methods[] = {
-	{ "Create", true, do_create },
-	{ "Remove", true, do_remove },
-	{ "Mount", true, do_mount },
-	{ "Unmount", true, do_unmount },
-	{ "Path", true, do_path },
-	{ "Get", true, do_get },
-	{ "List", false, do_list },
+	{ "Create", "VolumeDriver.Create", true, do_create },
+	{ "Remove", "VolumeDriver.Remove", true, do_remove },
+	{ "Mount", "VolumeDriver.Mount", true, do_mount },
+	{ "Unmount", "VolumeDriver.Unmount", true, do_unmount },
+	{ "Path", "VolumeDriver.Path", true, do_path },
+	{ "Get", "VolumeDriver.Get", true, do_get },
+	{ "List", "VolumeDriver.List", false, do_list },
 };
 
+static void handle_method(struct docker_module *m, const char *http_method, const char *url,
+			  const char *body, size_t len, bool too_big, struct httpd_reply *out,
+			  const char **label);
+
+/* One request, timed for the metrics under its method's name. */
 static void handle(void *arg, struct httpd_request *hrq, const char *http_method,
 		   const char *url, const char *body, size_t len, bool too_big,
 		   struct httpd_reply *out)
 {
 	struct docker_module *m = arg;
+	const char *label = "other";
+	long long t0 = time_now_ns();
+
+	(void)hrq;
+	handle_method(m, http_method, url, body, len, too_big, out, &label);
+	mx_requests_observe(&m->requests, label, out->status, time_now_ns() - t0);
+}
+
+static void handle_method(struct docker_module *m, const char *http_method, const char *url,
+			  const char *body, size_t len, bool too_big, struct httpd_reply *out,
+			  const char **label)
+{
 	struct call c = { .m = m };
 	struct err e = ERR_INIT;
 	const struct method *mt = NULL;
 
-	(void)hrq;
 	/* the plugin protocol is POST only: a GET must not create a volume */
 	if (strcmp(http_method, "POST") != 0) {
 		reply_msg(out, 405, "only POST is allowed");
 		return;
 	}
 	if (strcmp(url, "/Plugin.Activate") == 0) {
+		*label = "Plugin.Activate";
 		reply_fixed(out, "{\"Implements\":[\"VolumeDriver\"]}");
 		return;
 	}
 	if (strcmp(url, "/VolumeDriver.Capabilities") == 0) {
+		*label = "VolumeDriver.Capabilities";
 		reply_fixed(out, "{\"Capabilities\":{\"Scope\":\"global\"}}");
 		return;
 	}
@@ -381,6 +403,7 @@ static void handle(void *arg, struct httpd_request *hrq, const char *http_method
 		return;
 	}
 	c.method = mt->name;
+	*label = mt->label;
 	if (too_big) {
 		err_set(&e, -E2BIG, "request body is larger than 1 MiB");
 		reply_err(out, mt->name, &e);
@@ -434,6 +457,7 @@ static int module_start(const char *name, const struct cfg *cfg, const struct pa
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return err_set(e, -ENOMEM, "out of memory");
+	mx_requests_init(&m->requests);
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	v = cfg_key_get_for(cfg, CFGK_MODULE_HOST, name);
 	if (v && *v)
@@ -532,12 +556,18 @@ void docker_module_stop(struct docker_module *m)
 		unlink(m->spec);
 	httpd_stop(m->h);
 	integration_free(m->ig);
+	mx_requests_destroy(&m->requests);
 	free(m);
 }
 
 const char *docker_module_name(const struct docker_module *m)
 {
 	return m->name;
+}
+
+struct mx_requests *docker_module_requests(struct docker_module *m)
+{
+	return &m->requests;
 }
 
 const char *docker_module_address(const struct docker_module *m)

@@ -40,6 +40,9 @@ void docker_module_stop(struct docker_module *m);
 
 const char *docker_module_name(const struct docker_module *m);
 const char *docker_module_address(const struct docker_module *m);
+/* Its requests by plugin method and status (util/metrics.h), for the
+ * exporter. */
+struct mx_requests *docker_module_requests(struct docker_module *m);
 /* The module's workflow (for fencing); borrowed. */
 struct integration *docker_module_integration(const struct docker_module *m);
 

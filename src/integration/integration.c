@@ -62,6 +62,7 @@ struct integration {
 	 * the volume name alphabet: no volume name can be such a directory) */
 	char target_dir[PATH_MAX + 80];
 	char root_path[264];
+	struct integ_stats stats; /* durations, for the metrics */
 	mode_t file_mode;
 	int64_t attach_timeout_ms;
 	int64_t mount_retries, mount_retry_wait_ms; /* mount.retryCount, retryWait */
@@ -240,6 +241,11 @@ void integration_free(struct integration *ig)
 		ig->exec->close(&ig->x);
 	pthread_mutex_destroy(&ig->id_mu);
 	free(ig);
+}
+
+const struct integ_stats *integ_stats(const struct integration *ig)
+{
+	return &ig->stats;
 }
 
 const char *integ_service(const struct integration *ig)
@@ -543,6 +549,7 @@ static int attach_if_needed(struct integration *ig, struct volume *v, char **tok
 	struct volume_attach_req req = { .force = ig->preempt };
 	struct ls_ctx ctx = ctx_of(ig);
 	struct volume nv = { 0 };
+	long long t0;
 	int r;
 
 	*token = NULL;
@@ -552,8 +559,10 @@ static int attach_if_needed(struct integration *ig, struct volume *v, char **tok
 		return err_set(e, -EBUSY, "volume '%s' is attached to another host (instance "
 			       "'%s'); set " OPS "mount.preempt to take it over", v->name,
 			       holder_of(v));
+	t0 = time_now_ns();
 	r = ig->client->ops->volume_attach(ig->client, ig->service, v->id, &req, &ctx, &nv, token,
 					   e);
+	mx_observe(&ig->stats.attach, time_now_ns() - t0);
 	if (r < 0)
 		return err_prefix(e, "cannot attach volume '%s'", v->name);
 	volume_release(&nv);
@@ -609,6 +618,7 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 	const char *want = wanted_fstype(ig, v, o);
 	bool overwrite = o && o->overwrite_fs;
 	char have[64] = "";
+	long long t0;
 	int r;
 
 	if (!osfs_supported(want))
@@ -620,7 +630,10 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		return r;
 	if (!have[0] || overwrite) {
 		log_info("integration: formatting %s (%s) as %s", v->name, dev, want);
-		if ((r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e)) < 0)
+		t0 = time_now_ns();
+		r = osfs_format(dev, want, v->name, MKFS_TIMEOUT_MS, e);
+		mx_observe(&ig->stats.format, time_now_ns() - t0);
+		if (r < 0)
 			return r;
 		snprintf(have, sizeof(have), "%s", want);
 		if (ig->exec->version >= EXECUTOR_V_FORMAT && ig->exec->format_mark &&
@@ -639,9 +652,11 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 	}
 	if ((r = fs_mkdir_p(target, 0755)) < 0)
 		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
+	t0 = time_now_ns();
 	r = osfs_mount(dev, target, have,
 		       ig->nosuid && ig->nodev ? "nosuid,nodev" : ig->nosuid ? "nosuid" :
 		       ig->nodev ? "nodev" : NULL, e); /* known: no second probe */
+	mx_observe(&ig->stats.mount, time_now_ns() - t0);
 	if (r == -EUCLEAN) { /* damage the check did not see (a "clean" one) */
 		char cmd[PATH_MAX + 32];
 		bool is_file;
@@ -879,6 +894,7 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 			return fd;
 		r = mount_locked(ig, name, caller, o, path, e);
 		vlock_release(fd);
+		atomic_fetch_add(&ig->stats.ops[r == 0 ? INTEG_OP_MOUNT : INTEG_OP_MOUNT_FAILED], 1);
 		if (r == 0 || attempt >= ig->mount_retries || !mount_retryable(r))
 			return r;
 		/* REX-Ray's mount.retryCount: each failed try undid itself */
@@ -1018,6 +1034,7 @@ int integ_unmount_report(struct integration *ig, const char *name, const char *c
 		return fd;
 	r = unmount_locked(ig, name, caller, res, e);
 	vlock_release(fd);
+	atomic_fetch_add(&ig->stats.ops[r == 0 ? INTEG_OP_UNMOUNT : INTEG_OP_UNMOUNT_FAILED], 1);
 	return r;
 }
 

@@ -30,6 +30,7 @@
 
 #include "client/client.h"
 #include "util/err.h"
+#include "util/metrics.h"
 #include "util/paths.h"
 
 struct cfg;
@@ -64,6 +65,16 @@ int integration_new(const struct cfg *cfg, const struct paths *paths, struct sto
 		    struct storage_client *client, const char *service, const char *scope,
 		    struct integration **out, struct err *e);
 void integration_free(struct integration *ig);
+
+/* How long its steps took (util/metrics.h): the server's attach, mkfs,
+ * and the mount call. Read by the exporter while mounts go on. */
+enum integ_op { INTEG_OP_MOUNT, INTEG_OP_MOUNT_FAILED, INTEG_OP_UNMOUNT, INTEG_OP_UNMOUNT_FAILED,
+		INTEG_OPS };
+struct integ_stats {
+	struct mx_hist attach, format, mount;
+	_Atomic unsigned long long ops[INTEG_OPS]; /* integ_mount / integ_unmount calls */
+};
+const struct integ_stats *integ_stats(const struct integration *ig);
 
 /* The service and this host's instance ID in use. */
 const char *integ_service(const struct integration *ig);

@@ -15,6 +15,8 @@
 #include "server/service.h"
 #include "server/tls.h"
 #include "util/log.h"
+#include "util/metrics.h"
+#include "util/time.h"
 #include "util/version.h"
 #include "util/sys.h"
 
@@ -566,19 +568,59 @@ static bool authorized(struct http_endpoint *ep, struct httpd_request *hrq, cons
 static void serve(struct call *c, struct request *rq, const char *url, char *path,
 		  size_t pathsz);
 
+/* The route template a request took, for the metrics: never the path
+ * itself (volume IDs would make the series unbounded). */
+static const char *route_label(const struct call *c)
+{
+	const char *m = c->method, *top = c->nseg > 0 ? c->seg[0] : "";
+	bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	bool post = strcmp(m, "POST") == 0;
+
+	if (c->nseg == 0)
+		return get ? "GET /" : "other";
+	if (strcmp(top, "volumes") == 0) {
+		static const char *const gets[] = { "GET /volumes", "GET /volumes/{service}",
+						    "GET /volumes/{service}/{id}" };
+		if (get && c->nseg <= 3)
+			return gets[c->nseg - 1];
+		if (post && c->nseg == 2 && !has_arg(c->rq, "detach", NULL))
+			return "POST /volumes/{service}";
+		if (post && c->nseg == 3 && has_arg(c->rq, "attach", NULL))
+			return "POST /volumes/{service}/{id}?attach";
+		if (post && c->nseg == 3 && has_arg(c->rq, "detach", NULL))
+			return "POST /volumes/{service}/{id}?detach";
+		if (strcmp(m, "DELETE") == 0 && c->nseg == 3)
+			return "DELETE /volumes/{service}/{id}";
+		return "other";
+	}
+	if (strcmp(top, "services") == 0 && get && c->nseg <= 2)
+		return c->nseg == 1 ? "GET /services" : "GET /services/{service}";
+	if (strcmp(top, "leases") == 0 && post)
+		return c->nseg == 1 ? "POST /leases" : "POST /leases/{service}/{id}?fenced";
+	if (strcmp(top, "tasks") == 0 && get && c->nseg == 1)
+		return "GET /tasks";
+	if (strcmp(top, "help") == 0 && get)
+		return "GET /help";
+	return "other";
+}
+
 static void dispatch(void *arg, struct httpd_request *hrq, const char *method, const char *url,
 		     const char *body, size_t len, bool too_big, struct httpd_reply *out)
 {
 	struct http_endpoint *ep = arg;
 	struct request rq = { .body = body, .len = len };
 	struct call c = { .ep = ep, .hrq = hrq, .out = out, .rq = &rq, .method = method };
+	long long t0 = time_now_ns();
 	char path[2048];
 
+	c.nseg = -1;
 	if (too_big) {
 		send_error(ep, out, 413, "request body is larger than 1 MiB");
 	} else if (authorized(ep, hrq, method, url, out)) {
 		serve(&c, &rq, url, path, sizeof(path));
 	}
+	mx_requests_observe(ls_server_requests(ep->srv), c.nseg < 0 ? "other" : route_label(&c),
+			    out->status, time_now_ns() - t0);
 	request_release(&rq);
 }
 

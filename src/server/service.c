@@ -11,6 +11,7 @@
 #include "server/keylock.h"
 #include "server/lease.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/names.h"
 #include "util/sys.h"
 
@@ -26,6 +27,7 @@ struct ls_server {
 	char name[64];
 	struct keylock locks;
 	struct lease_table *leases;
+	struct mx_requests requests; /* the REST API's, by route and status */
 };
 
 /* ---- set-up ---- */
@@ -142,6 +144,7 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 	srv->paths = paths;
 	srv->store = st;
 	keylock_init(&srv->locks);
+	mx_requests_init(&srv->requests);
 	make_server_name(srv->name, sizeof(srv->name));
 	if ((r = cfg_key_duration_ms(cfg, NULL, CFGK_SERVER_LEASE, &lease_ms, e)) < 0 ||
 	    !(srv->leases = lease_table_new(lease_ms)) || (r = load_services(srv, e)) < 0) {
@@ -178,8 +181,14 @@ void ls_server_free(struct ls_server *srv)
 		service_teardown(&srv->svcs[i]);
 	free(srv->svcs);
 	keylock_destroy(&srv->locks);
+	mx_requests_destroy(&srv->requests);
 	lease_table_free(srv->leases);
 	free(srv);
+}
+
+struct mx_requests *ls_server_requests(struct ls_server *srv)
+{
+	return &srv->requests;
 }
 
 const char *ls_server_name(const struct ls_server *srv)

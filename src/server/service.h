@@ -39,6 +39,10 @@ void ls_server_free(struct ls_server *srv);
 /* Stopping: long-polls (lease renewals) answer now instead of at their end. */
 void ls_server_closing(struct ls_server *srv);
 
+/* The REST API's requests by route and status (util/metrics.h), kept
+ * by the endpoints (server/rest.c) and read by the exporter. */
+struct mx_requests *ls_server_requests(struct ls_server *srv);
+
 /* The random name this server answers in Libstorage-Servername. */
 const char *ls_server_name(const struct ls_server *srv);
 /* The service used when a caller names none: libstorage.service if set,

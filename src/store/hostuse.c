@@ -97,6 +97,27 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 	return changed ? 0 : -ENOENT;
 }
 
+int store_use_totals(struct store *st, store_use_total_fn fn, void *arg, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((r = sti_prep(st, "SELECT service,COUNT(DISTINCT volume),SUM(count) FROM use_counts "
+			  "WHERE count > 0 GROUP BY service ORDER BY service", &s, e)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *svc = (const char *)sqlite3_column_text(s, 0);
+		fn(arg, svc ? svc : "", sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2));
+	}
+	if (rc != SQLITE_DONE)
+		r = sti_db_err(st, e, rc, "read use counts");
+out:
+	sti_unprep(st, s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
 int store_use_list(struct store *st, const char *service, const char *volume,
 		   struct store_use **out, size_t *n, struct err *e)
 {

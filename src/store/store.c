@@ -250,6 +250,8 @@ int store_begin(struct store *st, struct err *e)
 	r = exec_control(st, "BEGIN IMMEDIATE", e);
 	if (r < 0)
 		pthread_mutex_unlock(&st->mu);
+	else
+		st->tx_start_ns = time_now_ns();
 	return r;
 }
 
@@ -267,6 +269,7 @@ int store_commit(struct store *st, struct err *e)
 
 	if (r < 0)
 		exec_control(st, "ROLLBACK", NULL);
+	mx_observe(&st->tx, time_now_ns() - st->tx_start_ns);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -274,7 +277,13 @@ int store_commit(struct store *st, struct err *e)
 void store_rollback(struct store *st)
 {
 	exec_control(st, "ROLLBACK", NULL);
+	mx_observe(&st->tx, time_now_ns() - st->tx_start_ns);
 	pthread_mutex_unlock(&st->mu);
+}
+
+const struct mx_hist *store_tx_latency(const struct store *st)
+{
+	return &st->tx;
 }
 
 int sti_finish(struct store *st, sqlite3_stmt *s, int r, struct err *e)

@@ -46,6 +46,10 @@ int store_claim(struct store *st, int timeout_ms, struct err *e);
 int store_begin(struct store *st, struct err *e);
 int store_commit(struct store *st, struct err *e);
 void store_rollback(struct store *st);
+/* The durations of its write transactions, begin to commit or rollback
+ * (util/metrics.h), for the exporter. */
+struct mx_hist;
+const struct mx_hist *store_tx_latency(const struct store *st);
 
 /* The schema version of an open store. */
 int store_schema_version(struct store *st);
@@ -114,6 +118,12 @@ struct store_use {
 int store_use_list(struct store *st, const char *service, const char *volume,
 		   struct store_use **out, size_t *n, struct err *e);
 void store_use_list_free(struct store_use *u, size_t n);
+/* For each service with volumes in use on this host: fn(arg, service,
+ * volumes in use, their uses). fn runs under the store's lock and must
+ * not call the store. 0 or -errno. */
+typedef void (*store_use_total_fn)(void *arg, const char *service, int64_t volumes,
+				   int64_t uses);
+int store_use_totals(struct store *st, store_use_total_fn fn, void *arg, struct err *e);
 /* Forget every use of the volume (after a forced or ignoreUsedCount unmount). */
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e);
 

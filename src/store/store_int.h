@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "store/vcache.h"
 #include "util/err.h"
+#include "util/metrics.h"
 
 #define STMT_CACHE_MAX 48
 
@@ -40,6 +41,9 @@ struct store {
 	int owner_fd;
 	struct vcache vc;
 	pthread_rwlock_t vc_lock;
+	/* write transactions: begin (the lock taken) to commit or rollback */
+	long long tx_start_ns;
+	struct mx_hist tx;
 };
 
 /* SQLite's error as -errno with what failed; rc is SQLite's code. */

@@ -2,6 +2,8 @@
 #include "util/sys.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,25 @@ int buf_add(struct buf *b, const void *p, size_t n)
 int buf_addstr(struct buf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((r = buf_reserve(b, (size_t)n)) < 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf_commit(b, (size_t)n);
+	return 0;
 }
 
 void buf_commit(struct buf *b, size_t n)

@@ -21,6 +21,9 @@ int buf_reserve(struct buf *b, size_t n);
 /* Append n bytes of p. 0, -EFBIG, -ENOMEM; on error nothing is added. */
 int buf_add(struct buf *b, const void *p, size_t n);
 int buf_addstr(struct buf *b, const char *s);
+/* Append printf-style text. 0, -EFBIG, -ENOMEM, -EINVAL (a bad format);
+ * on error nothing is added. */
+int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The bytes reserved and then written at data + len: count them in. */
 void buf_commit(struct buf *b, size_t n);
 void buf_release(struct buf *b);

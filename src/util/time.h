@@ -9,6 +9,9 @@
 /* CLOCK_MONOTONIC in milliseconds. */
 long long time_now_ms(void);
 
+/* CLOCK_MONOTONIC in nanoseconds, for durations that metrics measure. */
+long long time_now_ns(void);
+
 /* Sleep ms milliseconds, resuming after a signal handler. */
 void time_sleep_ms(long ms);
 
