@@ -332,11 +332,6 @@ static int run(struct engine *en, struct cli_args *a)
 		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
 		return cli_token(en, a->words[1], a);
 	}
-	if (strcmp(cmd, "config") == 0) {
-		a->args += first_arg;
-		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
-		return cli_config(en, a->words[1], a);
-	}
 	if (strcmp(cmd, "install") == 0 || strcmp(cmd, "uninstall") == 0)
 		return cli_install(en, cmd, a);
 	if (strcmp(cmd, "completion") == 0)
@@ -407,6 +402,13 @@ int cli_main(int argc, char **argv)
 		cfg_free(cfg);
 		free(positional);
 		return 2;
+	}
+	/* a file the engine would refuse can still be checked and shown */
+	if (a.words[0] && strcmp(a.words[0], "config") == 0 && !a.help) {
+		rc = cli_config(cfg, a.words[1], &a);
+		cfg_free(cfg);
+		free(positional);
+		return rc;
 	}
 	if (engine_init(&en, cfg, a.config_file, &e) < 0) {
 		fprintf(stderr, "rexray: %s\n", e.msg); /* the message names the file and key */

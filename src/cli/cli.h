@@ -65,8 +65,9 @@ void cli_term_signals_mask(int how);
 /* token new|decode (cli/token.c); a->args are the words after sub */
 int cli_token(struct engine *en, const char *sub, struct cli_args *a);
 
-/* config check|show (cli/config.c) */
-int cli_config(struct engine *en, const char *sub, struct cli_args *a);
+/* config check|show (cli/config.c): before the engine is set up, on the
+ * cfg that holds the flags; loads the file itself */
+int cli_config(struct cfg *cfg, const char *sub, struct cli_args *a);
 /* install|uninstall (cli/install.c): cmd is "install" or "uninstall" */
 int cli_install(struct engine *en, const char *cmd, struct cli_args *a);
 /* completion SHELL (cli/completion.c); shell may be NULL */

@@ -148,7 +148,8 @@ static int str_dup_or_null(const char *s, char **ret)
  * replaces an existing entry: that is how YAML merge keys ("<<") lose to
  * the keys written out. A replaced entry keeps its place in the order.
  */
-static int kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak)
+static int kvmap_put(struct kvmap *m, const char *key, const char *value, bool weak, int line,
+		     int col)
 {
 	struct kv kv;
 	bool found;
@@ -166,11 +167,15 @@ static int kvmap_put(struct kvmap *m, const char *key, const char *value, bool w
 				return -ENOMEM;
 			free(old->value);
 			old->value = v;
+			old->line = line;
+			old->col = col;
 			return 0;
 		}
 	}
 	if (kvmap_reserve(m) < 0)
 		return -ENOMEM;
+	kv.line = line;
+	kv.col = col;
 	if (!(kv.key = strdup(key)) || str_dup_or_null(value, &kv.value) < 0) {
 		free(kv.key);
 		return -ENOMEM;
@@ -300,7 +305,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value)
 
 	if (!key || !value || !key_lower(k, sizeof(k), key))
 		return -EINVAL;
-	return kvmap_put(&c->flags, k, value, false);
+	return kvmap_put(&c->flags, k, value, false, 0, 0);
 }
 
 /* yaml.c's target: the new file layer m, and c's environment */
@@ -309,11 +314,11 @@ struct load_target {
 	struct kvmap *m;
 };
 
-static int load_put(void *arg, const char *key, const char *value, bool weak)
+static int load_put(void *arg, const char *key, const char *value, bool weak, int line, int col)
 {
 	struct load_target *lt = arg;
 
-	return kvmap_put(lt->m, key, value, weak);
+	return kvmap_put(lt->m, key, value, weak, line, col);
 }
 
 static const char *load_env(void *arg, const char *name)
@@ -341,7 +346,13 @@ int cfg_load_string(struct cfg *c, const char *name, const char *yaml, size_t le
 	}
 	kvmap_clear(&c->file);
 	c->file = m;
+	snprintf(c->file_name, sizeof(c->file_name), "%s", name);
 	return 0;
+}
+
+const struct kv *cfgi_file_entry(const struct cfg *c, const char *key)
+{
+	return kvmap_find(&c->file, key);
 }
 
 int cfg_load_file(struct cfg *c, const char *path, struct err *e)
@@ -522,7 +533,7 @@ static bool word_is(const char *v, const char *word)
 	return !*v && !*word;
 }
 
-static int parse_bool(const char *v, bool *out)
+int cfgi_parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
@@ -542,13 +553,13 @@ int cfg_bool(const struct cfg *c, const char *const *scopes, const char *key, bo
 	const char *k, *v = typed_lookup(c, scopes, key, &k);
 
 	*out = def;
-	if (v && parse_bool(v, out) < 0)
+	if (v && cfgi_parse_bool(v, out) < 0)
 		return bad_value(e, k, v, "a boolean (true or false)");
 	return 0;
 }
 
 /* Strict decimal: optional sign, digits, nothing else (no blanks). */
-static int parse_int(const char *v, int64_t *out)
+int cfgi_parse_int(const char *v, int64_t *out)
 {
 	const char *p = v + (*v == '+' || *v == '-');
 	char *end;
@@ -574,7 +585,7 @@ int cfg_int(const struct cfg *c, const char *const *scopes, const char *key, int
 	*out = def;
 	if (!v)
 		return 0;
-	if (parse_int(v, &n) < 0 || n < min || n > max) {
+	if (cfgi_parse_int(v, &n) < 0 || n < min || n > max) {
 		snprintf(what, sizeof(what), "an integer from %" PRId64 " to %" PRId64, min, max);
 		return bad_value(e, k, v, what);
 	}
@@ -664,7 +675,7 @@ static int duration_part(const char **p, bool bare, uint64_t *ns)
 
 /* Go's time.ParseDuration without negative values, plus bare seconds.
  * Parts of a millisecond round up, so a tiny timeout never becomes 0. */
-static int parse_duration_ms(const char *s, int64_t *out)
+int cfgi_parse_duration_ms(const char *s, int64_t *out)
 {
 	const char *p = s + (*s == '+');
 	uint64_t total = 0, ns;
@@ -691,14 +702,14 @@ int cfg_duration_ms(const struct cfg *c, const char *const *scopes, const char *
 	const char *k, *v = typed_lookup(c, scopes, key, &k);
 
 	*out = def_ms;
-	if (v && parse_duration_ms(v, out) < 0) {
+	if (v && cfgi_parse_duration_ms(v, out) < 0) {
 		*out = def_ms;
 		return bad_value(e, k, v, "a duration such as 30s, 1m or 500ms");
 	}
 	return 0;
 }
 
-static int parse_mode(const char *v, mode_t *out)
+int cfgi_parse_mode(const char *v, mode_t *out)
 {
 	unsigned m = 0;
 
@@ -721,7 +732,7 @@ int cfg_mode(const struct cfg *c, const char *const *scopes, const char *key, mo
 	const char *k, *v = typed_lookup(c, scopes, key, &k);
 
 	*out = def;
-	if (v && parse_mode(v, out) < 0)
+	if (v && cfgi_parse_mode(v, out) < 0)
 		return bad_value(e, k, v, "an octal file mode such as 0700");
 	return 0;
 }
@@ -770,7 +781,7 @@ int cfg_key_bool_for(const struct cfg *c, const char *const *scopes, enum cfg_ke
 	char key[CFG_KEY_MAX];
 	bool def = false;
 
-	if (!k->def || parse_bool(k->def, &def) < 0)
+	if (!k->def || cfgi_parse_bool(k->def, &def) < 0)
 		return bad_default(k, e);
 	if (cfg_key_name(id, arg, key, sizeof(key)) < 0) {
 		*out = def;
@@ -799,7 +810,7 @@ int cfg_key_int(const struct cfg *c, const char *const *scopes, enum cfg_key_id 
 	const struct cfg_key *k = &cfg_keys[id];
 	int64_t def = 0;
 
-	if (!k->def || parse_int(k->def, &def) < 0)
+	if (!k->def || cfgi_parse_int(k->def, &def) < 0)
 		return bad_default(k, e);
 	return cfg_key_int_or(c, scopes, id, def, out, e);
 }
@@ -810,7 +821,7 @@ int cfg_key_duration_ms(const struct cfg *c, const char *const *scopes, enum cfg
 	const struct cfg_key *k = &cfg_keys[id];
 	int64_t def = 0;
 
-	if (!k->def || parse_duration_ms(k->def, &def) < 0)
+	if (!k->def || cfgi_parse_duration_ms(k->def, &def) < 0)
 		return bad_default(k, e);
 	return cfg_duration_ms(c, scopes, k->name, def, out, e);
 }
@@ -821,7 +832,7 @@ int cfg_key_mode(const struct cfg *c, const char *const *scopes, enum cfg_key_id
 	const struct cfg_key *k = &cfg_keys[id];
 	mode_t def = 0;
 
-	if (!k->def || parse_mode(k->def, &def) < 0)
+	if (!k->def || cfgi_parse_mode(k->def, &def) < 0)
 		return bad_default(k, e);
 	return cfg_mode(c, scopes, k->name, def, out, e);
 }

@@ -177,6 +177,29 @@ void cfg_foreach(const struct cfg *c,
 		 void (*fn)(const char *key, const char *value, const char *env_name, void *arg),
 		 void *arg);
 
+/* config check: every key of the file layer against the table of keys.
+ * A value of a known key that does not parse as its type is an error; a
+ * key the table does not name is a warning (drivers' own options are
+ * such keys, and a typo is one too); a legacy name is a note. fn gets
+ * each problem in file order (the strings live during the call). Returns
+ * the number of errors. */
+enum cfg_severity { CFG_ERROR, CFG_WARNING, CFG_NOTE };
+struct cfg_problem {
+	enum cfg_severity severity;
+	const char *file; /* the name the file was loaded under */
+	int line, col;	  /* 1-based, of the value */
+	const char *key;  /* lower case */
+	int id;		  /* the row of config/keys.h, or -1 */
+	const char *msg;
+};
+typedef void (*cfg_problem_fn)(void *arg, const struct cfg_problem *p);
+int cfg_check(const struct cfg *c, cfg_problem_fn fn, void *arg);
+
+/* Where the file layer sets key (any case): 0 with the file's name and
+ * the 1-based line and column of the value, or -ENOENT. */
+int cfg_file_position(const struct cfg *c, const char *key, const char **file, int *line,
+		      int *col);
+
 /* The environment variable name for a key ("a.b-c" -> "A_B-C") into buf. */
 void cfg_env_name(const char *key, char *buf, size_t bufsz);
 

@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -23,6 +25,7 @@
 struct kv {
 	char *key;	/* lower case */
 	char *value;	/* NULL for a YAML null: listed, but unset for look-ups */
+	int line, col;	/* 1-based, of its value in the file; 0 for a flag */
 };
 
 struct kvmap {
@@ -37,6 +40,7 @@ struct cfg {
 	struct kvmap flags;
 	char **env;		/* NULL-terminated "K=V" copy, or NULL: the process env */
 	char path[PATH_MAX];	/* what cfg_load_default loaded, or "" */
+	char file_name[PATH_MAX]; /* the name the file layer was loaded under */
 };
 
 static inline char ascii_lower(char ch)
@@ -48,7 +52,7 @@ static inline char ascii_lower(char ch)
  * from: config.c's map and environment, so that yaml.c needs nothing of
  * config.c. put: 0, -E2BIG or -ENOMEM; env: NULL when unset. */
 struct cfgi_target {
-	int (*put)(void *arg, const char *key, const char *value, bool weak);
+	int (*put)(void *arg, const char *key, const char *value, bool weak, int line, int col);
 	const char *(*env)(void *arg, const char *name);
 	void *arg;
 };
@@ -57,5 +61,15 @@ struct cfgi_target {
  * t. 0 or -errno with e set. */
 int cfgi_parse_into(const struct cfgi_target *t, const char *name, const char *yaml, size_t len,
 		    struct err *e);
+
+/* The value parsers of the typed getters (config.c), for config check:
+ * 0 or -EINVAL. */
+int cfgi_parse_bool(const char *v, bool *out);
+int cfgi_parse_int(const char *v, int64_t *out);
+int cfgi_parse_duration_ms(const char *s, int64_t *out);
+int cfgi_parse_mode(const char *v, mode_t *out);
+
+/* The file layer's entry of a lower-case key, or NULL. */
+const struct kv *cfgi_file_entry(const struct cfg *c, const char *key);
 
 #endif

@@ -1,10 +1,12 @@
 /* config/keys: the table of configuration keys (see keys.h). */
 #include "config/keys.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define OPS "libstorage.integration.volume.operations."
 #define OPS_SCOPES (CFG_SC_MODULE | CFG_SC_SERVICE)
@@ -275,4 +277,77 @@ void cfg_key_scope_text(const struct cfg_key *k, char *buf, size_t bufsz)
 	}
 	if (!len)
 		snprintf(buf, bufsz, "global");
+}
+
+/* Does key (klen bytes) fit name, a "<x>" in name standing for one
+ * non-empty segment? Case-insensitive. */
+static bool name_fits(const char *name, const char *key, size_t klen)
+{
+	const char *k = key, *end = key + klen;
+
+	while (*name) {
+		if (*name == '<') {
+			const char *close = strchr(name, '>');
+			const char *seg = k;
+
+			if (!close)
+				return false;
+			while (k < end && *k != '.')
+				k++;
+			if (k == seg)
+				return false;
+			name = close + 1;
+			continue;
+		}
+		if (k == end || tolower((unsigned char)*name) != tolower((unsigned char)*k))
+			return false;
+		name++;
+		k++;
+	}
+	return k == end;
+}
+
+/* Does key fit prefix + name (or prefix + name without "libstorage.")? */
+static bool scoped_fits(const char *prefix, const char *name, const char *key)
+{
+	char full[512];
+	size_t klen = strlen(key);
+
+	if (snprintf(full, sizeof(full), "%s%s", prefix, name) < (int)sizeof(full) &&
+	    name_fits(full, key, klen))
+		return true;
+	return strncasecmp(name, "libstorage.", 11) == 0 &&
+	       snprintf(full, sizeof(full), "%s%s", prefix, name + 11) < (int)sizeof(full) &&
+	       name_fits(full, key, klen);
+}
+
+int cfg_key_find(const char *key, bool *legacy)
+{
+	static const struct {
+		unsigned scope;
+		const char *prefix;
+	} scopes[] = {
+		{ CFG_SC_MODULE, "rexray.modules.<module>." },
+		{ CFG_SC_SERVICE, "libstorage.server.services.<service>." },
+		{ CFG_SC_SERVICE, "libstorage.server." },
+		{ CFG_SC_ENDPOINT, "libstorage.server.endpoints.<endpoint>." },
+		{ CFG_SC_CLIENT, "libstorage.client." },
+	};
+	size_t klen = strlen(key);
+
+	*legacy = false;
+	for (int i = 0; i < CFGK_COUNT; i++)
+		if (name_fits(cfg_keys[i].name, key, klen))
+			return i;
+	for (int i = 0; i < CFGK_COUNT; i++)
+		if (cfg_keys[i].alias && strcasecmp(cfg_keys[i].alias, key) == 0) {
+			*legacy = true;
+			return i;
+		}
+	for (int i = 0; i < CFGK_COUNT; i++)
+		for (size_t s = 0; s < sizeof(scopes) / sizeof(scopes[0]); s++)
+			if ((cfg_keys[i].scopes & scopes[s].scope) &&
+			    scoped_fits(scopes[s].prefix, cfg_keys[i].name, key))
+				return i;
+	return -1;
 }

@@ -25,6 +25,7 @@
 #ifndef RR_CONFIG_KEYS_H
 #define RR_CONFIG_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -153,6 +154,13 @@ int cfg_key_is_pattern(const struct cfg_key *k);
 /* The row's name with its placeholder (if any) replaced by arg, into buf.
  * Returns 0, -EINVAL (a pattern without arg) or -ENAMETOOLONG. */
 int cfg_key_name(enum cfg_key_id id, const char *arg, char *buf, size_t bufsz);
+
+/* The row a full key (any case) is read under: its name with any
+ * placeholder filled, its legacy alias, or its name under one of the
+ * scopes the row allows (config.h's scoped look-ups). The id, or -1 for a
+ * key the table does not name (a driver option, a typo). *legacy says it
+ * matched the alias. */
+int cfg_key_find(const char *key, bool *legacy);
 
 /* "boolean", "integer 1..1048576", "duration", ...: for docs and listings,
  * into buf. */

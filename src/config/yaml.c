@@ -202,7 +202,10 @@ static int deref(struct flat *f, struct fy_node **n)
 
 static int flat_put(struct flat *f, struct fy_node *n, const char *value, bool weak)
 {
-	if (f->t->put(f->t->arg, f->key, value, weak) < 0)
+	int line, col;
+
+	node_mark(n, &line, &col);
+	if (f->t->put(f->t->arg, f->key, value, weak, line + 1, col + 1) < 0)
 		return flat_error(f, n, -ENOMEM, "out of memory");
 	return 0;
 }

@@ -208,6 +208,35 @@ static void test_type_and_scope_text(void **state)
 	assert_string_equal(buf, "module, s");
 }
 
+static void test_find_by_name_alias_pattern_and_scope(void **state)
+{
+	bool legacy;
+
+	(void)state;
+	assert_int_equal(cfg_key_find("REXRAY.LOGLEVEL", &legacy), CFGK_REXRAY_LOGLEVEL);
+	assert_false(legacy);
+	assert_int_equal(cfg_key_find("rexray.modules.m1.host", &legacy), CFGK_MODULE_HOST);
+	assert_int_equal(cfg_key_find("rexray.modules..host", &legacy), -1);
+	assert_int_equal(cfg_key_find("volume.mount.preempt", &legacy), CFGK_OPS_MOUNT_PREEMPT);
+	assert_true(legacy);
+	/* under a service, with and without "libstorage." */
+	assert_int_equal(cfg_key_find("libstorage.server.services.s1.integration.volume."
+				      "operations.mount.preempt", &legacy),
+			 CFGK_OPS_MOUNT_PREEMPT);
+	assert_false(legacy);
+	assert_int_equal(cfg_key_find("libstorage.server.services.s1.libstorage.integration."
+				      "volume.operations.mount.preempt", &legacy),
+			 CFGK_OPS_MOUNT_PREEMPT);
+	assert_int_equal(cfg_key_find("rexray.modules.m1.libstorage.integration.volume."
+				      "operations.mount.preempt", &legacy),
+			 CFGK_OPS_MOUNT_PREEMPT);
+	/* a global key is not read under a service */
+	assert_int_equal(cfg_key_find("libstorage.server.services.s1.rexray.loglevel", &legacy),
+			 -1);
+	assert_int_equal(cfg_key_find("libstorage.integration.volume.operations.mount.preemt",
+				      &legacy), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_pattern_names),
 		cmocka_unit_test(test_source),
 		cmocka_unit_test(test_type_and_scope_text),
+		cmocka_unit_test(test_find_by_name_alias_pattern_and_scope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
