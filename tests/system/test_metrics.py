@@ -14,7 +14,8 @@ import urllib.request
 
 import pytest
 
-from conftest import free_tcp_port, plugin_call
+import prereq
+from conftest import free_tcp_port, loops_under, mounts_under, plugin_call
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
@@ -187,3 +188,27 @@ def test_a_real_prometheus_scrapes_it(home, tmp_path):
             prom.kill()
             prom.wait(5)
         log.close()
+
+
+@pytest.mark.skipif(bool(prereq.missing(root=True, loop=True)), reason="needs root and loop")
+def test_loop_mount_times_attach_format_and_mount(lh):
+    url = metrics_home(lh, free_tcp_port())
+    lh.start_service()
+    sock = plugin_sock(lh)
+    try:
+        assert plugin_call(sock, "Create", {"Name": "l1", "Opts": {"size": "1"}})[0] == 200
+        st, body = plugin_call(sock, "Mount", {"Name": "l1", "ID": "c1"})
+        assert st == 200, body
+        text = scrape(url)
+        for h in ("attach", "format", "mount"):
+            assert sample(text, "rexray_%s_duration_seconds_count" % h, service="loop") == 1
+            assert sample(text, "rexray_%s_duration_seconds_sum" % h, service="loop") > 0
+        # a second mount of a formatted volume does not format again
+        assert plugin_call(sock, "Unmount", {"Name": "l1", "ID": "c1"})[0] == 200
+        assert plugin_call(sock, "Mount", {"Name": "l1", "ID": "c2"})[0] == 200
+        text = scrape(url)
+        assert sample(text, "rexray_format_duration_seconds_count", service="loop") == 1
+        assert sample(text, "rexray_mount_duration_seconds_count", service="loop") == 2
+    finally:
+        plugin_call(sock, "Unmount", {"Name": "l1", "ID": "c2"})
+    assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
