@@ -206,3 +206,19 @@ def test_a_hanging_engine_does_not_hang_the_shell(script, tmp_path):
     t0 = time.monotonic()
     assert complete(script, ["volume", "rm", ""], prog=str(slow), timeout=15) == []
     assert time.monotonic() - t0 < 6
+
+
+def test_volume_names_from_the_host_on_the_line(script, home):
+    """-h unix:///...sock reaches `volume ls -q`, though bash splits it at
+    the colon (COMP_WORDBREAKS) into unix, :, ///...sock."""
+    svc = home.start_service()
+    home.cli_ok("-h", svc.address, "volume", "create", "viahost")
+    sock = svc.address[len("unix:"):]
+    # the CLI may not find the service any other way than -h
+    env = home.env(REXRAY_HOME=os.path.join(home.root, "elsewhere"))
+    assert complete(script, ["-h", "unix", ":", sock, "volume", "rm", ""], env=env, raw=True) \
+        == ["viahost"]
+    assert complete(script, ["volume", "rm", "-h", "unix", ":", sock, "v"], env=env, raw=True) \
+        == ["viahost"]
+    assert complete(script, ["-h", "unix", ":", "///nonexistent.sock", "volume", "rm", ""],
+                    env=env, raw=True) == []
