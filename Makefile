@@ -68,10 +68,12 @@ build/cfgdoc: build/obj/main/cfgdoc.o build/librexray.a
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
-# rewrite the generated blocks of docs/configuration.md from the table of keys
+# rewrite the generated blocks of docs/configuration.md from the table of keys,
+# then rexray-config(5)'s key reference from them
 .PHONY: docs
 docs: build/cfgdoc
 	build/cfgdoc --write docs/configuration.md
+	scripts/man-keys --write
 
 # man pages: one scdoc source each in docs/man (rexray(1), rexray-config(5),
 # dvdcli(1)); `make man` builds them into build/man.

@@ -197,6 +197,17 @@ static const char overview[] =
 	"Exit status: 0 done, 1 an operation failed, 2 a usage error, 3 service status of\n"
 	"a stopped engine.\n";
 
+bool cli_command_at(size_t i, struct cli_command *out)
+{
+	if (i >= N_CMDS)
+		return false;
+	out->path = cmds[i].path;
+	out->aliases = cmds[i].aliases;
+	out->usage = cmds[i].usage;
+	out->flags = cmds[i].flags;
+	return true;
+}
+
 /* The entry whose path is the first n words exactly (aliases included). */
 static const struct cmd_help *find(const char *const *words, int n);
 

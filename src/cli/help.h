@@ -10,12 +10,26 @@
 #define RR_CLI_HELP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Print the help of the command words[0..n) name (the overview for n 0).
  * Returns 0, or 2 when a word names no command (said on stderr, with the
  * nearest name). */
 int cli_help(const char *const *words, int n, FILE *out);
+
+/* One row of the help table, as `rexray help PATH` shows it; the strings
+ * are static. For the completion script (completion.c), which derives its
+ * commands and flags from the table instead of keeping a second list. */
+struct cli_command {
+	const char *path;    /* "volume create" */
+	const char *aliases; /* "c, n, new"; NULL when none */
+	const char *usage;   /* "rexray volume create [flags] NAME..." */
+	const char *flags;   /* the help's flag lines ("  --size SIZE   ..."); NULL when none */
+};
+
+/* Row i of the help table into *out. Returns false when i is past the end. */
+bool cli_command_at(size_t i, struct cli_command *out);
 
 /* The subcommands of command ("volume", "service", ...), NULL-terminated
  * and including aliases; the top-level commands for NULL; NULL for an
