@@ -380,6 +380,13 @@ static bool asks_for_dvdi_run(int argc, char **argv)
 	return i < argc && strcmp(argv[i], "run") == 0;
 }
 
+static bool needs_no_engine(const struct cli_args *a)
+{
+	static const char *const words[] = { "config", "help", "version", "completion", NULL };
+
+	return a->help || a->version || !a->words[0] || cli_is_one_of(a->words[0], words);
+}
+
 int cli_main(int argc, char **argv)
 {
 	/* every word could be positional: one slot each */
@@ -403,9 +410,12 @@ int cli_main(int argc, char **argv)
 		free(positional);
 		return 2;
 	}
-	/* a file the engine would refuse can still be checked and shown */
-	if (a.words[0] && strcmp(a.words[0], "config") == 0 && !a.help) {
-		rc = cli_config(cfg, a.words[1], &a);
+	/* what needs no configuration works with a broken one: help, the
+	 * version, completion; and a file the engine would refuse can still
+	 * be checked and shown */
+	if (needs_no_engine(&a)) {
+		rc = a.words[0] && strcmp(a.words[0], "config") == 0 && !a.help
+			     ? cli_config(cfg, a.words[1], &a) : run(NULL, &a);
 		cfg_free(cfg);
 		free(positional);
 		return rc;
