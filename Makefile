@@ -207,9 +207,9 @@ install: all
 	install -m 0644 build/man/rexray.1 build/man/dvdcli.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 build/man/rexray-config.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 build/completion/rexray $(DESTDIR)$(BASHCOMPDIR)/rexray
-	sed 's|@BINDIR@|$(BINDIR)|g' packaging/rexray.service.in > build/rexray.service.tmp
-	install -m 0644 build/rexray.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service
-	rm -f build/rexray.service.tmp
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/rexray.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp
+	mv $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service
 	@if [ -e $(CONF) ]; then echo "kept the existing $(CONF)"; \
 	else install -m 0644 packaging/config.yml $(CONF); fi
 
