@@ -7,16 +7,19 @@ and REXRAY_SYSTEMD_DIR for rexray install. systemctl is never run: the
 unit never goes to /etc/systemd/system here.
 """
 
+import http.client
 import os
 import re
 import shutil
+import ssl
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from conftest import REPO, REXRAY, check_binary  # noqa: F401
+from conftest import REPO, REXRAY, Home, check_binary, free_tcp_port
 
 # the exposure `systemd-analyze security --offline=true` gives the unit: 4.3
 # when this was written (docs/install.md); lower is better, 10 is no
@@ -339,3 +342,43 @@ def test_rexray_install_takes_no_arguments(tmp):
     p = rexray(tmp, "install", "somewhere")
     assert p.returncode == 2 and "takes no arguments" in p.stderr
     assert not os.path.exists(os.path.join(tmp, "home", "etc"))
+
+
+def test_the_engine_serves_tls_with_the_installed_pair(tmp):
+    """The pair is the engine's default certificate and key: a TCP endpoint
+    serves TLS with it, and a client that trusts only that certificate
+    (OpenSSL, through Python) verifies the server by its IP address."""
+    check_binary()
+    h = Home(os.path.join(tmp, "home"))
+    p = subprocess.run([REXRAY, "install"], env=h.env(REXRAY_SYSTEMD_DIR=os.path.join(tmp, "u")),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    port = free_tcp_port()
+    h.write_config("libstorage:\n  service: vfs\n  server:\n    services:\n"
+                   "      vfs:\n        driver: vfs\n    endpoints:\n      public:\n"
+                   "        address: tcp://127.0.0.1:%d\n"
+                   "rexray:\n  modules:\n    default-docker:\n      disabled: true\n" % port)
+    crt, _ = tls_paths(tmp)
+    ctx = ssl.create_default_context(cafile=crt)
+    svc = h.start_service(wait=False)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+                c.request("GET", "/")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                break
+            except (ConnectionRefusedError, ConnectionResetError):
+                assert svc.running() and time.monotonic() < deadline, svc.logs()
+                time.sleep(0.1)
+        assert r.status == 200, (r.status, body[:300])
+        # and a client that trusts another certificate is refused
+        other = ssl.create_default_context()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            c = http.client.HTTPSConnection("127.0.0.1", port, context=other, timeout=5)
+            c.request("GET", "/")
+    finally:
+        svc.stop()
