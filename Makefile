@@ -13,7 +13,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_BRANCH := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -49,7 +49,7 @@ build/san/%.o: src/%.c
 
 build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # dvdcli needs a fraction of the engine: linking from an archive with
 # --as-needed keeps SQLite, libfyaml, libmicrohttpd and friends out of it,
@@ -61,12 +61,12 @@ build/librexray.a: $(LIB_OBJ)
 
 build/dvdcli: build/obj/main/dvdcli.o build/librexray.a
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
 # the generator of docs/configuration.md's key reference (src/main/cfgdoc.c)
 build/cfgdoc: build/obj/main/cfgdoc.o build/librexray.a
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
 # rewrite the generated blocks of docs/configuration.md from the table of keys,
 # then rexray-config(5)'s key reference from them
@@ -90,6 +90,19 @@ build/completion/rexray: build/rexray
 	@mkdir -p $(dir $@)
 	@echo "  GEN     $@"
 	@build/rexray completion bash > $@.tmp && mv $@.tmp $@
+
+# the systemd unit's template as a C string, for `rexray install` (cli/install.c)
+build/gen/rexray_service.h: packaging/rexray.service.in
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $< > $@.tmp && \
+	  { echo '/* generated from packaging/rexray.service.in by the Makefile */'; \
+	    echo 'static const char rr_service_template[] ='; cat $@.tmp; echo ';'; } > $@ && \
+	  rm $@.tmp
+build/obj/cli/install.o build/san/cli/install.o build/fuzz/obj/cli/install.o: \
+  build/gen/rexray_service.h
+build/obj/cli/install.o build/san/cli/install.o: ALL_CFLAGS += -Ibuild/gen
+build/fuzz/obj/cli/install.o: FUZZ_CFLAGS += -Ibuild/gen
 
 build/unit/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)
@@ -176,6 +189,49 @@ fresh-check:
 stress: deps
 	$(MAKE) build/rexray build/dvdcli
 	@tests/stress/run
+
+# ---- install (docs/install.md). PREFIX and DESTDIR as usual; the unit's
+# ExecStart names $(BINDIR)/rexray. An existing config.yml is never
+# overwritten; uninstall removes it only when it is still the example.
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+CONF           := $(DESTDIR)$(SYSCONFDIR)/rexray/config.yml
+
+.PHONY: install uninstall deb package-test
+install: all
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/rexray
+	install -m 0755 build/rexray build/dvdcli $(DESTDIR)$(BINDIR)/
+	install -m 0644 build/man/rexray.1 build/man/dvdcli.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 build/man/rexray-config.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 build/completion/rexray $(DESTDIR)$(BASHCOMPDIR)/rexray
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/rexray.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp
+	mv $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service
+	@if [ -e $(CONF) ]; then echo "kept the existing $(CONF)"; \
+	else install -m 0644 packaging/config.yml $(CONF); fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rexray $(DESTDIR)$(BINDIR)/dvdcli \
+	  $(DESTDIR)$(MANDIR)/man1/rexray.1 $(DESTDIR)$(MANDIR)/man1/dvdcli.1 \
+	  $(DESTDIR)$(MANDIR)/man5/rexray-config.5 $(DESTDIR)$(BASHCOMPDIR)/rexray \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/rexray.service
+	@if [ -e $(CONF) ] && ! cmp -s packaging/config.yml $(CONF); then \
+	  echo "kept $(CONF): it differs from the example"; \
+	else rm -f $(CONF); rmdir $(DESTDIR)$(SYSCONFDIR)/rexray 2>/dev/null || true; fi
+
+# the Debian package build/deb/rexray-c_<version>_<arch>.deb (packaging/debian)
+deb:
+	@scripts/make-deb
+
+# installs that package into a clean Debian 12 root and boots systemd there
+# (scripts/package-test). Not part of `test`.
+package-test: deb
+	@scripts/package-test
 
 clean:
 	rm -rf build
