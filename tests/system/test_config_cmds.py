@@ -1,7 +1,10 @@
 """rexray config check|show (issue 15): every error with FILE:LINE:COL and
 the exit status; the effective values with where each came from."""
 import json
+import os
 import re
+
+from conftest import REXRAY
 
 CONFIG = """\
 rexray:
@@ -116,3 +119,9 @@ def test_show_says_where_each_value_comes_from(home):
     assert by_key["libstorage.server.auth.key"]["value"] == "******"
     assert by_key["rexray.logFormat"]["source"] == "default"
     assert "s3cret" not in json.dumps(j)
+
+
+def test_the_shipped_example_config_is_good(home):
+    example = os.path.join(os.path.dirname(REXRAY), "..", "packaging", "config.yml")
+    p = home.cli_ok("config", "check", os.path.normpath(example))
+    assert p.stdout.strip().endswith("0 error(s), 0 warning(s): good"), p.stdout
