@@ -14,7 +14,6 @@ import shutil
 import ssl
 import stat
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -81,12 +80,8 @@ def unit_for(bindir):
 
 
 @pytest.fixture
-def tmp():
-    d = tempfile.mkdtemp(prefix="rrinst")
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d)
+def tmp(tmp_path):
+    return str(tmp_path)
 
 
 @pytest.fixture
