@@ -74,6 +74,8 @@ int cli_install(struct engine *en, const char *cmd, struct cli_args *a);
 int cli_completion(const char *shell, struct cli_args *a);
 
 /* output helpers (cli/output.c) */
+/* -f/--format: tmpl (or NULL), json, jsonp; anything else is said on
+ * stderr and is -EINVAL (a usage error). */
 int cli_parse_format(const char *s, enum out_format *out);
 /* Print volumes as the table (ID Name Status Size [Path]) or JSON array;
  * paths (parallel to l, may be NULL) adds the Path column / "path" member. */

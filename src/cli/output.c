@@ -14,8 +14,11 @@ int cli_parse_format(const char *s, enum out_format *out)
 		*out = OUT_JSON;
 	else if (strcmp(s, "jsonp") == 0)
 		*out = OUT_JSONP;
-	else
+	else {
+		fprintf(stderr, "rexray: --format: invalid value '%s': expected tmpl, json or "
+			"jsonp\n", s);
 		return -EINVAL;
+	}
 	return 0;
 }
 

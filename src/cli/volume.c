@@ -591,11 +591,8 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 	static const char *const unmount[] = { "unmount", "u", "umount", NULL };
 	enum out_format f;
 
-	if (cli_parse_format(a->format, &f) < 0) {
-		fprintf(stderr, "rexray: --format: invalid value '%s': expected tmpl, json or "
-			"jsonp\n", a->format);
+	if (cli_parse_format(a->format, &f) < 0)
 		return 2;
-	}
 	if (!sub || cli_is_one_of(sub, ls))
 		return cmd_ls(en, a, f);
 	if (strcmp(sub, "inspect") == 0)

@@ -119,6 +119,8 @@ def test_show_says_where_each_value_comes_from(home):
     assert by_key["libstorage.server.auth.key"]["value"] == "******"
     assert by_key["rexray.logFormat"]["source"] == "default"
     assert "s3cret" not in json.dumps(j)
+    p = home.cli("config", "show", "-f", "jsno")
+    assert p.returncode == 2 and "--format: invalid value 'jsno'" in p.stderr, p.stderr
 
 
 def test_the_shipped_example_config_is_good(home):
