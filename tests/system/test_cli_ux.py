@@ -222,3 +222,12 @@ def test_detach_prints_the_detached_volume(home):
     home.cli_ok("volume", "attach", "dt")
     out = json.loads(home.cli_ok("volume", "detach", "-f", "json", "dt").stdout)
     assert [(v["name"], v["attachmentState"]) for v in out] == [("dt", 3)], out
+
+
+def test_help_version_and_completion_work_with_a_broken_config(home):
+    home.write_config("rexray: [unclosed\n")
+    for args in (("help",), ("version",), ("completion", "bash"), ("volume", "ls", "--help")):
+        p = home.cli(*args)
+        assert p.returncode == 0 and p.stdout and not p.stderr, (args, p)
+    p = home.cli("volume", "ls")
+    assert p.returncode == 1 and "config.yml:2:1" in p.stderr, p.stderr
