@@ -1299,3 +1299,256 @@ char *json_dump_compact(const json_t *j)
 {
 	return go_escape(json_text(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY));
 }
+
+/* ---- types.Snapshot: Go's member order ---- */
+
+void snapshot_write(struct jw *w, const struct snapshot *s)
+{
+	jw_obj_begin(w);
+	if (nonempty(s->description))
+		write_str_member(w, "description", s->description);
+	if (s->encrypted) {
+		jw_key(w, "encrypted");
+		jw_bool(w, true);
+	}
+	if (nonempty(s->name))
+		write_str_member(w, "name", s->name);
+	write_str_member(w, "id", s->id);
+	if (s->start_time)
+		write_int_member(w, "startTime", s->start_time);
+	if (nonempty(s->status))
+		write_str_member(w, "status", s->status);
+	if (nonempty(s->volume_id))
+		write_str_member(w, "volumeID", s->volume_id);
+	if (s->volume_size)
+		write_int_member(w, "volumeSize", s->volume_size);
+	if (has_members(s->fields)) {
+		jw_key(w, "fields");
+		write_sorted(w, s->fields);
+	}
+	jw_obj_end(w);
+}
+
+json_t *snapshot_to_json(const struct snapshot *s)
+{
+	struct jw w;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *j;
+
+	jw_init(&w, 0);
+	snapshot_write(&w, s);
+	if (jw_finish(&w, &text, &len) < 0)
+		return NULL;
+	j = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+	free(text);
+	return j;
+}
+
+static int snapshot_dec(const json_t *j, struct snapshot *out, struct err *e)
+{
+	int r = expect_object(j, "snapshot", e);
+
+	if (r == 0)
+		r = dec_str(j, "description", &out->description, e);
+	if (r == 0)
+		r = dec_bool(j, "encrypted", NULL, &out->encrypted, e);
+	if (r == 0)
+		r = dec_str(j, "name", &out->name, e);
+	if (r == 0)
+		r = dec_str(j, "id", &out->id, e);
+	if (r == 0)
+		r = dec_int(j, "startTime", INT64_MAX, NULL, &out->start_time, e);
+	if (r == 0)
+		r = dec_str(j, "status", &out->status, e);
+	if (r == 0)
+		r = dec_str(j, "volumeID", &out->volume_id, e);
+	if (r == 0)
+		r = dec_int(j, "volumeSize", CODEC_MAX_SIZE_GB, NULL, &out->volume_size, e);
+	if (r == 0)
+		r = dec_obj(j, "fields", true, &out->fields, e);
+	return r;
+}
+
+int snapshot_from_json(const json_t *j, struct snapshot *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = snapshot_dec(j, out, e)) < 0)
+		snapshot_release(out);
+	return r;
+}
+
+json_t *snapshot_map_to_json(const struct snapshot_list *l)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < l->n; i++)
+		ok = oset(o, l->v[i].id ? l->v[i].id : "", snapshot_to_json(&l->v[i]));
+	return built(o, ok);
+}
+
+static int snapshot_map_entry(const char *key, const json_t *val, void *list, struct err *e)
+{
+	struct snapshot s;
+	int r = snapshot_from_json(val, &s, e);
+
+	if (r < 0)
+		return err_prefix(e, "snapshot '%s'", key);
+	if (!s.id && !(s.id = sys_strdup(key))) {
+		snapshot_release(&s);
+		return oom(e);
+	}
+	if (snapshot_list_push(list, &s) < 0) {
+		snapshot_release(&s);
+		return oom(e);
+	}
+	return 0;
+}
+
+int snapshot_map_from_json(const json_t *j, struct snapshot_list *out, struct err *e)
+{
+	int r = map_each(j, "snapshot map", snapshot_map_entry, out, e);
+
+	if (r < 0)
+		snapshot_list_release(out);
+	return r;
+}
+
+/* ---- the requests of snapshots, copies and resize ---- */
+
+/* {snapshotName, opts}; opts.description is kept as the description */
+json_t *volume_snapshot_req_to_json(const struct volume_snapshot_req *r)
+{
+	json_t *o = json_object(), *opts = has_members(r->opts) ? json_deep_copy(r->opts) : NULL;
+	bool ok = o != NULL && (!has_members(r->opts) || opts);
+
+	if (ok && r->description) {
+		if (!opts)
+			opts = json_object();
+		ok = opts && oset(opts, "description", jstr(r->description));
+	}
+	ok = ok && oset(o, "snapshotName", jstr(r->snapshot_name));
+	if (ok && opts) {
+		ok = oset(o, "opts", opts);
+		opts = NULL;
+	}
+	json_decref(opts);
+	return built(o, ok);
+}
+
+int volume_snapshot_req_from_json(const json_t *j, struct volume_snapshot_req *out,
+				  struct err *e)
+{
+	const json_t *d;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "volume snapshot request", e);
+	if (r == 0)
+		r = dec_str(j, "snapshotName", &out->snapshot_name, e);
+	if (r == 0 && !nonempty(out->snapshot_name))
+		r = err_set(e, -EINVAL, "field 'snapshotName' is required");
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r == 0 && (d = member(out->opts, "description")))
+		r = dec_str_v(d, "opts.description", &out->description, e);
+	if (r == 0)
+		r = option_values_check("opts", out->opts, e);
+	if (r < 0)
+		volume_snapshot_req_release(out);
+	return r;
+}
+
+json_t *volume_copy_req_to_json(const struct volume_copy_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL && oset(o, "volumeName", jstr(r->volume_name));
+
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	return built(o, ok);
+}
+
+int volume_copy_req_from_json(const json_t *j, struct volume_copy_req *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "volume copy request", e);
+	if (r == 0)
+		r = dec_str(j, "volumeName", &out->volume_name, e);
+	if (r == 0 && !nonempty(out->volume_name))
+		r = err_set(e, -EINVAL, "field 'volumeName' is required");
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r == 0)
+		r = option_values_check("opts", out->opts, e);
+	if (r < 0)
+		volume_copy_req_release(out);
+	return r;
+}
+
+json_t *snapshot_copy_req_to_json(const struct snapshot_copy_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL && oset(o, "snapshotName", jstr(r->snapshot_name)) &&
+		  oset(o, "destinationID", jstr(r->destination_id));
+
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	return built(o, ok);
+}
+
+int snapshot_copy_req_from_json(const json_t *j, struct snapshot_copy_req *out, struct err *e)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "snapshot copy request", e);
+	if (r == 0)
+		r = dec_str(j, "snapshotName", &out->snapshot_name, e);
+	if (r == 0 && !nonempty(out->snapshot_name))
+		r = err_set(e, -EINVAL, "field 'snapshotName' is required");
+	if (r == 0)
+		r = dec_str(j, "destinationID", &out->destination_id, e);
+	if (r == 0 && !out->destination_id)
+		r = err_set(e, -EINVAL, "field 'destinationID' is required");
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r == 0)
+		r = option_values_check("opts", out->opts, e);
+	if (r < 0)
+		snapshot_copy_req_release(out);
+	return r;
+}
+
+json_t *volume_resize_req_to_json(const struct volume_resize_req *r)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL && oset(o, "size", json_integer(r->size));
+
+	if (ok && has_members(r->opts))
+		ok = oset(o, "opts", json_deep_copy(r->opts));
+	return built(o, ok);
+}
+
+int volume_resize_req_from_json(const json_t *j, struct volume_resize_req *out, struct err *e)
+{
+	bool present = false;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = expect_object(j, "volume resize request", e);
+	if (r == 0)
+		r = dec_int(j, "size", CODEC_MAX_SIZE_GB, &present, &out->size, e);
+	if (r == 0 && (!present || out->size < 1))
+		r = err_set(e, -EINVAL, "field 'size' is required: the new size in GiB, at least 1");
+	if (r == 0)
+		r = dec_obj(j, "opts", false, &out->opts, e);
+	if (r < 0)
+		volume_resize_req_release(out);
+	return r;
+}

@@ -59,6 +59,29 @@ json_t *volume_map_to_json(const struct volume_list *l);
 /* Appends to *out (which the caller initialised to {0}). */
 int volume_map_from_json(const json_t *j, struct volume_list *out, struct err *e);
 
+/* types.Snapshot in Go's member order (description?, encrypted?, name?,
+ * id, startTime?, status?, volumeID?, volumeSize?, fields?); the map is
+ * {id: Snapshot}. */
+void snapshot_write(struct jw *w, const struct snapshot *s);
+json_t *snapshot_to_json(const struct snapshot *s);
+int snapshot_from_json(const json_t *j, struct snapshot *out, struct err *e);
+json_t *snapshot_map_to_json(const struct snapshot_list *l);
+int snapshot_map_from_json(const json_t *j, struct snapshot_list *out, struct err *e);
+
+/* The requests: {snapshotName, opts} (snapshotName required; a string
+ * opts.description becomes the snapshot's description), {volumeName,
+ * opts}, {snapshotName, destinationID, opts} (both required, as
+ * libStorage's schema), and ours {size, opts} (size >= 1 GiB). */
+json_t *volume_snapshot_req_to_json(const struct volume_snapshot_req *r);
+int volume_snapshot_req_from_json(const json_t *j, struct volume_snapshot_req *out,
+				  struct err *e);
+json_t *volume_copy_req_to_json(const struct volume_copy_req *r);
+int volume_copy_req_from_json(const json_t *j, struct volume_copy_req *out, struct err *e);
+json_t *snapshot_copy_req_to_json(const struct snapshot_copy_req *r);
+int snapshot_copy_req_from_json(const json_t *j, struct snapshot_copy_req *out, struct err *e);
+json_t *volume_resize_req_to_json(const struct volume_resize_req *r);
+int volume_resize_req_from_json(const json_t *j, struct volume_resize_req *out, struct err *e);
+
 json_t *service_info_to_json(const struct service_info *s);
 int service_info_from_json(const json_t *j, struct service_info *out, struct err *e);
 

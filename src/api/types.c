@@ -170,16 +170,24 @@ void volume_list_release(struct volume_list *l)
 	l->n = 0;
 }
 
+/* Room for one more in an array of n elements of size sz that grew only
+ * through here: the capacity is 8 for n < 8, then n when n is a power of
+ * two, so that is where it grows. 0 or -ENOMEM (*arr unchanged). */
+static int room_for_one(void **arr, size_t n, size_t sz)
+{
+	if (n == 0 || (n >= 8 && (n & (n - 1)) == 0)) {
+		void *na = sys_realloc(*arr, (n ? n * 2 : 8) * sz);
+		if (!na)
+			return -ENOMEM;
+		*arr = na;
+	}
+	return 0;
+}
+
 int volume_list_push(struct volume_list *l, struct volume *v)
 {
-	/* capacity is 8 for n < 8, then n when n is a power of two: grow there */
-	if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) {
-		size_t cap = l->n ? l->n * 2 : 8;
-		struct volume *nv = sys_realloc(l->v, cap * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-	}
+	if (room_for_one((void **)&l->v, l->n, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = *v;
 	memset(v, 0, sizeof(*v));
 	return 0;
@@ -257,4 +265,96 @@ void volume_refs_free(struct volume_ref *r, size_t n)
 		free(r[i].volume_id);
 	}
 	free(r);
+}
+
+/* ---- snapshots ---- */
+
+void snapshot_release(struct snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->description);
+	free(s->name);
+	free(s->id);
+	free(s->status);
+	free(s->volume_id);
+	json_decref(s->fields);
+	memset(s, 0, sizeof(*s));
+}
+
+int snapshot_copy(struct snapshot *dst, const struct snapshot *src)
+{
+	bool ok = true;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->description = xstrdup_opt(src->description, &ok);
+	dst->name = xstrdup_opt(src->name, &ok);
+	dst->id = xstrdup_opt(src->id, &ok);
+	dst->status = xstrdup_opt(src->status, &ok);
+	dst->volume_id = xstrdup_opt(src->volume_id, &ok);
+	dst->fields = json_ref(src->fields);
+	dst->encrypted = src->encrypted;
+	dst->start_time = src->start_time;
+	dst->volume_size = src->volume_size;
+	if (!ok) {
+		snapshot_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void snapshot_list_release(struct snapshot_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		snapshot_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int snapshot_list_push(struct snapshot_list *l, struct snapshot *s)
+{
+	if (room_for_one((void **)&l->v, l->n, sizeof(*l->v)) < 0)
+		return -ENOMEM;
+	l->v[l->n++] = *s;
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+void volume_snapshot_req_release(struct volume_snapshot_req *r)
+{
+	if (!r)
+		return;
+	free(r->snapshot_name);
+	free(r->description);
+	json_decref(r->opts);
+	memset(r, 0, sizeof(*r));
+}
+
+void volume_copy_req_release(struct volume_copy_req *r)
+{
+	if (!r)
+		return;
+	free(r->volume_name);
+	json_decref(r->opts);
+	memset(r, 0, sizeof(*r));
+}
+
+void snapshot_copy_req_release(struct snapshot_copy_req *r)
+{
+	if (!r)
+		return;
+	free(r->snapshot_name);
+	free(r->destination_id);
+	json_decref(r->opts);
+	memset(r, 0, sizeof(*r));
+}
+
+void volume_resize_req_release(struct volume_resize_req *r)
+{
+	if (!r)
+		return;
+	json_decref(r->opts);
+	memset(r, 0, sizeof(*r));
 }

@@ -123,6 +123,50 @@ struct volume_detach_req {
 	json_t *opts;
 };
 
+/* types.Snapshot: a point-in-time copy of a volume, independent of it. */
+struct snapshot {
+	char *description;
+	bool encrypted;
+	char *name;
+	char *id;
+	int64_t start_time; /* unix time; 0 = omitted */
+	char *status;
+	char *volume_id;
+	int64_t volume_size; /* GiB of the volume when taken */
+	json_t *fields;	     /* object of string values, or NULL */
+};
+
+struct snapshot_list {
+	struct snapshot *v;
+	size_t n;
+};
+
+/* POST /volumes/{svc}/{id}?snapshot */
+struct volume_snapshot_req {
+	char *snapshot_name;
+	char *description; /* ours: opts.description, kept on the snapshot */
+	json_t *opts;
+};
+
+/* POST /volumes/{svc}/{id}?copy */
+struct volume_copy_req {
+	char *volume_name;
+	json_t *opts;
+};
+
+/* POST /snapshots/{svc}/{sid}?copy */
+struct snapshot_copy_req {
+	char *snapshot_name;
+	char *destination_id;
+	json_t *opts;
+};
+
+/* POST /volumes/{svc}/{id}?resize (ours): grow to size GiB */
+struct volume_resize_req {
+	int64_t size;
+	json_t *opts;
+};
+
 struct next_device_info {
 	bool ignore;
 	char *prefix;
@@ -167,6 +211,15 @@ int volume_list_push(struct volume_list *l, struct volume *v);
 void volume_create_req_release(struct volume_create_req *r);
 void volume_attach_req_release(struct volume_attach_req *r);
 void volume_detach_req_release(struct volume_detach_req *r);
+void snapshot_release(struct snapshot *s);
+int snapshot_copy(struct snapshot *dst, const struct snapshot *src); /* deep; 0 or -ENOMEM */
+void snapshot_list_release(struct snapshot_list *l);
+/* Append a (moved) snapshot; *s is zeroed on success. 0 or -ENOMEM. */
+int snapshot_list_push(struct snapshot_list *l, struct snapshot *s);
+void volume_snapshot_req_release(struct volume_snapshot_req *r);
+void volume_copy_req_release(struct volume_copy_req *r);
+void snapshot_copy_req_release(struct snapshot_copy_req *r);
+void volume_resize_req_release(struct volume_resize_req *r);
 void service_info_release(struct service_info *s);
 void service_list_release(struct service_list *l);
 void local_devices_release(struct local_devices *ld);
