@@ -86,6 +86,21 @@ static const char *const migrations[] = {
 	"CREATE INDEX dvdi_by_volume ON dvdi_mounts(driver, name);",
 	/* 3 -> 4: uses whose reply has not reached the caller yet */
 	"ALTER TABLE use_counts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: snapshots, independent of their volume (no foreign key: a
+	 * volume's removal leaves its snapshots, and the other way round) */
+	"CREATE TABLE snapshots ("
+	"  service TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  description TEXT,"
+	"  volume_id TEXT NOT NULL DEFAULT '',"
+	"  volume_size INTEGER NOT NULL DEFAULT 0,"
+	"  encrypted INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT,"
+	"  fields TEXT,"
+	"  start_time INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+	"  PRIMARY KEY (service, id)"
+	");",
 };
 
 int sti_db_err(struct store *st, struct err *e, int rc, const char *what)

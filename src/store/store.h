@@ -27,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Open (creating) the database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
@@ -126,6 +126,19 @@ typedef void (*store_use_total_fn)(void *arg, const char *service, int64_t volum
 int store_use_totals(struct store *st, store_use_total_fn fn, void *arg, struct err *e);
 /* Forget every use of the volume (after a forced or ignoreUsedCount unmount). */
 int store_use_clear(struct store *st, const char *service, const char *volume, struct err *e);
+
+/*
+ * Snapshot records (server side), keyed by (service, id); independent of
+ * their volume. insert: -EEXIST for a taken id; get and delete: -ENOENT
+ * ("resource not found") for none; list: by id.
+ */
+int store_snapshot_insert(struct store *st, const char *service, const struct snapshot *s,
+			  struct err *e);
+int store_snapshot_get(struct store *st, const char *service, const char *id,
+		       struct snapshot *out, struct err *e);
+int store_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,
+			struct err *e);
+int store_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e);
 
 /*
  * The DVDI checkpoint (host side): which container holds which volume,

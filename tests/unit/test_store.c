@@ -55,6 +55,43 @@ static void make_volume(struct volume *v, const char *id, const char *name, int6
 	v->fields = json_pack("{s:s}", "k", "v");
 }
 
+static void test_snapshots(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot s = { .id = "loop-000-000", .name = "before-upgrade",
+			      .description = "a note", .volume_id = "loop-000", .volume_size = 4,
+			      .status = "online", .start_time = 1796238456 };
+	struct snapshot got;
+	struct snapshot_list l;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_snapshot_insert(f->st, "loop", &s, &e), 0);
+	assert_int_equal(store_snapshot_insert(f->st, "loop", &s, &e), -EEXIST);
+	assert_string_equal(e.msg, "a snapshot with the ID 'loop-000-000' already exists");
+	s.id = "loop-000-001";
+	s.description = NULL;
+	assert_int_equal(store_snapshot_insert(f->st, "loop", &s, &e), 0);
+	assert_int_equal(store_snapshot_get(f->st, "loop", "loop-000-000", &got, &e), 0);
+	assert_string_equal(got.name, "before-upgrade");
+	assert_string_equal(got.description, "a note");
+	assert_string_equal(got.volume_id, "loop-000");
+	assert_int_equal(got.volume_size, 4);
+	assert_int_equal(got.start_time, 1796238456);
+	snapshot_release(&got);
+	/* another service's are not ours */
+	assert_int_equal(store_snapshot_get(f->st, "vfs", "loop-000-000", &got, &e), -ENOENT);
+	assert_int_equal(store_snapshot_list(f->st, "loop", &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[1].id, "loop-000-001");
+	assert_null(l.v[1].description);
+	snapshot_list_release(&l);
+	assert_int_equal(store_snapshot_delete(f->st, "loop", "loop-000-000", &e), 0);
+	assert_int_equal(store_snapshot_delete(f->st, "loop", "loop-000-000", &e), -ENOENT);
+	assert_int_equal(store_snapshot_list(f->st, "loop", &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	snapshot_list_release(&l);
+}
+
 static void test_schema_version(void **state)
 {
 	struct fixture *f = *state;
@@ -770,6 +807,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_get_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
