@@ -10,25 +10,13 @@
 #include "config/config.h"
 #include "server/keylock.h"
 #include "server/lease.h"
+#include "server/service_int.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "util/names.h"
 #include "util/sys.h"
 
 #define ID_MAX 255
-
-struct ls_server {
-	const struct cfg *cfg;
-	const struct paths *paths;
-	struct store *store;
-	struct service *svcs;
-	size_t n_svcs;
-	char default_svc[65];
-	char name[64];
-	struct keylock locks;
-	struct lease_table *leases;
-	struct mx_requests requests; /* the REST API's, by route and status */
-};
 
 /* ---- set-up ---- */
 
@@ -249,7 +237,7 @@ int ls_http_status(int code)
 
 /* ---- per-request helpers ---- */
 
-static struct service *find_service(struct ls_server *srv, const char *name, struct err *e)
+struct service *lsi_find_service(struct ls_server *srv, const char *name, struct err *e)
 {
 	struct service *svc = ls_server_service(srv, name);
 	char shown[80], have[256] = "";
@@ -266,7 +254,7 @@ static struct service *find_service(struct ls_server *srv, const char *name, str
 	return svc;
 }
 
-static int check_id(const char *id, struct err *e)
+int lsi_check_id(const char *id, struct err *e)
 {
 	if (!id || !*id)
 		return err_set(e, -EINVAL, "volume ID is empty");
@@ -453,7 +441,7 @@ int ls_service_inspect(struct ls_server *srv, const char *name, bool want_instan
 		       const struct ls_ctx *ctx, struct service_info *out, struct err *e)
 {
 	struct service_list all = { 0 };
-	struct service *svc = find_service(srv, name, e);
+	struct service *svc = lsi_find_service(srv, name, e);
 	const struct instance_id *given = NULL;
 	size_t idx;
 	int r;
@@ -528,7 +516,7 @@ static int walk_list(struct service *svc, const struct volume_query *q, volume_v
 int ls_volumes_each(struct ls_server *srv, const char *name, int mask, const struct ls_ctx *ctx,
 		    volume_visit_fn fn, void *arg, struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
+	struct service *svc = lsi_find_service(srv, name, e);
 	struct shaping sh = { .svc = svc, .mask = mask, .ctx = ctx, .fn = fn, .arg = arg };
 	struct volume_query q;
 	struct instance_id me;
@@ -576,7 +564,7 @@ int ls_volumes(struct ls_server *srv, const char *name, int mask, const struct l
 }
 
 /* Find a volume by name through the driver, or by scanning its list. */
-static int inspect_by_name(struct service *svc, const char *vname, const struct volume_query *q,
+int lsi_inspect_by_name(struct service *svc, const char *vname, const struct volume_query *q,
 			   struct volume *out, struct err *e)
 {
 	struct volume_list all = { 0 };
@@ -612,14 +600,14 @@ static struct service *volume_call_start(struct ls_server *srv, const char *name
 					 struct instance_id *me, bool *have_me, int *r,
 					 struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
+	struct service *svc = lsi_find_service(srv, name, e);
 
 	memset(me, 0, sizeof(*me));
 	*have_me = false;
 	*r = -ENOENT;
 	if (!svc)
 		return NULL;
-	if ((*r = check_id(id, e)) < 0 || (*r = caller_iid(svc, ctx, me, have_me, e)) < 0)
+	if ((*r = lsi_check_id(id, e)) < 0 || (*r = caller_iid(svc, ctx, me, have_me, e)) < 0)
 		return NULL;
 	return svc;
 }
@@ -642,7 +630,7 @@ int ls_volume_inspect(struct ls_server *srv, const char *name, const char *id_or
 	q.mask = mask;
 	q.iid = have_me ? &me : NULL;
 	if (by_name)
-		r = inspect_by_name(svc, id_or_name, &q, &v, e);
+		r = lsi_inspect_by_name(svc, id_or_name, &q, &v, e);
 	else if (svc->drv->volume_inspect)
 		r = svc->drv->volume_inspect(svc, id_or_name, &q, &v, e);
 	else
@@ -657,7 +645,7 @@ out:
 	return r;
 }
 
-static int check_create(const struct volume_create_req *req, struct err *e)
+int lsi_check_create(const struct volume_create_req *req, struct err *e)
 {
 	int r;
 
@@ -671,36 +659,30 @@ static int check_create(const struct volume_create_req *req, struct err *e)
 	return 0;
 }
 
-int ls_volume_create(struct ls_server *srv, const char *name, const struct volume_create_req *req,
-		     const struct ls_ctx *ctx, struct volume *out, struct err *e)
+int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vname,
+		     lsi_make_fn make, void *arg, struct volume *out, struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
 	struct volume existing;
 	char key[VOLUME_NAME_MAX + 80];
 	int r;
 
-	(void)ctx;
-	if (!svc)
-		return -ENOENT;
-	if ((r = check_create(req, e)) < 0)
+	if ((r = volume_name_check(vname, e)) < 0)
 		return r;
-	if (!svc->drv->volume_create)
-		return err_set(e, -ENOTSUP, "driver '%s' cannot create volumes", svc->drv->name);
 	snprintf(key, sizeof(key), "%s\ncreate\n", svc->name);
-	for (size_t i = strlen(key), j = 0; req->name[j] && i + 1 < sizeof(key); i++, j++) {
-		key[i] = (char)tolower((unsigned char)req->name[j]);
+	for (size_t i = strlen(key), j = 0; vname[j] && i + 1 < sizeof(key); i++, j++) {
+		key[i] = (char)tolower((unsigned char)vname[j]);
 		key[i + 1] = '\0';
 	}
 	if ((r = keylock_acquire(&srv->locks, key)) < 0)
 		return err_set(e, r, "out of memory");
-	r = inspect_by_name(svc, req->name, &(struct volume_query){ 0 }, &existing, e);
+	r = lsi_inspect_by_name(svc, vname, &(struct volume_query){ 0 }, &existing, e);
 	if (r == 0) {
 		volume_release(&existing);
 		r = err_set(e, -EEXIST, "a volume named '%s' already exists in service '%s'",
-			    req->name, svc->name);
+			    vname, svc->name);
 	} else if (r == -ENOENT) {
 		err_clear(e);
-		r = svc->drv->volume_create(svc, req, out, e);
+		r = make(svc, arg, out, e);
 		if (r == 0 && out->attachment_state == AS_NONE)
 			out->attachment_state = AS_AVAILABLE;
 		if (r == 0)
@@ -711,7 +693,28 @@ int ls_volume_create(struct ls_server *srv, const char *name, const struct volum
 	return r;
 }
 
-static void volume_key(char *buf, size_t sz, const struct service *svc, const char *id)
+static int make_volume(struct service *svc, void *arg, struct volume *out, struct err *e)
+{
+	return svc->drv->volume_create(svc, arg, out, e);
+}
+
+int ls_volume_create(struct ls_server *srv, const char *name, const struct volume_create_req *req,
+		     const struct ls_ctx *ctx, struct volume *out, struct err *e)
+{
+	struct service *svc = lsi_find_service(srv, name, e);
+	int r;
+
+	(void)ctx;
+	if (!svc)
+		return -ENOENT;
+	if ((r = lsi_check_create(req, e)) < 0)
+		return r;
+	if (!svc->drv->volume_create)
+		return err_set(e, -ENOTSUP, "driver '%s' cannot create volumes", svc->drv->name);
+	return lsi_create_named(srv, svc, req->name, make_volume, (void *)req, out, e);
+}
+
+void lsi_volume_key(char *buf, size_t sz, const struct service *svc, const char *id)
 {
 	snprintf(buf, sz, "%s\nid\n%s", svc->name, id);
 }
@@ -759,7 +762,7 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 		     const struct volume_attach_req *req, const struct ls_ctx *ctx,
 		     struct volume *out, char **token, struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
+	struct service *svc = lsi_find_service(srv, name, e);
 	struct attach_opts o = { 0 };
 	struct instance_id me;
 	char key[400];
@@ -770,7 +773,7 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 		*token = NULL;
 	if (!svc)
 		return -ENOENT;
-	if ((r = check_id(id, e)) < 0)
+	if ((r = lsi_check_id(id, e)) < 0)
 		return r;
 	if ((r = caller_iid(svc, ctx, &me, &have_me, e)) < 0)
 		return r;
@@ -787,7 +790,7 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 	o.force = req && req->force;
 	o.next_device = req ? req->next_device_name : NULL;
 	o.opts = req ? req->opts : NULL;
-	volume_key(key, sizeof(key), svc, id);
+	lsi_volume_key(key, sizeof(key), svc, id);
 	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
 		r = err_set(e, r, "out of memory");
 		goto out;
@@ -832,7 +835,7 @@ int ls_volume_detach(struct ls_server *srv, const char *name, const char *id,
 		r = err_set(e, -ENOTSUP, "driver '%s' cannot detach volumes", svc->drv->name);
 		goto out;
 	}
-	volume_key(key, sizeof(key), svc, id);
+	lsi_volume_key(key, sizeof(key), svc, id);
 	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
 		r = err_set(e, r, "out of memory");
 		goto out;
@@ -851,18 +854,18 @@ out:
 int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bool force,
 		     const struct ls_ctx *ctx, struct err *e)
 {
-	struct service *svc = find_service(srv, name, e);
+	struct service *svc = lsi_find_service(srv, name, e);
 	char key[400];
 	int r;
 
 	(void)ctx;
 	if (!svc)
 		return -ENOENT;
-	if ((r = check_id(id, e)) < 0)
+	if ((r = lsi_check_id(id, e)) < 0)
 		return r;
 	if (!svc->drv->volume_remove)
 		return err_set(e, -ENOTSUP, "driver '%s' cannot remove volumes", svc->drv->name);
-	volume_key(key, sizeof(key), svc, id);
+	lsi_volume_key(key, sizeof(key), svc, id);
 	if ((r = keylock_acquire(&srv->locks, key)) < 0)
 		return err_set(e, r, "out of memory");
 	r = svc->drv->volume_remove(svc, id, force, e);
