@@ -58,6 +58,32 @@ struct storage_client_ops {
 			     struct volume *out, struct err *e);
 	int (*volume_remove)(struct storage_client *c, const char *svc, const char *id, bool force,
 			     const struct ls_ctx *ctx, struct err *e);
+	/* Snapshots, copies, resize (server/service.h ls_snapshots ...):
+	 * GET /snapshots/{svc}[/{id}], POST /volumes/{svc}/{id}?snapshot,
+	 * DELETE /snapshots/{svc}/{id}, POST /snapshots/{svc}/{id}?copy and
+	 * ?create, POST /volumes/{svc}/{id}?copy and (ours) ?resize. */
+	int (*snapshots)(struct storage_client *c, const char *svc, const struct ls_ctx *ctx,
+			 struct snapshot_list *out, struct err *e);
+	int (*snapshot_inspect)(struct storage_client *c, const char *svc, const char *id,
+				const struct ls_ctx *ctx, struct snapshot *out, struct err *e);
+	int (*volume_snapshot)(struct storage_client *c, const char *svc, const char *volume_id,
+			       const struct volume_snapshot_req *req, const struct ls_ctx *ctx,
+			       struct snapshot *out, struct err *e);
+	int (*snapshot_remove)(struct storage_client *c, const char *svc, const char *id,
+			       const struct ls_ctx *ctx, struct err *e);
+	int (*snapshot_copy)(struct storage_client *c, const char *svc, const char *id,
+			     const struct snapshot_copy_req *req, const struct ls_ctx *ctx,
+			     struct snapshot *out, struct err *e);
+	int (*snapshot_create_volume)(struct storage_client *c, const char *svc, const char *id,
+				      const struct volume_create_req *req,
+				      const struct ls_ctx *ctx, struct volume *out,
+				      struct err *e);
+	int (*volume_copy)(struct storage_client *c, const char *svc, const char *volume_id,
+			   const struct volume_copy_req *req, const struct ls_ctx *ctx,
+			   struct volume *out, struct err *e);
+	int (*volume_resize)(struct storage_client *c, const char *svc, const char *volume_id,
+			     const struct volume_resize_req *req, const struct ls_ctx *ctx,
+			     struct volume *out, struct err *e);
 	/* Ours (POST /leases): renew the leases of ctx's attachments and wait
 	 * up to wait_ms for a revocation (server/service.h ls_lease_renew). */
 	int (*lease_renew)(struct storage_client *c, const struct ls_ctx *ctx, long long lease_ms,

@@ -82,7 +82,77 @@ static int local_lease_fenced(struct storage_client *c, const char *svc, const c
 	return ls_lease_fenced(srv_of(c), svc, id, ctx, e);
 }
 
+static int local_snapshots(struct storage_client *c, const char *svc, const struct ls_ctx *ctx,
+			   struct snapshot_list *out, struct err *e)
+{
+	(void)ctx;
+	return ls_snapshots(srv_of(c), svc, out, e);
+}
+
+static int local_snapshot_inspect(struct storage_client *c, const char *svc, const char *id,
+				  const struct ls_ctx *ctx, struct snapshot *out, struct err *e)
+{
+	(void)ctx;
+	return ls_snapshot_inspect(srv_of(c), svc, id, out, e);
+}
+
+static int local_volume_snapshot(struct storage_client *c, const char *svc, const char *id,
+				 const struct volume_snapshot_req *req, const struct ls_ctx *ctx,
+				 struct snapshot *out, struct err *e)
+{
+	(void)ctx;
+	return ls_volume_snapshot(srv_of(c), svc, id, req, out, e);
+}
+
+static int local_snapshot_remove(struct storage_client *c, const char *svc, const char *id,
+				 const struct ls_ctx *ctx, struct err *e)
+{
+	(void)ctx;
+	return ls_snapshot_remove(srv_of(c), svc, id, e);
+}
+
+static int local_snapshot_copy(struct storage_client *c, const char *svc, const char *id,
+			       const struct snapshot_copy_req *req, const struct ls_ctx *ctx,
+			       struct snapshot *out, struct err *e)
+{
+	(void)ctx;
+	return ls_snapshot_copy(srv_of(c), svc, id, req, out, e);
+}
+
+static int local_snapshot_create_volume(struct storage_client *c, const char *svc,
+					const char *id, const struct volume_create_req *req,
+					const struct ls_ctx *ctx, struct volume *out,
+					struct err *e)
+{
+	(void)ctx;
+	return ls_snapshot_create_volume(srv_of(c), svc, id, req, out, e);
+}
+
+static int local_volume_copy(struct storage_client *c, const char *svc, const char *id,
+			     const struct volume_copy_req *req, const struct ls_ctx *ctx,
+			     struct volume *out, struct err *e)
+{
+	(void)ctx;
+	return ls_volume_copy(srv_of(c), svc, id, req, out, e);
+}
+
+static int local_volume_resize(struct storage_client *c, const char *svc, const char *id,
+			       const struct volume_resize_req *req, const struct ls_ctx *ctx,
+			       struct volume *out, struct err *e)
+{
+	(void)ctx;
+	return ls_volume_resize(srv_of(c), svc, id, req, out, e);
+}
+
 static const struct storage_client_ops local_ops = {
+	.snapshots = local_snapshots,
+	.snapshot_inspect = local_snapshot_inspect,
+	.volume_snapshot = local_volume_snapshot,
+	.snapshot_remove = local_snapshot_remove,
+	.snapshot_copy = local_snapshot_copy,
+	.snapshot_create_volume = local_snapshot_create_volume,
+	.volume_copy = local_volume_copy,
+	.volume_resize = local_volume_resize,
 	.lease_renew = local_lease_renew,
 	.lease_fenced = local_lease_fenced,
 	.name = "local",

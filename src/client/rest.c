@@ -463,9 +463,10 @@ static int call_at(struct storage_client *c, const char *method, const char *roo
 	return r;
 }
 
-/* POST req (stolen; NULL when its encoder ran out of memory) to a volume path. */
-static int post_at(struct storage_client *c, const char *svc, const char *id, const char *query,
-		   json_t *req, const struct ls_ctx *ctx, json_t **reply, struct err *e)
+/* POST req (stolen; NULL: its encoder ran out of memory) to /<root>/<svc>/<id>?query. */
+static int post_to(struct storage_client *c, const char *root, const char *svc, const char *id,
+		   const char *id_what, const char *query, json_t *req, const struct ls_ctx *ctx,
+		   json_t **reply, struct err *e)
 {
 	char *body = req ? json_dump_compact(req) : NULL;
 	int r;
@@ -473,10 +474,15 @@ static int post_at(struct storage_client *c, const char *svc, const char *id, co
 	json_decref(req);
 	if (!body)
 		return err_set(e, -ENOMEM, "out of memory");
-	r = call_at(c, "POST", "volumes", svc, id, id ? "volume ID" : NULL, query, body, ctx,
-		    reply, e);
+	r = call_at(c, "POST", root, svc, id, id_what, query, body, ctx, reply, e);
 	free(body);
 	return r;
+}
+
+static int post_at(struct storage_client *c, const char *svc, const char *id, const char *query,
+		   json_t *req, const struct ls_ctx *ctx, json_t **reply, struct err *e)
+{
+	return post_to(c, "volumes", svc, id, id ? "volume ID" : NULL, query, req, ctx, reply, e);
 }
 
 static int op_services(struct storage_client *c, struct service_list *out, struct err *e)
@@ -604,6 +610,103 @@ static int op_volume_remove(struct storage_client *c, const char *svc, const cha
 		       ctx, NULL, e);
 }
 
+/* ---- snapshots, copies, resize ---- */
+
+/* Decode a reply that must be a Snapshot (j is consumed). */
+static int snapshot_reply(struct storage_client *c, json_t *j, struct snapshot *out,
+			  struct err *e)
+{
+	struct snapshot s;
+	int r = decoded(c, j, snapshot_from_json(j, &s, e), e);
+
+	if (r == 0)
+		*out = s;
+	return r;
+}
+
+static int op_snapshots(struct storage_client *c, const char *svc, const struct ls_ctx *ctx,
+			struct snapshot_list *out, struct err *e)
+{
+	struct snapshot_list l = { 0 };
+	json_t *j;
+	int r;
+
+	r = call_at(c, "GET", "snapshots", svc, NULL, NULL, NULL, NULL, ctx, &j, e);
+	if (r == 0 && (r = decoded(c, j, snapshot_map_from_json(j, &l, e), e)) == 0)
+		*out = l;
+	return r;
+}
+
+static int op_snapshot_inspect(struct storage_client *c, const char *svc, const char *id,
+			       const struct ls_ctx *ctx, struct snapshot *out, struct err *e)
+{
+	json_t *j;
+	int r = call_at(c, "GET", "snapshots", svc, id, "snapshot ID", NULL, NULL, ctx, &j, e);
+
+	return r < 0 ? r : snapshot_reply(c, j, out, e);
+}
+
+static int op_volume_snapshot(struct storage_client *c, const char *svc, const char *id,
+			      const struct volume_snapshot_req *req, const struct ls_ctx *ctx,
+			      struct snapshot *out, struct err *e)
+{
+	json_t *j;
+	int r = post_to(c, "volumes", svc, id, "volume ID", "snapshot",
+			volume_snapshot_req_to_json(req), ctx, &j, e);
+
+	return r < 0 ? r : snapshot_reply(c, j, out, e);
+}
+
+static int op_snapshot_remove(struct storage_client *c, const char *svc, const char *id,
+			      const struct ls_ctx *ctx, struct err *e)
+{
+	return call_at(c, "DELETE", "snapshots", svc, id, "snapshot ID", NULL, NULL, ctx, NULL, e);
+}
+
+static int op_snapshot_copy(struct storage_client *c, const char *svc, const char *id,
+			    const struct snapshot_copy_req *req, const struct ls_ctx *ctx,
+			    struct snapshot *out, struct err *e)
+{
+	json_t *j;
+	int r = post_to(c, "snapshots", svc, id, "snapshot ID", "copy",
+			snapshot_copy_req_to_json(req), ctx, &j, e);
+
+	return r < 0 ? r : snapshot_reply(c, j, out, e);
+}
+
+static int op_snapshot_create_volume(struct storage_client *c, const char *svc, const char *id,
+				     const struct volume_create_req *req,
+				     const struct ls_ctx *ctx, struct volume *out, struct err *e)
+{
+	json_t *j;
+	int r = post_to(c, "snapshots", svc, id, "snapshot ID", "create",
+			volume_create_req_to_json(req), ctx, &j, e);
+
+	return r < 0 ? r : volume_reply(c, j, out, e);
+}
+
+static int op_volume_copy(struct storage_client *c, const char *svc, const char *id,
+			  const struct volume_copy_req *req, const struct ls_ctx *ctx,
+			  struct volume *out, struct err *e)
+{
+	json_t *j;
+	int r = post_to(c, "volumes", svc, id, "volume ID", "copy", volume_copy_req_to_json(req),
+			ctx, &j, e);
+
+	return r < 0 ? r : volume_reply(c, j, out, e);
+}
+
+static int op_volume_resize(struct storage_client *c, const char *svc, const char *id,
+			    const struct volume_resize_req *req, const struct ls_ctx *ctx,
+			    struct volume *out, struct err *e)
+{
+	json_t *j;
+	int r = post_to(c, "volumes", svc, id, "volume ID", "resize",
+			volume_resize_req_to_json(req), ctx, &j, e);
+
+	return r < 0 ? r : volume_reply(c, j, out, e);
+}
+
 static int op_lease_renew(struct storage_client *c, const struct ls_ctx *ctx, long long lease_ms,
 			  long long wait_ms, struct volume_ref **out, size_t *n, struct err *e)
 {
@@ -671,6 +774,14 @@ static const struct storage_client_ops http_ops = {
 	.volume_attach = op_volume_attach,
 	.volume_detach = op_volume_detach,
 	.volume_remove = op_volume_remove,
+	.snapshots = op_snapshots,
+	.snapshot_inspect = op_snapshot_inspect,
+	.volume_snapshot = op_volume_snapshot,
+	.snapshot_remove = op_snapshot_remove,
+	.snapshot_copy = op_snapshot_copy,
+	.snapshot_create_volume = op_snapshot_create_volume,
+	.volume_copy = op_volume_copy,
+	.volume_resize = op_volume_resize,
 	.lease_renew = op_lease_renew,
 	.lease_fenced = op_lease_fenced,
 };

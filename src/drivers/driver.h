@@ -32,7 +32,9 @@
 struct cfg;
 struct store;
 
-#define STORAGE_DRIVER_VERSION 2 /* 2: volumes_each */
+#define STORAGE_DRIVER_V_EACH 2	    /* volumes_each */
+#define STORAGE_DRIVER_V_SNAPSHOTS 3 /* snapshots, copies, resize */
+#define STORAGE_DRIVER_VERSION STORAGE_DRIVER_V_SNAPSHOTS
 
 /* Executor table versions: the slots each adds (callers check before use). */
 #define EXECUTOR_V_DEVICES 2 /* device_get, device_find, device_put */
@@ -109,7 +111,36 @@ struct storage_driver {
 	 * NULL = the service layer walks the list of volumes(). */
 	int (*volumes_each)(struct service *svc, const struct volume_query *q,
 			    volume_visit_fn fn, void *arg, struct err *e);
-	/* snapshots, copy, resize: added by later issues with a version bump */
+	/*
+	 * Version 3: snapshots, copies and resize; NULL = not supported (the
+	 * service layer answers 501 naming the driver). A snapshot is
+	 * independent of its volume: removing either never breaks the other.
+	 * The service layer has checked the IDs and names and serializes the
+	 * calls on one volume (and on one new name); the driver checks that
+	 * the volume or snapshot exists (-ENOENT) and leaves nothing behind
+	 * when it fails.
+	 */
+	int (*snapshots)(struct service *svc, struct snapshot_list *out, struct err *e);
+	int (*snapshot_inspect)(struct service *svc, const char *id, struct snapshot *out,
+				struct err *e);
+	int (*volume_snapshot)(struct service *svc, const char *volume_id,
+			       const struct volume_snapshot_req *req, struct snapshot *out,
+			       struct err *e);
+	int (*snapshot_remove)(struct service *svc, const char *id, struct err *e);
+	/* a new snapshot (req->snapshot_name) with the same data */
+	int (*snapshot_copy)(struct service *svc, const char *id, const struct snapshot_copy_req *req,
+			     struct snapshot *out, struct err *e);
+	/* a new volume (req->name) holding the snapshot's data */
+	int (*volume_create_from_snapshot)(struct service *svc, const char *snapshot_id,
+					   const struct volume_create_req *req, struct volume *out,
+					   struct err *e);
+	/* a new volume (req->volume_name) holding the volume's data */
+	int (*volume_copy)(struct service *svc, const char *volume_id,
+			   const struct volume_copy_req *req, struct volume *out, struct err *e);
+	/* grow to size GiB (never shrink: -EINVAL); the host side grows the
+	 * device and filesystem (executor device_refresh) */
+	int (*volume_resize)(struct service *svc, const char *volume_id, int64_t size,
+			     struct volume *out, struct err *e);
 };
 
 /* What an executor sees of its host: the config (with the service's

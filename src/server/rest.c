@@ -422,6 +422,61 @@ static int h_volume_detach(struct call *c)
 	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 205, &v);
 }
 
+/* A Snapshot reply (s released). */
+static int send_snapshot(struct call *c, unsigned status, struct snapshot *s)
+{
+	json_t *j = snapshot_to_json(s);
+
+	snapshot_release(s);
+	return send_json(c->ep, c->out, status, j);
+}
+
+static int h_volume_snapshot(struct call *c)
+{
+	struct volume_snapshot_req req = { 0 };
+	struct snapshot s;
+	struct err e = ERR_INIT;
+	json_t *body = body_json(c, &e);
+	int r = body ? volume_snapshot_req_from_json(body, &req, &e) : -EINVAL;
+
+	json_decref(body);
+	if (r == 0)
+		r = ls_volume_snapshot(c->ep->srv, c->seg[1], c->seg[2], &req, &s, &e);
+	volume_snapshot_req_release(&req);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_snapshot(c, 201, &s);
+}
+
+static int h_volume_copy(struct call *c)
+{
+	struct volume_copy_req req = { 0 };
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	json_t *body = body_json(c, &e);
+	int r = body ? volume_copy_req_from_json(body, &req, &e) : -EINVAL;
+
+	json_decref(body);
+	if (r == 0)
+		r = ls_volume_copy(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
+	volume_copy_req_release(&req);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
+}
+
+/* Ours (docs/rest-api.md): POST /volumes/{svc}/{id}?resize {"size": GiB} */
+static int h_volume_resize(struct call *c)
+{
+	struct volume_resize_req req = { 0 };
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	json_t *body = body_json(c, &e);
+	int r = body ? volume_resize_req_from_json(body, &req, &e) : -EINVAL;
+
+	json_decref(body);
+	if (r == 0)
+		r = ls_volume_resize(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
+	volume_resize_req_release(&req);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 200, &v);
+}
+
 static int h_volumes_post(struct call *c)
 {
 	if (c->nseg == 2 && !has_arg(c->rq, "detach", NULL))
@@ -430,14 +485,17 @@ static int h_volumes_post(struct call *c)
 		return h_volume_attach(c);
 	if (c->nseg == 3 && has_arg(c->rq, "detach", NULL))
 		return h_volume_detach(c);
-	if (c->nseg == 3 && (has_arg(c->rq, "copy", NULL) || has_arg(c->rq, "snapshot", NULL)))
-		return send_error(c->ep, c->out, 501,
-				  "volume copy and snapshot are not implemented yet");
+	if (c->nseg == 3 && has_arg(c->rq, "snapshot", NULL))
+		return h_volume_snapshot(c);
+	if (c->nseg == 3 && has_arg(c->rq, "copy", NULL))
+		return h_volume_copy(c);
+	if (c->nseg == 3 && has_arg(c->rq, "resize", NULL))
+		return h_volume_resize(c);
 	if (c->nseg <= 2 && has_arg(c->rq, "detach", NULL))
 		return send_error(c->ep, c->out, 501,
 				  "detaching all volumes at once is not implemented yet");
 	return send_error(c->ep, c->out, 404, "no such route: POST on this path needs one of "
-			  "?attach, ?detach");
+			  "?attach, ?detach, ?snapshot, ?copy, ?resize");
 }
 
 static int h_volume_delete(struct call *c)
@@ -500,6 +558,102 @@ static int h_leases(struct call *c)
 	return send_json(c->ep, c->out, 200, j);
 }
 
+/* ---- snapshots, copies, resize ---- */
+
+/* GET /snapshots: {service: {id: Snapshot}}; /snapshots/{svc}: {id: Snapshot} */
+static int h_snapshot_maps(struct call *c)
+{
+	struct ls_server *srv = c->ep->srv;
+	struct err e = ERR_INIT;
+	json_t *all = c->nseg == 1 ? json_object() : NULL;
+
+	for (size_t i = 0; i < (c->nseg == 1 ? ls_server_service_count(srv) : 1); i++) {
+		const char *svc = c->nseg == 1 ? ls_server_service_at(srv, i)->name : c->seg[1];
+		struct snapshot_list l = { 0 };
+		json_t *m;
+
+		if (ls_snapshots(srv, svc, &l, &e) < 0) {
+			json_decref(all);
+			return send_err(c->ep, c->out, &e);
+		}
+		m = snapshot_map_to_json(&l);
+		snapshot_list_release(&l);
+		if (c->nseg != 1)
+			return send_json(c->ep, c->out, 200, m);
+		if (!all || !m || json_object_set_new(all, svc, m) < 0) {
+			json_decref(all);
+			return send_error(c->ep, c->out, 500, "out of memory");
+		}
+	}
+	return send_json(c->ep, c->out, 200, all);
+}
+
+static int h_snapshots_get(struct call *c)
+{
+	struct snapshot s;
+	struct err e = ERR_INIT;
+
+	if (c->nseg < 3)
+		return h_snapshot_maps(c);
+	if (ls_snapshot_inspect(c->ep->srv, c->seg[1], c->seg[2], &s, &e) < 0)
+		return send_err(c->ep, c->out, &e);
+	return send_snapshot(c, 200, &s);
+}
+
+static int h_snapshot_create_volume(struct call *c)
+{
+	struct volume_create_req req = { 0 };
+	struct volume v = { 0 };
+	struct err e = ERR_INIT;
+	json_t *body = body_json(c, &e);
+	int r = body ? volume_create_req_from_json(body, &req, &e) : -EINVAL;
+
+	json_decref(body);
+	if (r == 0)
+		r = ls_snapshot_create_volume(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
+	volume_create_req_release(&req);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
+}
+
+static int h_snapshot_copy(struct call *c)
+{
+	struct snapshot_copy_req req = { 0 };
+	struct snapshot s;
+	struct err e = ERR_INIT;
+	json_t *body = body_json(c, &e);
+	int r = body ? snapshot_copy_req_from_json(body, &req, &e) : -EINVAL;
+
+	json_decref(body);
+	if (r == 0)
+		r = ls_snapshot_copy(c->ep->srv, c->seg[1], c->seg[2], &req, &s, &e);
+	snapshot_copy_req_release(&req);
+	return r < 0 ? send_err(c->ep, c->out, &e) : send_snapshot(c, 201, &s);
+}
+
+static int h_snapshots(struct call *c)
+{
+	const char *m = c->method;
+	struct err e = ERR_INIT;
+
+	if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && c->nseg <= 3)
+		return h_snapshots_get(c);
+	if (strcmp(m, "POST") == 0 && c->nseg == 3 && has_arg(c->rq, "create", NULL))
+		return h_snapshot_create_volume(c);
+	if (strcmp(m, "POST") == 0 && c->nseg == 3 && has_arg(c->rq, "copy", NULL))
+		return h_snapshot_copy(c);
+	if (strcmp(m, "POST") == 0)
+		return send_error(c->ep, c->out, 404, "no such route: POST on this path needs one of "
+				  "?create, ?copy");
+	if (strcmp(m, "DELETE") == 0 && c->nseg == 3) {
+		if (ls_snapshot_remove(c->ep->srv, c->seg[1], c->seg[2], &e) < 0)
+			return send_err(c->ep, c->out, &e);
+		return send_text(c->ep, c->out, 205, NULL);
+	}
+	if (strcmp(m, "DELETE") == 0)
+		return send_error(c->ep, c->out, 405, "DELETE needs /snapshots/{service}/{id}");
+	return send_error(c->ep, c->out, 405, "method not allowed on /snapshots");
+}
+
 static int route(struct call *c)
 {
 	const char *m = c->method, *top = c->nseg ? c->seg[0] : "";
@@ -518,8 +672,8 @@ static int route(struct call *c)
 	}
 	if (strcmp(top, "services") == 0 && c->nseg <= 2)
 		return get ? h_services(c) : send_error(c->ep, c->out, 405, "method not allowed");
-	if (strcmp(top, "snapshots") == 0)
-		return send_error(c->ep, c->out, 501, "snapshots are not implemented yet");
+	if (strcmp(top, "snapshots") == 0 && c->nseg <= 3)
+		return h_snapshots(c);
 	if (strcmp(top, "tasks") == 0) {
 		if (c->nseg == 1 && get)
 			return send_json(c->ep, c->out, 200, json_object());
@@ -589,8 +743,27 @@ static const char *route_label(const struct call *c)
 			return "POST /volumes/{service}/{id}?attach";
 		if (post && c->nseg == 3 && has_arg(c->rq, "detach", NULL))
 			return "POST /volumes/{service}/{id}?detach";
+		if (post && c->nseg == 3 && has_arg(c->rq, "snapshot", NULL))
+			return "POST /volumes/{service}/{id}?snapshot";
+		if (post && c->nseg == 3 && has_arg(c->rq, "copy", NULL))
+			return "POST /volumes/{service}/{id}?copy";
+		if (post && c->nseg == 3 && has_arg(c->rq, "resize", NULL))
+			return "POST /volumes/{service}/{id}?resize";
 		if (strcmp(m, "DELETE") == 0 && c->nseg == 3)
 			return "DELETE /volumes/{service}/{id}";
+		return "other";
+	}
+	if (strcmp(top, "snapshots") == 0) {
+		static const char *const gets[] = { "GET /snapshots", "GET /snapshots/{service}",
+						    "GET /snapshots/{service}/{id}" };
+		if (get && c->nseg <= 3)
+			return gets[c->nseg - 1];
+		if (post && c->nseg == 3 && has_arg(c->rq, "create", NULL))
+			return "POST /snapshots/{service}/{id}?create";
+		if (post && c->nseg == 3 && has_arg(c->rq, "copy", NULL))
+			return "POST /snapshots/{service}/{id}?copy";
+		if (strcmp(m, "DELETE") == 0 && c->nseg == 3)
+			return "DELETE /snapshots/{service}/{id}";
 		return "other";
 	}
 	if (strcmp(top, "services") == 0 && get && c->nseg <= 2)

@@ -532,7 +532,7 @@ int ls_volumes_each(struct ls_server *srv, const char *name, int mask, const str
 	q.mask = mask;
 	q.iid = have_me ? &me : NULL;
 	sh.me = q.iid;
-	if (svc->drv->version >= 2 && svc->drv->volumes_each)
+	if (svc->drv->version >= STORAGE_DRIVER_V_EACH && svc->drv->volumes_each)
 		r = svc->drv->volumes_each(svc, &q, shape_visit, &sh, e);
 	else
 		r = walk_list(svc, &q, shape_visit, &sh, e);

@@ -78,6 +78,31 @@ int ls_volume_detach(struct ls_server *srv, const char *svc, const char *id,
 int ls_volume_remove(struct ls_server *srv, const char *svc, const char *id, bool force,
 		     const struct ls_ctx *ctx, struct err *e);
 
+/*
+ * Snapshots, copies and resize (server/snapshot.c): the driver's version 3
+ * slots, -ENOTSUP ("driver 'x' cannot ...") when it has none. A listing
+ * of a driver without snapshots is empty. The names of new snapshots and
+ * volumes follow the volume name rules; a snapshot copy stays in its
+ * service (destinationID empty or the service's name).
+ */
+int ls_snapshots(struct ls_server *srv, const char *svc, struct snapshot_list *out,
+		 struct err *e);
+int ls_snapshot_inspect(struct ls_server *srv, const char *svc, const char *id,
+			struct snapshot *out, struct err *e);
+int ls_volume_snapshot(struct ls_server *srv, const char *svc, const char *volume_id,
+		       const struct volume_snapshot_req *req, struct snapshot *out,
+		       struct err *e);
+int ls_snapshot_remove(struct ls_server *srv, const char *svc, const char *id, struct err *e);
+int ls_snapshot_copy(struct ls_server *srv, const char *svc, const char *id,
+		     const struct snapshot_copy_req *req, struct snapshot *out, struct err *e);
+int ls_snapshot_create_volume(struct ls_server *srv, const char *svc, const char *id,
+			      const struct volume_create_req *req, struct volume *out,
+			      struct err *e);
+int ls_volume_copy(struct ls_server *srv, const char *svc, const char *volume_id,
+		   const struct volume_copy_req *req, struct volume *out, struct err *e);
+int ls_volume_resize(struct ls_server *srv, const char *svc, const char *volume_id,
+		     const struct volume_resize_req *req, struct volume *out, struct err *e);
+
 /* HTTP status for an errno from the functions above. */
 int ls_http_status(int code);
 
