@@ -472,3 +472,97 @@ int osfs_shutdown(const char *target, struct err *e)
 	close(fd);
 	return r;
 }
+
+/* ---- freeze, thaw, grow ---------------------------------------------- */
+
+/* linux/fs.h's values; that header and sys/mount.h clash on some glibcs */
+#ifndef FIFREEZE
+#define FIFREEZE _IOWR('X', 119, int)
+#define FITHAW	 _IOWR('X', 120, int)
+#endif
+
+static int freeze_ioctl(const char *mountpoint, unsigned long req, const char *verb,
+			struct err *e)
+{
+	int fd, r = 0, arg = 0;
+
+	if (!mountpoint || !*mountpoint)
+		return err_set(e, -EINVAL, "%s: empty mount point", verb);
+	fd = sys_open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s %s: open: %s", verb, mountpoint, strerror(errno));
+	if (sys_ioctl(fd, req, (unsigned long)&arg) < 0) {
+		int err = errno;
+
+		if (err == EOPNOTSUPP || err == ENOTTY)
+			r = err_set(e, -ENOTSUP, "%s %s: the filesystem cannot freeze", verb,
+				    mountpoint);
+		else if (err == EBUSY && req == FIFREEZE)
+			r = err_set(e, -EBUSY, "freeze %s: already frozen", mountpoint);
+		else if (err == EINVAL && req == FITHAW)
+			r = err_set(e, -EINVAL, "thaw %s: not frozen", mountpoint);
+		else
+			r = err_set(e, -err, "%s %s: %s", verb, mountpoint, strerror(err));
+	}
+	close(fd);
+	if (r == 0)
+		log_debug("fs: %s %s", req == FIFREEZE ? "froze" : "thawed", mountpoint);
+	return r;
+}
+
+int osfs_freeze(const char *mountpoint, struct err *e)
+{
+	return freeze_ioctl(mountpoint, FIFREEZE, "freeze", e);
+}
+
+int osfs_thaw(const char *mountpoint, struct err *e)
+{
+	return freeze_ioctl(mountpoint, FITHAW, "thaw", e);
+}
+
+int osfs_freeze_do(const char *mountpoint, int (*fn)(void *arg, struct err *e), void *arg,
+		   struct err *e)
+{
+	struct err te = ERR_INIT;
+	int r, t;
+
+	r = osfs_freeze(mountpoint, e);
+	if (r < 0)
+		return r;
+	r = fn(arg, e);
+	t = osfs_thaw(mountpoint, &te);
+	if (t < 0) {
+		log_error("%s: THE FILESYSTEM STAYS FROZEN (fsfreeze -u %s)", te.msg,
+			mountpoint);
+		if (r == 0)
+			return err_set(e, t, "%s: the filesystem stays frozen (fsfreeze -u %s)",
+				       te.msg, mountpoint);
+	}
+	return r;
+}
+
+int osfs_grow(const char *dev, const char *mountpoint, const char *fstype, long timeout_ms,
+	      struct err *e)
+{
+	const char *argv[4] = { NULL };
+	int r;
+
+	if (!dev || !*dev || !mountpoint || !*mountpoint || !fstype)
+		return err_set(e, -EINVAL, "grow: bad arguments");
+	if (strcmp(fstype, "ext4") == 0) {
+		argv[0] = "resize2fs";
+		argv[1] = dev;
+	} else if (strcmp(fstype, "xfs") == 0) {
+		argv[0] = "xfs_growfs";
+		argv[1] = "-d";
+		argv[2] = mountpoint;
+	} else {
+		return err_set(e, -ENOTSUP, "grow %s: cannot grow a '%s' filesystem online", dev,
+			       fstype);
+	}
+	r = run_command(argv, timeout_ms, e);
+	if (r < 0)
+		return err_prefix(e, "grow %s at %s", dev, mountpoint);
+	log_debug("fs: grew %s (%s) at %s", dev, fstype, mountpoint);
+	return 0;
+}

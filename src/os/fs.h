@@ -81,6 +81,38 @@ int osfs_bind(const char *src, const char *target, struct err *e);
  */
 int osfs_shutdown(const char *target, struct err *e);
 
+/*
+ * Freeze (FIFREEZE) and thaw (FITHAW) the filesystem mounted at
+ * mountpoint, for a consistent snapshot: freezing flushes it and then
+ * blocks every writer (and anything that would dirty it, such as atime
+ * updates and a sync) until the thaw, in every mount namespace. So a
+ * caller thaws on every path, promptly; prefer osfs_freeze_do. Freezes
+ * nest in the kernel for distinct freezers only: a second freeze of a
+ * frozen filesystem is -EBUSY, a thaw of one that is not frozen -EINVAL.
+ * Through the seam (kind "ioctl"); -ENOTSUP when the filesystem cannot
+ * freeze.
+ */
+int osfs_freeze(const char *mountpoint, struct err *e);
+int osfs_thaw(const char *mountpoint, struct err *e);
+
+/* Freeze, run fn(arg, e), thaw, whatever fn returned. Returns fn's result
+ * (its e), else the thaw's error; when the thaw fails the filesystem stays
+ * frozen, which e says loudly (a person must run fsfreeze -u). */
+int osfs_freeze_do(const char *mountpoint, int (*fn)(void *arg, struct err *e), void *arg,
+		   struct err *e);
+
+/*
+ * Grow the filesystem of type fstype mounted at mountpoint from dev to
+ * the whole device (after loopdev_set_capacity for a loop device whose
+ * image grew): ext4 online with "resize2fs DEV", xfs with "xfs_growfs
+ * MOUNTPOINT" (both through os/run, killed after timeout_ms). A failed
+ * tool is -EIO with its stderr; another fstype is -ENOTSUP naming it.
+ * The caller makes sure that dev is what is mounted at mountpoint. A
+ * filesystem that already fills its device is left as it is (0).
+ */
+int osfs_grow(const char *dev, const char *mountpoint, const char *fstype, long timeout_ms,
+	      struct err *e);
+
 /* umount2(target, UMOUNT_NOFOLLOW); -EINVAL when target is not a mount. */
 int osfs_unmount(const char *target, struct err *e);
 

@@ -502,3 +502,72 @@ int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e)
 	close(fd);
 	return r;
 }
+
+int loopdev_set_capacity(const char *dev, struct err *e)
+{
+	int fd, r = 0;
+
+	if (!dev || !*dev)
+		return err_set(e, -EINVAL, "loop set capacity: empty device path");
+	fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENXIO)
+			return err_set(e, -ENXIO, "loop set capacity '%s': no such device", dev);
+		return err_set(e, -errno, "loop set capacity: open '%s': %s", dev,
+			       strerror(errno));
+	}
+	if (sys_ioctl(fd, LOOP_SET_CAPACITY, 0) < 0) {
+		r = -errno;
+		if (r == -ENOTTY || r == -EINVAL)
+			r = err_set(e, -EINVAL, "loop set capacity '%s': not a loop device", dev);
+		else if (r == -ENXIO)
+			r = err_set(e, r, "loop set capacity '%s': not attached", dev);
+		else
+			r = err_set(e, r, "loop set capacity '%s': %s", dev, strerror(-r));
+	}
+	close(fd);
+	if (r == 0)
+		log_debug("loop: %s re-read its backing file's size", dev);
+	return r;
+}
+
+struct list_ctx {
+	dev_t st_dev;
+	ino_t st_ino;
+	char (*devs)[LOOPDEV_PATH_MAX];
+	size_t max, n;
+};
+
+static int list_cb(const char *dev, const char *backing, void *arg)
+{
+	struct list_ctx *c = arg;
+
+	(void)backing;
+	if (!loop_inode_matches(dev, c->st_dev, c->st_ino))
+		return 0;
+	if (c->n < c->max)
+		snprintf(c->devs[c->n], LOOPDEV_PATH_MAX, "%s", dev);
+	c->n++;
+	return 0;
+}
+
+int loopdev_list_for_file(const char *image, char (*devs)[LOOPDEV_PATH_MAX], size_t max,
+			  size_t *n, struct err *e)
+{
+	struct list_ctx c = { .devs = devs, .max = devs ? max : 0 };
+	struct stat st;
+	int r;
+
+	*n = 0;
+	if (!image || !*image)
+		return err_set(e, -EINVAL, "loop list: empty image path");
+	if (stat(image, &st) < 0)
+		return err_set(e, -errno, "loop list: image '%s': %s", image, strerror(errno));
+	c.st_dev = st.st_dev;
+	c.st_ino = st.st_ino;
+	r = loopdev_foreach(list_cb, &c);
+	if (r < 0)
+		return err_set(e, r, "loop list: /sys/block: %s", strerror(-r));
+	*n = c.n;
+	return 0;
+}

@@ -61,6 +61,19 @@ bool blockdev_in_use(const char *dev);
  * the image or /sys/block cannot be read. */
 int loopdev_busy_for_file(const char *image, char dev[LOOPDEV_PATH_MAX]);
 
+/* Make the kernel re-read the size of dev's backing file
+ * (LOOP_SET_CAPACITY), after the image grew; a mounted filesystem on it
+ * then sees a bigger device (grow it with osfs_grow). -ENXIO when dev is
+ * not attached, -EINVAL when not a loop device. */
+int loopdev_set_capacity(const char *dev, struct err *e);
+
+/* Every loop device bound to image (matched by device and inode, so a
+ * device made through another path or a deleted-and-recreated name is
+ * told apart), in index order, up to max of them into devs; *n gets how
+ * many there are (which may exceed max). 0 or -errno. */
+int loopdev_list_for_file(const char *image, char (*devs)[LOOPDEV_PATH_MAX], size_t max,
+			  size_t *n, struct err *e);
+
 /* Size of a block device in bytes (BLKGETSIZE64). */
 int blockdev_size(const char *dev, unsigned long long *bytes, struct err *e);
 

@@ -24,6 +24,7 @@ const char *const sys_kind_names[SYS_KINDS] = {
 	[SYS_FTRUNCATE] = "ftruncate", [SYS_FSYNC] = "fsync",	    [SYS_IOCTL] = "ioctl",
 	[SYS_MOUNT] = "mount",	       [SYS_UMOUNT] = "umount",	    [SYS_EXEC] = "exec",
 	[SYS_DB] = "db",	       [SYS_XATTR] = "xattr",	    [SYS_ALLOC] = "alloc",
+	[SYS_COPY] = "copy",	       [SYS_LINK] = "link",	    [SYS_ATTR] = "attr",
 };
 
 /* The armed failure; armed is the one word an unarmed wrapper reads. */
@@ -197,6 +198,11 @@ int sys_renameat(int fromfd, const char *from, int tofd, const char *to)
 	SEAM(SYS_RENAME, renameat(fromfd, from, tofd, to));
 }
 
+int sys_renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
+{
+	SEAM(SYS_RENAME, renameat2(fromfd, from, tofd, to, flags));
+}
+
 int sys_unlink(const char *path)
 {
 	SEAM(SYS_UNLINK, unlink(path));
@@ -232,6 +238,62 @@ int sys_fdatasync(int fd)
 	SEAM(SYS_FSYNC, fdatasync(fd));
 }
 
+int sys_syncfs(int fd)
+{
+	SEAM(SYS_FSYNC, syncfs(fd));
+}
+
+ssize_t sys_copy_file_range(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			    unsigned flags)
+{
+	SEAM(SYS_COPY, copy_file_range(fdin, offin, fdout, offout, len, flags));
+}
+
+ssize_t sys_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	SEAM(SYS_COPY, pwrite(fd, buf, len, off));
+}
+
+int sys_linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
+{
+	SEAM(SYS_LINK, linkat(fromfd, from, tofd, to, flags));
+}
+
+int sys_symlinkat(const char *target, int dirfd, const char *path)
+{
+	SEAM(SYS_LINK, symlinkat(target, dirfd, path));
+}
+
+int sys_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+	SEAM(SYS_LINK, mknodat(dirfd, path, mode, dev));
+}
+
+int sys_fchmod(int fd, mode_t mode)
+{
+	SEAM(SYS_ATTR, fchmod(fd, mode));
+}
+
+int sys_fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+	SEAM(SYS_ATTR, fchmodat(dirfd, path, mode, flags));
+}
+
+int sys_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	SEAM(SYS_ATTR, fchownat(dirfd, path, uid, gid, flags));
+}
+
+int sys_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
+{
+	SEAM(SYS_ATTR, utimensat(dirfd, path, times, flags));
+}
+
+int sys_futimens(int fd, const struct timespec times[2])
+{
+	SEAM(SYS_ATTR, futimens(fd, times));
+}
+
 int sys_ioctl(int fd, unsigned long request, unsigned long arg)
 {
 	SEAM(SYS_IOCTL, ioctl(fd, request, arg));
@@ -252,6 +314,11 @@ int sys_setxattr(const char *path, const char *name, const void *value, size_t s
 		 int flags)
 {
 	SEAM(SYS_XATTR, setxattr(path, name, value, size, flags));
+}
+
+int sys_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
+{
+	SEAM(SYS_XATTR, fsetxattr(fd, name, value, size, flags));
 }
 
 /* ---- allocations of the request paths ---- */

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 enum sys_kind {
 	SYS_OPEN,      /* open, openat, creat */
@@ -44,6 +45,9 @@ enum sys_kind {
 	SYS_DB,	       /* a database statement step or commit */
 	SYS_XATTR,     /* setxattr, removexattr */
 	SYS_ALLOC,     /* malloc and kin, inside a request scope only */
+	SYS_COPY,      /* copy_file_range, pwrite: bytes copied into a file */
+	SYS_LINK,      /* linkat, symlinkat, mknodat: names that are not files or dirs */
+	SYS_ATTR,      /* fchmod(at), fchownat, utimensat, futimens: metadata */
 	SYS_KINDS
 };
 
@@ -68,6 +72,8 @@ int sys_mkdir(const char *path, mode_t mode);
 int sys_mkdirat(int dirfd, const char *path, mode_t mode);
 int sys_rename(const char *from, const char *to);
 int sys_renameat(int fromfd, const char *from, int tofd, const char *to);
+/* renameat2(2): flags RENAME_NOREPLACE, RENAME_EXCHANGE (kind "rename") */
+int sys_renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned flags);
 int sys_unlink(const char *path);
 int sys_unlinkat(int dirfd, const char *path, int flags);
 int sys_rmdir(const char *path);
@@ -75,6 +81,21 @@ int sys_fallocate(int fd, int mode, off_t offset, off_t len);
 int sys_ftruncate(int fd, off_t len);
 int sys_fsync(int fd);
 int sys_fdatasync(int fd);
+int sys_syncfs(int fd); /* kind "fsync" */
+/* kind "copy" */
+ssize_t sys_copy_file_range(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			    unsigned flags);
+ssize_t sys_pwrite(int fd, const void *buf, size_t len, off_t off);
+/* kind "link" */
+int sys_linkat(int fromfd, const char *from, int tofd, const char *to, int flags);
+int sys_symlinkat(const char *target, int dirfd, const char *path);
+int sys_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev);
+/* kind "attr" */
+int sys_fchmod(int fd, mode_t mode);
+int sys_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
+int sys_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags);
+int sys_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
+int sys_futimens(int fd, const struct timespec times[2]);
 /* arg: a pointer cast to unsigned long, or the request's integer */
 int sys_ioctl(int fd, unsigned long request, unsigned long arg);
 int sys_mount(const char *source, const char *target, const char *fstype,
@@ -89,6 +110,7 @@ char *sys_strdup(const char *s);
 
 int sys_setxattr(const char *path, const char *name, const void *value, size_t size,
 		 int flags);
+int sys_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 
 /*
  * RR_SYS_NOSEAM (bench/b7_seam.py's baseline build only): every wrapper
@@ -114,11 +136,25 @@ int sys_setxattr(const char *path, const char *name, const void *value, size_t s
 #define sys_mount	       mount
 #define sys_umount2	       umount2
 #define sys_setxattr	       setxattr
+#define sys_fsetxattr	       fsetxattr
+#define sys_renameat2	       renameat2
+#define sys_syncfs	       syncfs
+#define sys_copy_file_range    copy_file_range
+#define sys_pwrite	       pwrite
+#define sys_linkat	       linkat
+#define sys_symlinkat	       symlinkat
+#define sys_mknodat	       mknodat
+#define sys_fchmod	       fchmod
+#define sys_fchmodat	       fchmodat
+#define sys_fchownat	       fchownat
+#define sys_utimensat	       utimensat
+#define sys_futimens	       futimens
 #define sys_malloc	       malloc
 #define sys_calloc	       calloc
 #define sys_realloc	       realloc
 #define sys_strdup	       strdup
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
