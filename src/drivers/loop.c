@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "drivers/driver.h"
+#include "drivers/loop_int.h"
 #include "drivers/records.h"
 #include "os/fs.h"
 #include "os/loopdev.h"
@@ -38,15 +39,6 @@
 #include "util/time.h"
 #include "util/sys.h"
 
-#define GIB (1024ULL * 1024 * 1024)
-#define ID_TRIES 100
-
-struct loop_priv {
-	char dir[PATH_MAX];
-	int64_t default_size;
-	double overcommit; /* loop.overcommit: promised / (held + free), 1 = none */
-	bool preallocate;  /* loop.preallocate: fallocate each image whole */
-};
 
 /* loop.volumePath, default <lib>/loop; the same rule on server and host. */
 static int volume_path(const struct cfg *cfg, const char *const *scopes,
@@ -68,7 +60,7 @@ static int volume_path(const struct cfg *cfg, const char *const *scopes,
 }
 
 /* Ids and tokens become file names: the volume-name rules keep them safe. */
-static int image_path(const char *dir, const char *id, char *out, size_t outsz, struct err *e)
+int loop_image_path(const char *dir, const char *id, char *out, size_t outsz, struct err *e)
 {
 	int r = volume_name_check(id, e);
 
@@ -137,7 +129,7 @@ static int promised_and_held(struct service *svc, unsigned long long *promised,
 		return r;
 	for (size_t i = 0; i < l.n; i++) {
 		*promised += (unsigned long long)(l.v[i].size > 0 ? l.v[i].size : 0) * GIB;
-		if (image_path(p->dir, l.v[i].id, img, sizeof(img), NULL) == 0 &&
+		if (loop_image_path(p->dir, l.v[i].id, img, sizeof(img), NULL) == 0 &&
 		    stat(img, &st) == 0)
 			*held += (unsigned long long)st.st_blocks * 512;
 	}
@@ -157,7 +149,7 @@ static double gib(unsigned long long bytes)
  * can ever get (what they hold now plus the free space); the default ratio
  * 1 promises only what exists. Near full, say so loudly.
  */
-static int check_capacity(struct service *svc, int64_t size_gb, struct err *e)
+int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
 {
 	struct loop_priv *p = svc->priv;
 	unsigned long long avail, promised, held, want = (unsigned long long)size_gb * GIB;
@@ -192,7 +184,7 @@ static int check_capacity(struct service *svc, int64_t size_gb, struct err *e)
  * created, ".<id>.img.gone" while it is being removed. Only the record
  * commit decides which way an interrupted create or remove goes; the next
  * start settles the files (sweep below). */
-static int side_path(const char *dir, const char *id, const char *suffix, char *out, size_t sz,
+int loop_side_path(const char *dir, const char *id, const char *suffix, char *out, size_t sz,
 		     struct err *e)
 {
 	if ((size_t)snprintf(out, sz, "%s/.%s.img.%s", dir, id, suffix) >= sz)
@@ -202,7 +194,7 @@ static int side_path(const char *dir, const char *id, const char *suffix, char *
 
 /* All of the image's blocks now: fallocate, or (a filesystem without it)
  * glibc's writing of zeros. 0 or an errno. */
-static int preallocate(int fd, uint64_t bytes)
+int loop_preallocate(int fd, uint64_t bytes)
 {
 	if (sys_fallocate(fd, 0, 0, (off_t)bytes) == 0)
 		return 0;
@@ -225,8 +217,8 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 		if ((r = store_next_seq(svc->store, svc->name, "volume", &seq, e)) < 0)
 			return r;
 		snprintf(id, idsz, "loop-%03lld", (long long)seq);
-		if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
-		    (r = side_path(p->dir, id, "new", tmp, tmpsz, e)) < 0)
+		if ((r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+		    (r = loop_side_path(p->dir, id, "new", tmp, tmpsz, e)) < 0)
 			return r;
 		if (access(img, F_OK) == 0)
 			continue; /* a file left by an earlier store: never reuse it */
@@ -238,7 +230,7 @@ static int make_image(struct service *svc, uint64_t bytes, char *id, size_t idsz
 				       strerror(errno));
 		/* preallocated: the space is the image's from now on, and writes
 		 * into it never meet a full disk */
-		if (p->preallocate && (r = preallocate(fd, bytes)) != 0) {
+		if (p->preallocate && (r = loop_preallocate(fd, bytes)) != 0) {
 			close(fd);
 			sys_unlink(tmp);
 			return err_set(e, -r, "loop: cannot preallocate %llu bytes for '%s': %s",
@@ -373,7 +365,7 @@ static void sweep(struct service *svc)
 			continue;
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 5 - strlen(suffix)), n + 1);
 		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
-		if (image_path(p->dir, id, img, sizeof(img), NULL) < 0)
+		if (loop_image_path(p->dir, id, img, sizeof(img), NULL) < 0)
 			continue;
 		has_record = store_volume_get(svc->store, svc->name, id, &v, NULL) == 0;
 		if (has_record)
@@ -389,6 +381,7 @@ static void sweep(struct service *svc)
 	}
 	if (d)
 		closedir(d);
+	loop_sweep_snapshots(svc);
 	check_records_and_images(svc);
 }
 
@@ -406,10 +399,10 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	if (size < 1)
 		return err_set(e, -EINVAL, "size %lld GiB: a loop volume needs at least 1 GiB",
 			       (long long)size);
-	if ((r = check_capacity(svc, size, e)) < 0)
+	if ((r = loop_check_capacity(svc, size, e)) < 0)
 		return r;
 	if ((r = make_image(svc, (uint64_t)size * GIB, id, sizeof(id), tmp, sizeof(tmp), e)) < 0 ||
-	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
+	    (r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0)
 		return r;
 	v.id = strdup(id);
 	v.name = strdup(req->name);
@@ -495,8 +488,8 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 	int r;
 
 	if ((r = records_check_removable(svc, id, force, e)) < 0 ||
-	    (r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
-	    (r = side_path(p->dir, id, "gone", gone, sizeof(gone), e)) < 0 ||
+	    (r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+	    (r = loop_side_path(p->dir, id, "gone", gone, sizeof(gone), e)) < 0 ||
 	    (r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
 		return r;
 	snprintf(name, sizeof(name), "%s", v.name ? v.name : id);
@@ -537,7 +530,7 @@ static int loop_volume_attach(struct service *svc, const char *id, const struct 
 	char img[PATH_MAX + 64];
 	int r;
 
-	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0)
+	if ((r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0)
 		return r;
 	if (access(img, F_OK) < 0)
 		return err_set(e, -EIO, "loop: the image of volume %s is missing: '%s'", id, img);
@@ -562,7 +555,7 @@ static int loop_volume_detach(struct service *svc, const char *id, const struct 
 	struct volume v;
 	int r;
 
-	if ((r = image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
+	if ((r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0 ||
 	    (r = store_volume_get(svc->store, svc->name, id, &v, e)) < 0)
 		return r;
 	r = refuse_if_in_use("detach", v.name ? v.name : id, img, e);
@@ -588,6 +581,14 @@ const struct storage_driver loop_driver = {
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,
 	.volume_detach = loop_volume_detach,
+	.snapshots = loop_snapshots,
+	.snapshot_inspect = loop_snapshot_inspect,
+	.volume_snapshot = loop_volume_snapshot,
+	.snapshot_remove = loop_snapshot_remove,
+	.snapshot_copy = loop_snapshot_copy,
+	.volume_create_from_snapshot = loop_volume_create_from_snapshot,
+	.volume_copy = loop_volume_copy,
+	.volume_resize = loop_volume_resize,
 };
 
 /* ---- executor ---- */
@@ -702,7 +703,7 @@ static int image_of(const struct exec_ctx *x, const char *id, char *img, size_t 
 
 	if ((r = executor_dir(x, volume_path, dir, e)) < 0)
 		return r;
-	return image_path(dir, id, img, sz, e);
+	return loop_image_path(dir, id, img, sz, e);
 }
 
 static int loop_exec_local_devices(const struct exec_ctx *x, struct local_devices *out,
@@ -897,8 +898,6 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 	return 0;
 }
 
-/* trusted.*: root only, and kept by ext4, xfs, btrfs and tmpfs alike */
-#define FORMAT_XATTR "trusted.rexray.fstype"
 
 static int loop_exec_format_mark(const struct exec_ctx *x, const char *volume_id,
 				 const char *fstype, struct err *e)

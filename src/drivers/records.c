@@ -2,10 +2,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util/jsondump.h"
+#include "util/names.h"
 
 int records_instance_inspect(struct service *svc, const struct instance_id *in,
 			     struct instance *out, struct err *e)
@@ -153,4 +156,67 @@ int records_detach(struct service *svc, const char *id, const struct detach_opts
 	if ((r = store_attachment_remove(svc->store, svc->name, id, who, e)) < 0)
 		return r;
 	return store_volume_get(svc->store, svc->name, id, out, e);
+}
+
+/* ---- snapshots ---- */
+
+int records_snapshots(struct service *svc, struct snapshot_list *out, struct err *e)
+{
+	return store_snapshot_list(svc->store, svc->name, out, e);
+}
+
+int records_snapshot_inspect(struct service *svc, const char *id, struct snapshot *out,
+			     struct err *e)
+{
+	return store_snapshot_get(svc->store, svc->name, id, out, e);
+}
+
+int records_next_snapshot_id(struct service *svc, const char *volume_id, char *out, size_t sz,
+			     struct err *e)
+{
+	char seq_name[300];
+	int64_t seq;
+	int r;
+
+	snprintf(seq_name, sizeof(seq_name), "snapshot:%s", volume_id);
+	if ((r = store_next_seq(svc->store, svc->name, seq_name, &seq, e)) < 0)
+		return r;
+	if ((size_t)snprintf(out, sz, "%s-%03lld", volume_id, (long long)seq) >= sz)
+		return err_set(e, -ENAMETOOLONG, "snapshot ID of volume '%s' too long", volume_id);
+	return volume_name_check(out, e) < 0 ? err_prefix(e, "snapshot ID") : 0;
+}
+
+int records_snapshot_of(const struct volume *v, const char *id, const char *name,
+			const char *description, const json_t *opts, const json_t *extra,
+			struct snapshot *out, struct err *e)
+{
+	bool oom = false, ok = true;
+	const char *k;
+	json_t *val;
+
+	memset(out, 0, sizeof(*out));
+	out->id = xstrdup_opt(id, &ok);
+	out->name = xstrdup_opt(name, &ok);
+	out->description = xstrdup_opt(description, &ok);
+	out->volume_id = xstrdup_opt(v->id, &ok);
+	out->status = xstrdup_opt("online", &ok);
+	out->volume_size = v->size;
+	out->encrypted = v->encrypted;
+	out->start_time = (int64_t)time(NULL);
+	out->fields = records_fields_of(opts, &oom);
+	if (ok && !oom && out->fields)
+		json_object_del(out->fields, "description");
+	json_object_foreach((json_t *)extra, k, val) {
+		if (!ok || oom || !json_is_string(val))
+			continue;
+		if (!out->fields && !(out->fields = json_object()))
+			oom = true;
+		else if (json_object_set(out->fields, k, val) < 0)
+			oom = true;
+	}
+	if (!ok || oom) {
+		snapshot_release(out);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	return 0;
 }

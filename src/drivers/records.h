@@ -38,4 +38,24 @@ int records_attach(struct service *svc, const char *id, const struct attach_opts
 int records_detach(struct service *svc, const char *id, const struct detach_opts *o,
 		   struct volume *out, struct err *e);
 
+/* ---- snapshots (version 3 slots backed by the store) ---- */
+int records_snapshots(struct service *svc, struct snapshot_list *out, struct err *e);
+int records_snapshot_inspect(struct service *svc, const char *id, struct snapshot *out,
+			     struct err *e);
+
+/* A fresh snapshot ID of volume_id: "<volume_id>-NNN" from a sequence of
+ * its own, never reused (the original counted files and could). */
+int records_next_snapshot_id(struct service *svc, const char *volume_id, char *out, size_t sz,
+			     struct err *e);
+
+/*
+ * The record of a new snapshot of v: id, name, description, the volume's
+ * ID, size and encryption, status "online", start time now, and as fields
+ * the request's opts (description aside) plus extra (may be NULL; each
+ * string member is added). The caller releases out.
+ */
+int records_snapshot_of(const struct volume *v, const char *id, const char *name,
+			const char *description, const json_t *opts, const json_t *extra,
+			struct snapshot *out, struct err *e);
+
 #endif
