@@ -760,8 +760,12 @@ int osclone_tree(const char *src_dir, const char *dst_dir, const struct osclone_
 	t->src = src_dir;
 	sfd = sys_open(src_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
-		r = err_set(e, -errno, "clone tree '%s': open: %s", src_dir,
-			    errno == ELOOP ? "a symbolic link" : strerror(errno));
+		r = -errno;
+		if ((r == -ENOTDIR || r == -ELOOP) && lstat(src_dir, &st) == 0 &&
+		    S_ISLNK(st.st_mode))
+			r = err_set(e, -ELOOP, "clone tree '%s': a symbolic link", src_dir);
+		else
+			r = err_set(e, r, "clone tree '%s': open: %s", src_dir, strerror(-r));
 		goto out;
 	}
 	if (fstat(sfd, &st) < 0) {

@@ -561,6 +561,13 @@ int osfs_grow(const char *dev, const char *mountpoint, const char *fstype, long 
 			       fstype);
 	}
 	r = run_command(argv, timeout_ms, e);
+	/* ext4's online resize needs CAP_SYS_RESOURCE too: containers often lack it */
+	if (r == -EIO && e && strstr(e->msg, "Permission denied")) {
+		err_prefix(e, "grow %s at %s (needs CAP_SYS_RESOURCE and CAP_SYS_ADMIN)", dev,
+			   mountpoint);
+		e->code = -EPERM;
+		return -EPERM;
+	}
 	if (r < 0)
 		return err_prefix(e, "grow %s at %s", dev, mountpoint);
 	log_debug("fs: grew %s (%s) at %s", dev, fstype, mountpoint);

@@ -106,7 +106,9 @@ int osfs_freeze_do(const char *mountpoint, int (*fn)(void *arg, struct err *e), 
  * the whole device (after loopdev_set_capacity for a loop device whose
  * image grew): ext4 online with "resize2fs DEV", xfs with "xfs_growfs
  * MOUNTPOINT" (both through os/run, killed after timeout_ms). A failed
- * tool is -EIO with its stderr; another fstype is -ENOTSUP naming it.
+ * tool is -EIO with its stderr, -EPERM when it was refused the
+ * privilege (ext4 needs CAP_SYS_RESOURCE, which containers often lack);
+ * another fstype is -ENOTSUP naming it.
  * The caller makes sure that dev is what is mounted at mountpoint. A
  * filesystem that already fills its device is left as it is (0).
  */
