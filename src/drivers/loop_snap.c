@@ -568,6 +568,12 @@ static int grow_here(const char *name, const char *img, struct err *e)
 			r = osfs_grow(devs[i], mps[0], fstype, GROW_TIMEOUT_MS, e);
 		mount_points_free(mps);
 		mps = NULL;
+		if (r == -EPERM) { /* ext4 online needs CAP_SYS_RESOURCE */
+			log_warn("loop: volume '%s' is bigger now; its filesystem grows at its next "
+				 "mount: %s", name, e->msg);
+			err_clear(e);
+			r = 0;
+		}
 		if (r < 0)
 			return err_prefix(e, "volume '%s' is bigger now, but its filesystem on %s "
 					  "did not grow (resize again to retry)", name, devs[i]);

@@ -611,6 +611,41 @@ static int may_format(struct integration *ig, const struct volume *v, const char
 		       is_file ? " -f" : "", fix);
 }
 
+/* How much bigger than its filesystem a device must be to grow it: whole
+ * GiB come from a resize; an alignment remainder never reaches this. */
+#define GROW_SLACK (64ULL << 20)
+
+/*
+ * A volume resized while it was not mounted here (or whose filesystem
+ * could not grow online then) grows to its device now: ext4 before the
+ * mount (offline: no CAP_SYS_RESOURCE needed), xfs after it (xfs grows
+ * only mounted). A failure is said, not fatal: the data is whole, only
+ * the new room is missing until the next try.
+ */
+static void grow_to_device(const struct volume *v, const char *dev, const char *target,
+			   const char *fstype, bool mounted)
+{
+	unsigned long long dev_bytes, fs_bytes;
+	struct err e = ERR_INIT;
+	int r;
+
+	/* offline only on a device no filesystem is live on (a container's
+	 * namespace may hold one that this host does not see mounted) */
+	if ((strcmp(fstype, "ext4") == 0) == mounted || (!mounted && blockdev_in_use(dev)))
+		return;
+	if (blockdev_size(dev, &dev_bytes, NULL) < 0 ||
+	    osfs_fs_size(dev, fstype, &fs_bytes, NULL) < 0 || dev_bytes < fs_bytes + GROW_SLACK)
+		return;
+	log_info("integration: growing the %s filesystem of %s from %.1f to %.1f GiB (the volume "
+		 "was resized)", fstype, v->name, (double)fs_bytes / (1 << 30),
+		 (double)dev_bytes / (1 << 30));
+	r = mounted ? osfs_grow(dev, target, fstype, MKFS_TIMEOUT_MS, &e)
+		    : osfs_grow_offline(dev, fstype, MKFS_TIMEOUT_MS, &e);
+	if (r < 0)
+		log_warn("integration: volume '%s' keeps its old filesystem size for now: %s",
+			 v->name, e.msg);
+}
+
 /* Probe; format when never formatted (or overwrite); check; mount at target. */
 static int format_and_mount(struct integration *ig, const struct volume *v, const char *dev,
 			    const char *target, const struct integ_mount_opts *o, struct err *e)
@@ -650,6 +685,7 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		if ((r = osfs_check(dev, have, MKFS_TIMEOUT_MS, is_file ? fix : NULL, e)) < 0)
 			return err_prefix(e, "volume '%s'", v->name);
 	}
+	grow_to_device(v, dev, target, have, false);
 	if ((r = fs_mkdir_p(target, 0755)) < 0)
 		return err_set(e, r, "cannot create '%s': %s", target, strerror(-r));
 	t0 = time_now_ns();
@@ -657,6 +693,8 @@ static int format_and_mount(struct integration *ig, const struct volume *v, cons
 		       ig->nosuid && ig->nodev ? "nosuid,nodev" : ig->nosuid ? "nosuid" :
 		       ig->nodev ? "nodev" : NULL, e); /* known: no second probe */
 	mx_observe(&ig->stats.mount, time_now_ns() - t0);
+	if (r == 0)
+		grow_to_device(v, dev, target, have, true);
 	if (r == -EUCLEAN) { /* damage the check did not see (a "clean" one) */
 		char cmd[PATH_MAX + 32];
 		bool is_file;

@@ -179,23 +179,102 @@ out:
  * starting it are saved. Anything else, or a superblock that cannot be
  * read, goes to e2fsck.
  */
-static bool ext4_marked_clean(const char *dev)
+/* The ext4 superblock (1024 bytes at offset 1024) into sb. */
+static bool ext4_superblock(const char *dev, unsigned char sb[1024])
 {
-	unsigned char sb[1024];
-	unsigned state, incompat;
 	int fd = sys_open(dev, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
 		return false;
-	n = pread(fd, sb, sizeof(sb), 1024);
+	n = pread(fd, sb, 1024, 1024);
 	close(fd);
-	if (n != (ssize_t)sizeof(sb) || sb[0x38] != 0x53 || sb[0x39] != 0xEF)
+	return n == 1024 && sb[0x38] == 0x53 && sb[0x39] == 0xEF;
+}
+
+static unsigned long long le32_at(const unsigned char *p)
+{
+	return p[0] | (unsigned long long)p[1] << 8 | (unsigned long long)p[2] << 16 |
+	       (unsigned long long)p[3] << 24;
+}
+
+static unsigned long long be_at(const unsigned char *p, int n)
+{
+	unsigned long long v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static bool ext4_marked_clean(const char *dev)
+{
+	unsigned char sb[1024];
+	unsigned state, incompat;
+
+	if (!ext4_superblock(dev, sb))
 		return false;
 	state = sb[0x3A] | (unsigned)sb[0x3B] << 8;
 	incompat = sb[0x60] | (unsigned)sb[0x61] << 8 | (unsigned)sb[0x62] << 16 |
 		   (unsigned)sb[0x63] << 24;
 	return (state & 0x1) && !(state & 0x2) && !(incompat & 0x4 /* RECOVER */);
+}
+
+int osfs_fs_size(const char *dev, const char *fstype, unsigned long long *bytes, struct err *e)
+{
+	unsigned char sb[1024];
+	int fd;
+	ssize_t n;
+
+	*bytes = 0;
+	if (fstype && strcmp(fstype, "ext4") == 0) {
+		unsigned long long blocks;
+		unsigned log;
+
+		if (!ext4_superblock(dev, sb))
+			return err_set(e, -EIO, "%s: no ext4 superblock", dev);
+		blocks = le32_at(sb + 0x04);
+		if (le32_at(sb + 0x60) & 0x80) /* INCOMPAT_64BIT */
+			blocks |= le32_at(sb + 0x150) << 32;
+		log = (unsigned)le32_at(sb + 0x18);
+		if (log > 6)
+			return err_set(e, -EIO, "%s: bad ext4 block size", dev);
+		*bytes = blocks * (1024ULL << log);
+		return 0;
+	}
+	if (fstype && strcmp(fstype, "xfs") == 0) {
+		if ((fd = sys_open(dev, O_RDONLY | O_CLOEXEC)) < 0)
+			return err_set(e, -errno, "cannot open '%s': %s", dev, strerror(errno));
+		n = pread(fd, sb, 16, 0);
+		close(fd);
+		if (n != 16 || memcmp(sb, "XFSB", 4) != 0)
+			return err_set(e, -EIO, "%s: no xfs superblock", dev);
+		*bytes = be_at(sb + 8, 8) * be_at(sb + 4, 4); /* sb_dblocks * sb_blocksize */
+		return 0;
+	}
+	return err_set(e, -ENOTSUP, "%s: cannot tell the size of a '%s' filesystem", dev,
+		       fstype ? fstype : "");
+}
+
+int osfs_grow_offline(const char *dev, const char *fstype, long timeout_ms, struct err *e)
+{
+	const char *fsck[5] = { "e2fsck", "-f", "-p", dev, NULL };
+	const char *resize[3] = { "resize2fs", dev, NULL };
+	int code, r;
+
+	if (!fstype || strcmp(fstype, "ext4") != 0)
+		return err_set(e, -ENOTSUP, "grow %s: a '%s' filesystem grows only mounted", dev,
+			       fstype ? fstype : "");
+	/* resize2fs wants a full check since the last mount: e2fsck -f -p,
+	 * whose 1 and 2 mean "corrected" */
+	r = run_command_exit(fsck, timeout_ms, &code, e);
+	if (r < 0 && !(code == 1 || code == 2))
+		return err_prefix(e, "grow %s: the check before it failed", dev);
+	err_clear(e);
+	if ((r = run_command(resize, timeout_ms, e)) < 0)
+		return err_prefix(e, "grow %s", dev);
+	log_debug("fs: grew %s (ext4) offline", dev);
+	return 0;
 }
 
 int osfs_check(const char *dev, const char *fstype, long timeout_ms, const char *repair_file,

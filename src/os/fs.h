@@ -115,6 +115,17 @@ int osfs_freeze_do(const char *mountpoint, int (*fn)(void *arg, struct err *e), 
 int osfs_grow(const char *dev, const char *mountpoint, const char *fstype, long timeout_ms,
 	      struct err *e);
 
+/* The size the ext4 or xfs filesystem on dev spans, from its superblock
+ * (blocks times block size): less than the device's after the device
+ * grew. 0, -EIO (no such superblock), -ENOTSUP (another type). */
+int osfs_fs_size(const char *dev, const char *fstype, unsigned long long *bytes, struct err *e);
+
+/* Grow the unmounted ext4 filesystem on dev to the whole device
+ * ("e2fsck -f -p" then "resize2fs"; neither needs CAP_SYS_RESOURCE, which
+ * the online resize does). Another type is -ENOTSUP (xfs grows mounted:
+ * osfs_grow). */
+int osfs_grow_offline(const char *dev, const char *fstype, long timeout_ms, struct err *e);
+
 /* umount2(target, UMOUNT_NOFOLLOW); -EINVAL when target is not a mount. */
 int osfs_unmount(const char *target, struct err *e);
 

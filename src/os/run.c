@@ -149,8 +149,11 @@ static void tidy_stderr(char *s)
 
 		if (c == '\n') {
 			if (w > s && !space) {
-				memcpy(w, "; ", 2);
-				w += 2;
+				/* in place: "; " only where it overwrites nothing
+				 * still to be read (w < p), else ";" alone */
+				*w++ = ';';
+				if (w <= p)
+					*w++ = ' ';
 				space = true;
 			}
 			continue;

@@ -285,6 +285,14 @@ static void test_run_stderr(void **state)
 	assert_non_null(strstr(e.msg, "0123456789"));
 	assert_int_equal(run_command(quiet, 5000, &e), -EIO);
 	assert_string_equal(e.msg, "false: exit status 1");
+	/* lines fold to one without losing a letter (a second line's first
+	 * was overwritten by the "; " that replaced the newline) */
+	{
+		const char *two[] = { "sh", "-c", "printf 'first\nresize2fs: no\n' >&2; exit 1",
+				      NULL };
+		assert_int_equal(run_command(two, 5000, &e), -EIO);
+		assert_non_null(strstr(e.msg, "first;resize2fs: no"));
+	}
 	assert_int_equal(count_fds(), fds);
 }
 
