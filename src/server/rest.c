@@ -92,6 +92,11 @@ static int send_err(struct http_endpoint *ep, struct httpd_reply *out, const str
 	return send_error(ep, out, status, e->msg[0] ? e->msg : "internal error");
 }
 
+/* An error of a call on one resource: a 404 "resource not found" names
+ * it in error.resourceID, as libStorage does. */
+struct call;
+static int send_err_c(struct call *c, const struct err *e);
+
 /* ---- request parsing ---- */
 
 static int collect_header(void *cls, const char *key, const char *value)
@@ -224,6 +229,16 @@ struct call {
 	int nseg;
 };
 
+static int send_err_c(struct call *c, const struct err *e)
+{
+	json_t *inner;
+
+	if (e->code != -ENOENT || strcmp(e->msg, "resource not found") != 0 || c->nseg != 3)
+		return send_err(c->ep, c->out, e);
+	inner = json_pack("{s:s}", "resourceID", c->seg[2]);
+	return send_json(c->ep, c->out, 404, error_body_to_json(e->msg, 404, inner));
+}
+
 static json_t *body_json(struct call *c, struct err *e)
 {
 	json_t *j = NULL;
@@ -263,7 +278,7 @@ static int h_help(struct call *c)
 		has_arg(c->rq, "admin", &tok);
 		(void)tok;
 		err_set(&e, -EACCES, "'/help/%s' needs the admin token", c->seg[1]);
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	}
 	return send_error(c->ep, c->out, 404, "resource not found");
 }
@@ -275,7 +290,7 @@ static int h_services(struct call *c)
 	if (c->nseg == 1) {
 		struct service_list l = { 0 };
 		if (ls_services(c->ep->srv, &l, &e) < 0)
-			return send_err(c->ep, c->out, &e);
+			return send_err_c(c, &e);
 		json_t *j = service_map_to_json(&l);
 		service_list_release(&l);
 		return send_json(c->ep, c->out, 200, j);
@@ -283,7 +298,7 @@ static int h_services(struct call *c)
 	struct service_info si = { 0 };
 	if (ls_service_inspect(c->ep->srv, c->seg[1], has_arg(c->rq, "instance", NULL), &c->ctx,
 			       &si, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	json_t *j = service_info_to_json(&si);
 	service_info_release(&si);
 	return send_json(c->ep, c->out, 200, j);
@@ -345,7 +360,7 @@ static int h_volume_listing(struct call *c, int mask)
 		r = write_volume_map(c, &w, c->seg[1], mask, &e);
 	if (r < 0) {
 		jw_release(&w);
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	}
 	if (jw_finish(&w, &text, NULL) < 0)
 		return send_text(c->ep, c->out, 500, sys_strdup(OOM_BODY));
@@ -358,13 +373,13 @@ static int h_volumes_get(struct call *c)
 	int mask;
 
 	if (parse_mask(c->rq, &mask, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	if (c->nseg <= 2)
 		return h_volume_listing(c, mask);
 	struct volume v = { 0 };
 	if (ls_volume_inspect(c->ep->srv, c->seg[1], c->seg[2], has_arg(c->rq, "byName", NULL),
 			      mask, &c->ctx, &v, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	return send_volume(c, 200, &v);
 }
 
@@ -382,7 +397,7 @@ static int h_volume_create(struct call *c)
 	if (r == 0)
 		r = ls_volume_create(c->ep->srv, c->seg[1], &req, &c->ctx, &v, &e);
 	volume_create_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
+	return r < 0 ? send_err_c(c, &e) : send_volume(c, 201, &v);
 }
 
 static int h_volume_attach(struct call *c)
@@ -400,7 +415,7 @@ static int h_volume_attach(struct call *c)
 				     &e);
 	volume_attach_req_release(&req);
 	if (r < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	j = attach_reply_to_json(&v, token ? token : "");
 	volume_release(&v);
 	free(token);
@@ -419,7 +434,7 @@ static int h_volume_detach(struct call *c)
 	if (r == 0)
 		r = ls_volume_detach(c->ep->srv, c->seg[1], c->seg[2], &req, &c->ctx, &v, &e);
 	volume_detach_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 205, &v);
+	return r < 0 ? send_err_c(c, &e) : send_volume(c, 205, &v);
 }
 
 /* A Snapshot reply (s released). */
@@ -443,7 +458,7 @@ static int h_volume_snapshot(struct call *c)
 	if (r == 0)
 		r = ls_volume_snapshot(c->ep->srv, c->seg[1], c->seg[2], &req, &s, &e);
 	volume_snapshot_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_snapshot(c, 201, &s);
+	return r < 0 ? send_err_c(c, &e) : send_snapshot(c, 201, &s);
 }
 
 static int h_volume_copy(struct call *c)
@@ -458,7 +473,7 @@ static int h_volume_copy(struct call *c)
 	if (r == 0)
 		r = ls_volume_copy(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
 	volume_copy_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
+	return r < 0 ? send_err_c(c, &e) : send_volume(c, 201, &v);
 }
 
 /* Ours (docs/rest-api.md): POST /volumes/{svc}/{id}?resize {"size": GiB} */
@@ -474,7 +489,7 @@ static int h_volume_resize(struct call *c)
 	if (r == 0)
 		r = ls_volume_resize(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
 	volume_resize_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 200, &v);
+	return r < 0 ? send_err_c(c, &e) : send_volume(c, 200, &v);
 }
 
 static int h_volumes_post(struct call *c)
@@ -506,7 +521,7 @@ static int h_volume_delete(struct call *c)
 		return send_error(c->ep, c->out, 405, "DELETE needs /volumes/{service}/{id}");
 	if (ls_volume_remove(c->ep->srv, c->seg[1], c->seg[2], is_true_arg(c->rq, "force"),
 			     &c->ctx, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	return send_text(c->ep, c->out, 204, NULL);
 }
 
@@ -541,13 +556,13 @@ static int h_leases(struct call *c)
 
 	if (c->nseg == 3 && has_arg(c->rq, "fenced", NULL)) {
 		if (ls_lease_fenced(c->ep->srv, c->seg[1], c->seg[2], &c->ctx, &e) < 0)
-			return send_err(c->ep, c->out, &e);
+			return send_err_c(c, &e);
 		return send_text(c->ep, c->out, 204, NULL);
 	}
 	if (c->nseg != 1)
 		return send_error(c->ep, c->out, 404, "resource not found");
 	if (ls_lease_renew(c->ep->srv, &c->ctx, lease, wait, &rv, &n, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	arr = json_array();
 	for (size_t i = 0; arr && i < n; i++)
 		json_array_append_new(arr, json_pack("{s:s,s:s}", "service", rv[i].service,
@@ -574,7 +589,7 @@ static int h_snapshot_maps(struct call *c)
 
 		if (ls_snapshots(srv, svc, &l, &e) < 0) {
 			json_decref(all);
-			return send_err(c->ep, c->out, &e);
+			return send_err_c(c, &e);
 		}
 		m = snapshot_map_to_json(&l);
 		snapshot_list_release(&l);
@@ -596,7 +611,7 @@ static int h_snapshots_get(struct call *c)
 	if (c->nseg < 3)
 		return h_snapshot_maps(c);
 	if (ls_snapshot_inspect(c->ep->srv, c->seg[1], c->seg[2], &s, &e) < 0)
-		return send_err(c->ep, c->out, &e);
+		return send_err_c(c, &e);
 	return send_snapshot(c, 200, &s);
 }
 
@@ -612,7 +627,7 @@ static int h_snapshot_create_volume(struct call *c)
 	if (r == 0)
 		r = ls_snapshot_create_volume(c->ep->srv, c->seg[1], c->seg[2], &req, &v, &e);
 	volume_create_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_volume(c, 201, &v);
+	return r < 0 ? send_err_c(c, &e) : send_volume(c, 201, &v);
 }
 
 static int h_snapshot_copy(struct call *c)
@@ -627,7 +642,7 @@ static int h_snapshot_copy(struct call *c)
 	if (r == 0)
 		r = ls_snapshot_copy(c->ep->srv, c->seg[1], c->seg[2], &req, &s, &e);
 	snapshot_copy_req_release(&req);
-	return r < 0 ? send_err(c->ep, c->out, &e) : send_snapshot(c, 201, &s);
+	return r < 0 ? send_err_c(c, &e) : send_snapshot(c, 201, &s);
 }
 
 static int h_snapshots(struct call *c)
@@ -646,7 +661,7 @@ static int h_snapshots(struct call *c)
 				  "?create, ?copy");
 	if (strcmp(m, "DELETE") == 0 && c->nseg == 3) {
 		if (ls_snapshot_remove(c->ep->srv, c->seg[1], c->seg[2], &e) < 0)
-			return send_err(c->ep, c->out, &e);
+			return send_err_c(c, &e);
 		return send_text(c->ep, c->out, 205, NULL);
 	}
 	if (strcmp(m, "DELETE") == 0)
