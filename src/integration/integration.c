@@ -452,6 +452,54 @@ int integ_build_create(struct integration *ig, const char *name, const json_t *o
 	return r;
 }
 
+/* The value of a Docker option, any case; NULL when absent. */
+static const char *opt_get(const json_t *opts, const char *key)
+{
+	const char *k;
+	json_t *val;
+
+	json_object_foreach((json_t *)opts, k, val)
+		if (strcasecmp(k, key) == 0)
+			return json_string_value(val);
+	return NULL;
+}
+
+/*
+ * Make the volume req names: from a snapshot (option snapshotID: the
+ * snapshot's data, its size unless "size" asks for more), from another
+ * volume (option sourceVolume, by name: a copy of its data, its
+ * size), else empty.
+ */
+static int create_from(struct integration *ig, struct volume_create_req *req,
+		       const struct ls_ctx *ctx, struct volume *out, struct err *e)
+{
+	const char *sid = opt_get(req->opts, "snapshotID");
+	const char *src = opt_get(req->opts, "sourceVolume");
+	struct storage_client *c = ig->client;
+	int r;
+
+	if (sid && src)
+		return err_set(e, -EINVAL, "options snapshotID and sourceVolume: give one of them, "
+			       "not both");
+	if (sid) {
+		if (!opt_get(req->opts, "size"))
+			req->has_size = false; /* the snapshot's own */
+		return c->ops->snapshot_create_volume(c, ig->service, sid, req, ctx, out, e);
+	}
+	if (src) {
+		struct volume_copy_req cr = { .volume_name = req->name, .opts = req->opts };
+		struct volume sv;
+
+		if ((r = find_volume(ig, src, &sv, e)) < 0)
+			return r == -ENOENT ? err_set(e, r, "option sourceVolume: no volume '%s'", src)
+					    : r;
+		r = c->ops->volume_copy(c, ig->service, sv.id, &cr, ctx, out, e);
+		volume_release(&sv);
+		return r;
+	}
+	return c->ops->volume_create(c, ig->service, req, ctx, out, e);
+}
+
 /* Create under the volume's lock; *created says whether it made one. */
 static int create_locked(struct integration *ig, const char *name, const json_t *opts,
 			 bool *created, struct err *e)
@@ -470,7 +518,7 @@ static int create_locked(struct integration *ig, const char *name, const json_t 
 	if (r != -ENOENT)
 		goto out;
 	err_clear(e);
-	if ((r = ig->client->ops->volume_create(ig->client, ig->service, &req, &ctx, &v, e)) == 0) {
+	if ((r = create_from(ig, &req, &ctx, &v, e)) == 0) {
 		*created = true;
 		log_info("integration: created volume %s (%s)", name, v.id);
 	}

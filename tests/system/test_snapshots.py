@@ -383,3 +383,35 @@ def test_kill_inside_an_operation_then_retry(lh, point, op):
         assert st.st_size == 2 << 30
     assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
     assert glob.glob(os.path.join(loop_dir, ".*")) == []
+
+
+# ------------------------------------------------------- the Docker plugin
+
+
+@needs_loop
+def test_docker_create_from_a_snapshot_or_a_volume(lh):
+    from conftest import plugin_call
+    config(lh)
+    svc = lh.start_service()
+    sock = os.path.join(lh.root, "run", "docker", "plugins", "rexray.sock")
+    path = lh.mount("orig")
+    digest = write_random(os.path.join(path, "d"), 3)
+    lh.unmount("orig")
+    sid = snap(svc.api, "loop", lh.volume("orig")["id"], "s").json["id"]
+    assert plugin_call(sock, "Create", {"Name": "fromsnap", "Opts": {"snapshotID": sid}})[0] \
+        == 200
+    assert plugin_call(sock, "Create", {"Name": "fromvol", "Opts": {"sourceVolume": "orig"}})[0] \
+        == 200
+    for name in ("fromsnap", "fromvol"):
+        st, body = plugin_call(sock, "Mount", {"Name": name, "ID": "c1"})
+        assert st == 200, body
+        assert sha(os.path.join(body["Mountpoint"], "d")) == digest
+        assert plugin_call(sock, "Unmount", {"Name": name, "ID": "c1"})[0] == 200
+    st, body = plugin_call(sock, "Create", {"Name": "bad", "Opts": {"snapshotID": "loop-9-000"}})
+    assert st == 500 and "resource not found" in body["Err"], body
+    st, body = plugin_call(sock, "Create", {"Name": "bad", "Opts": {"sourceVolume": "nope"}})
+    assert st == 500 and "no volume 'nope'" in body["Err"], body
+    st, body = plugin_call(sock, "Create",
+                           {"Name": "bad", "Opts": {"sourceVolume": "orig", "snapshotID": sid}})
+    assert st == 500 and "not both" in body["Err"], body
+    assert "bad" not in [v["name"] for v in lh.volumes_cli()]
