@@ -169,6 +169,12 @@ bench: deps
 	$(MAKE) build/rexray build/dvdcli
 	@bench/run
 
+# bench/b8_snapshot.py's driver of osclone_file (bench/clonebench.c)
+build/bench/clonebench: bench/clonebench.c build/librexray.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -Wl,--as-needed -o $@ $< build/librexray.a $(LDLIBS)
+
 # the long checks of issue 8 (tests/stress/README.md): a soak of the Docker
 # plugin and valgrind memcheck of the system tests. Not part of `test`;
 # STRESS_SECONDS=30 for a short run.

@@ -35,6 +35,7 @@ struct copier {
 	uint64_t base_done;	 /* progress of the files before the current one */
 	uint64_t since;		 /* bytes since the last progress call */
 	long long last_ms;	 /* time of the last progress call */
+	bool no_ficlone;	 /* FICLONE was refused as unsupported: do not ask again */
 	char *rwbuf;		 /* RW_BUF, allocated on first use */
 	char *xnames, *xvalue;	 /* XATTR_BUF each, allocated on first use */
 };
@@ -146,14 +147,18 @@ static int clone_data(struct copier *c, int src, int dst, off_t size, const char
 	off_t saved, off = 0;
 	int r = 0;
 
-	if (!c->o->no_reflink) {
+	if (!c->o->no_reflink && !c->no_ficlone) {
 		if (sys_ioctl(dst, FICLONE, (unsigned long)src) == 0) {
 			c->res->reflinked++;
 			return 0;
 		}
-		if (!reflink_unsupported(errno))
-			return err_set(e, -errno, "clone %s: reflink: %s", what, strerror(errno));
-		log_debug("clone %s: reflink: %s, copying", what, strerror(errno));
+		int err = errno;
+
+		if (!reflink_unsupported(err))
+			return err_set(e, -err, "clone %s: reflink: %s", what, strerror(err));
+		log_debug("clone %s: reflink: %s, copying", what, strerror(err));
+		/* a tree is on one filesystem: the answer holds for its other files */
+		c->no_ficlone = err != EINVAL;
 	}
 	saved = lseek(src, 0, SEEK_CUR);
 	while (off < size && !eof) {
