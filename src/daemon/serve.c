@@ -280,6 +280,13 @@ static void forget_fenced(struct engine *en)
 
 /* The check of every local volume against the server, for servers that
  * revoke nothing (REX-Ray's own): a volume another host took is let go. */
+/* A volume resized on the server: its device here, and its mounted
+ * filesystem, grow to match (checked with the lease, every lease). */
+static void refresh_sizes(struct engine *en)
+{
+	each_module(en, integ_refresh, LOG_INFO, "grown to the size the server gave them");
+}
+
 static void fence_taken(struct engine *en)
 {
 	size_t n = each_module(en, integ_fence, LOG_WARN, "released, taken by other hosts");
@@ -338,6 +345,7 @@ static void *fence_loop(void *arg)
 		}
 		if (time_now_ms() >= next_check) {
 			fence_taken(en);
+			refresh_sizes(en);
 			next_check = time_now_ms() + lease;
 		}
 		if (r < 0 && fence_sleep(en, r == -ENODATA ? 100 : r == -ENOENT ? lease : lease / 10))

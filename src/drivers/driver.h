@@ -41,7 +41,8 @@ struct store;
 #define EXECUTOR_V_OPEN 3    /* open, close */
 #define EXECUTOR_V_FORMAT 4  /* format_mark, format_recorded */
 #define EXECUTOR_V_STORAGE 5 /* storage_path */
-#define STORAGE_EXECUTOR_VERSION EXECUTOR_V_STORAGE
+#define EXECUTOR_V_REFRESH 6 /* device_refresh */
+#define STORAGE_EXECUTOR_VERSION EXECUTOR_V_REFRESH
 
 /* One configured service: a name bound to a driver and its config. */
 struct service {
@@ -206,6 +207,12 @@ struct storage_executor {
 	 * `volume inspect`. -ENOENT when it is not there. */
 	int (*storage_path)(const struct exec_ctx *x, const char *volume_id, char **out,
 			    struct err *e);
+	/* Version 6, optional (NULL: a device never changes size): make the
+	 * volume's device dev on this host see the size its storage has now,
+	 * after a resize by the server (loop: LOOP_SET_CAPACITY when the
+	 * image is bigger than the device); *grew says whether it changed. */
+	int (*device_refresh)(const struct exec_ctx *x, const char *volume_id, const char *dev,
+			      bool *grew, struct err *e);
 };
 
 /* The registry: built-in drivers by name (case-insensitive). NULL if unknown. */

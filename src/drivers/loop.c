@@ -947,6 +947,29 @@ static int loop_exec_storage_path(const struct exec_ctx *x, const char *volume_i
 	return *out ? 0 : err_set(e, -ENOMEM, "out of memory");
 }
 
+static int loop_exec_device_refresh(const struct exec_ctx *x, const char *volume_id,
+				    const char *dev, bool *grew, struct err *e)
+{
+	unsigned long long dev_bytes;
+	char img[PATH_MAX + 64];
+	struct stat st;
+	int r;
+
+	*grew = false;
+	if ((r = image_of(x, volume_id, img, sizeof(img), e)) < 0)
+		return r;
+	if (stat(img, &st) < 0)
+		return err_set(e, -errno, "loop: cannot stat '%s': %s", img, strerror(errno));
+	if ((r = blockdev_size(dev, &dev_bytes, e)) < 0)
+		return r;
+	if ((unsigned long long)st.st_size <= dev_bytes || !backs(dev, img))
+		return 0;
+	if ((r = loopdev_set_capacity(dev, e)) < 0)
+		return r;
+	*grew = true;
+	return 0;
+}
+
 const struct storage_executor loop_executor = {
 	.version = STORAGE_EXECUTOR_VERSION,
 	.name = "loop",
@@ -960,4 +983,5 @@ const struct storage_executor loop_executor = {
 	.format_mark = loop_exec_format_mark,
 	.format_recorded = loop_exec_format_recorded,
 	.storage_path = loop_exec_storage_path,
+	.device_refresh = loop_exec_device_refresh,
 };

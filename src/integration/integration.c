@@ -1601,6 +1601,48 @@ int integ_fence(struct integration *ig, size_t *n, struct err *e)
 	return 0;
 }
 
+int integ_refresh(struct integration *ig, size_t *n, struct err *e)
+{
+	struct local_devices ld = { 0 };
+	int r;
+
+	*n = 0;
+	/* the executor is known once the server answered; until then there
+	 * is nothing to refresh (and the fence check says the server is out
+	 * of reach already) */
+	if (ready(ig, e) < 0) {
+		err_clear(e);
+		return 0;
+	}
+	if (ig->exec->version < EXECUTOR_V_REFRESH || !ig->exec->device_refresh)
+		return 0;
+	if ((r = devices_here(ig, &ld, e)) < 0)
+		return r;
+	for (size_t i = 0; i < ld.n; i++) {
+		const char *dev = ld.map[i].device, *id = ld.map[i].volume_id;
+		struct volume v = { .name = (char *)id };
+		struct err one = ERR_INIT;
+		char fstype[64] = "", **mps = NULL;
+		bool grew = false;
+
+		if (ig->exec->device_refresh(&ig->x, id, dev, &grew, &one) < 0) {
+			log_warn("integration: %s", one.msg);
+			continue;
+		}
+		if (!grew)
+			continue;
+		(*n)++;
+		/* a mounted xfs grows now, a mounted ext4 too when it can; else
+		 * at the next mount (grow_to_device) */
+		if (mount_points_of(dev, &mps, NULL) > 0 &&
+		    osfs_probe(dev, fstype, sizeof(fstype), NULL) == 0 && fstype[0])
+			grow_to_device(&v, dev, mps[0], fstype, true);
+		mount_points_free(mps);
+	}
+	local_devices_release(&ld);
+	return 0;
+}
+
 /* ---- reconciliation at start ---- */
 
 /* A volume of ours that is mounted or has a device here but no use: the

@@ -168,4 +168,10 @@ int integ_fence_all(struct integration *ig, size_t *n, struct err *e);
  */
 int integ_reconcile(struct integration *ig, size_t *n, struct err *e);
 
+/* The devices of this service's volumes here see their storage's size
+ * now (a resize on the server, as the lease check finds it on an agent);
+ * a mounted filesystem on a grown one grows (ext4 without
+ * CAP_SYS_RESOURCE: at its next mount). *n counts the grown devices. */
+int integ_refresh(struct integration *ig, size_t *n, struct err *e);
+
 #endif

@@ -34,8 +34,9 @@ def config(h, volume_path=None, extra=""):
 @pytest.fixture
 def reflink_dir(lh):
     """An xfs filesystem with reflink=1 on a sparse image inside the home,
-    mounted; the loop service keeps its images there. release_home undoes
-    the mount and the loop device."""
+    mounted; the loop service keeps its images there. Undone in order: the
+    services, the volumes' mounts and loop devices on it, then it (a lazy
+    unmount first would hide their backing files from release_home)."""
     img = os.path.join(lh.root, "reflink.img")
     mp = os.path.join(lh.root, "reflink")
     os.makedirs(mp)
@@ -43,7 +44,17 @@ def reflink_dir(lh):
         f.truncate(8 << 30)
     subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", img], check=True)
     subprocess.run(["mount", "-o", "loop", img, mp], check=True)
-    return os.path.join(mp, "images")
+    try:
+        yield os.path.join(mp, "images")
+    finally:
+        for s in lh.services:
+            s.stop()
+        for m in mounts_under(lh.root):
+            if m != mp:
+                subprocess.run(["umount", m], check=False)
+        for dev in loops_under(mp):
+            subprocess.run(["losetup", "-d", dev], check=False)
+        subprocess.run(["umount", mp], check=False)
 
 
 def sha(path):
@@ -415,3 +426,29 @@ def test_docker_create_from_a_snapshot_or_a_volume(lh):
                            {"Name": "bad", "Opts": {"sourceVolume": "orig", "snapshotID": sid}})
     assert st == 500 and "not both" in body["Err"], body
     assert "bad" not in [v["name"] for v in lh.volumes_cli()]
+
+
+@needs_loop
+def test_a_resize_from_elsewhere_reaches_a_mount_at_the_lease_check(lh):
+    """Another host's server grew the image on shared storage: this host's
+    engine finds it at its next lease check (every lease), refreshes the
+    loop device and grows the mounted xfs, under its container."""
+    from conftest import plugin_call
+    lh.write_config(SERVICES.replace("libstorage:\n", "libstorage:\n  client:\n    lease: 1s\n"))
+    lh.start_service()
+    sock = os.path.join(lh.root, "run", "docker", "plugins", "rexray.sock")
+    assert plugin_call(sock, "Create", {"Name": "far", "Opts": {"fsType": "xfs"}})[0] == 200
+    st, body = plugin_call(sock, "Mount", {"Name": "far", "ID": "c1"})
+    assert st == 200, body
+    mp = body["Mountpoint"]
+    image = os.path.join(lh.lib, "loop", lh.volume("far")["id"] + ".img")
+    os.truncate(image, 3 << 30)  # as the other host's resize did
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        st_ = os.statvfs(mp)
+        if st_.f_blocks * st_.f_frsize > 2.5 * (1 << 30):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the mount never grew: %r" % (os.statvfs(mp),))
+    assert plugin_call(sock, "Unmount", {"Name": "far", "ID": "c1"})[0] == 200
