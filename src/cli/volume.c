@@ -586,11 +586,13 @@ static int cmd_resize(struct engine *en, struct cli_args *a, enum out_format f)
 			(long long)v.size);
 	volume_release(&cur);
 	/* the listing's view, with its status on this host */
-	if (r == 0 && cli_find_volume(en, v.id, false, &cur, &e) == 0) {
-		volume_release(&v);
-		v = cur;
+	if (r == 0) {
+		struct err ignored = ERR_INIT;
+		if (cli_find_volume(en, v.id, false, &cur, &ignored) == 0) {
+			volume_release(&v);
+			v = cur;
+		}
 	}
-	err_clear(&e);
 	rc = collect("volume resize", r, &v, &done, &e);
 	print_done(&done, f, a->quiet);
 	return rc;
