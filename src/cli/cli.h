@@ -5,7 +5,7 @@
  *
  * Global flags may appear anywhere: -c/--config FILE, -h/--host ADDR,
  * -s/--service NAME, -l/--logLevel LEVEL, -?/--help. Output flags for the
- * volume commands: -f/--format tmpl|json|jsonp, -q/--quiet.
+ * volume and snapshot commands: -f/--format tmpl|json|jsonp, -q/--quiet.
  * Exit status: 0 success, 1 an operation failed, 2 a usage error,
  * 3 `service status` of a stopped service.
  */

@@ -324,3 +324,24 @@ def test_vfs_snapshots_copies_and_clones(vh):
     refused(vh, ("volume", "resize", "a", "--size", "2"), 1,
             r"driver 'vfs' cannot resize volumes")
     vh.cli_ok("volume", "rm", "a", "acopy", "fromsnap")
+
+
+def test_the_commands_through_a_running_engine(vh):
+    """The same commands over the engine's socket (the HTTP client)."""
+    vh.start_service()
+    vh.cli_ok("volume", "create", "b")
+    s = vh.cli_json("snapshot", "create", "--volumeid", "b", "--snapshotname", "sb",
+                    "--description", "over http", "-f", "json")[0]
+    assert s["description"] == "over http", s
+    assert [x["id"] for x in snaps(vh, "-h", vh.address)] == [s["id"]]
+    vh.cli_ok("volume", "create", "--snapshotID", s["id"], "b2")
+    vh.cli_ok("volume", "copy", "b", "b3")
+    c = vh.cli_json("snapshot", "copy", "sb", "--destinationsnapshotname", "sc", "-f",
+                    "json")[0]
+    refused(vh, ("snapshot", "copy", "sb", "--destinationsnapshotname", "sd",
+                 "--destinationregion", "loop"), 2, r"'loop'.*within itself")
+    refused(vh, ("volume", "resize", "b", "--size", "2"), 1,
+            r"driver 'vfs' cannot resize volumes")
+    assert vh.cli_ok("snapshot", "rm", "sb", c["id"]).stdout.split() == [s["id"], c["id"]]
+    assert sorted(v["name"] for v in vh.volumes_cli()) == ["b", "b2", "b3"]
+    vh.cli_ok("volume", "rm", "b", "b2", "b3")
