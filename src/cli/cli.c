@@ -17,7 +17,8 @@ enum flag_id {
 	F_CONFIG, F_HOST, F_SERVICE, F_LOGLEVEL, F_HELP, F_FORMAT, F_QUIET, F_FORCE,
 	F_FOREGROUND, F_NOPID, F_SIZE, F_IOPS, F_VOLTYPE, F_AZ, F_ATTACHED, F_AVAILABLE, F_PATH,
 	F_VERBOSE, F_FSTYPE, F_OVERWRITEFS, F_CONTAINER_ID, F_ENV_FILE, F_RUNNING, F_TIMEOUT,
-	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY, F_ALL, F_VERSION,
+	F_BIND, F_KEY, F_ALG, F_EXP, F_VERIFY, F_ALL, F_VERSION, F_SNAPSHOTID, F_SNAPSHOTNAME,
+	F_VOLUMEID, F_DESCRIPTION, F_RUNASYNC, F_DESTSNAPSHOTNAME, F_DESTREGION,
 };
 
 struct flag {
@@ -59,6 +60,15 @@ static const struct flag flags[] = {
 	{ "verify", 0, false, F_VERIFY },
 	{ "all", 0, false, F_ALL },
 	{ "version", 0, false, F_VERSION },
+	/* the snapshot commands' (REX-Ray spells them in lower case; volume
+	 * create's --snapshotID is the same flag: names match in any case) */
+	{ "snapshotID", 0, true, F_SNAPSHOTID },
+	{ "snapshotName", 0, true, F_SNAPSHOTNAME },
+	{ "volumeID", 0, true, F_VOLUMEID },
+	{ "description", 0, true, F_DESCRIPTION },
+	{ "runAsync", 0, false, F_RUNASYNC },
+	{ "destinationSnapshotName", 0, true, F_DESTSNAPSHOTNAME },
+	{ "destinationRegion", 0, true, F_DESTREGION },
 };
 
 /* Which command the first word names; "service" for the top-level aliases. */
@@ -177,6 +187,13 @@ static int parse_args(int argc, char **argv, struct cli_args *a, struct cfg *cfg
 		case F_VERIFY: a->verify = true; break;
 		case F_ALL: a->all = true; break;
 		case F_VERSION: a->version = true; break;
+		case F_SNAPSHOTID: a->snapshot_id = val; break;
+		case F_SNAPSHOTNAME: a->snapshot_name = val; break;
+		case F_VOLUMEID: a->volume_id = val; break;
+		case F_DESCRIPTION: a->description = val; break;
+		case F_RUNASYNC: a->run_async = true; break;
+		case F_DESTSNAPSHOTNAME: a->dest_snapshot_name = val; break;
+		case F_DESTREGION: a->dest_region = val; break;
 		}
 	}
 	for (int i = 0; i < a->n_words && i < 8; i++)
@@ -352,6 +369,18 @@ static int run(struct engine *en, struct cli_args *a)
 			return 1;
 		}
 		return cli_volume(en, a->words[1], a);
+	}
+	if (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "snapshots") == 0 ||
+	    strcmp(cmd, "snap") == 0) {
+		if (a->words[1] && !cli_is_one_of(a->words[1], cli_subcommands("snapshot")))
+			return cli_unknown("snapshot", a->words[1], cli_subcommands("snapshot"));
+		a->args += first_arg;
+		a->n_args = a->n_words > first_arg ? a->n_words - first_arg : 0;
+		if (engine_connect(en, &e) < 0) {
+			cli_error("snapshot", &e);
+			return 1;
+		}
+		return cli_snapshot(en, a->words[1], a);
 	}
 	return cli_unknown(NULL, cmd, cli_subcommands(NULL));
 }

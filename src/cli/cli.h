@@ -5,7 +5,7 @@
  *
  * Global flags may appear anywhere: -c/--config FILE, -h/--host ADDR,
  * -s/--service NAME, -l/--logLevel LEVEL, -?/--help. Output flags for the
- * volume commands: -f/--format tmpl|json|jsonp, -q/--quiet.
+ * volume and snapshot commands: -f/--format tmpl|json|jsonp, -q/--quiet.
  * Exit status: 0 success, 1 an operation failed, 2 a usage error,
  * 3 `service status` of a stopped service.
  */
@@ -44,12 +44,28 @@ struct cli_args {
 	bool verify;
 	bool all;      /* env --all */
 	bool version;  /* --version */
+	/* snapshot commands; snapshot_id is also volume create's --snapshotID */
+	const char *snapshot_id, *snapshot_name, *volume_id, *description;
+	const char *dest_snapshot_name, *dest_region;
+	bool run_async; /* accepted, ignored: every operation finishes first */
 };
 
 int cli_main(int argc, char **argv);
 
 /* volume subcommands (cli/volume.c); return the exit status */
 int cli_volume(struct engine *en, const char *sub, struct cli_args *a);
+/* snapshot subcommands (cli/snapshot.c) */
+int cli_snapshot(struct engine *en, const char *sub, struct cli_args *a);
+/* The one volume arg names (cli/volume.c): its exact ID, else its exact
+ * name (then, with loose, REX-Ray's case-insensitive and unique-prefix
+ * matches), into *out (the caller releases it). -ENOENT or -EINVAL with a
+ * message naming arg. */
+int cli_find_volume(struct engine *en, const char *arg, bool loose, struct volume *out,
+		    struct err *e);
+/* The one snapshot arg names (cli/snapshot.c): its exact ID, else a name
+ * only one snapshot has, into *out (the caller releases it). -ENOENT or
+ * -EINVAL with a message naming arg. */
+int cli_find_snapshot(struct engine *en, const char *arg, struct snapshot *out, struct err *e);
 /* dvdi subcommands (cli/dvdi.c) */
 int cli_dvdi(struct engine *en, const char *sub, struct cli_args *a);
 /* `dvdi run` notes termination signals from its first instruction on (see
@@ -81,6 +97,9 @@ int cli_parse_format(const char *s, enum out_format *out);
  * paths (parallel to l, may be NULL) adds the Path column / "path" member. */
 void cli_print_volumes(const struct volume_list *l, char **paths, enum out_format f, bool quiet);
 const char *cli_state_name(int attachment_state);
+/* Print snapshots as the table (ID Name VolumeID Size Status Created, by
+ * name) or a JSON array of libStorage Snapshots; quiet: the IDs only. */
+void cli_print_snapshots(const struct snapshot_list *l, enum out_format f, bool quiet);
 /* Print an error the same way everywhere: "rexray: <what>: <msg>". */
 void cli_error(const char *what, const struct err *e);
 

@@ -19,10 +19,18 @@ struct cmd_help {
 	"  -f, --format tmpl|json|jsonp  output as a table (default), JSON, pretty JSON\n" \
 	"  -q, --quiet                 only the volume names, one per line\n"
 
+#define SNAPSHOT_OUTPUT_FLAGS                                                              \
+	"  -f, --format tmpl|json|jsonp  output as a table (default), JSON, pretty JSON\n" \
+	"  -q, --quiet                 only the snapshot IDs, one per line\n"
+
+#define RUNASYNC_FLAG                                                                      \
+	"  --runasync                  accepted for REX-Ray's scripts: every operation\n"  \
+	"                              finishes before the command returns\n"
+
 static const struct cmd_help cmds[] = {
 	{ "volume", "volumes, vol", "rexray volume COMMAND [flags] [VOLUME...]",
-	  "Manage volumes: ls, inspect, create, rm, attach, detach, mount, unmount.\n"
-	  "Without a command, ls.",
+	  "Manage volumes: ls, inspect, create, rm, attach, detach, mount, unmount, copy,\n"
+	  "resize. Without a command, ls.",
 	  NULL, "rexray volume ls" },
 	{ "volume ls", "l, list, get", "rexray volume ls [flags] [VOLUME...]",
 	  "List the volumes.\n"
@@ -45,7 +53,10 @@ static const struct cmd_help cmds[] = {
 	  "                              to whole GiB)\n"
 	  "  --iops N                    provisioned IOPS (drivers that have them)\n"
 	  "  --volumeType T              the driver's volume type\n"
-	  "  --availabilityZone Z        the driver's availability zone\n" OUTPUT_FLAGS,
+	  "  --availabilityZone Z        the driver's availability zone\n"
+	  "  --snapshotID SNAPSHOT       make the volume from a snapshot (ID or name); its\n"
+	  "                              size unless --size, which may only be larger\n"
+	  OUTPUT_FLAGS,
 	  "rexray volume create --size 10G data1" },
 	{ "volume rm", "r, remove, delete, del", "rexray volume rm [--force] VOLUME...",
 	  "Remove volumes.\n"
@@ -74,6 +85,56 @@ static const struct cmd_help cmds[] = {
 	  "Unmount volumes.\n"
 	  "Gives back one use of each; the last unmounts and detaches it.", NULL,
 	  "rexray volume unmount data1" },
+	{ "volume copy", NULL, "rexray volume copy [flags] VOLUME NEWNAME",
+	  "Copy a volume into a new one.\n"
+	  "VOLUME by exact ID or name. The copy has its data as at one instant (a volume\n"
+	  "mounted here is frozen for it), its size, type and options.",
+	  OUTPUT_FLAGS, "rexray volume copy data1 data1-copy" },
+	{ "volume resize", NULL, "rexray volume resize --size SIZE [flags] VOLUME",
+	  "Grow a volume.\n"
+	  "VOLUME by exact ID or name. A volume mounted here grows with its filesystem\n"
+	  "(where the host allows it, else at its next mount); never smaller.",
+	  "  --size SIZE                 the new size in GiB: 20, 20G, 20GiB, 1T\n" OUTPUT_FLAGS,
+	  "rexray volume resize --size 20G data1" },
+	{ "snapshot", "snapshots, snap", "rexray snapshot COMMAND [flags] [SNAPSHOT...]",
+	  "Manage snapshots: ls, create, rm, copy.\n"
+	  "A snapshot is a volume's data at one instant, kept apart from the volume: make\n"
+	  "new volumes from it with volume create --snapshotID. Without a command, ls.",
+	  NULL, "rexray snapshot ls" },
+	{ "snapshot ls", "get, list", "rexray snapshot ls [flags] [SNAPSHOT...]",
+	  "List the snapshots.\n"
+	  "All of them, or those named: by ID or name, exact, then in any case, then by a\n"
+	  "unique prefix.",
+	  "  --volumeid VOLUME           only the snapshots of this volume (ID or name)\n"
+	  SNAPSHOT_OUTPUT_FLAGS,
+	  "rexray snapshot ls --volumeid data1" },
+	{ "snapshot create", "new",
+	  "rexray snapshot create --volumeid VOLUME [flags]",
+	  "Take a snapshot of a volume.\n"
+	  "VOLUME by exact ID or name. A volume mounted here is frozen for the instant it\n"
+	  "takes; prints the new snapshot.",
+	  "  --volumeid VOLUME           the volume (ID or name)\n"
+	  "  --snapshotname NAME         the snapshot's name (default VOLUME-yyyymmddThhmmss,\n"
+	  "                              in UTC)\n"
+	  "  --description TEXT          kept with the snapshot\n" RUNASYNC_FLAG
+	  SNAPSHOT_OUTPUT_FLAGS,
+	  "rexray snapshot create --volumeid data1 --snapshotname data1-before-upgrade" },
+	{ "snapshot rm", "remove", "rexray snapshot rm SNAPSHOT...",
+	  "Remove snapshots.\n"
+	  "By exact ID, or a name only one snapshot has. Volumes made from a snapshot\n"
+	  "stay. Prints each removed ID; exit status 1 when any could not be removed.",
+	  RUNASYNC_FLAG, "rexray snapshot rm loop-snap-000001" },
+	{ "snapshot copy", NULL,
+	  "rexray snapshot copy --snapshotid SNAPSHOT --destinationsnapshotname NAME",
+	  "Copy a snapshot into a new one.\n"
+	  "SNAPSHOT by exact ID or a name only one snapshot has (or as the argument).\n"
+	  "Prints the new snapshot.",
+	  "  --snapshotid SNAPSHOT       the snapshot to copy\n"
+	  "  --destinationsnapshotname NAME  the copy's name\n"
+	  "  --destinationregion REGION  only this service's name: a local service copies\n"
+	  "                              within itself\n" RUNASYNC_FLAG SNAPSHOT_OUTPUT_FLAGS,
+	  "rexray snapshot copy --snapshotid data1-before-upgrade "
+	  "--destinationsnapshotname keep" },
 	{ "service", NULL, "rexray service start|stop|status|restart [flags]",
 	  "Run the engine, or control the one that runs.\n"
 	  "The engine: the libStorage server, the Docker plugin, the fencing of leases.",
@@ -174,7 +235,8 @@ static const char overview[] =
 	"Usage: rexray [global flags] COMMAND [flags] [ARGS...]\n"
 	"\n"
 	"Commands:\n"
-	"  volume      ls, inspect, create, rm, attach, detach, mount, unmount\n"
+	"  volume      ls, inspect, create, rm, copy, resize, (de)attach, (un)mount\n"
+	"  snapshot    ls, create, rm, copy: volumes' data at one instant\n"
 	"  service     start, stop, status, restart (also as top-level commands)\n"
 	"  dvdi        prepare, cleanup, recover, run: the Mesos DVDI lifecycle\n"
 	"  token       new, decode: bearer tokens\n"
@@ -294,6 +356,8 @@ int cli_help(const char *const *words, int n, FILE *out)
 		w[k] = words[k];
 	if (strcmp(w[0], "volumes") == 0 || strcmp(w[0], "vol") == 0)
 		w[0] = "volume";
+	if (strcmp(w[0], "snapshots") == 0 || strcmp(w[0], "snap") == 0)
+		w[0] = "snapshot";
 	/* the longest path the words name; extra words (volume names) are fine */
 	for (k = n < 2 ? n : 2; k > 0 && !(c = find(w, k)); k--)
 		;
@@ -309,12 +373,15 @@ const char *const *cli_subcommands(const char *command)
 	static const char *const volume[] = { "ls", "l", "list", "get", "inspect", "create",
 					       "c", "n", "new", "rm", "r", "remove",
 					       "delete", "del", "attach", "a", "detach", "d",
-					       "mount", "m", "unmount", "u", "umount", NULL };
+					       "mount", "m", "unmount", "u", "umount", "copy",
+					       "resize", NULL };
+	static const char *const snapshot[] = { "ls", "get", "list", "create", "new", "rm",
+						 "remove", "copy", NULL };
 	static const char *const service[] = { "start", "stop", "status", "restart", NULL };
 	static const char *const dvdi[] = { "prepare", "cleanup", "recover", "run", NULL };
 	static const char *const token[] = { "new", "create", "c", "n", "decode", "dec", "d",
 					      NULL };
-	static const char *const top[] = { "volume", "service", "start", "stop", "status",
+	static const char *const top[] = { "volume", "snapshot", "service", "start", "stop", "status",
 					    "restart", "dvdi", "token", "env", "config", "install",
 					    "uninstall", "completion", "version", "help", NULL };
 	static const char *const config[] = { "check", "show", NULL };
@@ -323,6 +390,8 @@ const char *const *cli_subcommands(const char *command)
 		return top;
 	if (strcmp(command, "volume") == 0)
 		return volume;
+	if (strcmp(command, "snapshot") == 0)
+		return snapshot;
 	if (strcmp(command, "service") == 0)
 		return service;
 	if (strcmp(command, "dvdi") == 0)

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/codec.h"
 #include "api/jsonw.h"
@@ -172,6 +173,96 @@ void cli_print_volumes(const struct volume_list *l, char **paths, enum out_forma
 		print_table(l, o, paths, quiet);
 	else
 		print_json(l, o, paths, f);
+	free(o);
+}
+
+/* ---- snapshots ---- */
+
+static int snap_by_name(const void *a, const void *b)
+{
+	const struct snapshot *x = *(const struct snapshot *const *)a;
+	const struct snapshot *y = *(const struct snapshot *const *)b;
+	int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+
+	return c ? c : strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+static void utc_time(int64_t t, char *buf, size_t sz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, sz, "-");
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static void print_snapshot_table(const struct snapshot *const *o, size_t n, bool quiet)
+{
+	size_t wid = 2, wname = 4, wvol = 8, wsize = 4, wstat = 6;
+	char size[32];
+
+	if (quiet) { /* IDs only, for scripts: what rm and copy take */
+		for (size_t k = 0; k < n; k++)
+			printf("%s\n", or_empty(o[k]->id));
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		wid = max_len(wid, o[k]->id);
+		wname = max_len(wname, o[k]->name);
+		wvol = max_len(wvol, o[k]->volume_id);
+		snprintf(size, sizeof(size), "%lld", (long long)o[k]->volume_size);
+		wsize = max_len(wsize, size);
+		wstat = max_len(wstat, o[k]->status);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  Created\n", (int)wid, "ID", (int)wname, "Name",
+	       (int)wvol, "VolumeID", (int)wsize, "Size", (int)wstat, "Status");
+	for (size_t k = 0; k < n; k++) {
+		char when[32];
+		utc_time(o[k]->start_time, when, sizeof(when));
+		snprintf(size, sizeof(size), "%lld", (long long)o[k]->volume_size);
+		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wid, or_empty(o[k]->id),
+		       (int)wname, or_empty(o[k]->name), (int)wvol, or_empty(o[k]->volume_id),
+		       (int)wsize, size, (int)wstat, or_empty(o[k]->status), when);
+	}
+}
+
+void cli_print_snapshots(const struct snapshot_list *l, enum out_format f, bool quiet)
+{
+	const struct snapshot **o = calloc(l->n ? l->n : 1, sizeof(*o));
+
+	if (!o) {
+		fprintf(stderr, "rexray: out of memory\n");
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		o[i] = &l->v[i];
+	qsort(o, l->n, sizeof(*o), snap_by_name);
+	if (f == OUT_TMPL) {
+		print_snapshot_table(o, l->n, quiet);
+	} else {
+		/* an array of libStorage Snapshots, as volumes are printed */
+		struct jw w;
+		char *text;
+		size_t len;
+
+		jw_init(&w, f == OUT_JSONP ? JW_PRETTY | JW_GO_ESCAPES : 0);
+		jw_arr_begin(&w);
+		for (size_t k = 0; k < l->n; k++) {
+			jw_item(&w);
+			snapshot_write(&w, o[k]);
+		}
+		jw_arr_end(&w);
+		if (jw_finish(&w, &text, &len) == 0) {
+			fwrite(text, 1, len, stdout);
+			putchar('\n');
+			free(text);
+		}
+	}
 	free(o);
 }
 

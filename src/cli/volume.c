@@ -1,5 +1,6 @@
 /*
- * volume: `rexray volume ls|create|rm|attach|detach`.
+ * volume: `rexray volume ls|inspect|create|rm|attach|detach|mount|unmount|
+ * copy|resize`.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -127,6 +128,27 @@ static int select_volumes(struct engine *en, int mask, struct cli_args *a, struc
 	volume_list_release(&l);
 	if (r < 0)
 		volume_list_release(out);
+	return r;
+}
+
+int cli_find_volume(struct engine *en, const char *arg, bool loose, struct volume *out,
+		    struct err *e)
+{
+	struct volume_list sel = { 0 };
+	const char *args[1] = { arg };
+	struct cli_args a = { .args = args, .n_args = 1 };
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!*arg)
+		return err_set(e, -EINVAL, "an empty volume ID or name");
+	r = select_volumes(en, ATT_REQUESTED, &a, &sel, false, loose ? MATCH_PREFIX : MATCH_EXACT,
+			   e);
+	if (r == 0) {
+		*out = sel.v[0];
+		sel.n = 0; /* moved */
+	}
+	volume_list_release(&sel);
 	return r;
 }
 
@@ -346,6 +368,7 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 	struct volume_list done = { 0 };
 	struct ls_ctx ctx = engine_ctx(en);
 	struct integration *ig;
+	struct snapshot snap = { 0 };
 	struct err e = ERR_INIT;
 	int64_t size = 0, iops = 0;
 	bool has_size, has_iops;
@@ -365,7 +388,13 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 			return 2;
 		}
 	}
-	if (engine_integration(en, &ig, &e) < 0) {
+	if (a->snapshot_id && !*a->snapshot_id) {
+		fprintf(stderr, "rexray: volume create: --snapshotID: give a snapshot ID (or "
+			"leave the flag out)\n");
+		return 2;
+	}
+	if (engine_integration(en, &ig, &e) < 0 ||
+	    (a->snapshot_id && cli_find_snapshot(en, a->snapshot_id, &snap, &e) < 0)) {
 		cli_error("volume create", &e);
 		return 1;
 	}
@@ -374,6 +403,10 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 		struct volume v = { 0 };
 		int r = integ_build_create(ig, a->args[i], NULL, &req, &e);
 
+		/* from a snapshot: its size unless --size (create.default.size
+		 * would make every clone that size, or refuse a bigger one) */
+		if (r == 0 && snap.id)
+			req.has_size = false;
 		if (r == 0) {
 			if (has_size) {
 				req.has_size = true;
@@ -391,11 +424,18 @@ static int cmd_create(struct engine *en, struct cli_args *a, enum out_format f)
 				free(req.availability_zone);
 				req.availability_zone = strdup(a->availability_zone);
 			}
-			r = cl(en)->ops->volume_create(cl(en), en->service, &req, &ctx, &v, &e);
+			if (snap.id)
+				r = cl(en)->ops->snapshot_create_volume(cl(en), en->service,
+									snap.id, &req, &ctx, &v,
+									&e);
+			else
+				r = cl(en)->ops->volume_create(cl(en), en->service, &req, &ctx,
+							       &v, &e);
 			volume_create_req_release(&req);
 		}
 		rc = collect("volume create", r, &v, &done, &e);
 	}
+	snapshot_release(&snap);
 	print_done(&done, f, a->quiet);
 	return rc;
 }
@@ -472,6 +512,89 @@ static int cmd_attach_detach(struct engine *en, struct cli_args *a, enum out_for
 	}
 	print_done(&done, f, a->quiet);
 	volume_list_release(&sel);
+	return rc;
+}
+
+/* volume copy SOURCE NEWNAME: the new volume, made from the source's
+ * data (as it was at one instant: the driver freezes a mounted one). */
+static int cmd_copy(struct engine *en, struct cli_args *a, enum out_format f)
+{
+	struct volume_list done = { 0 };
+	struct ls_ctx ctx = engine_ctx(en);
+	struct volume src, v = { 0 };
+	struct err e = ERR_INIT;
+	int r, rc;
+
+	if (a->n_args != 2) {
+		fprintf(stderr, "rexray: volume copy: give the source volume and the new "
+			"volume's name: rexray volume copy SOURCE NEWNAME\n");
+		return 2;
+	}
+	if (volume_name_check(a->args[1], &e) < 0) {
+		cli_error("volume copy", &e);
+		return 2;
+	}
+	if (cli_find_volume(en, a->args[0], false, &src, &e) < 0) {
+		cli_error("volume copy", &e);
+		return 1;
+	}
+	{
+		struct volume_copy_req req = { .volume_name = (char *)a->args[1] };
+		r = cl(en)->ops->volume_copy(cl(en), en->service, src.id, &req, &ctx, &v, &e);
+	}
+	volume_release(&src);
+	rc = collect("volume copy", r, &v, &done, &e);
+	print_done(&done, f, a->quiet);
+	return rc;
+}
+
+/* volume resize VOLUME --size N: grow it (the server refuses a shrink). */
+static int cmd_resize(struct engine *en, struct cli_args *a, enum out_format f)
+{
+	struct volume_list done = { 0 };
+	struct ls_ctx ctx = engine_ctx(en);
+	struct volume cur, v = { 0 };
+	struct err e = ERR_INIT;
+	int64_t size;
+	bool rounded;
+	int r, rc;
+
+	if (a->n_args != 1 || !a->size) {
+		fprintf(stderr, "rexray: volume resize: give one volume and its new size: rexray "
+			"volume resize VOLUME --size SIZE\n");
+		return 2;
+	}
+	if (size_parse_gib("--size", a->size, 1LL << 20, &size, &rounded, &e) < 0) {
+		cli_error("volume resize", &e);
+		return 2;
+	}
+	if (rounded)
+		fprintf(stderr, "rexray: volume resize: --size %s is rounded up to %lld GiB\n",
+			a->size, (long long)size);
+	if (cli_find_volume(en, a->args[0], false, &cur, &e) < 0) {
+		cli_error("volume resize", &e);
+		return 1;
+	}
+	{
+		struct volume_resize_req req = { .size = size };
+		cli_term_signals_mask(SIG_BLOCK);
+		r = cl(en)->ops->volume_resize(cl(en), en->service, cur.id, &req, &ctx, &v, &e);
+		cli_term_signals_mask(SIG_UNBLOCK);
+	}
+	if (r == 0 && v.size == cur.size)
+		fprintf(stderr, "rexray: volume resize: '%s' is %lld GiB already\n", cur.name,
+			(long long)v.size);
+	volume_release(&cur);
+	/* the listing's view, with its status on this host */
+	if (r == 0) {
+		struct err ignored = ERR_INIT;
+		if (cli_find_volume(en, v.id, false, &cur, &ignored) == 0) {
+			volume_release(&v);
+			v = cur;
+		}
+	}
+	rc = collect("volume resize", r, &v, &done, &e);
+	print_done(&done, f, a->quiet);
 	return rc;
 }
 
@@ -609,5 +732,9 @@ int cli_volume(struct engine *en, const char *sub, struct cli_args *a)
 		return cmd_mount(en, a);
 	if (cli_is_one_of(sub, unmount))
 		return cmd_unmount(en, a);
+	if (strcmp(sub, "copy") == 0)
+		return cmd_copy(en, a, f);
+	if (strcmp(sub, "resize") == 0)
+		return cmd_resize(en, a, f);
 	return cli_unknown("volume", sub, cli_subcommands("volume"));
 }

@@ -19,7 +19,9 @@ from conftest import mounts_under
 
 COMMANDS = [("volume",), ("volume", "ls"), ("volume", "inspect"), ("volume", "create"),
             ("volume", "rm"), ("volume", "attach"), ("volume", "detach"), ("volume", "mount"),
-            ("volume", "unmount"), ("service",), ("service", "start"), ("service", "stop"),
+            ("volume", "unmount"), ("volume", "copy"), ("volume", "resize"), ("snapshot",),
+            ("snapshot", "ls"), ("snapshot", "create"), ("snapshot", "rm"), ("snapshot", "copy"),
+            ("service",), ("service", "start"), ("service", "stop"),
             ("service", "status"), ("service", "restart"), ("dvdi",), ("dvdi", "prepare"),
             ("dvdi", "cleanup"), ("dvdi", "recover"), ("dvdi", "run"), ("token",),
             ("token", "new"), ("token", "decode"), ("env",), ("version",), ("help",)]

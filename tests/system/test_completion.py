@@ -92,7 +92,8 @@ def test_top_level_commands_and_aliases(script):
 
 def test_subcommands_with_aliases_and_a_prefix(script):
     assert sorted(complete(script, ["volume", "d"])) == ["d", "del", "delete", "detach"]
-    assert sorted(complete(script, ["vol", "r"])) == ["r", "remove", "rm"]
+    assert sorted(complete(script, ["vol", "r"])) == ["r", "remove", "resize", "rm"]
+    assert sorted(complete(script, ["snap", "c"])) == ["copy", "create"]
     assert sorted(complete(script, ["service", ""])) == ["restart", "start", "status", "stop"]
     assert sorted(complete(script, ["token", "de"])) == ["dec", "decode"]
     # every subcommand the help lists completes under its group
