@@ -182,14 +182,11 @@ def test_resize_a_mounted_ext4_volume(h):
     write(os.path.join(path, "keep"), b"kept")
     assert df_gib(path) < 1.1
     p = h.cli("volume", "resize", "grow", "--size", "2G", "-f", "json")
-    if p.returncode == 0:
-        out = json.loads(p.stdout)
-        assert out[0]["name"] == "grow" and out[0]["size"] == 2, out
-    else:
-        # online ext4 growth needs CAP_SYS_RESOURCE, which a sandbox may
-        # lack: the volume is bigger, and the message says why its
-        # filesystem is not (yet)
-        assert p.returncode == 1 and "CAP_SYS_RESOURCE" in p.stderr, (p.stdout, p.stderr)
+    # online ext4 growth needs CAP_SYS_RESOURCE, which a sandbox may lack:
+    # then the volume is bigger now and its filesystem at the next mount
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    out = json.loads(p.stdout)
+    assert out[0]["name"] == "grow" and out[0]["size"] == 2, out
     assert h.volume("grow")["size"] == 2
     # grown at once when the host lets resize2fs, else at the next mount
     h.unmount("grow")
@@ -197,12 +194,6 @@ def test_resize_a_mounted_ext4_volume(h):
     grown = df_gib(path)
     assert open(os.path.join(path, "keep"), "rb").read() == b"kept"
     h.unmount("grow")
-    if p.returncode != 0 and grown < 1.5:
-        # the engine this branch started from refused and left the growth
-        # to the operator; the deferral to the next mount comes with the
-        # driver's change (issue 16)
-        pytest.xfail("online ext4 growth refused and not deferred to the next mount: %s"
-                     % p.stderr.strip())
     assert grown > 1.5, grown
 
 
@@ -219,10 +210,7 @@ def test_resize_an_unmounted_volume_grows_its_filesystem_at_the_next_mount(h):
     grown = df_gib(path)
     assert open(os.path.join(path, "keep"), "rb").read() == b"kept"
     h.unmount("later")
-    if grown < 1.5:
-        # as in the test above: the engine this branch started from does
-        # not grow a filesystem at its mount yet (issue 16's integration part)
-        pytest.xfail("the filesystem did not grow at the next mount (%.2f GiB)" % grown)
+    assert grown > 1.5, grown
 
 
 @needs_loop
