@@ -149,10 +149,11 @@ static double gib(unsigned long long bytes)
  * can ever get (what they hold now plus the free space); the default ratio
  * 1 promises only what exists. Near full, say so loudly.
  */
-int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
+int loop_check_room(struct service *svc, unsigned long long want, const char *what,
+		    struct err *e)
 {
 	struct loop_priv *p = svc->priv;
-	unsigned long long avail, promised, held, want = (unsigned long long)size_gb * GIB;
+	unsigned long long avail, promised, held;
 	struct statvfs sv;
 	double room;
 	int r;
@@ -161,23 +162,31 @@ int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
 		return err_set(e, -errno, "loop: cannot stat '%s': %s", p->dir, strerror(errno));
 	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
 	if (want > avail)
-		return err_set(e, -ENOSPC, "size %lld GiB is more than the %.2f GiB free in "
-			       "loop.volumePath '%s'", (long long)size_gb, gib(avail), p->dir);
+		return err_set(e, -ENOSPC, "%s: %.2f GiB is more than the %.2f GiB free in "
+			       "loop.volumePath '%s'", what, gib(want), gib(avail), p->dir);
 	if ((r = promised_and_held(svc, &promised, &held, e)) < 0)
 		return r;
 	room = ((double)held + (double)avail) * p->overcommit;
 	if ((double)(promised + want) > room)
-		return err_set(e, -ENOSPC, "loop: cannot promise %lld GiB more in '%s': its volumes "
-			       "are promised %.2f GiB, and their images hold %.2f GiB with %.2f GiB "
-			       "free (x %.2f, loop.overcommit): %.2f GiB would exceed %.2f GiB. Free "
-			       "space there, remove volumes, or raise loop.overcommit (an overcommitted "
-			       "disk that fills corrupts every volume on it)", (long long)size_gb,
-			       p->dir, gib(promised), gib(held), gib(avail), p->overcommit,
-			       gib(promised + want), room / (double)GIB);
+		return err_set(e, -ENOSPC, "loop: %s: cannot take %.2f GiB more in '%s': its "
+			       "volumes are promised %.2f GiB, and their images hold %.2f GiB with "
+			       "%.2f GiB free (x %.2f, loop.overcommit): %.2f GiB would exceed %.2f "
+			       "GiB. Free space there, remove volumes or snapshots, or raise "
+			       "loop.overcommit (an overcommitted disk that fills corrupts every "
+			       "volume on it)", what, gib(want), p->dir, gib(promised), gib(held),
+			       gib(avail), p->overcommit, gib(promised + want), room / (double)GIB);
 	if (sv.f_blocks && sv.f_bavail * 10 < sv.f_blocks)
 		log_warn("loop: '%s' is more than 90%% full (%.2f GiB free); volumes there fail "
 			 "with I/O errors when it fills", p->dir, gib(avail));
 	return 0;
+}
+
+int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "size %lld GiB", (long long)size_gb);
+	return loop_check_room(svc, (unsigned long long)size_gb * GIB, what, e);
 }
 
 /* The side files of a volume's image: ".<id>.img.new" while it is being

@@ -36,6 +36,9 @@ int loop_side_path(const char *dir, const char *id, const char *suffix, char *ou
 		   struct err *e);
 /* May the service promise size_gb more GiB (loop.overcommit)? 0 or -ENOSPC. */
 int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e);
+/* The same for want bytes that what (for the message) will take. */
+int loop_check_room(struct service *svc, unsigned long long want, const char *what,
+		    struct err *e);
 /* Allocate the file's first bytes (fallocate, else zeros). 0 or an errno. */
 int loop_preallocate(int fd, uint64_t bytes);
 

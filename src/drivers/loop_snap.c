@@ -190,7 +190,22 @@ int loop_snapshot_inspect(struct service *svc, const char *id, struct snapshot *
 typedef int (*snap_fill_fn)(void *arg, const char *id, const char *how, struct snapshot *out,
 			    struct err *e);
 
-static int new_snapshot(struct service *svc, const char *volume_id,
+/*
+ * A snapshot may come to hold all the blocks its source holds now: at
+ * once when copied, as the volume is written when a reflink shares them.
+ * That room must not be what the volumes were promised (loop.overcommit).
+ */
+static int check_snapshot_room(struct service *svc, const char *src, struct err *e)
+{
+	struct stat st;
+
+	if (stat(src, &st) < 0)
+		return err_set(e, -errno, "loop: cannot stat '%s': %s", src, strerror(errno));
+	return loop_check_room(svc, (unsigned long long)st.st_blocks * 512,
+			       "a snapshot of what the volume holds", e);
+}
+
+static int new_snapshot(struct service *svc, const char *volume_id, const char *src,
 			int (*clone)(void *arg, const char *dst, const char **how, struct err *e),
 			void *clone_arg, snap_fill_fn fill, void *fill_arg, struct snapshot *out,
 			struct err *e)
@@ -199,7 +214,11 @@ static int new_snapshot(struct service *svc, const char *volume_id,
 	char id[300], path[PATH_MAX + 320], tmp[PATH_MAX + 340];
 	const char *how = "";
 	struct snapshot s;
-	int r = -EEXIST;
+	int r;
+
+	if ((r = check_snapshot_room(svc, src, e)) < 0)
+		return r;
+	r = -EEXIST;
 
 	for (int tries = 0; r == -EEXIST && tries < ID_TRIES; tries++) {
 		err_clear(e);
@@ -279,7 +298,7 @@ int loop_volume_snapshot(struct service *svc, const char *volume_id,
 
 	if ((r = volume_and_image(svc, volume_id, &v, img, sizeof(img), e)) < 0)
 		return r;
-	r = new_snapshot(svc, volume_id, clone_volume, &vs, fill_volume_snapshot, &vs, out, e);
+	r = new_snapshot(svc, volume_id, img, clone_volume, &vs, fill_volume_snapshot, &vs, out, e);
 	volume_release(&v);
 	return r;
 }
@@ -355,8 +374,8 @@ int loop_snapshot_copy(struct service *svc, const char *id, const struct snapsho
 
 	if ((r = snapshot_and_file(svc, id, &s, path, sizeof(path), e)) < 0)
 		return r;
-	r = new_snapshot(svc, s.volume_id && *s.volume_id ? s.volume_id : id, clone_snapshot, &ss,
-			 fill_snapshot_copy, &ss, out, e);
+	r = new_snapshot(svc, s.volume_id && *s.volume_id ? s.volume_id : id, path, clone_snapshot,
+			 &ss, fill_snapshot_copy, &ss, out, e);
 	snapshot_release(&s);
 	return r;
 }

@@ -452,3 +452,39 @@ def test_a_resize_from_elsewhere_reaches_a_mount_at_the_lease_check(lh):
     else:
         raise AssertionError("the mount never grew: %r" % (os.statvfs(mp),))
     assert plugin_call(sock, "Unmount", {"Name": "far", "ID": "c1"})[0] == 200
+
+
+@needs_loop
+def test_a_snapshot_never_takes_the_room_promised_to_volumes(lh):
+    """A snapshot may come to hold every block its volume holds (at once as
+    a copy, over time as a shared reflink diverges): refused when that room
+    was promised to the volumes (loop.overcommit 1), with the numbers."""
+    img = os.path.join(lh.root, "small.img")
+    mp = os.path.join(lh.root, "small")
+    os.makedirs(mp)
+    with open(img, "wb") as f:
+        f.truncate(1300 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", img], check=True)
+    subprocess.run(["mount", "-o", "loop", img, mp], check=True)
+    try:
+        config(lh, os.path.join(mp, "images"))
+        svc = lh.start_service()
+        path = lh.mount("tight")
+        write_random(os.path.join(path, "fill"), 600)
+        lh.unmount("tight")
+        vid = lh.volume("tight")["id"]
+        before = sorted(os.listdir(os.path.join(mp, "images")))
+        r = snap(svc.api, "loop", vid, "toobig")
+        assert_error_body(r, 500)
+        assert "a snapshot of what the volume holds" in r.json["message"], r.json
+        assert "loop.overcommit" in r.json["message"]
+        assert sorted(os.listdir(os.path.join(mp, "images"))) == before
+        assert svc.api.get("/snapshots/loop").json == {}
+        svc.stop()
+    finally:
+        for m in mounts_under(lh.root):
+            if m != mp:
+                subprocess.run(["umount", m], check=False)
+        for dev in loops_under(mp):
+            subprocess.run(["losetup", "-d", dev], check=False)
+        subprocess.run(["umount", mp], check=False)
