@@ -640,7 +640,8 @@ out:
 /* ---- start-up ---- */
 
 /* ".<sid>.snap.new": named when its record exists, else dropped;
- * ".<sid>.snap.gone": back when its record exists, else deleted. */
+ * ".<sid>.snap.gone": back when its record exists, else deleted;
+ * ".<name>.tmp-XXXXXX": a clone cut short, deleted. */
 void loop_sweep_snapshots(struct service *svc)
 {
 	struct loop_priv *p = svc->priv;
@@ -656,6 +657,14 @@ void loop_sweep_snapshots(struct service *svc)
 
 		if (n[0] != '.')
 			continue;
+		if (len > 11 && strncmp(n + len - 11, ".tmp-", 5) == 0) {
+			/* os/clone's hidden temp, on a filesystem without
+			 * O_TMPFILE, of a clone the engine stopped in */
+			snprintf(path, sizeof(path), "%s/%s", p->dir, n);
+			log_warn("loop: dropping '%s' left by an interrupted copy", path);
+			sys_unlink(path);
+			continue;
+		}
 		if (len > 10 && strcmp(n + len - 9, ".snap.new") == 0)
 			suffix = "new";
 		else if (len > 11 && strcmp(n + len - 10, ".snap.gone") == 0)
