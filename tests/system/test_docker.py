@@ -124,6 +124,25 @@ def test_write_then_read_in_another_container(dk, engine):
     assert state_of(engine, "rw1")["attachmentState"] == 3
 
 
+def test_clone_from_a_snapshot_and_copy_of_a_volume(dk, engine):
+    """issue 16: --opt snapshotID / --opt sourceVolume, the data carried."""
+    dk.docker("volume", "create", "-d", engine.plugin, "orig1")
+    run(dk, "-v", "orig1:/data", "bb", "sh", "-c", "echo before > /data/f")
+    snap = json.loads(engine.cli_ok("snapshot", "create", "--volumeid", "orig1",
+                                    "--snapshotname", "s", "-f", "json").stdout)[0]
+    run(dk, "-v", "orig1:/data", "bb", "sh", "-c", "echo after > /data/f")
+    dk.docker("volume", "create", "-d", engine.plugin, "--opt", "snapshotID=" + snap["id"],
+              "clone1")
+    dk.docker("volume", "create", "-d", engine.plugin, "--opt", "sourceVolume=orig1", "copy1")
+    assert run(dk, "-v", "clone1:/data", "bb", "cat", "/data/f").stdout == "before\n"
+    assert run(dk, "-v", "copy1:/data", "bb", "cat", "/data/f").stdout == "after\n"
+    p = dk.docker("volume", "create", "-d", engine.plugin, "--opt", "snapshotID=nope",
+                  "clone2", check=False)
+    assert p.returncode != 0 and "resource not found" in p.stderr, p.stderr
+    assert state_of(engine, "clone2") is None
+    assert loops_under(engine.root) == {}
+
+
 def test_two_containers_share_a_volume(dk, engine):
     dk.docker("volume", "create", "-d", engine.plugin, "shared1")
     for c in ("c1", "c2"):
