@@ -162,19 +162,19 @@ int loop_check_room(struct service *svc, unsigned long long want, const char *wh
 		return err_set(e, -errno, "loop: cannot stat '%s': %s", p->dir, strerror(errno));
 	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
 	if (want > avail)
-		return err_set(e, -ENOSPC, "%s: %.2f GiB is more than the %.2f GiB free in "
-			       "loop.volumePath '%s'", what, gib(want), gib(avail), p->dir);
+		return err_set(e, -ENOSPC, "%s is more than the %.2f GiB free in loop.volumePath "
+			       "'%s'", what, gib(avail), p->dir);
 	if ((r = promised_and_held(svc, &promised, &held, e)) < 0)
 		return r;
 	room = ((double)held + (double)avail) * p->overcommit;
 	if ((double)(promised + want) > room)
-		return err_set(e, -ENOSPC, "loop: %s: cannot take %.2f GiB more in '%s': its "
-			       "volumes are promised %.2f GiB, and their images hold %.2f GiB with "
-			       "%.2f GiB free (x %.2f, loop.overcommit): %.2f GiB would exceed %.2f "
-			       "GiB. Free space there, remove volumes or snapshots, or raise "
-			       "loop.overcommit (an overcommitted disk that fills corrupts every "
-			       "volume on it)", what, gib(want), p->dir, gib(promised), gib(held),
-			       gib(avail), p->overcommit, gib(promised + want), room / (double)GIB);
+		return err_set(e, -ENOSPC, "loop: cannot promise %s more in '%s': its volumes "
+			       "are promised %.2f GiB, and their images hold %.2f GiB with %.2f GiB "
+			       "free (x %.2f, loop.overcommit): %.2f GiB would exceed %.2f GiB. Free "
+			       "space there, remove volumes or snapshots, or raise loop.overcommit (an "
+			       "overcommitted disk that fills corrupts every volume on it)", what,
+			       p->dir, gib(promised), gib(held), gib(avail), p->overcommit,
+			       gib(promised + want), room / (double)GIB);
 	if (sv.f_blocks && sv.f_bavail * 10 < sv.f_blocks)
 		log_warn("loop: '%s' is more than 90%% full (%.2f GiB free); volumes there fail "
 			 "with I/O errors when it fills", p->dir, gib(avail));
@@ -185,7 +185,7 @@ int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
 {
 	char what[64];
 
-	snprintf(what, sizeof(what), "size %lld GiB", (long long)size_gb);
+	snprintf(what, sizeof(what), "%lld GiB", (long long)size_gb);
 	return loop_check_room(svc, (unsigned long long)size_gb * GIB, what, e);
 }
 

@@ -198,11 +198,14 @@ typedef int (*snap_fill_fn)(void *arg, const char *id, const char *how, struct s
 static int check_snapshot_room(struct service *svc, const char *src, struct err *e)
 {
 	struct stat st;
+	char what[96];
 
 	if (stat(src, &st) < 0)
 		return err_set(e, -errno, "loop: cannot stat '%s': %s", src, strerror(errno));
-	return loop_check_room(svc, (unsigned long long)st.st_blocks * 512,
-			       "a snapshot of what the volume holds", e);
+
+	snprintf(what, sizeof(what), "the %.2f GiB a snapshot of what the volume holds may take",
+		 (double)st.st_blocks * 512 / (double)GIB);
+	return loop_check_room(svc, (unsigned long long)st.st_blocks * 512, what, e);
 }
 
 static int new_snapshot(struct service *svc, const char *volume_id, const char *src,
