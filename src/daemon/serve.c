@@ -1,8 +1,8 @@
 /*
  * serve: the engine as a process that serves: its roles (server, agent),
- * the REST endpoints, the Docker plugin modules, the fencing loop, the
- * CSI plugin modules, the start-up reconciliation, the pid and spec files, and the signals that
- * stop it. engine.c has the engine object and the client side.
+ * the REST endpoints, the Docker and CSI plugin modules, the fencing loop,
+ * the start-up reconciliation, the pid and spec files, and the signals
+ * that stop it. engine.c has the engine object and the client side.
  */
 #include "daemon/engine.h"
 
