@@ -2,7 +2,7 @@
 # `make run` starts the engine in the foreground on its embedded default.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls libsystemd
+PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls libsystemd grpc libprotobuf-c
 # libcurl: its header only. Nothing links it; net/curldl.c loads it
 # (dlopen) for the tcp:// and TLS hosts that need it, so that the ~30
 # libraries behind it stay out of every rexray and dvdcli start-up. dlopen
@@ -13,14 +13,24 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_BRANCH := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_SRC := $(filter-out src/main/%,$(LIB_SRC))
-LIB_OBJ := $(LIB_SRC:src/%.c=build/obj/%.o)
-SAN_OBJ := $(LIB_SRC:src/%.c=build/san/%.o)
+# CSI's messages: C from src/csi/csi.proto (and the two well-known types it
+# imports) by protoc-c into build/gen, compiled into the library as pb/.
+# The well-known .proto files come from libprotobuf-dev when installed,
+# else from python3-grpc-tools (which the CSI tests need anyway).
+PROTO_WKT ?= $(patsubst %/google/protobuf/wrappers.proto,%,$(firstword $(wildcard \
+  /usr/include/google/protobuf/wrappers.proto \
+  /usr/lib/python3/dist-packages/grpc_tools/_proto/google/protobuf/wrappers.proto)))
+PB_SRC  := build/gen/csi/csi.pb-c.c build/gen/google/protobuf/timestamp.pb-c.c \
+           build/gen/google/protobuf/wrappers.pb-c.c
+PB_HDR  := $(PB_SRC:.c=.h)
+LIB_OBJ := $(LIB_SRC:src/%.c=build/obj/%.o) $(PB_SRC:build/gen/%.c=build/obj/pb/%.o)
+SAN_OBJ := $(LIB_SRC:src/%.c=build/san/%.o) $(PB_SRC:build/gen/%.c=build/san/pb/%.o)
 MAN_PAGES := build/man/rexray.1 build/man/rexray-config.5 build/man/dvdcli.1
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
@@ -46,6 +56,28 @@ build/san/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-SAN  $<"
 	@$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+# one protoc-c run makes all three pairs
+$(PB_SRC) $(PB_HDR) &: src/csi/csi.proto
+	@mkdir -p build/gen
+	@echo "  PROTOC  $<"
+	@test -n "$(PROTO_WKT)" || { echo "no google/protobuf/wrappers.proto: install" \
+	  "libprotobuf-dev or python3-grpc-tools (make deps)" >&2; exit 1; }
+	@protoc-c -Isrc -I$(PROTO_WKT) --c_out=build/gen csi/csi.proto \
+	  google/protobuf/timestamp.proto google/protobuf/wrappers.proto
+
+build/obj/pb/%.o: build/gen/%.c $(PB_HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/san/pb/%.o: build/gen/%.c $(PB_HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC-SAN  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+# csi/ includes the generated header: made before any of it compiles
+$(filter build/obj/csi/%,$(LIB_OBJ)) $(filter build/san/csi/%,$(SAN_OBJ)): $(PB_HDR)
 
 build/rexray: build/obj/main/rexray.o $(LIB_OBJ)
 	@echo "  LINK    $@"
@@ -120,9 +152,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_TARGETS ?=
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -MMD -MP \
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP \
                 -Wall -Wextra -Wno-unused-parameter
-FUZZ_OBJ     := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ     := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o) $(PB_SRC:build/gen/%.c=build/fuzz/obj/pb/%.o)
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 
@@ -133,6 +165,13 @@ build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-FUZZ $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+build/fuzz/obj/pb/%.o: build/gen/%.c $(PB_HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+$(filter build/fuzz/obj/csi/%,$(FUZZ_OBJ)): $(PB_HDR)
 
 build/fuzz/librexray.a: $(FUZZ_OBJ)
 	@echo "  AR      $@"

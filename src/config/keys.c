@@ -62,17 +62,29 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		"the lease of a host that attached a volume and never renews (REX-Ray's own "
 		"agents, a bare REST client): a `preempt` waits this long for it"),
 	[CFGK_MODULE_TYPE] = TEXT("rexray.modules.<module>.type", "docker", CFG_SC_GLOBAL,
-		S_REXRAY, "only `docker` modules exist; a module of another type is skipped with "
-		"a warning"),
+		S_REXRAY, "`docker` (a Docker volume plugin) or `csi` (a CSI plugin: gRPC, "
+		"`docs/csi.md`); a module of another type is skipped with a warning"),
 	[CFGK_MODULE_HOST] = TYPED("rexray.modules.<module>.host", CFG_T_ADDRESS,
 		"unix://<home>/run/docker/plugins/<module>.sock", CFG_SC_GLOBAL, S_REXRAY,
 		"the plugin socket; the implicit module `default-docker` uses `rexray.sock`; "
-		"`<home>` is `$REXRAY_HOME` (empty by default)"),
+		"`<home>` is `$REXRAY_HOME` (empty by default); a `csi` module's default is "
+		"`unix://<run>/csi/<module>.sock` (mode 0600)"),
 	[CFGK_MODULE_SPEC] = TYPED("rexray.modules.<module>.spec", CFG_T_PATH, NULL,
 		CFG_SC_GLOBAL, S_REXRAY, "a Docker plugin spec file to write with the "
 		"module's address; unset: none"),
 	[CFGK_MODULE_DISABLED] = BOOL("rexray.modules.<module>.disabled", "false", CFG_SC_GLOBAL,
 		S_REXRAY, "do not start the module"),
+	[CFGK_MODULE_CSI_SERVICES] = TYPED("rexray.modules.<module>.csi.services", CFG_T_LIST,
+		"controller,node", CFG_SC_GLOBAL, S_REXRAY,
+		"what a `csi` module serves besides Identity: `controller`, `node` or both (a "
+		"central server the controller, each agent the node)"),
+	[CFGK_MODULE_CSI_DRIVERNAME] = TEXT("rexray.modules.<module>.csi.driverName",
+		"csi.rexray.io", CFG_SC_GLOBAL, S_REXRAY,
+		"the name a `csi` module reports in GetPluginInfo (DNS style, at most 63 "
+		"characters): the `provisioner` and CSIDriver name on Kubernetes"),
+	[CFGK_CSI_ENDPOINT] = TYPED("csi.endpoint", CFG_T_ADDRESS, NULL, CFG_SC_GLOBAL,
+		S_REXRAY, "the socket of a `csi` module named `csi` (made when not configured), "
+		"as Kubernetes sidecars and Nomad set `CSI_ENDPOINT`; unset: none"),
 	[CFGK_SERVICE_DRIVER] = TEXT("libstorage.server.services.<service>.driver", "<service>",
 		CFG_SC_GLOBAL, S_REXRAY, "defines a service and names its driver (`vfs`, "
 		"`loop`); with no service defined, one service named `libstorage.service` (or "

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "client/client.h"
+#include "csi/plugin.h"
 #include "docker/plugin.h"
 #include "util/err.h"
 #include "util/paths.h"
@@ -53,6 +54,8 @@ struct engine {
 	size_t n_endpoints;
 	struct docker_module *modules[DOCKER_MAX_MODULES];
 	size_t n_modules;
+	struct csi_module *csi[CSI_MAX_MODULES]; /* the CSI plugin modules */
+	size_t n_csi;
 	/* the fencing thread of a serving engine */
 	pthread_t fence_thread;
 	pthread_mutex_t fence_mu;

@@ -1,8 +1,8 @@
 /*
  * serve: the engine as a process that serves: its roles (server, agent),
- * the REST endpoints, the Docker plugin modules, the fencing loop, the
- * start-up reconciliation, the pid and spec files, and the signals that
- * stop it. engine.c has the engine object and the client side.
+ * the REST endpoints, the Docker and CSI plugin modules, the fencing loop,
+ * the start-up reconciliation, the pid and spec files, and the signals
+ * that stop it. engine.c has the engine object and the client side.
  */
 #include "daemon/engine.h"
 
@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "config/keys.h"
+#include "csi/plugin.h"
 #include "daemon/metrics.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
@@ -116,6 +117,9 @@ static int write_spec(struct engine *en, struct err *e)
 static void stop_endpoints(struct engine *en)
 {
 	/* the plugin modules first: they call into the server */
+	for (size_t i = 0; i < en->n_csi; i++)
+		csi_module_stop(en->csi[i]);
+	en->n_csi = 0;
 	for (size_t i = 0; i < en->n_modules; i++)
 		docker_module_stop(en->modules[i]);
 	en->n_modules = 0;
@@ -504,6 +508,9 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	reconcile(en);
 	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
 				 en->modules, &en->n_modules, e);
+	if (r == 0)
+		r = csi_modules_start(en->cfg, &en->paths, en->client, en->service, en->csi,
+				      &en->n_csi, e);
 	if (r < 0 || (server && (r = start_endpoints(en, e)) < 0))
 		goto out;
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)
@@ -518,12 +525,16 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	for (size_t i = 0; i < en->n_modules; i++)
 		log_always("docker module %s listening on %s", docker_module_name(en->modules[i]),
 			   docker_module_address(en->modules[i]));
+	for (size_t i = 0; i < en->n_csi; i++)
+		log_always("csi module %s listening on %s", csi_module_name(en->csi[i]),
+			   csi_module_address(en->csi[i]));
 	if (en->metrics)
 		log_always("metrics at %s/metrics", metrics_address(en));
 	/* systemd's Type=notify: every socket listens and the state is open.
 	 * Outside systemd (no NOTIFY_SOCKET) this does nothing. */
-	sd_notifyf(0, "READY=1\nSTATUS=serving (%zu endpoint(s), %zu docker module(s))\n"
-		   "MAINPID=%ld", en->n_endpoints, en->n_modules, (long)getpid());
+	sd_notifyf(0, "READY=1\nSTATUS=serving (%zu endpoint(s), %zu docker module(s), "
+		   "%zu csi module(s))\nMAINPID=%ld", en->n_endpoints, en->n_modules, en->n_csi,
+		   (long)getpid());
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

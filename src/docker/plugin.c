@@ -498,7 +498,7 @@ fail:
 	return r;
 }
 
-/* A module runs unless disabled; only the docker type exists here. */
+/* A docker module runs unless disabled; csi modules are csi/plugin.c's. */
 static bool module_enabled(const struct cfg *cfg, const char *name, int *r, struct err *e)
 {
 	const char *type;
@@ -507,9 +507,11 @@ static bool module_enabled(const struct cfg *cfg, const char *name, int *r, stru
 	if ((*r = cfg_key_bool_for(cfg, NULL, CFGK_MODULE_DISABLED, name, &disabled, e)) < 0)
 		return false;
 	type = cfg_key_get_for(cfg, CFGK_MODULE_TYPE, name);
+	if (type && strcasecmp(type, "csi") == 0)
+		return false;
 	if (type && *type && strcasecmp(type, cfg_keys[CFGK_MODULE_TYPE].def) != 0) {
-		log_warn("docker: module %s has type '%s'; only docker modules are supported", name,
-			 type);
+		log_warn("docker: module %s has type '%s'; only docker and csi modules are "
+			 "supported", name, type);
 		return false;
 	}
 	return !disabled;
