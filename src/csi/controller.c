@@ -412,8 +412,12 @@ CSI_CTL_HANDLER(csi_ctl_get_capabilities)
 	if (!(r->capabilities = calloc(n, sizeof(*r->capabilities))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		Csi__V1__ControllerServiceCapability *c = malloc(sizeof(*c));
-		if (!c)
+		Csi__V1__ControllerServiceCapability *c;
+		/* a client that cannot tell the free space (HTTP, for now) */
+		if (types[i] == CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__GET_CAPACITY &&
+		    !csi_module_ctl(ctx)->client->ops->service_capacity)
+			continue;
+		if (!(c = malloc(sizeof(*c))))
 			return -ENOMEM;
 		csi__v1__controller_service_capability__init(c);
 		r->capabilities[r->n_capabilities++] = c;
