@@ -981,7 +981,8 @@ CSI_CTL_HANDLER(csi_ctl_list_volumes)
 		return fail_e(msg, msgsz, r, &e);
 	/* by ID: a token is the last ID given, and stays good when that
 	 * volume goes */
-	qsort(l.v, l.n, sizeof(*l.v), cmp_volume_id);
+	if (l.n > 1) /* qsort wants a non-NULL array */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_volume_id);
 	while (after && i < l.n && strcmp(l.v[i].id, after) <= 0)
 		i++;
 	max = q->max_entries > 0 ? (size_t)q->max_entries : l.n;
@@ -1254,7 +1255,8 @@ CSI_CTL_HANDLER(csi_ctl_list_snapshots)
 		}
 		l.n = k;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_snapshot_id);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_snapshot_id);
 	while (after && i < l.n && strcmp(l.v[i].id, after) <= 0)
 		i++;
 	max = q->max_entries > 0 ? (size_t)q->max_entries : l.n;
