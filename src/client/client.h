@@ -91,6 +91,11 @@ struct storage_client_ops {
 	/* POST /leases/{svc}/{id}?fenced: this host no longer writes the volume. */
 	int (*lease_fenced)(struct storage_client *c, const char *svc, const char *id,
 			    const struct ls_ctx *ctx, struct err *e);
+	/* Ours, for CSI GetCapacity: the bytes a new volume of svc could be
+	 * given now (server/service.h ls_service_capacity). NULL: the
+	 * implementation cannot tell (the HTTP client, for now). */
+	int (*service_capacity)(struct storage_client *c, const char *svc,
+				const struct ls_ctx *ctx, int64_t *available, struct err *e);
 };
 
 struct storage_client {

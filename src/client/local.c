@@ -144,7 +144,15 @@ static int local_volume_resize(struct storage_client *c, const char *svc, const 
 	return ls_volume_resize(srv_of(c), svc, id, req, out, e);
 }
 
+static int local_service_capacity(struct storage_client *c, const char *svc,
+				  const struct ls_ctx *ctx, int64_t *available, struct err *e)
+{
+	(void)ctx;
+	return ls_service_capacity(srv_of(c), svc, available, e);
+}
+
 static const struct storage_client_ops local_ops = {
+	.service_capacity = local_service_capacity,
 	.snapshots = local_snapshots,
 	.snapshot_inspect = local_snapshot_inspect,
 	.volume_snapshot = local_volume_snapshot,

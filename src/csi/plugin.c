@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "config/keys.h"
+#include "csi/controller.h"
 #include "csi/csi.pb-c.h"
 #include "csi/server.h"
 #include "util/fs.h"
@@ -23,6 +24,9 @@ struct csi_module {
 	unsigned services;
 	struct storage_client *client; /* borrowed */
 	struct csi_server *srv;
+	/* ---- Controller service (csi/controller.c) ---- */
+	struct csi_ctl *ctl; /* NULL unless csi.services has controller */
+	/* ---- end Controller service ---- */
 };
 
 /* ---- pure helpers ---- */
@@ -184,21 +188,26 @@ static const struct csi_method methods[] = {
 	{ ID "GetPluginCapabilities", D(get_plugin_capabilities_request),
 	  get_plugin_capabilities },
 	{ ID "Probe", D(probe_request), probe },
-	{ CTL "CreateVolume", D(create_volume_request), NULL },
-	{ CTL "DeleteVolume", D(delete_volume_request), NULL },
-	{ CTL "ControllerPublishVolume", D(controller_publish_volume_request), NULL },
-	{ CTL "ControllerUnpublishVolume", D(controller_unpublish_volume_request), NULL },
-	{ CTL "ValidateVolumeCapabilities", D(validate_volume_capabilities_request), NULL },
-	{ CTL "ListVolumes", D(list_volumes_request), NULL },
-	{ CTL "GetCapacity", D(get_capacity_request), NULL },
-	{ CTL "ControllerGetCapabilities", D(controller_get_capabilities_request), NULL },
-	{ CTL "CreateSnapshot", D(create_snapshot_request), NULL },
-	{ CTL "DeleteSnapshot", D(delete_snapshot_request), NULL },
-	{ CTL "ListSnapshots", D(list_snapshots_request), NULL },
-	{ CTL "GetSnapshot", D(get_snapshot_request), NULL },
-	{ CTL "ControllerExpandVolume", D(controller_expand_volume_request), NULL },
-	{ CTL "ControllerGetVolume", D(controller_get_volume_request), NULL },
-	{ CTL "ControllerModifyVolume", D(controller_modify_volume_request), NULL },
+	{ CTL "CreateVolume", D(create_volume_request), csi_ctl_create_volume },
+	{ CTL "DeleteVolume", D(delete_volume_request), csi_ctl_delete_volume },
+	{ CTL "ControllerPublishVolume", D(controller_publish_volume_request),
+	  csi_ctl_publish_volume },
+	{ CTL "ControllerUnpublishVolume", D(controller_unpublish_volume_request),
+	  csi_ctl_unpublish_volume },
+	{ CTL "ValidateVolumeCapabilities", D(validate_volume_capabilities_request),
+	  csi_ctl_validate_volume_capabilities },
+	{ CTL "ListVolumes", D(list_volumes_request), csi_ctl_list_volumes },
+	{ CTL "GetCapacity", D(get_capacity_request), csi_ctl_get_capacity },
+	{ CTL "ControllerGetCapabilities", D(controller_get_capabilities_request),
+	  csi_ctl_get_capabilities },
+	{ CTL "CreateSnapshot", D(create_snapshot_request), csi_ctl_create_snapshot },
+	{ CTL "DeleteSnapshot", D(delete_snapshot_request), csi_ctl_delete_snapshot },
+	{ CTL "ListSnapshots", D(list_snapshots_request), csi_ctl_list_snapshots },
+	{ CTL "GetSnapshot", D(get_snapshot_request), NULL },	       /* alpha: not served */
+	{ CTL "ControllerExpandVolume", D(controller_expand_volume_request),
+	  csi_ctl_expand_volume },
+	{ CTL "ControllerGetVolume", D(controller_get_volume_request), csi_ctl_get_volume },
+	{ CTL "ControllerModifyVolume", D(controller_modify_volume_request), NULL }, /* no MODIFY_VOLUME */
 	{ NODE "NodeStageVolume", D(node_stage_volume_request), NULL },
 	{ NODE "NodeUnstageVolume", D(node_unstage_volume_request), NULL },
 	{ NODE "NodePublishVolume", D(node_publish_volume_request), NULL },
@@ -267,6 +276,11 @@ static int module_start(const char *name, const char *host_override, const struc
 			*slash = '\0';
 			fs_mkdir_p(dir, 0755);
 		}
+	}
+	if ((m->services & CSI_SVC_CONTROLLER) &&
+	    (r = csi_ctl_new(cfg, paths, client, name, m->service, &m->ctl, e)) < 0) {
+		err_prefix(e, "csi module %s", name);
+		goto fail;
 	}
 	if ((r = csi_server_start(host, 0600, methods, sizeof(methods) / sizeof(methods[0]), m,
 				  &m->srv, e)) < 0) {
@@ -346,6 +360,7 @@ void csi_module_stop(struct csi_module *m)
 	if (!m)
 		return;
 	csi_server_stop(m->srv);
+	csi_ctl_free(m->ctl); /* after the server: no handler runs any more */
 	free(m);
 }
 
@@ -357,6 +372,11 @@ const char *csi_module_name(const struct csi_module *m)
 const char *csi_module_address(const struct csi_module *m)
 {
 	return csi_server_address(m->srv);
+}
+
+struct csi_ctl *csi_module_ctl(const struct csi_module *m)
+{
+	return m->ctl;
 }
 
 unsigned csi_module_services(const struct csi_module *m)

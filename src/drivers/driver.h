@@ -34,7 +34,8 @@ struct store;
 
 #define STORAGE_DRIVER_V_EACH 2	    /* volumes_each */
 #define STORAGE_DRIVER_V_SNAPSHOTS 3 /* snapshots, copies, resize */
-#define STORAGE_DRIVER_VERSION STORAGE_DRIVER_V_SNAPSHOTS
+#define STORAGE_DRIVER_V_CAPACITY 4  /* capacity */
+#define STORAGE_DRIVER_VERSION STORAGE_DRIVER_V_CAPACITY
 
 /* Executor table versions: the slots each adds (callers check before use). */
 #define EXECUTOR_V_DEVICES 2 /* device_get, device_find, device_put */
@@ -142,6 +143,10 @@ struct storage_driver {
 	 * device and filesystem (executor device_refresh) */
 	int (*volume_resize)(struct service *svc, const char *volume_id, int64_t size,
 			     struct volume *out, struct err *e);
+	/* Version 4, optional (NULL: unknown, the service layer answers
+	 * -ENOTSUP): the bytes a new volume could be given now, as the
+	 * driver's own create would count them (CSI GetCapacity). */
+	int (*capacity)(struct service *svc, int64_t *available, struct err *e);
 };
 
 /* What an executor sees of its host: the config (with the service's

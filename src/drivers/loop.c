@@ -181,6 +181,30 @@ int loop_check_room(struct service *svc, unsigned long long want, const char *wh
 	return 0;
 }
 
+/* What loop_check_room would still let a create promise: the free space,
+ * and no more than loop.overcommit leaves unpromised. */
+static int loop_capacity(struct service *svc, int64_t *available, struct err *e)
+{
+	struct loop_priv *p = svc->priv;
+	unsigned long long avail, promised, held;
+	struct statvfs sv;
+	double room;
+	int r;
+
+	if (statvfs(p->dir, &sv) < 0)
+		return err_set(e, -errno, "loop: cannot stat '%s': %s", p->dir, strerror(errno));
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if ((r = promised_and_held(svc, &promised, &held, e)) < 0)
+		return r;
+	room = ((double)held + (double)avail) * p->overcommit - (double)promised;
+	if (room < 0)
+		room = 0;
+	if (room < (double)avail)
+		avail = (unsigned long long)room;
+	*available = avail > (unsigned long long)INT64_MAX ? INT64_MAX : (int64_t)avail;
+	return 0;
+}
+
 int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e)
 {
 	char what[64];
@@ -590,6 +614,7 @@ const struct storage_driver loop_driver = {
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,
 	.volume_detach = loop_volume_detach,
+	.capacity = loop_capacity,
 	.snapshots = loop_snapshots,
 	.snapshot_inspect = loop_snapshot_inspect,
 	.volume_snapshot = loop_volume_snapshot,

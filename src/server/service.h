@@ -103,6 +103,11 @@ int ls_volume_copy(struct ls_server *srv, const char *svc, const char *volume_id
 int ls_volume_resize(struct ls_server *srv, const char *svc, const char *volume_id,
 		     const struct volume_resize_req *req, struct volume *out, struct err *e);
 
+/* The bytes a new volume of the service could be given now (the driver's
+ * capacity slot; -ENOTSUP naming the driver when it has none). */
+int ls_service_capacity(struct ls_server *srv, const char *svc, int64_t *available,
+			struct err *e);
+
 /* HTTP status for an errno from the functions above. */
 int ls_http_status(int code);
 

@@ -219,6 +219,18 @@ int ls_volume_copy(struct ls_server *srv, const char *name, const char *volume_i
 	return r;
 }
 
+int ls_service_capacity(struct ls_server *srv, const char *name, int64_t *available,
+			struct err *e)
+{
+	struct service *svc = lsi_find_service(srv, name, e);
+
+	if (!svc)
+		return -ENOENT;
+	if (svc->drv->version < STORAGE_DRIVER_V_CAPACITY || !svc->drv->capacity)
+		return unsupported(svc, "tell its free space", e);
+	return svc->drv->capacity(svc, available, e);
+}
+
 int ls_volume_resize(struct ls_server *srv, const char *name, const char *volume_id,
 		     const struct volume_resize_req *req, struct volume *out, struct err *e)
 {

@@ -2,7 +2,8 @@
 gRPC on a unix socket, with a real gRPC client (python3-grpcio) and stubs
 generated from src/csi/csi.proto at test time (python3-grpc-tools).
 
-Controller and Node RPCs are not built yet: they answer UNIMPLEMENTED.
+RPCs not built answer UNIMPLEMENTED; the Controller service has its own
+tests (test_csi_controller.py).
 """
 
 import importlib
@@ -112,10 +113,11 @@ def test_unimplemented_and_malformed(home, pb):
     sock = csi_home(home)
     home.start_service()
     with channel(sock) as ch:
-        # Controller and Node RPCs are not built yet
+        # Node RPCs are not built yet; ControllerModifyVolume is not served
         e = rpc_error(g.NodeStub(ch).NodeGetInfo, p.NodeGetInfoRequest())
         assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e
-        e = rpc_error(g.ControllerStub(ch).CreateVolume, p.CreateVolumeRequest(name="v"))
+        e = rpc_error(g.ControllerStub(ch).ControllerModifyVolume,
+                      p.ControllerModifyVolumeRequest(volume_id="v"))  # no MODIFY_VOLUME
         assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e
         # a path no service has
         raw = ch.unary_unary("/csi.v1.Identity/NoSuchRpc")
