@@ -10,6 +10,7 @@
 #include "config/keys.h"
 #include "csi/controller.h"
 #include "csi/csi.pb-c.h"
+#include "csi/node.h"
 #include "csi/server.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -27,6 +28,9 @@ struct csi_module {
 	/* ---- Controller service (csi/controller.c) ---- */
 	struct csi_ctl *ctl; /* NULL unless csi.services has controller */
 	/* ---- end Controller service ---- */
+	/* ---- node service (csi/node.c) ---- */
+	struct csi_node *node; /* NULL unless services has CSI_SVC_NODE */
+	/* ---- end node service ---- */
 };
 
 /* ---- pure helpers ---- */
@@ -208,14 +212,14 @@ static const struct csi_method methods[] = {
 	  csi_ctl_expand_volume },
 	{ CTL "ControllerGetVolume", D(controller_get_volume_request), csi_ctl_get_volume },
 	{ CTL "ControllerModifyVolume", D(controller_modify_volume_request), NULL }, /* no MODIFY_VOLUME */
-	{ NODE "NodeStageVolume", D(node_stage_volume_request), NULL },
-	{ NODE "NodeUnstageVolume", D(node_unstage_volume_request), NULL },
-	{ NODE "NodePublishVolume", D(node_publish_volume_request), NULL },
-	{ NODE "NodeUnpublishVolume", D(node_unpublish_volume_request), NULL },
-	{ NODE "NodeGetVolumeStats", D(node_get_volume_stats_request), NULL },
-	{ NODE "NodeExpandVolume", D(node_expand_volume_request), NULL },
-	{ NODE "NodeGetCapabilities", D(node_get_capabilities_request), NULL },
-	{ NODE "NodeGetInfo", D(node_get_info_request), NULL },
+	{ NODE "NodeStageVolume", D(node_stage_volume_request), csi_node_stage },
+	{ NODE "NodeUnstageVolume", D(node_unstage_volume_request), csi_node_unstage },
+	{ NODE "NodePublishVolume", D(node_publish_volume_request), csi_node_publish },
+	{ NODE "NodeUnpublishVolume", D(node_unpublish_volume_request), csi_node_unpublish },
+	{ NODE "NodeGetVolumeStats", D(node_get_volume_stats_request), csi_node_get_volume_stats },
+	{ NODE "NodeExpandVolume", D(node_expand_volume_request), csi_node_expand },
+	{ NODE "NodeGetCapabilities", D(node_get_capabilities_request), csi_node_get_capabilities },
+	{ NODE "NodeGetInfo", D(node_get_info_request), csi_node_get_info },
 };
 
 /* ---- modules ---- */
@@ -231,7 +235,7 @@ static int default_host(const struct paths *paths, const char *name, char *out, 
 }
 
 static int module_start(const char *name, const char *host_override, const struct cfg *cfg,
-			const struct paths *paths, struct storage_client *client,
+			const struct paths *paths, struct store *st, struct storage_client *client,
 			const char *default_service, struct csi_module **out, struct err *e)
 {
 	char scope[128], host[PATH_MAX + 16], dir[PATH_MAX + 16];
@@ -269,6 +273,11 @@ static int module_start(const char *name, const char *host_override, const struc
 		snprintf(host, sizeof(host), "%s", v);
 	else if ((r = default_host(paths, name, host, sizeof(host), e)) < 0)
 		goto fail;
+	if ((m->services & CSI_SVC_NODE) &&
+	    (r = csi_node_new(name, cfg, paths, st, client, m->service, &m->node, e)) < 0) {
+		err_prefix(e, "csi module %s", name);
+		goto fail;
+	}
 	if (strncmp(host, "unix://", 7) == 0) {
 		snprintf(dir, sizeof(dir), "%s", host + 7);
 		slash = strrchr(dir, '/');
@@ -310,7 +319,7 @@ static bool is_csi_module(const struct cfg *cfg, const char *name, int *r, struc
 	return !disabled;
 }
 
-int csi_modules_start(const struct cfg *cfg, const struct paths *paths,
+int csi_modules_start(const struct cfg *cfg, const struct paths *paths, struct store *st,
 		      struct storage_client *client, const char *default_service,
 		      struct csi_module *out[CSI_MAX_MODULES], size_t *n, struct err *e)
 {
@@ -336,7 +345,7 @@ int csi_modules_start(const struct cfg *cfg, const struct paths *paths,
 		/* CSI_ENDPOINT moves the module named csi, as the CO wants it */
 		implicit = strcasecmp(names[i], IMPLICIT_MODULE) == 0;
 		implicit_done |= implicit;
-		if ((r = module_start(names[i], implicit ? endpoint : NULL, cfg, paths, client,
+		if ((r = module_start(names[i], implicit ? endpoint : NULL, cfg, paths, st, client,
 				      default_service, &out[*n], e)) == 0)
 			(*n)++;
 	}
@@ -344,7 +353,7 @@ int csi_modules_start(const struct cfg *cfg, const struct paths *paths,
 	if (r == 0 && endpoint && !implicit_done) {
 		if (*n == CSI_MAX_MODULES)
 			r = err_set(e, -E2BIG, "more than %d csi modules", CSI_MAX_MODULES);
-		else if ((r = module_start(IMPLICIT_MODULE, endpoint, cfg, paths, client,
+		else if ((r = module_start(IMPLICIT_MODULE, endpoint, cfg, paths, st, client,
 					   default_service, &out[*n], e)) == 0)
 			(*n)++;
 	}
@@ -361,6 +370,7 @@ void csi_module_stop(struct csi_module *m)
 		return;
 	csi_server_stop(m->srv);
 	csi_ctl_free(m->ctl); /* after the server: no handler runs any more */
+	csi_node_free(m->node); /* after the server: no handler runs any more */
 	free(m);
 }
 
@@ -382,4 +392,9 @@ struct csi_ctl *csi_module_ctl(const struct csi_module *m)
 unsigned csi_module_services(const struct csi_module *m)
 {
 	return m->services;
+}
+
+struct csi_node *csi_module_node(const struct csi_module *m)
+{
+	return m ? m->node : NULL;
 }

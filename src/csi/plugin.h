@@ -28,6 +28,7 @@
 
 struct cfg;
 struct csi_module;
+struct store;
 
 #define CSI_MAX_MODULES 4
 #define CSI_DRIVER_NAME_MAX 63
@@ -38,11 +39,12 @@ enum csi_services {
 	CSI_SVC_NODE = 1 << 1,
 };
 
-/* Start every configured csi module (and the CSI_ENDPOINT one). client is
- * borrowed and must be usable from many threads (the local client is);
- * default_service is used when a module names none. On failure nothing is
- * left running. The number started goes to *n. Returns 0 or -errno. */
-int csi_modules_start(const struct cfg *cfg, const struct paths *paths,
+/* Start every configured csi module (and the CSI_ENDPOINT one). st (the
+ * host's store: the node service counts its uses there, as every front
+ * end does) and client are borrowed; client must be usable from many
+ * threads (the local client is); default_service is used when a module
+ * names none. On failure nothing is left running. The number started goes to *n. Returns 0 or -errno. */
+int csi_modules_start(const struct cfg *cfg, const struct paths *paths, struct store *st,
 		      struct storage_client *client, const char *default_service,
 		      struct csi_module *out[CSI_MAX_MODULES], size_t *n, struct err *e);
 void csi_module_stop(struct csi_module *m);

@@ -509,8 +509,8 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	r = docker_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
 				 en->modules, &en->n_modules, e);
 	if (r == 0)
-		r = csi_modules_start(en->cfg, &en->paths, en->client, en->service, en->csi,
-				      &en->n_csi, e);
+		r = csi_modules_start(en->cfg, &en->paths, en->store, en->client, en->service,
+				      en->csi, &en->n_csi, e);
 	if (r < 0 || (server && (r = start_endpoints(en, e)) < 0))
 		goto out;
 	if (en->n_modules && (r = start_fencing(en, e)) < 0)

@@ -330,7 +330,11 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 	int n = 0;
 
 	target_of(ig, name, target, sizeof(target));
-	if (dev && !ig->exec->bind_mount) {
+	/* the target first: other mount points of the device may be binds of
+	 * a directory inside it (a CSI staging path), shorter than the target */
+	if (dev && !ig->exec->bind_mount && osfs_mount_is_of(target, dev))
+		base = target;
+	if (!base && dev && !ig->exec->bind_mount) {
 		n = mount_points_of(dev, &mps, NULL);
 		/* the filesystem's own mount, not the rootPath bind inside it */
 		for (int i = 0; i < n; i++)
@@ -990,6 +994,77 @@ int integ_mount(struct integration *ig, const char *name, const char *caller,
 		err_clear(e);
 		time_sleep_ms(ig->mount_retry_wait_ms);
 	}
+}
+
+/* ---- a raw device (CSI block access) ---- */
+
+static int device_use_locked(struct integration *ig, const char *name, const char *caller,
+			     char **dev, struct err *e)
+{
+	struct mount_undo u = { 0 };
+	struct volume v = { 0 };
+	char *token = NULL;
+	int64_t total;
+	int r;
+
+	if ((r = find_volume(ig, name, &v, e)) < 0)
+		goto out;
+	if ((r = attach_if_needed(ig, &v, &token, &u, e)) < 0)
+		goto fail;
+	r = ig->exec->device_get(&ig->x, v.id, token ? token : v.id, (long)ig->attach_timeout_ms,
+				 &u.dev, &u.dev_made, e);
+	if (r < 0) {
+		err_prefix(e, "problem with device discovery for volume '%s'", name);
+		goto fail;
+	}
+	if ((r = store_use_add(ig->store, ig->service, name, caller ? caller : "", false, &total,
+			       e)) < 0)
+		goto fail;
+	log_info("integration: device %s of %s in use (uses %lld)", u.dev, name,
+		 (long long)total);
+	*dev = u.dev;
+	u.dev = NULL;
+	goto out;
+fail:
+	undo_mount(ig, &v, &u);
+out:
+	free(u.dev);
+	free(token);
+	volume_release(&v);
+	return r;
+}
+
+int integ_device_use(struct integration *ig, const char *name, const char *caller, char **dev,
+		     struct err *e)
+{
+	int fd, r;
+
+	*dev = NULL;
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
+		return r;
+	if (ig->exec->bind_mount)
+		return err_set(e, -ENOTSUP, "service '%s': its volumes are directories, not "
+			       "block devices", ig->service);
+	if ((fd = lock_volume(ig, name, e)) < 0)
+		return fd;
+	r = device_use_locked(ig, name, caller, dev, e);
+	vlock_release(fd);
+	return r;
+}
+
+int integ_instance_id(struct integration *ig, char **id, struct err *e)
+{
+	int r;
+
+	*id = NULL;
+	if ((r = ready(ig, e)) < 0)
+		return r;
+	if (!ig->iid.id || !*ig->iid.id)
+		return err_set(e, -ENODEV, "service '%s': this host has no instance ID",
+			       ig->service);
+	if (!(*id = strdup(ig->iid.id)))
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
 }
 
 /* ---- unmount ---- */

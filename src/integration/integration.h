@@ -108,6 +108,21 @@ void integ_mount_revoke(struct integration *ig, const char *name, const char *ca
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e);
 
 /*
+ * For a front end that uses a volume's raw device (CSI block access): the
+ * volume attached here (as integ_mount does), its device made to appear,
+ * and one use counted for caller, with nothing formatted or mounted.
+ * *dev gets the device (malloc'd). Idempotent for the device; each call
+ * counts a use of caller, as integ_mount does. integ_unmount gives the use
+ * back (the last use releases the device and detaches). A failure undoes
+ * what it did. -ENOTSUP for a service whose devices are directories.
+ */
+int integ_device_use(struct integration *ig, const char *name, const char *caller, char **dev,
+		     struct err *e);
+/* This host's instance ID for the service (what the server attaches
+ * volumes to), malloc'd into *id; asks the server on first use. */
+int integ_instance_id(struct integration *ig, char **id, struct err *e);
+
+/*
  * Give the volume's attachment back. Refused (-EBUSY, naming the mount path
  * and the uses) while it is mounted or used on this host; force unmounts it
  * first (never lazily: a busy mount refuses), releases its device and drops
