@@ -17,6 +17,8 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include "csi/grpcdl.h" /* after the gRPC headers: calls go through the loaded table */
+
 #include "util/log.h"
 
 #define CSI_WORKERS 4
@@ -396,7 +398,8 @@ int csi_server_start(const char *address, mode_t mode, const struct csi_method *
 	s->n = n;
 	s->ctx = ctx;
 	s->shutdown_tag.kind = TAG_SHUTDOWN;
-	if ((r = parse_address(s, address, e)) < 0 || (r = clear_path(s->path, e)) < 0)
+	if ((r = parse_address(s, address, e)) < 0 || (r = clear_path(s->path, e)) < 0 ||
+	    (r = grpcdl_load(e)) < 0)
 		goto fail;
 
 	gpr_set_log_function(grpc_log);
