@@ -872,22 +872,26 @@ found:
 	return 0;
 }
 
-/* Detach and drop the marker that names dev; never while a filesystem on
- * it is alive anywhere (LOOP_CLR_FD would only arm autoclear, and the next
- * mount would bind a second device to the same image). */
-/* The markers that name dev: read them all (drop false: an error when
- * one cannot be read, and then nothing is known), or remove them. */
-static int markers_naming(const struct exec_ctx *x, const char *dev, bool drop, struct err *e)
+#define MARKERS_MAX 8
+
+/*
+ * The markers that name dev (one per volume attached through it; a few at
+ * most): their paths into names (malloc'd, the caller frees them), *n how
+ * many. A marker that cannot be read is an error: nothing is known yet.
+ */
+static int markers_naming(const struct exec_ctx *x, const char *dev, char *names[MARKERS_MAX],
+			  size_t *n, struct err *e)
 {
 	char dirpath[PATH_MAX + 16], path[PATH_MAX + 300], *buf = NULL;
 	struct dirent *de;
 	DIR *d;
 	int r = 0;
 
+	*n = 0;
 	snprintf(dirpath, sizeof(dirpath), "%s/loop", x->paths->run);
 	if (!(d = opendir(dirpath)))
-		return errno == ENOENT || drop ? 0 : err_set(e, -errno, "loop: cannot read '%s': %s",
-							     dirpath, strerror(errno));
+		return errno == ENOENT ? 0 : err_set(e, -errno, "loop: cannot read '%s': %s",
+						     dirpath, strerror(errno));
 	while (r == 0 && (de = readdir(d)) != NULL) {
 		int rr;
 
@@ -895,13 +899,13 @@ static int markers_naming(const struct exec_ctx *x, const char *dev, bool drop, 
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
 		if ((rr = fs_read_file(path, 256, &buf, NULL)) < 0) {
-			if (rr != -ENOENT && !drop)
+			if (rr != -ENOENT)
 				r = err_set(e, rr, "loop: cannot read '%s': %s", path, strerror(-rr));
 			continue;
 		}
 		buf[strcspn(buf, "\n")] = '\0';
-		if (drop && strcmp(buf, dev) == 0)
-			sys_unlink(path);
+		if (strcmp(buf, dev) == 0 && *n < MARKERS_MAX && !(names[(*n)++] = strdup(path)))
+			r = err_set(e, -ENOMEM, "out of memory");
 		free(buf);
 		buf = NULL;
 	}
@@ -909,8 +913,13 @@ static int markers_naming(const struct exec_ctx *x, const char *dev, bool drop, 
 	return r;
 }
 
+/* Detach and drop the marker that names dev; never while a filesystem on
+ * it is alive anywhere (LOOP_CLR_FD would only arm autoclear, and the next
+ * mount would bind a second device to the same image). */
 static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struct err *e)
 {
+	char *names[MARKERS_MAX] = { NULL };
+	size_t n = 0;
 	int r;
 
 	/* a just-unmounted filesystem, or a tool that was killed with its
@@ -922,14 +931,20 @@ static int loop_exec_device_put(const struct exec_ctx *x, const char *dev, struc
 				       "released", dev);
 		time_sleep_ms(50);
 	}
-	/* the markers read first: one that cannot be read changes nothing yet */
-	if ((r = markers_naming(x, dev, false, e)) < 0)
-		return r;
+	/* the markers read first: one that cannot be read changes nothing yet;
+	 * after the detach those read are dropped by name, not read again */
+	if ((r = markers_naming(x, dev, names, &n, e)) < 0)
+		goto out;
 	r = loopdev_detach(dev, e);
 	if (r < 0 && r != -ENXIO)
-		return r;
-	markers_naming(x, dev, true, NULL);
-	return 0;
+		goto out;
+	r = 0;
+	for (size_t i = 0; i < n; i++)
+		sys_unlink(names[i]);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return r;
 }
 
 
