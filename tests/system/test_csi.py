@@ -6,52 +6,11 @@ The Controller and Node services have their own tests
 (test_csi_controller.py, test_csi_node.py); ControllerModifyVolume is not served.
 """
 
-import importlib
 import os
 import socket
 import stat
-import subprocess
-import sys
-import tempfile
 
-import pytest
-
-from conftest import REPO, START_TIMEOUT
-
-grpc = pytest.importorskip("grpc")
-pytest.importorskip("grpc_tools")
-
-PROTO = os.path.join(REPO, "src", "csi", "csi.proto")
-PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-RPC_TIMEOUT = 10
-
-
-@pytest.fixture(scope="module")
-def pb():
-    """(csi_pb2, csi_pb2_grpc) generated from our .proto into a temp dir."""
-    import grpc_tools
-
-    out = tempfile.mkdtemp(prefix="rrpb")
-    wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    subprocess.run([PY, "-m", "grpc_tools.protoc", "-I" + os.path.dirname(PROTO),
-                    "-I" + wkt, "--python_out=" + out, "--grpc_python_out=" + out,
-                    "csi.proto"], check=True, capture_output=True, timeout=60)
-    sys.path.insert(0, out)
-    try:
-        for m in ("csi_pb2", "csi_pb2_grpc"):
-            sys.modules.pop(m, None)
-        yield importlib.import_module("csi_pb2"), importlib.import_module("csi_pb2_grpc")
-    finally:
-        sys.path.remove(out)
-        for m in ("csi_pb2", "csi_pb2_grpc"):
-            sys.modules.pop(m, None)
-        subprocess.run(["rm", "-rf", out], check=False)
-
-
-def channel(sock):
-    ch = grpc.insecure_channel("unix://" + sock)
-    grpc.channel_ready_future(ch).result(timeout=START_TIMEOUT)
-    return ch
+from csihelp import RPC_TIMEOUT, channel, grpc, pb, rpc_error  # noqa: F401 (pb: a fixture)
 
 
 def csi_home(home, modules=""):
@@ -60,12 +19,6 @@ def csi_home(home, modules=""):
     home.write_config("rexray:\n  modules:\n    k8s:\n      type: csi\n"
                       "      host: unix://%s\n%s" % (sock, modules))
     return sock
-
-
-def rpc_error(fn, *args):
-    with pytest.raises(grpc.RpcError) as ex:
-        fn(*args, timeout=RPC_TIMEOUT)
-    return ex.value
 
 
 def test_identity(home, pb):

@@ -22,7 +22,7 @@ import pytest
 
 import prereq
 from conftest import LoopHome, loops_under, mounts_under, release_home
-from test_csi import RPC_TIMEOUT, channel, pb  # noqa: F401 - pb is a fixture
+from csihelp import RPC_TIMEOUT, channel, pb  # noqa: F401 - pb is a fixture
 
 grpc = pytest.importorskip("grpc")
 
