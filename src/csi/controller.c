@@ -1,5 +1,7 @@
 #include "csi/controller.h"
 
+#include "csi/busy.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,8 +31,7 @@ struct csi_ctl {
 	bool preempt; /* mount.preempt: publish takes a volume from another node */
 	pthread_mutex_t mu;
 	char driver[65]; /* the service's driver, for instance IDs; "" until known */
-	char **busy;	 /* keys of the operations in progress */
-	size_t n_busy, cap_busy;
+	struct csi_busy busy; /* keys of the operations in progress */
 };
 
 /* ---- pure helpers ---- */
@@ -56,55 +57,28 @@ int csi_capacity_gib(int64_t required, int64_t limit, int64_t def_gib, int64_t *
 	return 0;
 }
 
-/* ---- the in-progress set ---- */
+/* ---- the in-progress set (csi/busy.h) ---- */
 
-/* Take every key or none: false when one is taken (the caller answers
- * ABORTED) or on no memory. */
+#define KEYS_MAX 2 /* a call takes a name and a volume at most */
+
+/* Keys are "n/<volume name>", "v/<volume id>", "s/<snapshot name>",
+ * "i/<snapshot id>": one letter each, as keys compare without case. */
 static bool busy_take(struct csi_ctl *c, char keys[][KEY_MAX], size_t n)
 {
-	bool ok = true;
-	size_t got = 0;
+	const char *k[KEYS_MAX];
 
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < n && ok; i++)
-		for (size_t j = 0; j < c->n_busy; j++)
-			if (strcasecmp(c->busy[j], keys[i]) == 0)
-				ok = false;
-	if (ok && c->n_busy + n > c->cap_busy) {
-		size_t cap = c->cap_busy ? c->cap_busy * 2 : 16;
-		char **b;
-		while (cap < c->n_busy + n)
-			cap *= 2;
-		if ((b = realloc(c->busy, cap * sizeof(*b))) != NULL) {
-			c->busy = b;
-			c->cap_busy = cap;
-		} else {
-			ok = false;
-		}
-	}
-	for (; ok && got < n; got++)
-		if (!(c->busy[c->n_busy + got] = strdup(keys[got])))
-			ok = false;
-	if (ok)
-		c->n_busy += n;
-	else
-		while (got > 0)
-			free(c->busy[c->n_busy + --got]);
-	pthread_mutex_unlock(&c->mu);
-	return ok;
+	for (size_t i = 0; i < n && i < KEYS_MAX; i++)
+		k[i] = keys[i];
+	return n <= KEYS_MAX && csi_busy_take(&c->busy, k, n);
 }
 
 static void busy_give(struct csi_ctl *c, char keys[][KEY_MAX], size_t n)
 {
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < c->n_busy; j++)
-			if (strcasecmp(c->busy[j], keys[i]) == 0) {
-				free(c->busy[j]);
-				c->busy[j] = c->busy[--c->n_busy];
-				break;
-			}
-	pthread_mutex_unlock(&c->mu);
+	const char *k[KEYS_MAX];
+
+	for (size_t i = 0; i < n && i < KEYS_MAX; i++)
+		k[i] = keys[i];
+	csi_busy_give(&c->busy, k, n < KEYS_MAX ? n : KEYS_MAX);
 }
 
 /* ---- replies and errors ---- */
@@ -1192,7 +1166,7 @@ CSI_CTL_HANDLER(csi_ctl_delete_snapshot)
 	if (!q->snapshot_id[0])
 		return fail(code, GRPC_STATUS_INVALID_ARGUMENT, msg, msgsz,
 			    "snapshot_id is required");
-	snprintf(keys[0], KEY_MAX, "S/%s", q->snapshot_id);
+	snprintf(keys[0], KEY_MAX, "i/%s", q->snapshot_id);
 	if (!busy_take(c, keys, 1))
 		return aborted(code, msg, msgsz, "snapshot", q->snapshot_id);
 	r = c->client->ops->snapshot_remove(c->client, svc_of(c), q->snapshot_id, &lctx, &e);
@@ -1368,6 +1342,7 @@ int csi_ctl_new(const struct cfg *cfg, const struct paths *paths, struct storage
 	if (!c)
 		return err_set(e, -ENOMEM, "out of memory");
 	pthread_mutex_init(&c->mu, NULL);
+	csi_busy_init(&c->busy, 0);
 	snprintf(c->module, sizeof(c->module), "%s", module);
 	snprintf(c->service, sizeof(c->service), "%s", service);
 	c->client = client;
@@ -1386,9 +1361,7 @@ void csi_ctl_free(struct csi_ctl *c)
 	if (!c)
 		return;
 	integration_free(c->ig);
-	for (size_t i = 0; i < c->n_busy; i++)
-		free(c->busy[i]);
-	free(c->busy);
+	csi_busy_destroy(&c->busy);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

@@ -1,5 +1,7 @@
 #include "csi/node.h"
 
+#include "csi/busy.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -34,8 +36,7 @@ struct csi_node {
 	char service[65];
 	struct integration *ig;
 	struct storage_client *client; /* borrowed */
-	pthread_mutex_t mu;		/* guards busy */
-	char *busy[BUSY_MAX];		/* volume names with a call in flight */
+	struct csi_busy busy;		/* volume names with a call in flight */
 };
 
 /* ---- set-up ---- */
@@ -54,7 +55,7 @@ int csi_node_new(const char *module, const struct cfg *cfg, const struct paths *
 	snprintf(n->service, sizeof(n->service), "%s", service ? service : "");
 	snprintf(scope, sizeof(scope), "rexray.modules.%s", module);
 	n->client = client;
-	pthread_mutex_init(&n->mu, NULL);
+	csi_busy_init(&n->busy, BUSY_MAX);
 	if ((r = integration_new(cfg, paths, st, client, n->service, scope, &n->ig, e)) < 0) {
 		csi_node_free(n);
 		return r;
@@ -68,9 +69,7 @@ void csi_node_free(struct csi_node *n)
 	if (!n)
 		return;
 	integration_free(n->ig);
-	for (size_t i = 0; i < BUSY_MAX; i++)
-		free(n->busy[i]);
-	pthread_mutex_destroy(&n->mu);
+	csi_busy_destroy(&n->busy);
 	free(n);
 }
 
@@ -148,39 +147,16 @@ __attribute__((format(printf, 5, 6))) static int fail(grpc_status_code *code, ch
 		*(out) = &r_->base;                                                              \
 	} while (0)
 
-/* ---- one call per volume at a time ---- */
+/* ---- one call per volume at a time (csi/busy.h) ---- */
 
 static bool busy_take(struct csi_node *n, const char *name)
 {
-	size_t free_slot = BUSY_MAX;
-	bool ok = true;
-
-	pthread_mutex_lock(&n->mu);
-	for (size_t i = 0; i < BUSY_MAX && ok; i++) {
-		if (!n->busy[i]) {
-			if (free_slot == BUSY_MAX)
-				free_slot = i;
-		} else if (strcmp(n->busy[i], name) == 0) {
-			ok = false;
-		}
-	}
-	if (ok && (free_slot == BUSY_MAX || !(n->busy[free_slot] = strdup(name))))
-		ok = false;
-	pthread_mutex_unlock(&n->mu);
-	return ok;
+	return csi_busy_take(&n->busy, &name, 1);
 }
 
 static void busy_give(struct csi_node *n, const char *name)
 {
-	pthread_mutex_lock(&n->mu);
-	for (size_t i = 0; i < BUSY_MAX; i++) {
-		if (n->busy[i] && strcmp(n->busy[i], name) == 0) {
-			free(n->busy[i]);
-			n->busy[i] = NULL;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&n->mu);
+	csi_busy_give(&n->busy, &name, 1);
 }
 
 /* ---- what a call works on ---- */
