@@ -64,6 +64,11 @@ int csi_node_new(const char *module, const struct cfg *cfg, const struct paths *
 	return 0;
 }
 
+struct integration *csi_node_integration(const struct csi_node *n)
+{
+	return n ? n->ig : NULL;
+}
+
 void csi_node_free(struct csi_node *n)
 {
 	if (!n)

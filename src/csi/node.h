@@ -74,6 +74,10 @@ void csi_node_free(struct csi_node *n);
 /* The module's node half, NULL when it serves no node (csi/plugin.c). */
 struct csi_node *csi_module_node(const struct csi_module *m);
 
+/* The node half's integration (borrowed): the engine renews its leases,
+ * fences and grows its volumes as it does a Docker module's. */
+struct integration *csi_node_integration(const struct csi_node *n);
+
 /* The handlers (csi/server.h csi_handler_fn); ctx is the csi_module. A
  * module without a node half answers UNIMPLEMENTED. */
 #define CSI_NODE_HANDLER(fn)                                                                     \

@@ -398,3 +398,13 @@ struct csi_node *csi_module_node(const struct csi_module *m)
 {
 	return m ? m->node : NULL;
 }
+
+struct mx_requests *csi_module_requests(struct csi_module *m)
+{
+	return csi_server_requests(m->srv);
+}
+
+struct integration *csi_module_integration(const struct csi_module *m)
+{
+	return csi_node_integration(csi_module_node(m));
+}

@@ -28,6 +28,8 @@
 
 struct cfg;
 struct csi_module;
+struct integration;
+struct mx_requests;
 struct store;
 
 #define CSI_MAX_MODULES 4
@@ -52,6 +54,12 @@ void csi_module_stop(struct csi_module *m);
 const char *csi_module_name(const struct csi_module *m);
 const char *csi_module_address(const struct csi_module *m);
 unsigned csi_module_services(const struct csi_module *m);
+/* The node half's host-side integration (borrowed), NULL without one: the
+ * engine renews its leases, fences and grows its volumes as it does a
+ * Docker module's. */
+struct integration *csi_module_integration(const struct csi_module *m);
+/* Its gRPC calls by method and status code (util/metrics.h). */
+struct mx_requests *csi_module_requests(struct csi_module *m);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -20,6 +20,8 @@
 #include "csi/grpcdl.h" /* after the gRPC headers: calls go through the loaded table */
 
 #include "util/log.h"
+#include "util/metrics.h"
+#include "util/time.h"
 
 #define CSI_WORKERS 4
 #define CSI_MAX_METHODS 32
@@ -63,6 +65,7 @@ struct csi_server {
 	pthread_t workers[CSI_WORKERS];
 	size_t n_workers;
 	pthread_mutex_t mu; /* guards stopping against new requests */
+	struct mx_requests requests; /* by method and status code */
 	bool stopping, grpc_up;
 	struct tag shutdown_tag;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -250,6 +253,7 @@ static void serve_call(struct call *c)
 	grpc_op ops[4];
 	size_t nops = 0;
 	grpc_call_error ce;
+	long long t0 = time_now_ns();
 
 	request_call(s, c->mi);
 	if (c->m && c->m->fn) {
@@ -267,6 +271,8 @@ static void serve_call(struct call *c)
 	if (code != GRPC_STATUS_OK)
 		log_info("csi: %s: %s: %s", c->m ? c->m->path : "unregistered method",
 			 csi_status_name(code), msg);
+	mx_requests_observe(&s->requests, c->m ? strrchr(c->m->path, '/') + 1 : "other",
+			    (unsigned)code, time_now_ns() - t0);
 	memset(ops, 0, sizeof(ops));
 	ops[nops++].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (code == GRPC_STATUS_OK) {
@@ -394,6 +400,7 @@ int csi_server_start(const char *address, mode_t mode, const struct csi_method *
 	if (!(s = calloc(1, sizeof(*s))))
 		return err_set(e, -ENOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
+	mx_requests_init(&s->requests);
 	s->methods = methods;
 	s->n = n;
 	s->ctx = ctx;
@@ -498,7 +505,13 @@ void csi_server_stop(struct csi_server *s)
 	if (s->grpc_up)
 		grpc_shutdown();
 	pthread_mutex_destroy(&s->mu);
+	mx_requests_destroy(&s->requests);
 	free(s);
+}
+
+struct mx_requests *csi_server_requests(struct csi_server *s)
+{
+	return &s->requests;
 }
 
 const char *csi_server_address(const struct csi_server *s)

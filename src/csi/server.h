@@ -29,6 +29,7 @@
 #include "util/err.h"
 
 struct csi_server;
+struct mx_requests;
 
 /*
  * A handler: decode nothing, allocate the reply. On success set *reply to
@@ -59,6 +60,10 @@ int csi_server_start(const char *address, mode_t mode, const struct csi_method *
 /* Stop accepting, cancel the calls in flight, wait for the workers, remove
  * the socket and free everything. NULL is allowed. */
 void csi_server_stop(struct csi_server *s);
+
+/* Its calls so far, by method name ("NodeStageVolume") and gRPC status
+ * code, with their durations (util/metrics.h); owned by s. */
+struct mx_requests *csi_server_requests(struct csi_server *s);
 
 /* "unix:///path.sock"; owned by s. */
 const char *csi_server_address(const struct csi_server *s);

@@ -56,6 +56,11 @@ struct engine {
 	size_t n_modules;
 	struct csi_module *csi[CSI_MAX_MODULES]; /* the CSI plugin modules */
 	size_t n_csi;
+	/* the host-side integrations of the modules above (the Docker
+	 * modules', the csi modules' node halves): what the lease loop
+	 * renews, fences and grows */
+	struct integration *module_igs[DOCKER_MAX_MODULES + CSI_MAX_MODULES];
+	size_t n_module_igs;
 	/* the fencing thread of a serving engine */
 	pthread_t fence_thread;
 	pthread_mutex_t fence_mu;

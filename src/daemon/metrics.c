@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/keys.h"
+#include "csi/plugin.h"
 #include "docker/plugin.h"
 #include "integration/integration.h"
 #include "net/addr.h"
@@ -86,11 +87,19 @@ static int write_requests(struct engine *en, struct buf *b, struct buf *lb)
 				      "rexray_docker_request_duration_seconds", "method",
 				      labels(lb, 1, "module", docker_module_name(en->modules[i]),
 					     NULL));
+	if (r == 0 && en->n_csi)
+		r = mx_family(b, "rexray_csi_request_duration_seconds", "histogram",
+			      "CSI gRPC calls by module, method and status code (0 is OK): how "
+			      "long each took.");
+	for (size_t i = 0; r == 0 && i < en->n_csi; i++)
+		r = mx_requests_write(b, csi_module_requests(en->csi[i]),
+				      "rexray_csi_request_duration_seconds", "method",
+				      labels(lb, 1, "module", csi_module_name(en->csi[i]), NULL));
 	return r;
 }
 
 /* The integrations of this process, grouped by service: the Docker
- * modules' and the engine's own (made by the CLI side on first use). */
+ * modules', the csi modules' node halves' and the engine's own (made by the CLI side on first use). */
 struct ig_sum {
 	const char *service;
 	struct mx_snap attach, format, mount;
@@ -99,11 +108,11 @@ struct ig_sum {
 
 static size_t gather_integrations(struct engine *en, struct ig_sum *sums, size_t max)
 {
-	struct integration *all[DOCKER_MAX_MODULES + 1];
+	struct integration *all[DOCKER_MAX_MODULES + CSI_MAX_MODULES + 1];
 	size_t n_all = 0, n = 0;
 
-	for (size_t i = 0; i < en->n_modules; i++)
-		all[n_all++] = docker_module_integration(en->modules[i]);
+	for (size_t i = 0; i < en->n_module_igs; i++)
+		all[n_all++] = en->module_igs[i];
 	if (en->integration)
 		all[n_all++] = en->integration;
 	for (size_t i = 0; i < n_all; i++) {

@@ -117,6 +117,7 @@ static int write_spec(struct engine *en, struct err *e)
 static void stop_endpoints(struct engine *en)
 {
 	/* the plugin modules first: they call into the server */
+	en->n_module_igs = 0;
 	for (size_t i = 0; i < en->n_csi; i++)
 		csi_module_stop(en->csi[i]);
 	en->n_csi = 0;
@@ -169,13 +170,26 @@ static bool fence_sleep(struct engine *en, long long ms)
 
 static struct integration *module_ig(struct engine *en, size_t i)
 {
-	return docker_module_integration(en->modules[i]);
+	return en->module_igs[i];
+}
+
+/* Every module's integration, once the modules started. */
+static void gather_module_igs(struct engine *en)
+{
+	en->n_module_igs = 0;
+	for (size_t i = 0; i < en->n_modules; i++)
+		en->module_igs[en->n_module_igs++] = docker_module_integration(en->modules[i]);
+	for (size_t i = 0; i < en->n_csi; i++) {
+		struct integration *ig = csi_module_integration(en->csi[i]);
+		if (ig)
+			en->module_igs[en->n_module_igs++] = ig;
+	}
 }
 
 /* Fence what the server revoked, and say so: a preempt waits for it. */
 static void fence_revoked(struct engine *en, struct storage_client *c, const struct volume_ref *rv)
 {
-	for (size_t i = 0; i < en->n_modules; i++) {
+	for (size_t i = 0; i < en->n_module_igs; i++) {
 		struct integration *ig = module_ig(en, i);
 		struct ls_ctx ctx = integ_ctx(ig);
 		struct err e = ERR_INIT;
@@ -212,7 +226,7 @@ static int renew(struct engine *en, struct storage_client *c, long long lease, l
 {
 	bool polled = false;
 
-	for (size_t i = 0; i < en->n_modules; i++) {
+	for (size_t i = 0; i < en->n_module_igs; i++) {
 		struct ls_ctx ctx = integ_ctx(module_ig(en, i));
 		struct volume_ref *rv = NULL;
 		struct err e = ERR_INIT;
@@ -251,7 +265,7 @@ static size_t each_module(struct engine *en, int (*step)(struct integration *, s
 {
 	size_t total = 0;
 
-	for (size_t i = 0; i < en->n_modules; i++) {
+	for (size_t i = 0; i < en->n_module_igs; i++) {
 		struct err e = ERR_INIT;
 		size_t n = 0;
 
@@ -336,7 +350,7 @@ static void *fence_loop(void *arg)
 
 	while (!fence_sleep(en, 0)) {
 		long long sent = time_now_ms();
-		int r = en->n_modules ? renew(en, c, lease, wait) : -ENOENT;
+		int r = en->n_module_igs ? renew(en, c, lease, wait) : -ENOENT;
 
 		if (r == 0 || r == -ENODATA) { /* renewed, or nothing held to renew */
 			last_ok = sent;
@@ -513,7 +527,8 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 				      en->csi, &en->n_csi, e);
 	if (r < 0 || (server && (r = start_endpoints(en, e)) < 0))
 		goto out;
-	if (en->n_modules && (r = start_fencing(en, e)) < 0)
+	gather_module_igs(en);
+	if (en->n_module_igs && (r = start_fencing(en, e)) < 0)
 		goto out;
 	if ((r = metrics_start(en, e)) < 0)
 		goto out;

@@ -6,6 +6,7 @@ Use: `from csihelp import pb, channel, rpc_error, RPC_TIMEOUT` (pb is a
 module-scoped fixture: importing it into a test module makes it usable
 there)."""
 
+import contextlib
 import importlib
 import os
 import subprocess
@@ -28,6 +29,13 @@ GIB = 1 << 30
 @pytest.fixture(scope="module")
 def pb():
     """(csi_pb2, csi_pb2_grpc) generated from our .proto into a temp dir."""
+    with make_stubs() as stubs:
+        yield stubs
+
+
+@contextlib.contextmanager
+def make_stubs():
+    """The stubs of pb, for one block of a test."""
     import grpc_tools
 
     out = tempfile.mkdtemp(prefix="rrpb")

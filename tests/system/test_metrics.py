@@ -212,3 +212,36 @@ def test_loop_mount_times_attach_format_and_mount(lh):
     finally:
         plugin_call(sock, "Unmount", {"Name": "l1", "ID": "c2"})
     assert loops_under(lh.root) == {} and mounts_under(lh.root) == []
+
+
+def test_csi_calls_by_method_and_code(home):
+    pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    from csihelp import channel, make_stubs, rpc_error
+
+    port = free_tcp_port()
+    sock = os.path.join(home.root, "csi.sock")
+    home.write_config("rexray:\n  metrics:\n    address: tcp://127.0.0.1:%d\n"
+                      "  modules:\n    k8s:\n      type: csi\n      host: unix://%s\n"
+                      "      csi:\n        services: controller\n" % (port, sock))
+    url = "http://127.0.0.1:%d/metrics" % port
+    home.start_service()
+    with make_stubs() as (p, g), channel(sock) as ch:
+        g.IdentityStub(ch).Probe(p.ProbeRequest(), timeout=10)
+        g.IdentityStub(ch).Probe(p.ProbeRequest(), timeout=10)
+        import grpc
+        rpc_error(g.ControllerStub(ch).DeleteVolume, p.DeleteVolumeRequest(),
+                  code=grpc.StatusCode.INVALID_ARGUMENT)
+        rpc_error(g.NodeStub(ch).NodeGetInfo, p.NodeGetInfoRequest(),
+                  code=grpc.StatusCode.UNIMPLEMENTED)
+    text = scrape(url)
+    assert sample(text, "rexray_csi_request_duration_seconds_count", module="k8s",
+                  method="Probe", code="0") == 2
+    assert sample(text, "rexray_csi_request_duration_seconds_count", module="k8s",
+                  method="DeleteVolume", code="3") == 1
+    assert sample(text, "rexray_csi_request_duration_seconds_count", module="k8s",
+                  method="NodeGetInfo", code="12") == 1
+    if PROMTOOL:
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr
