@@ -68,3 +68,23 @@ def rpc_error(fn, *args, code=None):
     if code is not None:
         assert ex.value.code() == code, (ex.value.code(), ex.value.details())
     return ex.value
+
+
+def stage_and_publish(p, node, vid, capability, publish_context, staging, target):
+    """NodeStage at staging, then NodePublish at target, as a CO does."""
+    node.NodeStageVolume(p.NodeStageVolumeRequest(
+        volume_id=vid, staging_target_path=staging, volume_capability=capability,
+        publish_context=publish_context), timeout=RPC_TIMEOUT * 6)
+    node.NodePublishVolume(p.NodePublishVolumeRequest(
+        volume_id=vid, staging_target_path=staging, target_path=target,
+        volume_capability=capability, publish_context=publish_context),
+        timeout=RPC_TIMEOUT * 6)
+
+
+def unpublish_and_unstage(p, node, vid, staging, target):
+    """NodeUnpublish at target, then NodeUnstage at staging."""
+    node.NodeUnpublishVolume(p.NodeUnpublishVolumeRequest(volume_id=vid, target_path=target),
+                             timeout=RPC_TIMEOUT * 6)
+    node.NodeUnstageVolume(p.NodeUnstageVolumeRequest(volume_id=vid,
+                                                      staging_target_path=staging),
+                           timeout=RPC_TIMEOUT * 6)

@@ -14,7 +14,8 @@ import pytest
 
 import prereq
 from conftest import LoopHome, loops_under, mounts_under, release_home
-from csihelp import RPC_TIMEOUT, channel, pb  # noqa: F401 - pb is a fixture
+from csihelp import (RPC_TIMEOUT, channel, pb,  # noqa: F401 - pb is a fixture
+                     stage_and_publish, unpublish_and_unstage)
 
 grpc = pytest.importorskip("grpc")
 
@@ -61,12 +62,7 @@ def use_volume(h, p, ctl, node, d, vid, tag, write=None):
         volume_id=vid, node_id=node_id, volume_capability=cap(p)))
     staging, target = os.path.join(d, tag + "-staging"), os.path.join(d, tag + "-target")
     os.makedirs(staging, exist_ok=True)
-    call(node.NodeStageVolume, p.NodeStageVolumeRequest(
-        volume_id=vid, staging_target_path=staging, volume_capability=cap(p),
-        publish_context=pub.publish_context))
-    call(node.NodePublishVolume, p.NodePublishVolumeRequest(
-        volume_id=vid, staging_target_path=staging, target_path=target,
-        volume_capability=cap(p), publish_context=pub.publish_context))
+    stage_and_publish(p, node, vid, cap(p), pub.publish_context, staging, target)
     f = os.path.join(target, "data.bin")
     if write:
         with open(f, "wb") as out:
@@ -77,10 +73,7 @@ def use_volume(h, p, ctl, node, d, vid, tag, write=None):
         digest = hashlib.sha256(inp.read()).hexdigest()
     usage = {u.unit: u for u in call(node.NodeGetVolumeStats, p.NodeGetVolumeStatsRequest(
         volume_id=vid, volume_path=target)).usage}
-    call(node.NodeUnpublishVolume, p.NodeUnpublishVolumeRequest(volume_id=vid,
-                                                                target_path=target))
-    call(node.NodeUnstageVolume, p.NodeUnstageVolumeRequest(volume_id=vid,
-                                                            staging_target_path=staging))
+    unpublish_and_unstage(p, node, vid, staging, target)
     call(ctl.ControllerUnpublishVolume, p.ControllerUnpublishVolumeRequest(
         volume_id=vid, node_id=node_id))
     return digest, usage

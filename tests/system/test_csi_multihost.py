@@ -18,7 +18,8 @@ import os
 import pytest
 
 from conftest import loops_under
-from csihelp import RPC_TIMEOUT, channel, pb  # noqa: F401 - pb is a fixture
+from csihelp import (RPC_TIMEOUT, channel, pb,  # noqa: F401 - pb is a fixture
+                     stage_and_publish, unpublish_and_unstage)
 from test_multihost import Engine, Lab, netns_missing, wait_for
 
 grpc = pytest.importorskip("grpc")
@@ -91,24 +92,13 @@ def cap(p):
                               access_mode=p.VolumeCapability.AccessMode(mode=1))
 
 
-def stage_and_publish(lab, p, node, vid, pub, tag):
+def stage_and_publish_at(lab, p, node, vid, pub, tag):
+    """Stage and publish under <lab>/<tag>: (staging, target)."""
     d = os.path.join(lab.root, tag)
     staging, target = os.path.join(d, "staging"), os.path.join(d, "target")
     os.makedirs(staging)
-    call(node.NodeStageVolume, p.NodeStageVolumeRequest(
-        volume_id=vid, staging_target_path=staging, volume_capability=cap(p),
-        publish_context=pub.publish_context))
-    call(node.NodePublishVolume, p.NodePublishVolumeRequest(
-        volume_id=vid, staging_target_path=staging, target_path=target,
-        volume_capability=cap(p), publish_context=pub.publish_context))
+    stage_and_publish(p, node, vid, cap(p), pub.publish_context, staging, target)
     return staging, target
-
-
-def unpublish_and_unstage(p, node, vid, staging, target):
-    call(node.NodeUnpublishVolume, p.NodeUnpublishVolumeRequest(volume_id=vid,
-                                                                target_path=target))
-    call(node.NodeUnstageVolume, p.NodeUnstageVolumeRequest(volume_id=vid,
-                                                            staging_target_path=staging))
 
 
 def digest_of(host, target):
@@ -140,7 +130,7 @@ def test_controller_on_the_server_nodes_on_agents(rig):
     # A: publish, stage, write
     pub = call(ctl.ControllerPublishVolume, p.ControllerPublishVolumeRequest(
         volume_id=vid, node_id="hosta", volume_capability=cap(p)))
-    sa, ta = stage_and_publish(lab, p, na, vid, pub, "a1")
+    sa, ta = stage_and_publish_at(lab, p, na, vid, pub, "a1")
     data = os.urandom(2 << 20)
     with open(a.engine.path_in(ta, "data.bin"), "wb") as f:
         f.write(data)
@@ -159,7 +149,7 @@ def test_controller_on_the_server_nodes_on_agents(rig):
     assert not a.mounted(sa) and loops_under(lab.root) == {}
     pub = call(ctl.ControllerPublishVolume, p.ControllerPublishVolumeRequest(
         volume_id=vid, node_id="hostb", volume_capability=cap(p)))
-    sb, tb = stage_and_publish(lab, p, nb, vid, pub, "b1")
+    sb, tb = stage_and_publish_at(lab, p, nb, vid, pub, "b1")
     assert digest_of(b, tb) == want
 
     # preempt: the controller gives it back to A while B still has it
@@ -168,7 +158,7 @@ def test_controller_on_the_server_nodes_on_agents(rig):
         volume_id=vid, node_id="hosta", volume_capability=cap(p)))
     wait_for(lambda: not b.mounted(sb) and not b.mounted(tb), 10, "B's mounts to be fenced")
     wait_for(lambda: len(loops_under(lab.root)) == 0, 10, "B's loop device to be released")
-    sa, ta = stage_and_publish(lab, p, na, vid, pub, "a2")
+    sa, ta = stage_and_publish_at(lab, p, na, vid, pub, "a2")
     assert digest_of(a, ta) == want
     # B's CO cleans up late: that must not take the volume from A
     unpublish_and_unstage(p, nb, vid, sb, tb)
