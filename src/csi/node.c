@@ -328,6 +328,17 @@ static uint64_t bind_attrs(const Csi__V1__VolumeCapability *cap, bool ro)
 	return set;
 }
 
+/* ControllerPublishVolume's readonly, handed on in publish_context: the
+ * node publishes read-only when either the controller or the node call
+ * asked for it. */
+static bool published_readonly(const Csi__V1__NodePublishVolumeRequest *q)
+{
+	for (size_t i = 0; i < q->n_publish_context; i++)
+		if (strcmp(q->publish_context[i]->key, "readonly") == 0)
+			return strcmp(q->publish_context[i]->value, "true") == 0;
+	return false;
+}
+
 /* Bind srcfd onto dstfd (directories or files), with attrs set on the new
  * mount before it is attached: descriptor to descriptor, nothing resolved. */
 static int bind_fds(int srcfd, int dstfd, uint64_t attrs, struct err *e)
@@ -611,7 +622,8 @@ static int publish(const Csi__V1__NodePublishVolumeRequest *q,
 		   const struct vol *x, bool block, grpc_status_code *code, struct err *e)
 {
 	const char *target = q->target_path;
-	uint64_t attrs = bind_attrs(q->volume_capability, q->readonly);
+	uint64_t attrs = bind_attrs(q->volume_capability,
+				    q->readonly || published_readonly(q));
 	char last[NAME_MAX + 1];
 	int pfd = -1, src = -1, dst = -1, r;
 	bool made = false;
@@ -744,7 +756,8 @@ CSI_NODE_HANDLER(csi_node_publish)
 	busy_give(n, x.v.name);
 	if (r == 0)
 		log_info("csi module %s: published %s at %s%s", n->module, x.v.name,
-			 q->target_path, q->readonly ? " (read-only)" : "");
+			 q->target_path,
+			 q->readonly || published_readonly(q) ? " (read-only)" : "");
 	vol_release(&x);
 	if (r < 0)
 		return fail_e(code, msg, msgsz, c, &e);

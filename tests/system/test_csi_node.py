@@ -184,7 +184,15 @@ def test_mount_lifecycle_idempotent_and_use_counted(node):
     assert code_of(s.NodePublishVolume, p.NodePublishVolumeRequest(
         volume_id=vid, staging_target_path=staging, target_path=ro, volume_capability=cap,
         readonly=False)) == grpc.StatusCode.ALREADY_EXISTS
-    for t in (ro, target):
+    # ControllerPublishVolume's readonly, handed on in publish_context
+    pro = os.path.join(co, "pro")
+    call(s.NodePublishVolume, p.NodePublishVolumeRequest(
+        volume_id=vid, staging_target_path=staging, target_path=pro, volume_capability=cap,
+        publish_context={"readonly": "true"}))
+    with pytest.raises(OSError) as ex:
+        open(os.path.join(pro, "new"), "w")
+    assert ex.value.errno == 30  # EROFS
+    for t in (ro, pro, target):
         unpublish(p, s, vid, t)
     unstage(p, s, vid, staging)
     assert mounts_under(h.root) == [] and loops_under(h.root) == {}
