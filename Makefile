@@ -6,11 +6,12 @@ PKGS    := libmicrohttpd jansson libfyaml sqlite3 blkid gnutls libsystemd libpro
 # gRPC: its headers only. Nothing links it; csi/grpcdl.c loads it (dlopen)
 # when a CSI module starts, so that its ~50 libraries stay out of every
 # other start-up.
+# libpq: its header only; store/pqdl.c loads it for a postgres:// store.
 # libcurl: its header only. Nothing links it; net/curldl.c loads it
 # (dlopen) for the tcp:// and TLS hosts that need it, so that the ~30
 # libraries behind it stay out of every rexray and dvdcli start-up. dlopen
 # is in glibc >= 2.34's libc, so no -ldl.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl grpc 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl grpc libpq 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g

@@ -53,7 +53,7 @@ int store_use_add(struct store *st, const char *service, const char *volume, con
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	if ((r = sti_prep(st, "INSERT INTO use_counts(service,volume,caller,count,pending) "
 			  "VALUES(?,?,?,1,?) ON CONFLICT(service,volume,caller) DO UPDATE SET "
@@ -77,7 +77,7 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 {
 	int r, changed = 0;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	r = sti_run(st, "uncount a use", &changed, e,
 		    "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? AND "
@@ -89,10 +89,10 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 	if (r == 0)
 		r = use_total(st, service, volume, total, e);
 	if (r < 0) {
-		store_rollback(st);
+		sq_rollback(st);
 		return r;
 	}
-	if ((r = store_commit(st, e)) < 0)
+	if ((r = sq_commit(st, e)) < 0)
 		return r;
 	return changed ? 0 : -ENOENT;
 }
@@ -192,7 +192,7 @@ int store_dvdi_add(struct store *st, const struct store_dvdi_row *rows, size_t n
 	sqlite3_stmt *s = NULL;
 	int r = 0, rc;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	if ((r = sti_prep(st, "SELECT 1 FROM dvdi_mounts WHERE container_id=? LIMIT 1", &s, e)) < 0)
 		goto fail;
@@ -373,7 +373,7 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	/* counts stay positive (CHECK): the last use goes with its row */
 	static const char *const taken_back[] = {
@@ -404,10 +404,10 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 	}
 	if ((r = use_total(st, service, volume, total, e)) < 0)
 		goto fail;
-	return store_commit(st, e);
+	return sq_commit(st, e);
 fail:
 	sti_unprep(st, s);
-	store_rollback(st);
+	sq_rollback(st);
 	return r;
 }
 
@@ -415,13 +415,13 @@ int store_use_drop_pending(struct store *st, struct err *e)
 {
 	int r;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	if ((r = sti_exec_sql(st, "DELETE FROM use_counts WHERE pending > 0 AND count <= pending; "
 			      "UPDATE use_counts SET count = count - pending, pending = 0 "
 			      "WHERE pending > 0", e)) < 0) {
-		store_rollback(st);
+		sq_rollback(st);
 		return r;
 	}
-	return store_commit(st, e);
+	return sq_commit(st, e);
 }

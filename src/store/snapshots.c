@@ -10,7 +10,7 @@
 
 #define SNAPSHOT_COLS "id,name,description,volume_id,volume_size,encrypted,status,fields,start_time"
 
-int store_snapshot_insert(struct store *st, const char *service, const struct snapshot *s,
+int sq_snapshot_insert(struct store *st, const char *service, const struct snapshot *s,
 			  struct err *e)
 {
 	int r;
@@ -80,7 +80,7 @@ out:
 	return r;
 }
 
-int store_snapshot_get(struct store *st, const char *service, const char *id,
+int sq_snapshot_get(struct store *st, const char *service, const char *id,
 		       struct snapshot *out, struct err *e)
 {
 	struct snapshot_list l = { 0 };
@@ -97,7 +97,7 @@ int store_snapshot_get(struct store *st, const char *service, const char *id,
 	return r;
 }
 
-int store_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,
+int sq_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,
 			struct err *e)
 {
 	memset(out, 0, sizeof(*out));
@@ -105,7 +105,7 @@ int store_snapshot_list(struct store *st, const char *service, struct snapshot_l
 		     service, NULL, out, e);
 }
 
-int store_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e)
+int sq_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e)
 {
 	int r, changes = 0;
 

@@ -141,7 +141,7 @@ int sti_exec_sql(struct store *st, const char *sql, struct err *e)
 	return exec_control(st, sql, e);
 }
 
-int store_schema_version(struct store *st)
+int sq_schema_version(struct store *st)
 {
 	sqlite3_stmt *s;
 	int v = -1;
@@ -158,7 +158,7 @@ int store_schema_version(struct store *st)
 
 static int migrate(struct store *st, struct err *e)
 {
-	int have = store_schema_version(st), r;
+	int have = sq_schema_version(st), r;
 	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
 	char sql[64];
 
@@ -169,14 +169,14 @@ static int migrate(struct store *st, struct err *e)
 			       "store: database schema version %d is newer than this binary's %d",
 			       have, want);
 	for (int v = have; v < want; v++) {
-		if ((r = store_begin(st, e)) < 0)
+		if ((r = sq_begin(st, e)) < 0)
 			return r;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
 		if ((r = sti_exec_sql(st, migrations[v], e)) < 0 || (r = sti_exec_sql(st, sql, e)) < 0) {
-			store_rollback(st);
+			sq_rollback(st);
 			return err_prefix(e, "store: migration to schema %d failed", v + 1);
 		}
-		if ((r = store_commit(st, e)) < 0)
+		if ((r = sq_commit(st, e)) < 0)
 			return r;
 		log_info("store: migrated schema to version %d", v + 1);
 	}
@@ -210,6 +210,7 @@ int store_open(const char *path, struct store **out, struct err *e)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(e, -ENOMEM, "out of memory");
+	st->ops = &sq_ops;
 	st->owner_fd = -1;
 	snprintf(st->path, sizeof(st->path), "%s", path);
 	pthread_rwlock_init(&st->vc_lock, NULL);
@@ -238,11 +239,11 @@ int store_open(const char *path, struct store **out, struct err *e)
 	*out = st;
 	return 0;
 fail:
-	store_close(st);
+	sq_close(st);
 	return r;
 }
 
-void store_close(struct store *st)
+void sq_close(struct store *st)
 {
 	if (!st)
 		return;
@@ -257,7 +258,7 @@ void store_close(struct store *st)
 	free(st);
 }
 
-int store_begin(struct store *st, struct err *e)
+int sq_begin(struct store *st, struct err *e)
 {
 	int r;
 
@@ -278,7 +279,7 @@ static int injected_db_error(const char *what, struct err *e)
 		       sqlite3_errstr(errno == ENOSPC ? SQLITE_FULL : SQLITE_IOERR));
 }
 
-int store_commit(struct store *st, struct err *e)
+int sq_commit(struct store *st, struct err *e)
 {
 	int r = sys_fault(SYS_DB) ? injected_db_error("commit", e) : exec_control(st, "COMMIT", e);
 
@@ -289,7 +290,7 @@ int store_commit(struct store *st, struct err *e)
 	return r;
 }
 
-void store_rollback(struct store *st)
+void sq_rollback(struct store *st)
 {
 	exec_control(st, "ROLLBACK", NULL);
 	mx_observe(&st->tx, time_now_ns() - st->tx_start_ns);
@@ -305,10 +306,10 @@ int sti_finish(struct store *st, sqlite3_stmt *s, int r, struct err *e)
 {
 	sti_unprep(st, s);
 	if (r < 0) {
-		store_rollback(st);
+		sq_rollback(st);
 		return r;
 	}
-	return store_commit(st, e);
+	return sq_commit(st, e);
 }
 
 /* ---- statement helpers ---- */
@@ -427,7 +428,7 @@ static void owner_of(int fd, char *buf, size_t sz)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-int store_claim(struct store *st, int timeout_ms, struct err *e)
+int sq_claim(struct store *st, int timeout_ms, struct err *e)
 {
 	char path[PATH_MAX + 16], who[32], line[32];
 	int fd, waited = 0;
@@ -464,13 +465,13 @@ int store_claim(struct store *st, int timeout_ms, struct err *e)
 
 /* ---- sequences ---- */
 
-int store_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
+int sq_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
 		   struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if ((r = store_begin(st, e)) < 0)
+	if ((r = sq_begin(st, e)) < 0)
 		return r;
 	if ((r = sti_prep(st, "INSERT INTO sequences(service,name,next) VALUES(?,?,1) "
 			  "ON CONFLICT(service,name) DO UPDATE SET next = next + 1 "
@@ -538,7 +539,7 @@ int sti_run(struct store *st, const char *what, int *changes, struct err *e, con
 	return r;
 }
 
-int store_volume_insert(struct store *st, const char *service, const struct volume *v,
+int sq_volume_insert(struct store *st, const char *service, const struct volume *v,
 			struct err *e)
 {
 	int r;
@@ -555,7 +556,7 @@ int store_volume_insert(struct store *st, const char *service, const struct volu
 	return r;
 }
 
-int store_volume_update(struct store *st, const char *service, const struct volume *v,
+int sq_volume_update(struct store *st, const char *service, const struct volume *v,
 			struct err *e)
 {
 	int r, changes = 0;
@@ -701,14 +702,14 @@ out:
 	return r;
 }
 
-int store_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
+int sq_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
 		     struct err *e)
 {
 	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND id=?", false,
 		       service, id, out, e);
 }
 
-int store_volume_get_by_name(struct store *st, const char *service, const char *name,
+int sq_volume_get_by_name(struct store *st, const char *service, const char *name,
 			     struct volume *out, struct err *e)
 {
 	return get_one(st, "SELECT " VOLUME_COLS " FROM volumes WHERE service=? AND name=?", true,
@@ -747,7 +748,7 @@ static int walk_attachments(struct walk *wk, struct volume *v, struct err *e)
 	return 0;
 }
 
-int store_volume_each(struct store *st, const char *service, volume_visit_fn fn, void *arg,
+int sq_volume_each(struct store *st, const char *service, volume_visit_fn fn, void *arg,
 		      struct err *e)
 {
 	struct walk wk = { .st = st };
@@ -787,29 +788,7 @@ out:
 	return r;
 }
 
-static int push_volume(void *arg, struct volume *v, struct err *e)
-{
-	if (volume_list_push(arg, v) < 0)
-		return err_set(e, -ENOMEM, "out of memory");
-	return 0;
-}
-
-int store_volume_list(struct store *st, const char *service, struct volume_list *out,
-		      struct err *e)
-{
-	struct volume_list l = { 0 };
-	int r;
-
-	r = store_volume_each(st, service, push_volume, &l, e);
-	if (r < 0) {
-		volume_list_release(&l);
-		return r;
-	}
-	*out = l;
-	return 0;
-}
-
-int store_volume_delete(struct store *st, const char *service, const char *id, struct err *e)
+int sq_volume_delete(struct store *st, const char *service, const char *id, struct err *e)
 {
 	int r, changes = 0;
 
@@ -823,7 +802,7 @@ int store_volume_delete(struct store *st, const char *service, const char *id, s
 	return r;
 }
 
-int store_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
+int sq_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
 			 struct err *e)
 {
 	int r;
@@ -843,7 +822,7 @@ int store_attachment_put(struct store *st, const char *service, const struct vol
 	return r;
 }
 
-int store_attachment_remove(struct store *st, const char *service, const char *volume_id,
+int sq_attachment_remove(struct store *st, const char *service, const char *volume_id,
 			    const char *instance_id, struct err *e)
 {
 	int r;
@@ -861,3 +840,28 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
+
+const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.shared = false,
+	.close = sq_close,
+	.claim = sq_claim,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.schema_version = sq_schema_version,
+	.key_lock = NULL, /* one server per file (sq_claim): its own locks do */
+	.next_seq = sq_next_seq,
+	.volume_insert = sq_volume_insert,
+	.volume_update = sq_volume_update,
+	.volume_get = sq_volume_get,
+	.volume_get_by_name = sq_volume_get_by_name,
+	.volume_each = sq_volume_each,
+	.volume_delete = sq_volume_delete,
+	.attachment_put = sq_attachment_put,
+	.attachment_remove = sq_attachment_remove,
+	.snapshot_insert = sq_snapshot_insert,
+	.snapshot_get = sq_snapshot_get,
+	.snapshot_list = sq_snapshot_list,
+	.snapshot_delete = sq_snapshot_delete,
+};

@@ -1,20 +1,31 @@
 /*
- * store: the engine's state in one SQLite database (WAL mode) per role.
+ * store: the engine's state. Two backends behind one interface:
  *
- * The schema is versioned with PRAGMA user_version; store_open applies
- * the missing migrations in order, each in its own transaction, and
- * refuses a database newer than this binary.
+ * - SQLite (the default): one file (WAL mode) per host, holding this
+ *   host's use counts and DVDI checkpoint and, where the host runs the
+ *   libStorage server, the server's records. The schema is versioned with
+ *   PRAGMA user_version; store_open applies the missing migrations in
+ *   order, each in its own transaction, and refuses a database newer than
+ *   this binary. One connection guarded by a recursive mutex; one server
+ *   per file (store_claim).
+ * - PostgreSQL (store_open_uri with postgres://): the records of several
+ *   libStorage servers that share them (volumes, attachments, snapshots,
+ *   sequences, leases); the same schema versions, migrated under an
+ *   advisory lock so that servers starting together take turns. A pool
+ *   of connections; per-key locks (store_key_lock) that hold across
+ *   servers. A lost connection is -ENOTCONN ("database unavailable": the
+ *   REST layer answers 503) until the database answers again.
  *
- * Thread-safety: one connection guarded by a recursive mutex. Every call
- * takes it; store_begin takes it until store_commit / store_rollback, so
- * a multi-step change is atomic with respect to other threads too. Keep
- * transactions short: never hold one across a slow operation (mkfs).
+ * Thread-safety: every call may be made from any thread. store_begin
+ * opens a transaction for the calling thread until store_commit /
+ * store_rollback; the calls that thread makes in between are part of it.
+ * Keep transactions short: never hold one across a slow operation (mkfs).
  *
  * Volume records are what drivers persist: the libStorage Volume fields
  * plus attachments, keyed by (service, id); names are unique per service,
  * case-insensitively. All functions return 0 or a negative errno
  * (-ENOENT missing, -EEXIST duplicate, -EBUSY database locked too long,
- * -EIO anything else) and fill e.
+ * -ENOTCONN database unavailable, -EIO anything else) and fill e.
  */
 #ifndef RR_STORE_H
 #define RR_STORE_H
@@ -29,13 +40,35 @@ struct store;
 
 #define STORE_SCHEMA_VERSION 5
 
-/* Open (creating) the database at path with mode 0600. */
+/* Open (creating) the SQLite database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
+/* Open the database a URI names: postgres:// or postgresql:// (libpq's
+ * connection URI: host, port, dbname, user, sslmode, passfile...) or
+ * sqlite:///path. -EINVAL for another scheme; -ENOTCONN when PostgreSQL
+ * does not answer; -ELIBACC without libpq. */
+int store_open_uri(const char *uri, struct store **out, struct err *e);
 void store_close(struct store *st);
+/* "sqlite" or "postgres". */
+const char *store_backend(const struct store *st);
+/* May several libStorage servers use this database at once? */
+bool store_is_shared(const struct store *st);
+
+/*
+ * A lock on key (a volume's, a name's) that holds across every server of
+ * a shared database, until store_key_unlock; waits for another holder.
+ * Where one server owns the database (SQLite: store_claim) it does nothing
+ * and *out is NULL: that server's own locks are enough. Returns 0 or
+ * -errno (-ENOTCONN: the database is unavailable).
+ */
+struct store_key_lock;
+int store_key_lock(struct store *st, const char *key, struct store_key_lock **out,
+		   struct err *e);
+void store_key_unlock(struct store *st, struct store_key_lock *l);
 
 /*
  * Make this connection the one libStorage server of the database, for as
- * long as it is open: an exclusive lock on "<path>.server", waited for up
+ * long as it is open (a shared database: nothing to do, every server may
+ * serve): an exclusive lock on "<path>.server", waited for up
  * to timeout_ms (-EBUSY naming the holder's pid after that). Two servers
  * on one database would each think they serialise work on a volume. The
  * owner keeps volume records in memory (lookups by name run no SQL);

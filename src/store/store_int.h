@@ -1,9 +1,11 @@
 /*
  * store_int: what the store's files share and nobody else sees: the
- * connection object and the statement helpers. store.c has the core
- * (open, transactions, migrations, the owner lock), volumes and
- * attachments; hostuse.c has this host's use counts and the DVDI
- * checkpoint. Every helper expects st->mu held (as the public calls do).
+ * backend table, the connection object and the statement helpers.
+ * dispatch.c has the public calls (through st->ops); store.c has the
+ * SQLite core (open, transactions, migrations, the owner lock), volumes
+ * and attachments, snapshots.c its snapshots; hostuse.c has this host's
+ * use counts and the DVDI checkpoint (SQLite only); pg.c the PostgreSQL
+ * backend. Every sti_ helper expects st->mu held (as the public calls do).
  */
 #ifndef RR_STORE_INT_H
 #define RR_STORE_INT_H
@@ -29,7 +31,65 @@ struct cached_stmt {
 	sqlite3_stmt *stmt;
 };
 
+struct store_key_lock;
+struct pgstore;
+
+/*
+ * A backend: what the records of a libStorage server need (store.h says
+ * what each call guarantees). SQLite (store.c, snapshots.c) implements it
+ * all; PostgreSQL (pg.c) the server's part: volumes, attachments,
+ * snapshots, sequences, transactions, key locks. The host's use counts
+ * and DVDI checkpoint (hostuse.c) are always in the host's SQLite file.
+ */
+struct store_ops {
+	const char *name; /* "sqlite", "postgres" */
+	bool shared;	  /* several servers may use the database at once */
+	void (*close)(struct store *st);
+	int (*claim)(struct store *st, int timeout_ms, struct err *e);
+	int (*begin)(struct store *st, struct err *e);
+	int (*commit)(struct store *st, struct err *e);
+	void (*rollback)(struct store *st);
+	int (*schema_version)(struct store *st);
+	int (*key_lock)(struct store *st, const char *key, struct store_key_lock **out,
+			struct err *e);
+	void (*key_unlock)(struct store *st, struct store_key_lock *l);
+	int (*next_seq)(struct store *st, const char *service, const char *name, int64_t *out,
+			struct err *e);
+	int (*volume_insert)(struct store *st, const char *service, const struct volume *v,
+			     struct err *e);
+	int (*volume_update)(struct store *st, const char *service, const struct volume *v,
+			     struct err *e);
+	int (*volume_get)(struct store *st, const char *service, const char *id,
+			  struct volume *out, struct err *e);
+	int (*volume_get_by_name)(struct store *st, const char *service, const char *name,
+				  struct volume *out, struct err *e);
+	int (*volume_each)(struct store *st, const char *service, volume_visit_fn fn, void *arg,
+			   struct err *e);
+	int (*volume_delete)(struct store *st, const char *service, const char *id,
+			     struct err *e);
+	int (*attachment_put)(struct store *st, const char *service,
+			      const struct volume_attachment *a, struct err *e);
+	int (*attachment_remove)(struct store *st, const char *service, const char *volume_id,
+				 const char *instance_id, struct err *e);
+	int (*snapshot_insert)(struct store *st, const char *service, const struct snapshot *s,
+			       struct err *e);
+	int (*snapshot_get)(struct store *st, const char *service, const char *id,
+			    struct snapshot *out, struct err *e);
+	int (*snapshot_list)(struct store *st, const char *service, struct snapshot_list *out,
+			     struct err *e);
+	int (*snapshot_delete)(struct store *st, const char *service, const char *id,
+			       struct err *e);
+};
+
+extern const struct store_ops sq_ops;
+
+/* Open the PostgreSQL backend (pg.c) on a postgres:// URI. */
+int pg_open(const char *uri, struct store **out, struct err *e);
+
 struct store {
+	const struct store_ops *ops;
+	struct pgstore *pg; /* the PostgreSQL backend's state (pg.c), else NULL */
+	/* ---- SQLite ---- */
 	sqlite3 *db;
 	pthread_mutex_t mu; /* recursive: held across begin..commit */
 	struct cached_stmt cache[STMT_CACHE_MAX];
@@ -45,6 +105,39 @@ struct store {
 	long long tx_start_ns;
 	struct mx_hist tx;
 };
+
+/* The SQLite backend's own calls (store.c, snapshots.c), for sq_ops and
+ * for hostuse.c. */
+void sq_close(struct store *st);
+int sq_claim(struct store *st, int timeout_ms, struct err *e);
+int sq_begin(struct store *st, struct err *e);
+int sq_commit(struct store *st, struct err *e);
+void sq_rollback(struct store *st);
+int sq_schema_version(struct store *st);
+int sq_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
+		struct err *e);
+int sq_volume_insert(struct store *st, const char *service, const struct volume *v,
+		     struct err *e);
+int sq_volume_update(struct store *st, const char *service, const struct volume *v,
+		     struct err *e);
+int sq_volume_get(struct store *st, const char *service, const char *id, struct volume *out,
+		  struct err *e);
+int sq_volume_get_by_name(struct store *st, const char *service, const char *name,
+			  struct volume *out, struct err *e);
+int sq_volume_each(struct store *st, const char *service, volume_visit_fn fn, void *arg,
+		   struct err *e);
+int sq_volume_delete(struct store *st, const char *service, const char *id, struct err *e);
+int sq_attachment_put(struct store *st, const char *service, const struct volume_attachment *a,
+		      struct err *e);
+int sq_attachment_remove(struct store *st, const char *service, const char *volume_id,
+			 const char *instance_id, struct err *e);
+int sq_snapshot_insert(struct store *st, const char *service, const struct snapshot *s,
+		       struct err *e);
+int sq_snapshot_get(struct store *st, const char *service, const char *id,
+		    struct snapshot *out, struct err *e);
+int sq_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,
+		     struct err *e);
+int sq_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e);
 
 /* SQLite's error as -errno with what failed; rc is SQLite's code. */
 int sti_db_err(struct store *st, struct err *e, int rc, const char *what);

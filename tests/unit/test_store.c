@@ -1,4 +1,8 @@
-/* Unit tests for store/: a real SQLite database in a temp directory. */
+/* Unit tests for store/: a real SQLite database in a temp directory, and
+ * (the tests that hold for every backend, and PostgreSQL's own) a real
+ * PostgreSQL database: a fresh one per test on the scratch server whose
+ * unix socket RR_TEST_PG_HOST names (scripts/run-tests starts it with
+ * tests/pgscratch.py). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,16 +15,96 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include "store/pqdl.h"
 #include "store/store.h"
 #include "store/vcache.h"
+#include "util/time.h"
 #include "util/fs.h"
 #include "util/sys.h"
 
 struct fixture {
 	char dir[64];
 	char db[128];
+	char pgdb[64];	/* PostgreSQL: the test's database, else "" */
+	char uri[512];
 	struct store *st;
 };
+
+/* A URI of the scratch PostgreSQL server for database db. */
+static void pg_uri(char *out, size_t sz, const char *db)
+{
+	snprintf(out, sz, "postgresql:///%s?host=%s&port=%s&user=%s", db, getenv("RR_TEST_PG_HOST"),
+		 getenv("RR_TEST_PG_PORT") ? getenv("RR_TEST_PG_PORT") : "5432",
+		 getenv("RR_TEST_PG_USER") ? getenv("RR_TEST_PG_USER") : "rexray");
+}
+
+/* Run sql in database db of the scratch server; 0 or -1. */
+static int pg_admin(const char *db, const char *sql)
+{
+	char uri[512];
+	const char *keys[] = { "dbname", NULL }, *vals[] = { uri, NULL };
+	struct err e = ERR_INIT;
+	PGconn *c;
+	PGresult *res;
+	int r = -1;
+
+	pg_uri(uri, sizeof(uri), db);
+	assert_int_equal(pqdl_load(&e), 0);
+	c = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(c) == CONNECTION_OK) {
+		res = PQexec(c, sql);
+		r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+		if (r < 0)
+			fprintf(stderr, "pg_admin %s: %s", sql, PQerrorMessage(c));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return r;
+}
+
+static int setup_pg(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err e = ERR_INIT;
+	static int n;
+	char sql[128];
+
+	snprintf(f->pgdb, sizeof(f->pgdb), "rrt_%ld_%d", (long)getpid(), n++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pgdb);
+	assert_int_equal(pg_admin("postgres", sql), 0);
+	pg_uri(f->uri, sizeof(f->uri), f->pgdb);
+	assert_int_equal(store_open_uri(f->uri, &f->st, &e), 0);
+	assert_string_equal(store_backend(f->st), "postgres");
+	*state = f;
+	return 0;
+}
+
+static int teardown_pg(void **state)
+{
+	struct fixture *f = *state;
+	char sql[128];
+
+	store_close(f->st);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", f->pgdb);
+	assert_int_equal(pg_admin("postgres", sql), 0);
+	free(f);
+	return 0;
+}
+
+/* Close and open the fixture's database again. */
+static void reopen(struct fixture *f)
+{
+	struct err e = ERR_INIT;
+
+	store_close(f->st);
+	f->st = NULL;
+	if (f->pgdb[0])
+		assert_int_equal(store_open_uri(f->uri, &f->st, &e), 0);
+	else
+		assert_int_equal(store_open(f->db, &f->st, &e), 0);
+}
 
 static int setup(void **state)
 {
@@ -239,8 +323,7 @@ static void test_sequences_and_persistence(void **state)
 	volume_release(&v);
 
 	/* close and reopen: everything is still there */
-	store_close(f->st);
-	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	reopen(f);
 	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-007", &got, &e), 0);
@@ -803,6 +886,163 @@ static void test_vcache_entries(void **state)
 	assert_int_equal(vcache_get(&c, "a", "vol1", &got), -ENOENT);
 }
 
+
+/* ---- PostgreSQL only ---- */
+
+static void test_pg_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(pg_admin(f->pgdb, "UPDATE rexray_schema SET version = 99"), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_open_uri(f->uri, &f->st, &e), -EPROTO);
+	assert_non_null(strstr(e.msg, "newer than this binary"));
+	assert_int_equal(pg_admin(f->pgdb, "UPDATE rexray_schema SET version = 5"), 0);
+	reopen(f);
+}
+
+struct opener {
+	const char *uri;
+	int r;
+	struct store *st;
+};
+
+static void *open_one(void *arg)
+{
+	struct opener *o = arg;
+	struct err e = ERR_INIT;
+
+	o->r = store_open_uri(o->uri, &o->st, &e);
+	return NULL;
+}
+
+/* Servers that start together on a new database migrate it once. */
+static void test_pg_concurrent_migrations(void **state)
+{
+	struct fixture *f = *state;
+	char uri[512];
+	struct opener o[4];
+	pthread_t t[4];
+
+	assert_int_equal(pg_admin("postgres", "CREATE DATABASE rrt_fresh"), 0);
+	pg_uri(uri, sizeof(uri), "rrt_fresh");
+	for (int i = 0; i < 4; i++) {
+		o[i] = (struct opener){ .uri = uri };
+		assert_int_equal(pthread_create(&t[i], NULL, open_one, &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(o[i].r, 0);
+		assert_int_equal(store_schema_version(o[i].st), STORE_SCHEMA_VERSION);
+		store_close(o[i].st);
+	}
+	assert_int_equal(pg_admin("postgres", "DROP DATABASE rrt_fresh WITH (FORCE)"), 0);
+	(void)f;
+}
+
+struct locker {
+	struct store *st;
+	const char *key;
+	long long got_at;
+};
+
+static void *lock_one(void *arg)
+{
+	struct locker *l = arg;
+	struct store_key_lock *k = NULL;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_key_lock(l->st, l->key, &k, &e), 0);
+	l->got_at = time_now_ms();
+	store_key_unlock(l->st, k);
+	return NULL;
+}
+
+/* A key lock holds across two connections to the database (two servers). */
+static void test_pg_key_lock_across_servers(void **state)
+{
+	struct fixture *f = *state;
+	struct store_key_lock *k = NULL, *other = NULL;
+	struct locker l = { 0 };
+	struct store *st2;
+	struct err e = ERR_INIT;
+	long long released;
+	pthread_t t;
+
+	assert_true(store_is_shared(f->st));
+	assert_int_equal(store_open_uri(f->uri, &st2, &e), 0);
+	assert_int_equal(store_key_lock(f->st, "vfs\nvfs-000", &k, &e), 0);
+	assert_non_null(k);
+	/* another key is free */
+	assert_int_equal(store_key_lock(st2, "vfs\nvfs-001", &other, &e), 0);
+	store_key_unlock(st2, other);
+	l.st = st2;
+	l.key = "vfs\nvfs-000";
+	assert_int_equal(pthread_create(&t, NULL, lock_one, &l), 0);
+	time_sleep_ms(300);
+	released = time_now_ms();
+	store_key_unlock(f->st, k);
+	pthread_join(t, NULL);
+	assert_true(l.got_at >= released);
+	store_close(st2);
+}
+
+/* Two servers see each other's writes at once (no cache in between), and
+ * a transaction's rows only once committed. */
+static void test_pg_two_servers_one_truth(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v, got;
+	struct store *st2;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_open_uri(f->uri, &st2, &e), 0);
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+	assert_int_equal(store_claim(st2, 0, &e), 0); /* both serve */
+	make_volume(&v, "vfs-000", "shared", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	assert_int_equal(store_volume_get_by_name(st2, "vfs", "SHARED", &got, &e), 0);
+	volume_release(&got);
+	v.size = 9;
+	assert_int_equal(store_volume_update(st2, "vfs", &v, &e), 0);
+	assert_int_equal(store_volume_get_by_name(f->st, "vfs", "shared", &got, &e), 0);
+	assert_int_equal(got.size, 9);
+	volume_release(&got);
+	/* the same name from the other server: exactly one volume */
+	volume_release(&v);
+	make_volume(&v, "vfs-001", "Shared", 1);
+	assert_int_equal(store_volume_insert(st2, "vfs", &v, &e), -EEXIST);
+	volume_release(&v);
+
+	assert_int_equal(store_begin(f->st, &e), 0);
+	make_volume(&v, "vfs-002", "later", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	assert_int_equal(store_volume_get(st2, "vfs", "vfs-002", &got, &e), -ENOENT);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-002", &got, &e), 0);
+	volume_release(&got);
+	assert_int_equal(store_commit(f->st, &e), 0);
+	assert_int_equal(store_volume_get(st2, "vfs", "vfs-002", &got, &e), 0);
+	volume_release(&got);
+	volume_release(&v);
+	store_close(st2);
+}
+
+static void test_pg_unavailable(void **state)
+{
+	struct store *st = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(store_open_uri("postgresql:///x?host=/nonexistent-dir&port=1", &st, &e),
+			 -ENOTCONN);
+	assert_null(st);
+	assert_non_null(strstr(e.msg, "the database is unavailable"));
+	assert_int_equal(store_open_uri("mysql://x", &st, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "postgres://"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,5 +1064,32 @@ int main(void)
 		cmocka_unit_test(test_vcache_entries),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* the tests that hold for every backend, and PostgreSQL's own */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_schema_version, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_snapshots, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_insert_get_list, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_attachments, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_update_of_an_unknown_volume, setup_pg,
+						teardown_pg),
+		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup_pg,
+						teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_concurrent_migrations, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_key_lock_across_servers, setup_pg,
+						teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_two_servers_one_truth, setup_pg, teardown_pg),
+		cmocka_unit_test(test_pg_unavailable),
+	};
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	if (!getenv("RR_TEST_PG_HOST")) {
+		/* scripts/run-tests always starts one; by hand, say so */
+		printf("postgres: RR_TEST_PG_HOST is not set (tests/pgscratch.py start DIR): "
+		       "its %zu tests not run\n", sizeof(pg_tests) / sizeof(pg_tests[0]));
+		return failed;
+	}
+	return failed + cmocka_run_group_tests_name("postgres", pg_tests, NULL, NULL);
 }
