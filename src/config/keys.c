@@ -61,6 +61,11 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		CFG_SC_GLOBAL, S_REXRAY,
 		"the lease of a host that attached a volume and never renews (REX-Ray's own "
 		"agents, a bare REST client): a `preempt` waits this long for it"),
+	[CFGK_SERVER_STORE] = TEXT("libstorage.server.store", NULL, CFG_SC_GLOBAL, S_REXRAY,
+		"where the server keeps its volume records: unset, this host's SQLite file "
+		"(one server); a PostgreSQL connection URI (`postgres://user@db.example/rexray"
+		"?sslmode=verify-full`) that several servers share (`docs/multi-host.md`); "
+		"keep passwords out of it (`passfile=` or `~/.pgpass`)"),
 	[CFGK_MODULE_TYPE] = TEXT("rexray.modules.<module>.type", "docker", CFG_SC_GLOBAL,
 		S_REXRAY, "`docker` (a Docker volume plugin) or `csi` (a CSI plugin: gRPC, "
 		"`docs/csi.md`); a module of another type is skipped with a warning"),

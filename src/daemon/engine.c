@@ -80,19 +80,39 @@ int engine_open_store(struct engine *en, struct err *e)
 	return store_open(db, &en->store, e);
 }
 
+/* The server's records: this host's file, or the shared database that
+ * libstorage.server.store names. */
+static int open_records(struct engine *en, struct err *e)
+{
+	const char *uri = cfg_key_get(en->cfg, CFGK_SERVER_STORE);
+	int r;
+
+	if (en->records)
+		return 0;
+	if (!uri || !*uri) {
+		en->records = en->store;
+		return 0;
+	}
+	if ((r = store_open_uri(uri, &en->records, e)) < 0)
+		return err_prefix(e, "libstorage.server.store");
+	log_info("store: the server's records are in %s (shared by every server on it)",
+		 store_backend(en->records));
+	return 0;
+}
+
 int engine_open_server(struct engine *en, struct err *e)
 {
 	int r;
 
 	if (en->server)
 		return 0;
-	if ((r = engine_open_store(en, e)) < 0)
+	if ((r = engine_open_store(en, e)) < 0 || (r = open_records(en, e)) < 0)
 		return r;
-	/* one server per database; a service restarting, or a CLI command
-	 * that serves itself, finishes first */
-	if ((r = store_claim(en->store, SERVER_CLAIM_WAIT_MS, e)) < 0)
+	/* one server per database (a shared one: any number); a service
+	 * restarting, or a CLI command that serves itself, finishes first */
+	if ((r = store_claim(en->records, SERVER_CLAIM_WAIT_MS, e)) < 0)
 		return r;
-	return ls_server_new(en->cfg, &en->paths, en->store, &en->server, e);
+	return ls_server_new(en->cfg, &en->paths, en->records, &en->server, e);
 }
 
 int engine_integration(struct engine *en, struct integration **out, struct err *e)
@@ -322,6 +342,8 @@ void engine_release(struct engine *en)
 	integration_free(en->integration);
 	client_free(en->client);
 	ls_server_free(en->server);
+	if (en->records != en->store)
+		store_close(en->records);
 	store_close(en->store);
 	instance_id_release(&en->iid);
 	cfg_free(en->cfg);

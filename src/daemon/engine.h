@@ -48,7 +48,8 @@ struct engine {
 	struct paths paths;
 	struct cfg *cfg;
 	const char *config_file;	/* the file loaded, "" if none */
-	struct store *store;
+	struct store *store;	/* this host's (SQLite) */
+	struct store *records;	/* the server's records: store, or a shared database */
 	struct ls_server *server;
 	struct http_endpoint *endpoints[ENGINE_MAX_ENDPOINTS];
 	size_t n_endpoints;

@@ -204,8 +204,10 @@ static int write_store(struct engine *en, struct buf *b)
 	if (!en->store)
 		return 0;
 	mx_snap_add(&s, store_tx_latency(en->store));
+	if (en->records && en->records != en->store) /* the shared database's */
+		mx_snap_add(&s, store_tx_latency(en->records));
 	return mx_family(b, "rexray_store_transaction_duration_seconds", "histogram",
-			 "Write transactions of the state database, begin to commit.") ||
+			 "Write transactions of the state databases, begin to commit.") ||
 	       mx_hist_write(b, "rexray_store_transaction_duration_seconds", NULL, &s);
 }
 

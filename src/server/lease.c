@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "store/store.h"
+#include "util/log.h"
 #include "util/time.h"
 
 #define LEASE_MIN_MS 100LL
@@ -33,9 +35,13 @@ struct lease_table {
 	struct revocation *r;
 	size_t n_r;
 	bool closing;
+	struct store *shared; /* the leases live there, or NULL: here */
 };
 
-struct lease_table *lease_table_new(long long default_ms)
+/* How often a wait on a shared store looks at the database again. */
+#define SHARED_POLL_MS 100LL
+
+struct lease_table *lease_table_new(long long default_ms, struct store *shared)
 {
 	struct lease_table *lt = calloc(1, sizeof(*lt));
 	pthread_condattr_t ca;
@@ -48,6 +54,7 @@ struct lease_table *lease_table_new(long long default_ms)
 	pthread_cond_init(&lt->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	lt->default_ms = default_ms > 0 ? default_ms : 15000;
+	lt->shared = shared;
 	return lt;
 }
 
@@ -115,8 +122,14 @@ static void extend(struct holder *h, long long ms)
 
 void lease_grant(struct lease_table *lt, const char *service, const char *instance)
 {
+	struct err e = ERR_INIT;
 	struct holder *h;
 
+	if (lt->shared) {
+		if (store_lease_set(lt->shared, service, instance, lt->default_ms, true, &e) < 0)
+			log_warn("lease: %s", e.msg);
+		return;
+	}
 	pthread_mutex_lock(&lt->mu);
 	if ((h = holder_of(lt, service, instance)))
 		extend(h, lt->default_ms);
@@ -174,9 +187,41 @@ static void deadline_ts(long long until_ms, struct timespec *ts)
 	}
 }
 
+/* Sleep until end_ms at the most, or a wake-up (a local revocation or
+ * fence, the server closing), and at most one poll interval. mu held. */
+static void nap(struct lease_table *lt, long long end_ms)
+{
+	long long poll = time_now_ms() + SHARED_POLL_MS;
+	struct timespec ts;
+
+	deadline_ts(end_ms < poll ? end_ms : poll, &ts);
+	pthread_cond_timedwait(&lt->cv, &lt->mu, &ts);
+}
+
+static int shared_renew_wait(struct lease_table *lt, const char *const *services,
+			     const char *const *instances, size_t n, long long lease_ms,
+			     long long end, struct volume_ref **out, size_t *n_out, struct err *e)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = store_lease_set(lt->shared, services[i], instances[i], lease_ms, false, e);
+	pthread_mutex_lock(&lt->mu);
+	while (r == 0) {
+		pthread_mutex_unlock(&lt->mu);
+		r = store_lease_revoked(lt->shared, services, instances, n, out, n_out, e);
+		pthread_mutex_lock(&lt->mu);
+		if (r < 0 || *n_out > 0 || time_now_ms() >= end || lt->closing)
+			break;
+		nap(lt, end);
+	}
+	pthread_mutex_unlock(&lt->mu);
+	return r;
+}
+
 int lease_renew_wait(struct lease_table *lt, const char *const *services,
 		     const char *const *instances, size_t n, long long lease_ms, long long wait_ms,
-		     struct volume_ref **out, size_t *n_out)
+		     struct volume_ref **out, size_t *n_out, struct err *e)
 {
 	long long end = time_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 	int r = 0;
@@ -187,6 +232,8 @@ int lease_renew_wait(struct lease_table *lt, const char *const *services,
 		lease_ms = LEASE_MIN_MS;
 	if (lease_ms > LEASE_MAX_MS)
 		lease_ms = LEASE_MAX_MS;
+	if (lt->shared)
+		return shared_renew_wait(lt, services, instances, n, lease_ms, end, out, n_out, e);
 	pthread_mutex_lock(&lt->mu);
 	for (size_t i = 0; i < n; i++) {
 		struct holder *h = holder_of(lt, services[i], instances[i]);
@@ -211,8 +258,9 @@ out:
 		volume_refs_free(*out, *n_out);
 		*out = NULL;
 		*n_out = 0;
+		return err_set(e, r, "out of memory");
 	}
-	return r;
+	return 0;
 }
 
 
@@ -250,18 +298,47 @@ static struct revocation *revoke(struct lease_table *lt, const char *service,
 	return r->holder ? r : NULL;
 }
 
+static long long shared_revoke_wait(struct lease_table *lt, const char *service,
+				    const char *volume_id, const char *holder, bool *fenced,
+				    struct err *e)
+{
+	long long start = time_now_ms(), left = 0;
+	bool open = true;
+	int r = store_lease_revoke(lt->shared, service, volume_id, holder, lt->default_ms, e);
+
+	pthread_mutex_lock(&lt->mu);
+	pthread_cond_broadcast(&lt->cv); /* a renewal waiting here looks now */
+	while (r == 0) {
+		pthread_mutex_unlock(&lt->mu);
+		r = store_lease_revocation(lt->shared, service, volume_id, holder, &open, fenced,
+					   &left, e);
+		pthread_mutex_lock(&lt->mu);
+		if (r < 0 || !open || *fenced || left <= 0)
+			break;
+		nap(lt, time_now_ms() + left);
+	}
+	pthread_mutex_unlock(&lt->mu);
+	if (r < 0)
+		return r;
+	if ((r = store_lease_fenced(lt->shared, service, volume_id, holder, true, e)) < 0)
+		return r;
+	return time_now_ms() - start;
+}
+
 long long lease_revoke_wait(struct lease_table *lt, const char *service, const char *volume_id,
-			    const char *holder, bool *fenced)
+			    const char *holder, bool *fenced, struct err *e)
 {
 	long long start = time_now_ms();
 	struct revocation *r;
 	size_t i;
 
 	*fenced = false;
+	if (lt->shared)
+		return shared_revoke_wait(lt, service, volume_id, holder, fenced, e);
 	pthread_mutex_lock(&lt->mu);
 	if (!(r = revoke(lt, service, volume_id, holder))) {
 		pthread_mutex_unlock(&lt->mu);
-		return -ENOMEM;
+		return err_set(e, -ENOMEM, "out of memory");
 	}
 	pthread_cond_broadcast(&lt->cv); /* the holder's waiting renewal answers now */
 	for (;;) {
@@ -285,11 +362,18 @@ long long lease_revoke_wait(struct lease_table *lt, const char *service, const c
 	return time_now_ms() - start;
 }
 
-void lease_fenced(struct lease_table *lt, const char *service, const char *volume_id,
-		  const char *holder)
+int lease_fenced(struct lease_table *lt, const char *service, const char *volume_id,
+		 const char *holder, struct err *e)
 {
 	struct revocation *r;
 
+	if (lt->shared) {
+		int rc = store_lease_fenced(lt->shared, service, volume_id, holder, false, e);
+		pthread_mutex_lock(&lt->mu);
+		pthread_cond_broadcast(&lt->cv); /* a preempt waiting here looks now */
+		pthread_mutex_unlock(&lt->mu);
+		return rc;
+	}
 	pthread_mutex_lock(&lt->mu);
 	r = revocation_of(lt, service, volume_id);
 	if (r && same(r->holder, holder)) {
@@ -297,6 +381,7 @@ void lease_fenced(struct lease_table *lt, const char *service, const char *volum
 		pthread_cond_broadcast(&lt->cv);
 	}
 	pthread_mutex_unlock(&lt->mu);
+	return 0;
 }
 
 void lease_table_close(struct lease_table *lt)

@@ -11,6 +11,7 @@
 #include "server/keylock.h"
 #include "server/lease.h"
 #include "server/service_int.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "util/names.h"
@@ -135,7 +136,8 @@ int ls_server_new(const struct cfg *cfg, const struct paths *paths, struct store
 	mx_requests_init(&srv->requests);
 	make_server_name(srv->name, sizeof(srv->name));
 	if ((r = cfg_key_duration_ms(cfg, NULL, CFGK_SERVER_LEASE, &lease_ms, e)) < 0 ||
-	    !(srv->leases = lease_table_new(lease_ms)) || (r = load_services(srv, e)) < 0) {
+	    !(srv->leases = lease_table_new(lease_ms, store_is_shared(st) ? st : NULL)) ||
+	    (r = load_services(srv, e)) < 0) {
 		if (!srv->leases)
 			r = err_set(e, -ENOMEM, "out of memory");
 		ls_server_free(srv);
@@ -230,6 +232,8 @@ int ls_http_status(int code)
 	case -ENOTSUP:
 	case -ENOSYS:
 		return 501;
+	case -ENOTCONN: /* the database is unavailable: no server acted */
+		return 503;
 	default:
 		return 500;
 	}
@@ -664,6 +668,7 @@ int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vna
 {
 	struct volume existing;
 	char key[VOLUME_NAME_MAX + 80];
+	struct store_key_lock *held = NULL;
 	int r;
 
 	if ((r = volume_name_check(vname, e)) < 0)
@@ -673,8 +678,8 @@ int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vna
 		key[i] = (char)tolower((unsigned char)vname[j]);
 		key[i + 1] = '\0';
 	}
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = lsi_inspect_by_name(svc, vname, &(struct volume_query){ 0 }, &existing, e);
 	if (r == 0) {
 		volume_release(&existing);
@@ -689,7 +694,7 @@ int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vna
 			log_info("service %s: created volume %s (%s)", svc->name, out->name,
 				 out->id);
 	}
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	return r;
 }
 
@@ -712,6 +717,25 @@ int ls_volume_create(struct ls_server *srv, const char *name, const struct volum
 	if (!svc->drv->volume_create)
 		return err_set(e, -ENOTSUP, "driver '%s' cannot create volumes", svc->drv->name);
 	return lsi_create_named(srv, svc, req->name, make_volume, (void *)req, out, e);
+}
+
+int lsi_lock(struct ls_server *srv, const char *key, struct store_key_lock **held,
+	     struct err *e)
+{
+	int r;
+
+	*held = NULL;
+	if ((r = keylock_acquire(&srv->locks, key)) < 0)
+		return err_set(e, r, "out of memory");
+	if ((r = store_key_lock(srv->store, key, held, e)) < 0)
+		keylock_release(&srv->locks, key);
+	return r;
+}
+
+void lsi_unlock(struct ls_server *srv, const char *key, struct store_key_lock *held)
+{
+	store_key_unlock(srv->store, held);
+	keylock_release(&srv->locks, key);
 }
 
 void lsi_volume_key(char *buf, size_t sz, const struct service *svc, const char *id)
@@ -747,9 +771,9 @@ static int wait_for_holders(struct ls_server *srv, struct service *svc, const ch
 				    v.name ? v.name : id, holder, svc->drv->name);
 			break;
 		}
-		ms = lease_revoke_wait(srv->leases, svc->name, id, holder, &fenced);
+		ms = lease_revoke_wait(srv->leases, svc->name, id, holder, &fenced, e);
 		if (ms < 0)
-			r = err_set(e, -ENOMEM, "out of memory");
+			r = (int)ms;
 		else
 			log_warn("service %s: preempt of %s by %s: %s %s after %lld ms", svc->name,
 				 id, me->id, holder, fenced ? "fenced it" : "let its lease end", ms);
@@ -766,6 +790,7 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 	struct attach_opts o = { 0 };
 	struct instance_id me;
 	char key[400];
+	struct store_key_lock *held = NULL;
 	bool have_me;
 	int r;
 
@@ -791,16 +816,14 @@ int ls_volume_attach(struct ls_server *srv, const char *name, const char *id,
 	o.next_device = req ? req->next_device_name : NULL;
 	o.opts = req ? req->opts : NULL;
 	lsi_volume_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
-		r = err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
 		goto out;
-	}
 	r = o.force ? wait_for_holders(srv, svc, id, &me, e) : 0;
 	if (r == 0)
 		r = svc->drv->volume_attach(svc, id, &o, out, token, e);
 	if (r == 0)
 		lease_grant(srv->leases, svc->name, me.id);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0) {
 		shape_volume(svc, out, ATT_REQUESTED | ATT_MINE, &me, ctx);
 		log_info("service %s: attached %s to %s", svc->name, id, me.id);
@@ -817,6 +840,7 @@ int ls_volume_detach(struct ls_server *srv, const char *name, const char *id,
 	struct detach_opts o = { 0 };
 	struct instance_id me;
 	char key[400];
+	struct store_key_lock *held = NULL;
 	bool have_me;
 	int r;
 	struct service *svc = volume_call_start(srv, name, id, ctx, &me, &have_me, &r, e);
@@ -836,12 +860,10 @@ int ls_volume_detach(struct ls_server *srv, const char *name, const char *id,
 		goto out;
 	}
 	lsi_volume_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0) {
-		r = err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
 		goto out;
-	}
 	r = svc->drv->volume_detach(svc, id, &o, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0) {
 		shape_volume(svc, out, ATT_REQUESTED, o.iid, ctx);
 		log_info("service %s: detached %s", svc->name, id);
@@ -856,6 +878,7 @@ int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bo
 {
 	struct service *svc = lsi_find_service(srv, name, e);
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 
 	(void)ctx;
@@ -866,10 +889,10 @@ int ls_volume_remove(struct ls_server *srv, const char *name, const char *id, bo
 	if (!svc->drv->volume_remove)
 		return err_set(e, -ENOTSUP, "driver '%s' cannot remove volumes", svc->drv->name);
 	lsi_volume_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = svc->drv->volume_remove(svc, id, force, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0)
 		log_info("service %s: removed volume %s", svc->name, id);
 	return r;
@@ -901,9 +924,8 @@ int ls_lease_renew(struct ls_server *srv, const struct ls_ctx *ctx, long long le
 	if (r == 0 && n == 0)
 		r = err_set(e, -EINVAL, "a lease renewal needs the caller's instance IDs (header "
 			    "Libstorage-Instanceid)");
-	if (r == 0 && lease_renew_wait(srv->leases, names, ids, n, lease_ms, wait_ms, out,
-				       n_out) < 0)
-		r = err_set(e, -ENOMEM, "out of memory");
+	if (r == 0)
+		r = lease_renew_wait(srv->leases, names, ids, n, lease_ms, wait_ms, out, n_out, e);
 	for (size_t i = 0; mine && i <= n; i++)
 		instance_id_release(&mine[i]);
 	free(mine);
@@ -926,7 +948,7 @@ int ls_lease_fenced(struct ls_server *srv, const char *name, const char *id,
 		r = err_set(e, -EINVAL, "a fence confirmation needs the caller's instance ID "
 			    "(header Libstorage-Instanceid)");
 	else
-		lease_fenced(srv->leases, svc->name, id, me.id);
+		r = lease_fenced(srv->leases, svc->name, id, me.id, e);
 	instance_id_release(&me);
 	return r;
 }

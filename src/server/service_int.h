@@ -37,6 +37,15 @@ int lsi_check_create(const struct volume_create_req *req, struct err *e);
 /* The key lock name that serializes calls on one volume. */
 void lsi_volume_key(char *buf, size_t sz, const struct service *svc, const char *id);
 
+/* Serialize on key: this server's lock, then, on a store several servers
+ * share, the database's lock of the same key (*held, for lsi_unlock).
+ * Returns 0, -ENOMEM, or the store's error (-ENOTCONN: the database is
+ * unavailable). */
+struct store_key_lock;
+int lsi_lock(struct ls_server *srv, const char *key, struct store_key_lock **held,
+	     struct err *e);
+void lsi_unlock(struct ls_server *srv, const char *key, struct store_key_lock *held);
+
 /* Make a new volume named vname in svc: the name checked, calls for the
  * same name serialized, -EEXIST when one exists; make(svc, arg, out, e)
  * creates it. */

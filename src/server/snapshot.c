@@ -85,6 +85,7 @@ int ls_volume_snapshot(struct ls_server *srv, const char *name, const char *volu
 		       const struct volume_snapshot_req *req, struct snapshot *out, struct err *e)
 {
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, volume_id, &r, e);
 
@@ -95,10 +96,10 @@ int ls_volume_snapshot(struct ls_server *srv, const char *name, const char *volu
 	if ((r = snapshot_name_check(req->snapshot_name, e)) < 0)
 		return r;
 	lsi_volume_key(key, sizeof(key), svc, volume_id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = svc->drv->volume_snapshot(svc, volume_id, req, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0)
 		log_info("service %s: snapshot %s (%s) of volume %s", svc->name, out->id,
 			 out->name ? out->name : "", volume_id);
@@ -109,6 +110,7 @@ int ls_snapshot_remove(struct ls_server *srv, const char *name, const char *id,
 		       struct err *e)
 {
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, id, &r, e);
 
@@ -117,10 +119,10 @@ int ls_snapshot_remove(struct ls_server *srv, const char *name, const char *id,
 	if (!v3(svc) || !svc->drv->snapshot_remove)
 		return unsupported(svc, "remove snapshots", e);
 	snapshot_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = svc->drv->snapshot_remove(svc, id, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0)
 		log_info("service %s: removed snapshot %s", svc->name, id);
 	return r;
@@ -130,6 +132,7 @@ int ls_snapshot_copy(struct ls_server *srv, const char *name, const char *id,
 		     const struct snapshot_copy_req *req, struct snapshot *out, struct err *e)
 {
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, id, &r, e);
 
@@ -147,10 +150,10 @@ int ls_snapshot_copy(struct ls_server *srv, const char *name, const char *id,
 			       "service; give '%s' or leave it empty", req->destination_id,
 			       svc->name);
 	snapshot_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = svc->drv->snapshot_copy(svc, id, req, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0)
 		log_info("service %s: copied snapshot %s to %s (%s)", svc->name, id, out->id,
 			 out->name ? out->name : "");
@@ -175,6 +178,7 @@ int ls_snapshot_create_volume(struct ls_server *srv, const char *name, const cha
 {
 	struct from f = { id, req };
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, id, &r, e);
 
@@ -185,10 +189,10 @@ int ls_snapshot_create_volume(struct ls_server *srv, const char *name, const cha
 	if ((r = lsi_check_create(req, e)) < 0)
 		return r;
 	snapshot_key(key, sizeof(key), svc, id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = lsi_create_named(srv, svc, req->name, make_from_snapshot, &f, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	return r;
 }
 
@@ -204,6 +208,7 @@ int ls_volume_copy(struct ls_server *srv, const char *name, const char *volume_i
 {
 	struct from f = { volume_id, req };
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, volume_id, &r, e);
 
@@ -212,10 +217,10 @@ int ls_volume_copy(struct ls_server *srv, const char *name, const char *volume_i
 	if (!v3(svc) || !svc->drv->volume_copy)
 		return unsupported(svc, "copy volumes", e);
 	lsi_volume_key(key, sizeof(key), svc, volume_id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = lsi_create_named(srv, svc, req->volume_name, make_copy, &f, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	return r;
 }
 
@@ -235,6 +240,7 @@ int ls_volume_resize(struct ls_server *srv, const char *name, const char *volume
 		     const struct volume_resize_req *req, struct volume *out, struct err *e)
 {
 	char key[400];
+	struct store_key_lock *held = NULL;
 	int r;
 	struct service *svc = start(srv, name, volume_id, &r, e);
 
@@ -246,10 +252,10 @@ int ls_volume_resize(struct ls_server *srv, const char *name, const char *volume
 		return err_set(e, -EINVAL, "size %lld is out of range 1-%lld GiB",
 			       (long long)req->size, 1LL << 20);
 	lsi_volume_key(key, sizeof(key), svc, volume_id);
-	if ((r = keylock_acquire(&srv->locks, key)) < 0)
-		return err_set(e, r, "out of memory");
+	if ((r = lsi_lock(srv, key, &held, e)) < 0)
+		return r;
 	r = svc->drv->volume_resize(svc, volume_id, req->size, out, e);
-	keylock_release(&srv->locks, key);
+	lsi_unlock(srv, key, held);
 	if (r == 0)
 		log_info("service %s: volume %s is now %lld GiB", svc->name, volume_id,
 			 (long long)out->size);

@@ -172,3 +172,56 @@ int store_snapshot_delete(struct store *st, const char *service, const char *id,
 {
 	return st->ops->snapshot_delete(st, service, id, e);
 }
+
+/* ---- leases ---- */
+
+static int no_leases(const struct store *st, struct err *e)
+{
+	return err_set(e, -ENOTSUP, "store: a %s store keeps no leases (its server does)",
+		       st->ops->name);
+}
+
+int store_lease_set(struct store *st, const char *service, const char *instance, long long ms,
+		    bool grant, struct err *e)
+{
+	if (!st->ops->lease_set)
+		return no_leases(st, e);
+	return st->ops->lease_set(st, service, instance, ms, grant, e);
+}
+
+int store_lease_revoke(struct store *st, const char *service, const char *volume_id,
+		       const char *holder, long long default_ms, struct err *e)
+{
+	if (!st->ops->lease_revoke)
+		return no_leases(st, e);
+	return st->ops->lease_revoke(st, service, volume_id, holder, default_ms, e);
+}
+
+int store_lease_revoked(struct store *st, const char *const *services,
+			const char *const *instances, size_t n, struct volume_ref **out,
+			size_t *n_out, struct err *e)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (!st->ops->lease_revoked)
+		return no_leases(st, e);
+	return st->ops->lease_revoked(st, services, instances, n, out, n_out, e);
+}
+
+int store_lease_revocation(struct store *st, const char *service, const char *volume_id,
+			   const char *holder, bool *open, bool *fenced, long long *left_ms,
+			   struct err *e)
+{
+	if (!st->ops->lease_revocation)
+		return no_leases(st, e);
+	return st->ops->lease_revocation(st, service, volume_id, holder, open, fenced, left_ms,
+					 e);
+}
+
+int store_lease_fenced(struct store *st, const char *service, const char *volume_id,
+		       const char *holder, bool end, struct err *e)
+{
+	if (!st->ops->lease_fenced)
+		return no_leases(st, e);
+	return st->ops->lease_fenced(st, service, volume_id, holder, end, e);
+}

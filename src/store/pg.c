@@ -394,6 +394,22 @@ static const char *const migrations[] = {
 	"  start_time BIGINT NOT NULL DEFAULT " EPOCH_NOW ","
 	"  PRIMARY KEY (service, id)"
 	");",
+	/* 5 -> 6: attachment leases and revocations, shared by the servers
+	 * (service and instance IDs compare without case: keys lower()ed) */
+	"CREATE TABLE leases ("
+	"  service TEXT NOT NULL,"
+	"  instance TEXT NOT NULL,"
+	"  until_ms BIGINT NOT NULL,"
+	"  PRIMARY KEY (service, instance)"
+	");"
+	"CREATE TABLE revocations ("
+	"  service TEXT NOT NULL,"
+	"  volume_id TEXT NOT NULL,"
+	"  holder TEXT NOT NULL,"
+	"  deadline_ms BIGINT NOT NULL,"
+	"  fenced INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (service, volume_id)"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -965,6 +981,121 @@ static int pg_snapshot_delete(struct store *st, const char *service, const char 
 	return r;
 }
 
+/* ---- leases: the database's clock, in ms ---- */
+
+#define NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+static int pg_lease_set(struct store *st, const char *service, const char *instance,
+			long long ms, bool grant, struct err *e)
+{
+	return run(st, "renew lease", NULL, NULL, e,
+		   grant ? "INSERT INTO leases(service,instance,until_ms) "
+			   "VALUES(lower($1),lower($2)," NOW_MS " + $3) "
+			   "ON CONFLICT (service,instance) DO UPDATE SET "
+			   "until_ms = greatest(leases.until_ms, EXCLUDED.until_ms)" :
+			   "INSERT INTO leases(service,instance,until_ms) "
+			   "VALUES(lower($1),lower($2)," NOW_MS " + $3) "
+			   "ON CONFLICT (service,instance) DO UPDATE SET until_ms = EXCLUDED.until_ms",
+		   "ttl", service, instance, (int64_t)ms);
+}
+
+static int pg_lease_revoke(struct store *st, const char *service, const char *volume_id,
+			   const char *holder, long long default_ms, struct err *e)
+{
+	/* a holder this database never heard of (or whose lease ended long
+	 * ago) gets a full default lease from now: it may still be writing */
+	int r = run(st, "revoke lease", NULL, NULL, e,
+		    "INSERT INTO leases(service,instance,until_ms) "
+		    "VALUES(lower($1),lower($2)," NOW_MS " + $3) ON CONFLICT DO NOTHING",
+		    "ttl", service, holder, (int64_t)default_ms);
+
+	if (r == 0)
+		r = run(st, "revoke lease", NULL, NULL, e,
+			"INSERT INTO revocations(service,volume_id,holder,deadline_ms,fenced) "
+			"SELECT lower($1), lower($2), lower($3), l.until_ms, 0 FROM leases l "
+			"WHERE l.service = lower($1) AND l.instance = lower($3) "
+			"ON CONFLICT (service,volume_id) DO UPDATE SET "
+			"deadline_ms = CASE WHEN revocations.holder = EXCLUDED.holder "
+			"THEN revocations.deadline_ms ELSE EXCLUDED.deadline_ms END, "
+			"fenced = CASE WHEN revocations.holder = EXCLUDED.holder "
+			"THEN revocations.fenced ELSE 0 END, holder = EXCLUDED.holder",
+			"ttt", service, volume_id, holder);
+	return r;
+}
+
+static int pg_lease_revoked(struct store *st, const char *const *services,
+			    const char *const *instances, size_t n, struct volume_ref **out,
+			    size_t *n_out, struct err *e)
+{
+	for (size_t k = 0; k < n; k++) {
+		PGresult *res;
+		int r = run(st, "read revocations", &res, NULL, e,
+			    "SELECT service, volume_id FROM revocations WHERE service = lower($1) "
+			    "AND holder = lower($2) AND fenced = 0 ORDER BY volume_id", "tt",
+			    services[k], instances[k]);
+		if (r < 0)
+			goto fail;
+		for (int i = 0; i < PQntuples(res); i++) {
+			struct volume_ref *o = realloc(*out, (*n_out + 1) * sizeof(*o));
+			if (!o) {
+				PQclear(res);
+				r = err_set(e, -ENOMEM, "out of memory");
+				goto fail;
+			}
+			*out = o;
+			o[*n_out].service = strdup(PQgetvalue(res, i, 0));
+			o[*n_out].volume_id = strdup(PQgetvalue(res, i, 1));
+			(*n_out)++;
+			if (!o[*n_out - 1].service || !o[*n_out - 1].volume_id) {
+				PQclear(res);
+				r = err_set(e, -ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+		PQclear(res);
+		continue;
+fail:
+		volume_refs_free(*out, *n_out);
+		*out = NULL;
+		*n_out = 0;
+		return r;
+	}
+	return 0;
+}
+
+static int pg_lease_revocation(struct store *st, const char *service, const char *volume_id,
+			       const char *holder, bool *open, bool *fenced, long long *left_ms,
+			       struct err *e)
+{
+	PGresult *res;
+	int r = run(st, "read revocation", &res, NULL, e,
+		    "SELECT fenced, deadline_ms - " NOW_MS " FROM revocations WHERE "
+		    "service = lower($1) AND volume_id = lower($2) AND holder = lower($3)", "ttt",
+		    service, volume_id, holder);
+
+	if (r < 0)
+		return r;
+	*open = PQntuples(res) > 0;
+	*fenced = *open && col_int(res, 0, 0) != 0;
+	*left_ms = *open ? col_int(res, 0, 1) : 0;
+	PQclear(res);
+	return 0;
+}
+
+static int pg_lease_fenced(struct store *st, const char *service, const char *volume_id,
+			   const char *holder, bool end, struct err *e)
+{
+	if (end)
+		return run(st, "end revocation", NULL, NULL, e,
+			   "DELETE FROM revocations WHERE service = lower($1) AND "
+			   "volume_id = lower($2) AND holder = lower($3)", "ttt", service, volume_id,
+			   holder);
+	return run(st, "confirm fence", NULL, NULL, e,
+		   "UPDATE revocations SET fenced = 1 WHERE service = lower($1) AND "
+		   "volume_id = lower($2) AND holder = lower($3)", "ttt", service, volume_id,
+		   holder);
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.shared = true,
@@ -989,4 +1120,9 @@ static const struct store_ops pg_ops = {
 	.snapshot_get = pg_snapshot_get,
 	.snapshot_list = pg_snapshot_list,
 	.snapshot_delete = pg_snapshot_delete,
+	.lease_set = pg_lease_set,
+	.lease_revoke = pg_lease_revoke,
+	.lease_revoked = pg_lease_revoked,
+	.lease_revocation = pg_lease_revocation,
+	.lease_fenced = pg_lease_fenced,
 };

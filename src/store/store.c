@@ -101,6 +101,23 @@ static const char *const migrations[] = {
 	"  start_time INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
 	"  PRIMARY KEY (service, id)"
 	");",
+	/* 5 -> 6: attachment leases and revocations, where several servers
+	 * share them (PostgreSQL); a SQLite file's one server keeps them in
+	 * memory (server/lease.c), so these stay empty here */
+	"CREATE TABLE leases ("
+	"  service TEXT NOT NULL COLLATE NOCASE,"
+	"  instance TEXT NOT NULL COLLATE NOCASE,"
+	"  until_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (service, instance)"
+	");"
+	"CREATE TABLE revocations ("
+	"  service TEXT NOT NULL COLLATE NOCASE,"
+	"  volume_id TEXT NOT NULL COLLATE NOCASE,"
+	"  holder TEXT NOT NULL,"
+	"  deadline_ms INTEGER NOT NULL,"
+	"  fenced INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (service, volume_id)"
+	");",
 };
 
 int sti_db_err(struct store *st, struct err *e, int rc, const char *what)

@@ -38,7 +38,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Open (creating) the SQLite database at path with mode 0600. */
 int store_open(const char *path, struct store **out, struct err *e);
@@ -172,6 +172,36 @@ int store_snapshot_get(struct store *st, const char *service, const char *id,
 int store_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,
 			struct err *e);
 int store_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e);
+
+/*
+ * Attachment leases and revocations in a shared database (server/lease.h
+ * says what they mean), so that any server can serve an agent's renewal
+ * and any server's preempt reaches the holder. Times are the database's
+ * clock in milliseconds (every server agrees on it). A store that is not
+ * shared has none of these: -ENOTSUP (its server keeps them in memory).
+ */
+/* The holder's lease ends ms from now; grant: no earlier than it did. */
+int store_lease_set(struct store *st, const char *service, const char *instance, long long ms,
+		    bool grant, struct err *e);
+/* Revoke holder's attachment of the volume: the revocation's deadline is
+ * the holder's lease (default_ms from now for a holder without one); a
+ * revocation of the same holder already open keeps its deadline. */
+int store_lease_revoke(struct store *st, const char *service, const char *volume_id,
+		       const char *holder, long long default_ms, struct err *e);
+/* The open (not fenced) revocations of the n holders (services[i],
+ * instances[i]); *out as lease.h's, free with volume_refs_free. */
+int store_lease_revoked(struct store *st, const char *const *services,
+			const char *const *instances, size_t n, struct volume_ref **out,
+			size_t *n_out, struct err *e);
+/* The revocation of the volume held by holder: *open (it exists),
+ * *fenced, *left_ms until its deadline (<= 0: passed). */
+int store_lease_revocation(struct store *st, const char *service, const char *volume_id,
+			   const char *holder, bool *open, bool *fenced, long long *left_ms,
+			   struct err *e);
+/* holder fenced the volume (end = false), or the preempt is done with the
+ * revocation (end = true: it goes). */
+int store_lease_fenced(struct store *st, const char *service, const char *volume_id,
+		       const char *holder, bool end, struct err *e);
 
 /*
  * The DVDI checkpoint (host side): which container holds which volume,

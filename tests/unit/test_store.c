@@ -893,13 +893,15 @@ static void test_pg_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct err e = ERR_INIT;
+	char sql[64];
 
 	assert_int_equal(pg_admin(f->pgdb, "UPDATE rexray_schema SET version = 99"), 0);
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(store_open_uri(f->uri, &f->st, &e), -EPROTO);
 	assert_non_null(strstr(e.msg, "newer than this binary"));
-	assert_int_equal(pg_admin(f->pgdb, "UPDATE rexray_schema SET version = 5"), 0);
+	snprintf(sql, sizeof(sql), "UPDATE rexray_schema SET version = %d", STORE_SCHEMA_VERSION);
+	assert_int_equal(pg_admin(f->pgdb, sql), 0);
 	reopen(f);
 }
 
@@ -1029,6 +1031,60 @@ static void test_pg_two_servers_one_truth(void **state)
 	store_close(st2);
 }
 
+
+/* Leases and revocations as rows: what any server of the database sees. */
+static void test_pg_leases(void **state)
+{
+	struct fixture *f = *state;
+	const char *svcs[] = { "loop" }, *hosts[] = { "HostB" };
+	struct volume_ref *rv = NULL;
+	struct store *st2;
+	struct err e = ERR_INIT;
+	bool open, fenced;
+	long long left;
+	size_t n = 0;
+
+	assert_int_equal(store_open_uri(f->uri, &st2, &e), 0);
+	assert_int_equal(store_lease_set(f->st, "loop", "hostb", 60000, false, &e), 0);
+	/* a preempt on server 1 revokes B: B's renewal on server 2 sees it */
+	assert_int_equal(store_lease_revoke(f->st, "loop", "loop-000", "hostb", 15000, &e), 0);
+	assert_int_equal(store_lease_revoked(st2, svcs, hosts, 1, &rv, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rv[0].volume_id, "loop-000");
+	volume_refs_free(rv, n);
+	assert_int_equal(store_lease_revocation(f->st, "loop", "loop-000", "hostb", &open, &fenced,
+						&left, &e), 0);
+	assert_true(open && !fenced);
+	assert_true(left > 55000 && left <= 60000); /* B's lease, not the default */
+	/* B confirms through server 2; server 1 sees the fence */
+	assert_int_equal(store_lease_fenced(st2, "loop", "loop-000", "HOSTB", false, &e), 0);
+	assert_int_equal(store_lease_revocation(f->st, "loop", "loop-000", "hostb", &open, &fenced,
+						&left, &e), 0);
+	assert_true(open && fenced);
+	assert_int_equal(store_lease_revoked(st2, svcs, hosts, 1, &rv, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_lease_fenced(f->st, "loop", "loop-000", "hostb", true, &e), 0);
+	assert_int_equal(store_lease_revocation(f->st, "loop", "loop-000", "hostb", &open, &fenced,
+						&left, &e), 0);
+	assert_false(open);
+	/* a holder never heard of gets the default lease */
+	assert_int_equal(store_lease_revoke(st2, "loop", "loop-001", "hostc", 15000, &e), 0);
+	assert_int_equal(store_lease_revocation(f->st, "loop", "loop-001", "hostc", &open, &fenced,
+						&left, &e), 0);
+	assert_true(open && left > 10000 && left <= 15000);
+	store_close(st2);
+	/* SQLite keeps none: its server does, in memory */
+}
+
+static void test_sqlite_keeps_no_leases(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+
+	assert_false(store_is_shared(f->st));
+	assert_int_equal(store_lease_set(f->st, "loop", "a", 1000, false, &e), -ENOTSUP);
+}
+
 static void test_pg_unavailable(void **state)
 {
 	struct store *st = NULL;
@@ -1062,6 +1118,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_loops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fault_loop, setup, teardown),
 		cmocka_unit_test(test_vcache_entries),
+		cmocka_unit_test_setup_teardown(test_sqlite_keeps_no_leases, setup, teardown),
 	};
 
 	/* the tests that hold for every backend, and PostgreSQL's own */
@@ -1081,6 +1138,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_key_lock_across_servers, setup_pg,
 						teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_two_servers_one_truth, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_leases, setup_pg, teardown_pg),
 		cmocka_unit_test(test_pg_unavailable),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
