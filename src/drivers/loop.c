@@ -398,7 +398,8 @@ static void sweep(struct service *svc)
 			continue;
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 5 - strlen(suffix)), n + 1);
 		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
-		if (loop_image_path(p->dir, id, img, sizeof(img), NULL) < 0)
+		if (loop_image_path(p->dir, id, img, sizeof(img), NULL) < 0 ||
+		    !records_sweep_may_touch(svc, path))
 			continue;
 		has_record = store_volume_get(svc->store, svc->name, id, &v, NULL) == 0;
 		if (has_record)

@@ -664,6 +664,8 @@ void loop_sweep_snapshots(struct service *svc)
 			/* os/clone's hidden temp, on a filesystem without
 			 * O_TMPFILE, of a clone the engine stopped in */
 			snprintf(path, sizeof(path), "%s/%s", p->dir, n);
+			if (!records_sweep_may_touch(svc, path))
+				continue;
 			log_warn("loop: dropping '%s' left by an interrupted copy", path);
 			sys_unlink(path);
 			continue;
@@ -676,7 +678,8 @@ void loop_sweep_snapshots(struct service *svc)
 			continue;
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 6 - strlen(suffix)), n + 1);
 		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
-		if (snap_path(p->dir, id, snap, sizeof(snap), NULL) < 0)
+		if (snap_path(p->dir, id, snap, sizeof(snap), NULL) < 0 ||
+		    !records_sweep_may_touch(svc, path))
 			continue;
 		has_record = store_snapshot_get(svc->store, svc->name, id, &s, NULL) == 0;
 		if (has_record)

@@ -4,10 +4,12 @@
 #include <string.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "store/store.h"
 #include "util/jsondump.h"
+#include "util/log.h"
 #include "util/names.h"
 
 int records_instance_inspect(struct service *svc, const struct instance_id *in,
@@ -219,4 +221,19 @@ int records_snapshot_of(const struct volume *v, const char *id, const char *name
 		return err_set(e, -ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+bool records_sweep_may_touch(struct service *svc, const char *path)
+{
+	struct stat st;
+
+	if (!store_is_shared(svc->store))
+		return true;
+	if (lstat(path, &st) < 0)
+		return false;
+	if (time(NULL) - st.st_mtime >= RECORDS_SHARED_SWEEP_AGE)
+		return true;
+	log_info("%s: leaving '%s' for now: another server may be working on it", svc->name,
+		 path);
+	return false;
 }

@@ -21,6 +21,17 @@ int records_volume_inspect_by_name(struct service *svc, const char *name,
 				   const struct volume_query *q, struct volume *out,
 				   struct err *e);
 
+/*
+ * May a start-up sweep settle the leftover at path (a ".new", ".gone",
+ * ".tmp-" of an operation cut short)? Where one server owns the records,
+ * always: nothing else is half-way. Where several servers share them
+ * (store_is_shared), another server may be in the middle of that very
+ * operation: only leftovers untouched for RECORDS_SHARED_SWEEP_AGE are
+ * settled (the next start settles younger ones).
+ */
+#define RECORDS_SHARED_SWEEP_AGE (60 * 60)
+bool records_sweep_may_touch(struct service *svc, const char *path);
+
 /* A create request's opts as string fields; NULL when there are none or
  * on OOM (*oom says which). */
 json_t *records_fields_of(const json_t *opts, bool *oom);

@@ -83,8 +83,9 @@ static int snap_recorded(struct service *svc, const char *id)
  *                it goes (empty: nothing can have used it)
  *   "<id>.gone"  (vfs_volume_remove): recorded, the remove failed and it
  *                is put back; not, its files are deleted now
- * Only the server that claimed the database runs this: no create or
- * remove of another is half-way meanwhile.
+ * The server that claimed the database runs this: no create or remove of
+ * another is half-way meanwhile; on a shared database, only what is old
+ * enough (records_sweep_may_touch).
  */
 static int recorded(struct service *svc, const char *id);
 static int snap_recorded(struct service *svc, const char *id);
@@ -99,7 +100,7 @@ static void sweep(struct service *svc, const char *vol)
 
 /* The clones os/clone was building when the engine stopped: its hidden
  * siblings "<name>.tmp-XXXXXX", never anyone else's. */
-static void drop_clone_leftovers(const char *dir)
+static void drop_clone_leftovers(struct service *svc, const char *dir)
 {
 	char path[PATH_MAX + 300];
 	struct dirent *d;
@@ -111,6 +112,8 @@ static void drop_clone_leftovers(const char *dir)
 		if (!t || strlen(t) != 11)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (!records_sweep_may_touch(svc, path))
+			continue;
 		if ((r = fs_remove_tree(path)) < 0 && r != -ENOENT)
 			log_warn("vfs: cannot delete '%s' (an interrupted copy): %s", path,
 				 strerror(-r));
@@ -139,7 +142,7 @@ static void sweep_dir(struct service *svc, const char *vol,
 		snprintf(id, sizeof(id), "%.*s", (int)(n - (gone ? 5 : 4)), d->d_name);
 		snprintf(path, sizeof(path), "%s/%s", vol, d->d_name);
 		snprintf(dir, sizeof(dir), "%s/%s", vol, id);
-		if ((rec = has_record(svc, id)) < 0)
+		if (!records_sweep_may_touch(svc, path) || (rec = has_record(svc, id)) < 0)
 			continue;
 		if (rec) {
 			if (sys_rename(path, dir) < 0)
@@ -156,7 +159,7 @@ static void sweep_dir(struct service *svc, const char *vol,
 	}
 	if (dp)
 		closedir(dp);
-	drop_clone_leftovers(vol);
+	drop_clone_leftovers(svc, vol);
 }
 
 static int vfs_init(struct service *svc, struct err *e)
