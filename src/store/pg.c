@@ -8,6 +8,18 @@
  * connection until unlocked). A connection found broken is reset before
  * use; when PostgreSQL does not answer, calls fail with -ENOTCONN.
  *
+ * The volume cache (vcache, as SQLite's one server keeps it): lookups by
+ * name are answered from memory while a listener connection hears every
+ * change to volumes and attachments, from any server: triggers in the
+ * database NOTIFY rexray_volumes with "<service>\n<id>" in the changing
+ * transaction (delivered at its commit), and the listener forgets that
+ * entry. A row read from the database is put in the cache only if nothing
+ * was forgotten while it was read (a generation count); while the
+ * listener is not listening (its connection lost) there is no cache. So
+ * an entry is at most one notification's delay (milliseconds) behind a
+ * change another server committed; every decision that matters (attach,
+ * detach, remove) reads by ID under the volume's lock, never the cache.
+ *
  * SQL differs from SQLite's where it must: names unique by lower(name) (our
  * names are ASCII: lower() is SQLite's NOCASE), ids ordered by the "C"
  * collation (strcmp's order, which the listing's walk relies on), times as
@@ -18,6 +30,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +58,12 @@ struct pgstore {
 	pthread_cond_t cv;
 	struct pool queries, locks;
 	bool down; /* the last connection attempt failed: said once in the log */
+	/* the volume cache's listener (st->vc under st->vc_lock) */
+	pthread_t listener;
+	bool listening;		/* the thread runs */
+	_Atomic bool stop;	/* pg_close asks it to end */
+	bool cache_on;		/* under vc_lock: LISTEN is in place */
+	unsigned long long gen; /* under vc_lock: entries forgotten so far */
 };
 
 struct store_key_lock {
@@ -310,6 +329,130 @@ static json_t *col_json(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
 }
 
+/* ---- the volume cache ---- */
+
+/* Forget volume id's entry: a write here, or a notification. */
+static void cache_forget(struct store *st, const char *service, const char *id)
+{
+	pthread_rwlock_wrlock(&st->vc_lock);
+	vcache_forget_id(&st->vc, service, id);
+	st->pg->gen++;
+	pthread_rwlock_unlock(&st->vc_lock);
+}
+
+/* The listener listens (on) or lost its connection (off): either way what
+ * is cached may have missed a notification. */
+static void cache_reset(struct store *st, bool on)
+{
+	pthread_rwlock_wrlock(&st->vc_lock);
+	vcache_clear(&st->vc);
+	st->pg->gen++;
+	st->pg->cache_on = on;
+	pthread_rwlock_unlock(&st->vc_lock);
+}
+
+/* 0 and a copy in *out; -ENOENT when not cached (or no cache). */
+static int cache_get(struct store *st, const char *service, const char *name,
+		     struct volume *out)
+{
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&st->vc_lock);
+	if (st->pg->cache_on)
+		r = vcache_get(&st->vc, service, name, out);
+	pthread_rwlock_unlock(&st->vc_lock);
+	return r;
+}
+
+/* Where the cache stands before a read from the database. */
+static unsigned long long cache_gen(struct store *st)
+{
+	unsigned long long g;
+
+	pthread_rwlock_rdlock(&st->vc_lock);
+	g = st->pg->gen;
+	pthread_rwlock_unlock(&st->vc_lock);
+	return g;
+}
+
+/* Remember a row read since generation g: only if nothing was forgotten
+ * meanwhile, and never a transaction's own (it may roll back). */
+static void cache_put(struct store *st, const char *service, const struct volume *v,
+		      unsigned long long g)
+{
+	if (tx.st == st)
+		return;
+	pthread_rwlock_wrlock(&st->vc_lock);
+	if (st->pg->cache_on && st->pg->gen == g)
+		vcache_put(&st->vc, service, v);
+	pthread_rwlock_unlock(&st->vc_lock);
+}
+
+/* "<service>\n<id>" of a notification: forget that volume. */
+static void notified(struct store *st, const char *payload)
+{
+	const char *nl = strchr(payload, '\n');
+	char service[256];
+
+	if (!nl || (size_t)(nl - payload) >= sizeof(service)) {
+		cache_reset(st, st->pg->cache_on); /* not ours to read: forget it all */
+		return;
+	}
+	memcpy(service, payload, (size_t)(nl - payload));
+	service[nl - payload] = '\0';
+	cache_forget(st, service, nl + 1);
+}
+
+/* Sleep ms in slices, unless the store closes. */
+static void listener_nap(struct pgstore *pg, int ms)
+{
+	for (int t = 0; t < ms && !pg->stop; t += 100)
+		time_sleep_ms(100);
+}
+
+static void *listen_loop(void *arg)
+{
+	struct store *st = arg;
+	struct pgstore *pg = st->pg;
+	PGconn *c = NULL;
+
+	while (!pg->stop) {
+		struct pollfd pfd;
+		PGnotify *nf;
+
+		if (!c || PQstatus(c) != CONNECTION_OK) {
+			cache_reset(st, false);
+			if (c)
+				PQfinish(c);
+			c = connect_db(pg);
+			if (!c || PQstatus(c) != CONNECTION_OK ||
+			    exec_on(c, "listen", NULL, "LISTEN rexray_volumes") < 0) {
+				listener_nap(pg, 1000);
+				continue;
+			}
+			cache_reset(st, true);
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if (!PQconsumeInput(c)) {
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
+		while ((nf = PQnotifies(c))) {
+			notified(st, nf->extra);
+			PQfreemem(nf);
+		}
+	}
+	if (c)
+		PQfinish(c);
+	cache_reset(st, false);
+	return NULL;
+}
+
 /* ---- schema ---- */
 
 #define EPOCH_NOW "(extract(epoch from now())::bigint)"
@@ -409,7 +552,24 @@ static const char *const migrations[] = {
 	"  deadline_ms BIGINT NOT NULL,"
 	"  fenced INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (service, volume_id)"
-	");",
+	");"
+	/* every change to a volume or its attachments tells the servers'
+	 * caches, in the same transaction */
+	"CREATE FUNCTION rexray_volume_changed() RETURNS trigger AS $f$ "
+	"DECLARE r RECORD; "
+	"BEGIN "
+	"  IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF; "
+	"  IF TG_TABLE_NAME = 'volumes' THEN "
+	"    PERFORM pg_notify('rexray_volumes', r.service || E'\\n' || r.id); "
+	"  ELSE "
+	"    PERFORM pg_notify('rexray_volumes', r.service || E'\\n' || r.volume_id); "
+	"  END IF; "
+	"  RETURN NULL; "
+	"END $f$ LANGUAGE plpgsql;"
+	"CREATE TRIGGER volumes_changed AFTER INSERT OR UPDATE OR DELETE ON volumes "
+	"  FOR EACH ROW EXECUTE FUNCTION rexray_volume_changed();"
+	"CREATE TRIGGER attachments_changed AFTER INSERT OR UPDATE OR DELETE ON attachments "
+	"  FOR EACH ROW EXECUTE FUNCTION rexray_volume_changed();",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -498,6 +658,12 @@ static void pg_close(struct store *st)
 {
 	struct pgstore *pg = st->pg;
 
+	if (pg && pg->listening) {
+		pg->stop = true;
+		pthread_join(pg->listener, NULL);
+	}
+	vcache_clear(&st->vc);
+	pthread_rwlock_destroy(&st->vc_lock);
 	if (pg) {
 		pool_close(&pg->queries);
 		pool_close(&pg->locks);
@@ -531,6 +697,7 @@ int pg_open(const char *uri, struct store **out, struct err *e)
 	st->ops = &pg_ops;
 	st->pg = pg;
 	st->owner_fd = -1;
+	pthread_rwlock_init(&st->vc_lock, NULL);
 	pthread_mutex_init(&pg->mu, NULL);
 	pthread_cond_init(&pg->cv, NULL);
 	pg->queries.max = PG_QUERY_CONNS;
@@ -548,12 +715,18 @@ fail:
 	return r;
 }
 
+/* Every server serves (nothing to claim); a server gets the cache. */
 static int pg_claim(struct store *st, int timeout_ms, struct err *e)
 {
-	(void)st;
+	struct pgstore *pg = st->pg;
+
 	(void)timeout_ms;
-	(void)e;
-	return 0; /* shared: every server serves */
+	if (pg->listening)
+		return 0;
+	if (pthread_create(&pg->listener, NULL, listen_loop, st) != 0)
+		return err_set(e, -EAGAIN, "store: cannot start the cache's listener");
+	pg->listening = true;
+	return 0;
 }
 
 static int pg_begin(struct store *st, struct err *e)
@@ -687,7 +860,10 @@ static int pg_volume_update(struct store *st, const char *service, const struct 
 			    struct err *e)
 {
 	int changes = 0;
-	int r = run(st, "update volume", NULL, &changes, e,
+	int r;
+
+	cache_forget(st, service, v->id);
+	r = run(st, "update volume", NULL, &changes, e,
 		    "UPDATE volumes SET type=$1, size=$2, iops=$3, availability_zone=$4, "
 		    "status=$5, fields=$6 WHERE service=$7 AND id=$8", "tllttjtt",
 		    v->type ? v->type : "", (int64_t)v->size, (int64_t)v->iops,
@@ -764,8 +940,11 @@ static int get_one(struct store *st, bool by_name, const char *service, const ch
 {
 	PGresult *res;
 	struct volume v;
+	unsigned long long g = cache_gen(st);
 	int r, n;
 
+	if (by_name && (r = cache_get(st, service, key, out)) != -ENOENT)
+		return r < 0 ? err_set(e, r, "out of memory") : 0;
 	r = run(st, "read volume", &res, NULL, e,
 		by_name ? VOLUME_ROW "WHERE v.service=$1 AND lower(v.name)=lower($2) ORDER BY "
 			  ATT_ORDER :
@@ -790,6 +969,8 @@ static int get_one(struct store *st, bool by_name, const char *service, const ch
 		volume_release(&v);
 		return r;
 	}
+	if (by_name)
+		cache_put(st, service, &v, g);
 	*out = v;
 	return 0;
 }
@@ -812,6 +993,7 @@ static int pg_volume_each(struct store *st, const char *service, volume_visit_fn
 			  struct err *e)
 {
 	PGresult *res;
+	unsigned long long g = cache_gen(st);
 	int r = run(st, "list volumes", &res, NULL, e,
 		    VOLUME_ROW "WHERE v.service=$1 ORDER BY v.id COLLATE \"C\", " ATT_ORDER, "t",
 		    service);
@@ -830,8 +1012,11 @@ static int pg_volume_each(struct store *st, const char *service, volume_visit_fn
 		for (; r == 0 && j < n && strcmp(PQgetvalue(res, j, 0), v.id) == 0; j++)
 			if (!PQgetisnull(res, j, ATT_COL))
 				r = push_attachment(res, j, &v, e);
-		if (r == 0)
+		if (r == 0) {
+			/* Docker lists, then asks for each volume by name */
+			cache_put(st, service, &v, g);
 			r = fn(arg, &v, e);
+		}
 		volume_release(&v);
 		i = j;
 	}
@@ -843,7 +1028,10 @@ static int pg_volume_delete(struct store *st, const char *service, const char *i
 			    struct err *e)
 {
 	int changes = 0;
-	int r = run(st, "delete volume", NULL, &changes, e,
+	int r;
+
+	cache_forget(st, service, id);
+	r = run(st, "delete volume", NULL, &changes, e,
 		    "DELETE FROM volumes WHERE service=$1 AND id=$2", "tt", service, id);
 
 	if (r == 0 && changes == 0)
@@ -854,7 +1042,10 @@ static int pg_volume_delete(struct store *st, const char *service, const char *i
 static int pg_attachment_put(struct store *st, const char *service,
 			     const struct volume_attachment *a, struct err *e)
 {
-	int r = run(st, "record attachment", NULL, NULL, e,
+	int r;
+
+	cache_forget(st, service, a->volume_id);
+	r = run(st, "record attachment", NULL, NULL, e,
 		    "INSERT INTO attachments(service,volume_id,instance_id,instance_driver,"
 		    "instance_service,device_name,status,mount_point,fields) "
 		    "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) "
@@ -875,6 +1066,7 @@ static int pg_attachment_put(struct store *st, const char *service,
 static int pg_attachment_remove(struct store *st, const char *service, const char *volume_id,
 				const char *instance_id, struct err *e)
 {
+	cache_forget(st, service, volume_id);
 	if (instance_id)
 		return run(st, "remove attachment", NULL, NULL, e,
 			   "DELETE FROM attachments WHERE service=$1 AND volume_id=$2 AND "

@@ -27,7 +27,7 @@
 	X(PQconnectdbParams) X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQreset)          \
 	X(PQexecParams) X(PQexec) X(PQresultStatus) X(PQresultErrorField) X(PQclear)       \
 	X(PQntuples) X(PQgetvalue) X(PQgetisnull) X(PQcmdTuples) X(PQsetNoticeProcessor)   \
-	X(PQtransactionStatus)
+	X(PQtransactionStatus) X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem)
 
 struct pqdl {
 #define PQDL_FIELD(name) __typeof__(&name) name;
@@ -58,6 +58,10 @@ int pqdl_load(struct err *e);
 #define PQcmdTuples (pqdl.PQcmdTuples)
 #define PQsetNoticeProcessor (pqdl.PQsetNoticeProcessor)
 #define PQtransactionStatus (pqdl.PQtransactionStatus)
+#define PQsocket (pqdl.PQsocket)
+#define PQconsumeInput (pqdl.PQconsumeInput)
+#define PQnotifies (pqdl.PQnotifies)
+#define PQfreemem (pqdl.PQfreemem)
 #endif
 
 #endif

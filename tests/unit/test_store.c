@@ -1085,6 +1085,75 @@ static void test_sqlite_keeps_no_leases(void **state)
 	assert_int_equal(store_lease_set(f->st, "loop", "a", 1000, false, &e), -ENOTSUP);
 }
 
+/* Within a notification's delay, a server's cache follows what another
+ * server changed; the first read after the change is never older. */
+static int64_t size_on(struct store *st, const char *name)
+{
+	struct volume v;
+	struct err e = ERR_INIT;
+	int r = store_volume_get_by_name(st, "vfs", name, &v, &e);
+	int64_t size = r == 0 ? v.size : r;
+
+	if (r == 0)
+		volume_release(&v);
+	return size;
+}
+
+static bool becomes(struct store *st, const char *name, int64_t want)
+{
+	for (int i = 0; i < 200; i++) {
+		if (size_on(st, name) == want)
+			return true;
+		time_sleep_ms(10);
+	}
+	return false;
+}
+
+static void test_pg_cache_hears_other_servers(void **state)
+{
+	struct fixture *f = *state;
+	struct volume v;
+	struct volume_attachment a = { .volume_id = "vfs-000", .iid = { .id = "h1" } };
+	struct store *st2;
+	struct err e = ERR_INIT;
+	struct volume got;
+
+	assert_int_equal(store_open_uri(f->uri, &st2, &e), 0);
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+	assert_int_equal(store_claim(st2, 0, &e), 0);
+	time_sleep_ms(200); /* the listeners listen */
+	make_volume(&v, "vfs-000", "cached", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	assert_int_equal(size_on(st2, "cached"), 1); /* now in st2's cache */
+	assert_int_equal(size_on(st2, "CACHED"), 1);
+	v.size = 2;
+	assert_int_equal(store_volume_update(f->st, "vfs", &v, &e), 0);
+	assert_true(becomes(st2, "cached", 2));
+	/* an attachment is part of the record */
+	assert_int_equal(store_attachment_put(f->st, "vfs", &a, &e), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(store_volume_get_by_name(st2, "vfs", "cached", &got, &e), 0);
+		size_t n = got.n_attachments;
+		volume_release(&got);
+		if (n == 1)
+			break;
+		assert_true(i < 199);
+		time_sleep_ms(10);
+	}
+	/* a rolled-back change leaves the cache true */
+	assert_int_equal(store_begin(st2, &e), 0);
+	v.size = 3;
+	assert_int_equal(store_volume_update(st2, "vfs", &v, &e), 0);
+	assert_int_equal(size_on(st2, "cached"), 3); /* its own transaction */
+	store_rollback(st2);
+	assert_int_equal(size_on(st2, "cached"), 2);
+	assert_int_equal(size_on(f->st, "cached"), 2);
+	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-000", &e), 0);
+	assert_true(becomes(st2, "cached", -ENOENT));
+	volume_release(&v);
+	store_close(st2);
+}
+
 static void test_pg_unavailable(void **state)
 {
 	struct store *st = NULL;
@@ -1139,6 +1208,8 @@ int main(void)
 						teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_two_servers_one_truth, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_leases, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_cache_hears_other_servers, setup_pg,
+						teardown_pg),
 		cmocka_unit_test(test_pg_unavailable),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
