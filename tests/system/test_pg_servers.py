@@ -28,7 +28,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pgscratch  # noqa: E402 - tests/pgscratch.py
 from conftest import REXRAY, loops_under, plugin_call as call  # noqa: E402
-from test_multihost import IP, Engine, netns_missing, sh, wait_for  # noqa: E402
+from test_multihost import IP, Engine, Lab, netns_missing, sh, wait_for  # noqa: E402
 
 _MISSING = netns_missing() or pgscratch.missing()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -36,18 +36,14 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 ROUNDS = int(os.environ.get("RR_PG_ROUNDS", "40"))
 
 
-class PgLab:
+class PgLab(Lab):
     """Namespaces s1, s2 (servers), a, b (agents); a veth pair between
-    every agent and every server, each its own /24."""
+    every agent and every server, each its own /24. Lab's teardown."""
 
-    def __init__(self, root):
-        self.tag = "%06x" % random.randrange(1 << 24)
-        self.root = root
-        self.shared = os.path.join(root, "shared")
-        os.makedirs(self.shared)
-        self.net = random.randint(100, 250)
+    def __init__(self):
+        super().__init__()
         self.ns = {k: "rr%s%s" % (k, self.tag) for k in ("s1", "s2", "a", "b")}
-        self.engines = {}
+        self.by_name = {}
         self.links = {}
 
     def setup_network(self):
@@ -76,8 +72,12 @@ class PgLab:
                "loop:\n  volumePath: %s\n"
                "rexray:\n  modules:\n    default-docker:\n      disabled: true\n"
                % (uri, self.shared))
+        return self.add(name, cfg)
+
+    def add(self, name, cfg):
         e = Engine(self, name, self.ns[name], cfg)
-        self.engines[name] = e
+        self.engines.append(e)
+        self.by_name[name] = e
         return e
 
     def agent(self, name, servers):
@@ -89,37 +89,23 @@ class PgLab:
                "loop:\n  volumePath: %s\n  instanceID: host%s\n"
                "rexray:\n  modules:\n    default-docker:\n      host: unix://%s/%s/plugin.sock\n"
                % (hosts, self.shared, name, self.root, name))
-        e = Engine(self, name, self.ns[name], cfg)
-        self.engines[name] = e
-        return e
+        return self.add(name, cfg)
 
     def cli(self, server, *args, check=True):
         """The CLI in a server's namespace, against that server."""
         return sh(IP, "netns", "exec", self.ns[server], "env",
-                  "REXRAY_HOME=" + self.engines[server].home, REXRAY, "-h",
+                  "REXRAY_HOME=" + self.by_name[server].home, REXRAY, "-h",
                   "tcp://127.0.0.1:7979", *args, check=check)
 
     def volumes(self, server):
         return {v["name"]: v for v in json.loads(self.cli(server, "volume", "ls", "-f",
                                                             "json").stdout)}
 
-    def teardown(self):
-        for e in self.engines.values():
-            try:
-                e.stop()
-            except Exception:  # noqa: BLE001 - cleanup goes on
-                pass
-        for dev in loops_under(self.root):
-            sh("losetup", "-d", dev, check=False)
-        for ns in self.ns.values():
-            sh(IP, "netns", "del", ns, check=False)
-
 
 @pytest.fixture
-def pglab(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("rrpgl"))
-    pg = pgscratch.PgScratch(os.path.join(root, "pg")).start()
-    lab = PgLab(root)
+def pglab():
+    pg = pgscratch.PgScratch().start()
+    lab = PgLab()
     lab.pg = pg
     lab.uri = pg.create_db("rexray")
     try:
@@ -210,7 +196,7 @@ def killer(lab, stop):
         time.sleep(rnd.uniform(0.3, 1.2))
         if stop.is_set():
             break
-        e = lab.engines[rnd.choice(("s1", "s2"))]
+        e = lab.by_name[rnd.choice(("s1", "s2"))]
         os.kill(e.proc.pid, signal.SIGKILL)
         e.proc.wait()
         e.log.close()
