@@ -217,8 +217,9 @@ static int transport_error(const struct http_server *s, const struct httpc_reply
 	case HTTPC_CERT_UNKNOWN:
 		return unknown_host(s, rep, e);
 	case HTTPC_TOO_BIG:
-		return err_set(e, -E2BIG, "reply from libstorage server at %s is larger than %u MiB",
-			       host, HTTP_MAX_BODY >> 20);
+		return err_set(e, -E2BIG,
+			       "reply from libstorage server at %s is larger than %u MiB", host,
+			       HTTP_MAX_BODY >> 20);
 	case HTTPC_CONNECT:
 		return err_set(e, -ECONNREFUSED, "cannot reach libstorage server at %s: %s", host,
 			       te->msg);

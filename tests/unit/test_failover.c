@@ -263,9 +263,9 @@ static void test_parse_lists(void **state)
 		{ "", "invalid libstorage host ''" },
 		{ " , ", "invalid libstorage host ' , '" },
 		{ "tcp://a:1,b:2", "invalid libstorage host 'b:2'" },
-		{ "tcp://a:1, tcp://b", "invalid libstorage host 'tcp://b': expected tcp://host:port" },
+		{ "tcp://a:1, tcp://b", "host 'tcp://b': expected tcp://host:port" },
 		{ "unix://,tcp://a:1", "invalid libstorage host 'unix://': empty socket path" },
-		{ "tcp://a:1,tcp://b:0", "invalid libstorage host 'tcp://b:0': port must be 1-65535" },
+		{ "tcp://a:1,tcp://b:0", "host 'tcp://b:0': port must be 1-65535" },
 		{ "tcp://a:1,tcp://::1:80", "'tcp://::1:80': an IPv6 address needs brackets" },
 	};
 	struct storage_client *c;
