@@ -24,6 +24,7 @@
 #define RR_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "api/types.h"
 #include "util/err.h"
@@ -112,9 +113,12 @@ struct paths;
 int client_local_new(struct ls_server *srv, struct storage_client **out, struct err *e);
 
 /*
- * HTTP client. host is "unix:///path.sock" or "tcp://host:port".
- * timeout_ms bounds each whole request (0 = 120 s). Plain HTTP, no token.
- * Returns 0, or -EINVAL for a malformed host.
+ * HTTP client. host is "unix:///path.sock" or "tcp://host:port", or a
+ * list of them, "tcp://a:7979,tcp://b:7979" (what libstorage.host holds):
+ * requests start with the first and fail over to the next ones as
+ * client/failover.h says. timeout_ms bounds each whole request to one
+ * server (0 = 120 s). Plain HTTP, no token.
+ * Returns 0, or -EINVAL naming a malformed host.
  */
 int client_http_new(const char *host, long timeout_ms, struct storage_client **out,
 		    struct err *e);
@@ -173,11 +177,19 @@ void http_client_opts_release(struct http_client_opts *o);
  * checked before the request (and its token) is sent, on a new
  * connection per request. Plain HTTP on a unix socket needs no libcurl;
  * anything else loads it here.
+ * With a list of hosts, each gets these options and its own TLS mode.
  * Returns 0, -EINVAL (bad host), -ENOMEM, -errno of reading a known_hosts
  * file, -ELIBACC when libcurl.so.4 is needed and cannot be loaded.
  */
 int client_http_new_opts(const char *host, const struct http_client_opts *o,
 			 struct storage_client **out, struct err *e);
+
+/* The address an HTTP client sends its next request to first (its current
+ * server, as given), or NULL when c is not an HTTP client. Borrowed from c;
+ * it changes when the client fails over. */
+const char *client_http_current(const struct storage_client *c);
+/* How many servers an HTTP client has; 0 when c is not one. */
+size_t client_http_servers(const struct storage_client *c);
 
 /* Close and free; NULL is fine. */
 void client_free(struct storage_client *c);

@@ -20,113 +20,61 @@
  * runs in CURLOPT_PREREQFUNCTION, after the handshake and before the
  * request is sent, so a bearer token never reaches a server whose
  * fingerprint did not match.
+ *
+ * Several servers (libstorage.host a list): each has its own transport,
+ * TLS mode and known hosts. A request goes to the current server first and
+ * on to the next ones as client/failover.h says (never twice to one
+ * server, never a POST or DELETE that may have acted); the server that
+ * answers becomes the current one, for every thread, with one warning in
+ * the log per switch.
  */
 #include "client/client.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <time.h>
 
 #include "api/codec.h"
 #include "api/headers.h"
+#include "client/failover.h"
 #include "client/http_tls.h"
 #include "net/httpc.h"
 #include "net/addr.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/secret.h"
 #include "util/urlesc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 120000L
 #define HTTP_MAX_BODY		(64u << 20) /* 64 MiB: a reply larger than this is refused */
-#define HTTP_UNIX_HOST		"libstorage-server"
 #define HTTP_CURL_PURPOSE	"libstorage hosts on tcp:// or with TLS"
 
-/* One client per host; the threads of the Docker plugin in agent mode
- * share it (httpc keeps a connection per request in flight). */
-struct http_client {
+/* One server of the client's list: its address and its own transport. */
+struct http_server {
+	struct ls_addr addr;
 	struct httpc *http;
-	char *host;	   /* as given, for messages */
-	char *socket_path; /* unix socket, or NULL for TCP */
-	char *name;	   /* host name or address (no brackets), for TLS */
-	char *hostport;	   /* "name:port" as given ("[v6]:port") */
-	unsigned port;	   /* 0 for a unix socket */
+	int tls_mode;	      /* resolved: never HTTP_TLS_AUTO */
+	struct kh_list known; /* KNOWN_HOSTS: the host's fingerprints */
+};
+
+/* One client for one or several servers; the threads of the Docker plugin
+ * in agent mode share it (httpc keeps a connection per request in flight,
+ * cur is atomic). */
+struct http_client {
+	struct http_server *servers;
+	size_t n;
+	_Atomic size_t cur; /* the server a request goes to first */
 	long timeout_ms;
-	int tls_mode;	       /* resolved: never HTTP_TLS_AUTO */
-	struct kh_list known;  /* KNOWN_HOSTS: the host's fingerprints */
-	char *auth_header;     /* the Authorization value, "Bearer ...", or NULL */
+	char *auth_header; /* the Authorization value, "Bearer ...", or NULL */
 };
 
 /* The request's header lines, "Name: value\r\n" each, in one string. */
 struct hdr_lines {
 	struct buf b; /* b.data NULL until the first line */
 };
-
-/* ---- host parsing ---- */
-
-static int bad_host(const char *host, const char *why, struct err *e)
-{
-	return err_set(e, -EINVAL, "invalid libstorage host '%s': %s", host, why);
-}
-
-static int parse_unix(struct http_client *hc, const char *path, struct err *e)
-{
-	struct sockaddr_un sun;
-
-	if (!*path)
-		return bad_host(hc->host, "empty socket path", e);
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return bad_host(hc->host, "socket path is too long", e);
-	hc->socket_path = strdup(path);
-	hc->name = strdup(HTTP_UNIX_HOST);
-	hc->hostport = strdup(HTTP_UNIX_HOST);
-	if (!hc->socket_path || !hc->name || !hc->hostport)
-		return err_set(e, -ENOMEM, "out of memory");
-	return 0;
-}
-
-/* "host:port" or "[v6]:port"; the port is 1-65535. */
-static int parse_tcp(struct http_client *hc, const char *hp, struct err *e)
-{
-	const char *colon = strrchr(hp, ':');
-	char *end;
-	long port;
-
-	if (!colon || colon == hp)
-		return bad_host(hc->host, "expected tcp://host:port", e);
-	if (hp[0] == '[' && colon[-1] != ']')
-		return bad_host(hc->host, "expected tcp://[address]:port", e);
-	if (hp[0] != '[' && memchr(hp, ':', (size_t)(colon - hp)))
-		return bad_host(hc->host, "an IPv6 address needs brackets", e);
-	for (const char *p = hp; p < colon; p++) {
-		if (*p == '/' || *p == '@' || *p == '?' || *p == '#' || (unsigned char)*p <= ' ')
-			return bad_host(hc->host, "bad character in host name", e);
-	}
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || port < 1 || port > 65535)
-		return bad_host(hc->host, "port must be 1-65535", e);
-	hc->port = (unsigned)port;
-	hc->hostport = strdup(hp);
-	if (hp[0] == '[')
-		hc->name = strndup(hp + 1, (size_t)(colon - hp - 2));
-	else
-		hc->name = strndup(hp, (size_t)(colon - hp));
-	if (!hc->hostport || !hc->name)
-		return err_set(e, -ENOMEM, "out of memory");
-	return 0;
-}
-
-static int parse_host(struct http_client *hc, const char *host, struct err *e)
-{
-	if (strncmp(host, "unix://", 7) == 0)
-		return parse_unix(hc, host + 7, e);
-	if (strncmp(host, "tcp://", 6) == 0)
-		return parse_tcp(hc, host + 6, e);
-	return bad_host(host, "expected unix:///path.sock or tcp://host:port", e);
-}
 
 /* ---- one request ---- */
 
@@ -217,7 +165,7 @@ static int build_headers(struct http_client *hc, struct hdr_lines *h, bool has_b
 /* ---- one transport request ---- */
 
 /* What to look at when the TLS handshake, or its absence, failed. */
-static const char *tls_hint(const struct http_client *hc, enum httpc_fail fail)
+static const char *tls_hint(const struct http_server *s, enum httpc_fail fail)
 {
 	switch (fail) {
 	case HTTPC_CERT_UNTRUSTED:
@@ -227,10 +175,10 @@ static const char *tls_hint(const struct http_client *hc, enum httpc_fail fail)
 	case HTTPC_CERT_LOCAL:
 		return " (check libstorage.client.tls.certFile and keyFile)";
 	case HTTPC_TLS_HANDSHAKE:
-		return hc->tls_mode == HTTP_TLS_OFF ? "" : " (is the server using TLS? "
+		return s->tls_mode == HTTP_TLS_OFF ? "" : " (is the server using TLS? "
 		       "libstorage.client.tls: false talks plain HTTP)";
 	case HTTPC_NO_REPLY:
-		return hc->tls_mode != HTTP_TLS_OFF ? "" : " (if the server uses TLS, set "
+		return s->tls_mode != HTTP_TLS_OFF ? "" : " (if the server uses TLS, set "
 		       "libstorage.client.tls)";
 	case HTTPC_PROTO:
 		/* a TLS server answers plain HTTP with an alert */
@@ -241,79 +189,63 @@ static const char *tls_hint(const struct http_client *hc, enum httpc_fail fail)
 }
 
 /* The known-hosts check refused the server: say what to do about it. */
-static int unknown_host(const struct http_client *hc, const struct httpc_reply *rep,
+static int unknown_host(const struct http_server *s, const struct httpc_reply *rep,
 			struct err *e)
 {
 	if (!rep->cert_fp[0])
 		return err_set(e, -EACCES, "libstorage server at %s: no certificate to check "
-			       "against known hosts", hc->host);
-	if (hc->known.n == 0)
+			       "against known hosts", s->addr.text);
+	if (s->known.n == 0)
 		return err_set(e, -EACCES, "libstorage server at %s is not a known host; if its "
 			       "certificate is the right one, add the line '%s sha256 %s' to "
-			       "a known_hosts file (looked in %s)", hc->host, hc->name,
-			       rep->cert_fp, hc->known.sources[0] ? hc->known.sources : "no file");
+			       "a known_hosts file (looked in %s)", s->addr.text, s->addr.name,
+			       rep->cert_fp, s->known.sources[0] ? s->known.sources : "no file");
 	return err_set(e, -EACCES, "libstorage server at %s presented a certificate (sha256 %s) "
 		       "that does not match its known_hosts entry (%s): refusing to talk to it",
-		       hc->host, rep->cert_fp, hc->known.sources);
+		       s->addr.text, rep->cert_fp, s->known.sources);
 }
 
 /* A transport failure in the client's words and errno values. */
-static int transport_error(const struct http_client *hc, const struct httpc_reply *rep,
+static int transport_error(const struct http_server *s, const struct httpc_reply *rep,
 			   const struct err *te, struct err *e)
 {
+	const char *host = s->addr.text;
+
 	switch (rep->fail) {
 	case HTTPC_NOMEM:
 		return err_set(e, -ENOMEM, "out of memory");
 	case HTTPC_CERT_UNKNOWN:
-		return unknown_host(hc, rep, e);
+		return unknown_host(s, rep, e);
 	case HTTPC_TOO_BIG:
 		return err_set(e, -E2BIG,
-			       "reply from libstorage server at %s is larger than %u MiB", hc->host,
+			       "reply from libstorage server at %s is larger than %u MiB", host,
 			       HTTP_MAX_BODY >> 20);
 	case HTTPC_CONNECT:
-		return err_set(e, -ECONNREFUSED, "cannot reach libstorage server at %s: %s",
-			       hc->host, te->msg);
+		return err_set(e, -ECONNREFUSED, "cannot reach libstorage server at %s: %s", host,
+			       te->msg);
 	case HTTPC_TIMEOUT:
-		return err_set(e, -ETIMEDOUT, "cannot reach libstorage server at %s: %s", hc->host,
+		return err_set(e, -ETIMEDOUT, "cannot reach libstorage server at %s: %s", host,
 			       te->msg);
 	case HTTPC_REFUSED:
 		return err_set(e, -EINVAL, "cannot send a request to libstorage server at %s: %s",
-			       hc->host, te->msg);
+			       host, te->msg);
 	default:
-		return err_set(e, -EIO, "cannot reach libstorage server at %s: %s%s", hc->host,
-			       te->msg, tls_hint(hc, rep->fail));
+		return err_set(e, -EIO, "cannot reach libstorage server at %s: %s%s", host, te->msg,
+			       tls_hint(s, rep->fail));
 	}
 }
 
 /*
- * Perform method on path (already escaped, with its query) and fill rep.
- * Returns 0 once a reply arrived, whatever its status, or a transport
- * error.
+ * Send req to server s and fill rep. Returns 0 once a reply arrived,
+ * whatever its status, or a transport error in e (and the transport's own
+ * words in te).
  */
-static int http_perform(struct http_client *hc, const char *method, const char *path,
-			const char *body, const struct ls_ctx *ctx, struct httpc_reply *rep,
-			struct err *e)
+static int http_perform(const struct http_server *s, const struct httpc_req *req,
+			struct httpc_reply *rep, struct err *te, struct err *e)
 {
-	struct hdr_lines h = { 0 };
-	struct err te = ERR_INIT;
-	int r;
+	int r = httpc_request(s->http, req, rep, te);
 
-	memset(rep, 0, sizeof(*rep));
-	r = build_headers(hc, &h, body != NULL, ctx, e);
-	if (r == 0) {
-		const struct httpc_req req = {
-			.method = method,
-			.target = path,
-			.headers = h.b.data,
-			.body = body,
-			.len = body ? strlen(body) : 0,
-		};
-		r = httpc_request(hc->http, &req, rep, &te);
-		if (r < 0)
-			r = transport_error(hc, rep, &te, e);
-	}
-	buf_release(&h.b);
-	return r;
+	return r < 0 ? transport_error(s, rep, te, e) : 0;
 }
 
 static int status_errno(int status)
@@ -338,8 +270,8 @@ static int status_errno(int status)
 	return -EIO;
 }
 
-/* Turn a non-2xx reply into an error carrying the server's message. */
-static int status_error(struct http_client *hc, const char *method, const char *path,
+/* Turn a non-2xx reply of server s into an error carrying the server's message. */
+static int status_error(const struct http_server *s, const char *method, const char *path,
 			const struct httpc_reply *rep, struct err *e)
 {
 	int code = status_errno(rep->status);
@@ -347,7 +279,7 @@ static int status_error(struct http_client *hc, const char *method, const char *
 
 	if (rep->status < 400)
 		return err_set(e, -EIO, "%s %s: unexpected HTTP status %d from %s", method, path,
-			       rep->status, hc->host);
+			       rep->status, s->addr.text);
 	if (rep->status == 408)
 		/* the body is the server's Task, not an error: say what it means */
 		return err_set(e, code,
@@ -356,49 +288,129 @@ static int status_error(struct http_client *hc, const char *method, const char *
 	error_body_parse(rep->body, rep->len, msg, sizeof(msg), NULL);
 	if (!msg[0])
 		return err_set(e, code, "%s %s: HTTP %d from %s", method, path, rep->status,
-			       hc->host);
+			       s->addr.text);
 	return err_set(e, code, "%s", msg);
 }
 
+/* ---- failing over ---- */
+
 /*
- * A whole call: perform, check the status is 2xx, and (when want_json)
- * parse the body into *out. An empty 2xx body gives *out = NULL.
+ * Append "<server>: <why it failed>" to the list of servers a request
+ * left: the reply's status and the server's message, or the transport's
+ * words (connect(2)'s error when known: "connection refused").
+ */
+static void note_failure(char *tried, size_t sz, const struct http_server *s, int r,
+			 const struct httpc_reply *rep, const struct err *te)
+{
+	size_t len = strlen(tried);
+	char why[ERR_MSG_MAX];
+
+	if (r == 0) {
+		char msg[ERR_MSG_MAX / 2];
+
+		error_body_parse(rep->body, rep->len, msg, sizeof(msg), NULL);
+		snprintf(why, sizeof(why), "%s%d%s%s", msg[0] ? "" : "HTTP ", rep->status,
+			 msg[0] ? " " : "", msg);
+	} else if (rep->fail == HTTPC_CONNECT && rep->os_errno > 0) {
+		snprintf(why, sizeof(why), "%s", strerror(rep->os_errno));
+	} else {
+		snprintf(why, sizeof(why), "%s", te->msg[0] ? te->msg : strerror(-r));
+	}
+	/* strerror's capital, in a message of lower-case words */
+	if (why[0] >= 'A' && why[0] <= 'Z' && why[1] >= 'a' && why[1] <= 'z')
+		why[0] = (char)(why[0] - 'A' + 'a');
+	if (len < sz)
+		snprintf(tried + len, sz - len, "%s%s: %s", len ? "; " : "", s->addr.text, why);
+}
+
+/* Server i answered after those before it failed: it is the current one
+ * now, unless another thread moved on first (then it has said so). */
+static void switch_to(struct http_client *hc, size_t from, size_t i, const char *tried)
+{
+	if (atomic_compare_exchange_strong(&hc->cur, &from, i))
+		log_warn("failed over to libstorage server %s (%s)", hc->servers[i].addr.text,
+			 tried);
+}
+
+/*
+ * A whole call: send to the current server, and on to the next ones as
+ * failover_next says; check the status of the reply that stays is 2xx,
+ * and (when want_json) parse the body into *out. An empty 2xx body gives
+ * *out = NULL. When every server failed (several of them), the error
+ * names each and why.
  */
 static int http_call(struct http_client *hc, const char *method, const char *path, const char *body,
 		     const struct ls_ctx *ctx, json_t **out, struct err *e)
 {
-	struct httpc_reply rep;
+	const size_t start = atomic_load(&hc->cur);
+	const struct http_server *s = NULL;
+	struct hdr_lines h = { 0 };
+	struct httpc_reply rep = { 0 };
+	char tried[ERR_MSG_MAX] = "";
 	json_error_t jerr;
+	size_t k, i = start;
 	int r;
 
 	if (out)
 		*out = NULL;
-	r = http_perform(hc, method, path, body, ctx, &rep, e);
+	/* the same header lines (and Libstorage-Tx) to every server tried */
+	if ((r = build_headers(hc, &h, body != NULL, ctx, e)) < 0)
+		goto done;
+	for (k = 0; k < hc->n; k++) {
+		const struct httpc_req req = {
+			.method = method,
+			.target = path,
+			.headers = h.b.data,
+			.body = body,
+			.len = body ? strlen(body) : 0,
+		};
+		struct err te = ERR_INIT;
+
+		i = (start + k) % hc->n;
+		s = &hc->servers[i];
+		httpc_reply_release(&rep);
+		r = http_perform(s, &req, &rep, &te, e);
+		if (hc->n == 1 || !failover_next(method, r < 0 ? rep.fail : HTTPC_OK, rep.status))
+			break;
+		note_failure(tried, sizeof(tried), s, r, &rep, &te);
+		if (r == 0)
+			r = status_errno(rep.status);
+	}
+	if (k == hc->n) {
+		r = err_set(e, r, "no libstorage server answered: %s", tried);
+		goto done;
+	}
 	if (r < 0)
 		goto done;
+	if (k > 0)
+		switch_to(hc, start, i, tried);
 	if (rep.status < 200 || rep.status > 299) {
-		r = status_error(hc, method, path, &rep, e);
+		r = status_error(s, method, path, &rep, e);
 		goto done;
 	}
 	if (!out || rep.len == 0)
 		goto done;
 	*out = json_loadb(rep.body, rep.len, 0, &jerr);
 	if (!*out)
-		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", hc->host,
+		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", s->addr.text,
 			    jerr.text);
 done:
 	httpc_reply_release(&rep);
+	buf_release(&h.b);
 	return r;
 }
 
-/* A decoder's complaint about a reply is the server's fault, not ours. */
+/* A decoder's complaint about a reply is the server's fault, not ours.
+ * (The server named is the current one: the one that just answered,
+ * unless another thread failed over since.) */
 static int reply_error(struct http_client *hc, int r, struct err *e)
 {
 	if (r == -ENOMEM)
 		return r;
 	if (e)
 		e->code = -EIO;
-	err_prefix(e, "bad reply from libstorage server at %s", hc->host);
+	err_prefix(e, "bad reply from libstorage server at %s",
+		   hc->servers[atomic_load(&hc->cur)].addr.text);
 	return -EIO;
 }
 
@@ -747,12 +759,12 @@ static void http_client_free(struct http_client *hc)
 {
 	if (!hc)
 		return;
-	httpc_free(hc->http);
-	free(hc->host);
-	free(hc->socket_path);
-	free(hc->name);
-	free(hc->hostport);
-	kh_list_release(&hc->known);
+	for (size_t i = 0; hc->servers && i < hc->n; i++) {
+		httpc_free(hc->servers[i].http);
+		kh_list_release(&hc->servers[i].known);
+		ls_addr_release(&hc->servers[i].addr);
+	}
+	free(hc->servers);
 	secret_free_str(hc->auth_header);
 	free(hc);
 }
@@ -786,45 +798,47 @@ static const struct storage_client_ops http_ops = {
 	.lease_fenced = op_lease_fenced,
 };
 
-/* HTTP_TLS_AUTO and the unix-socket rule, made concrete for this host. */
-static int resolve_tls(struct http_client *hc, const struct http_client_opts *o, struct err *e)
+/* HTTP_TLS_AUTO and the unix-socket rule, made concrete for server s. */
+static int resolve_tls(struct http_server *s, const struct http_client_opts *o, struct err *e)
 {
 	int r;
 
-	hc->tls_mode = o->tls_mode;
-	if (hc->socket_path && !o->tls_unix)
-		hc->tls_mode = HTTP_TLS_OFF;
-	if (hc->tls_mode == HTTP_TLS_AUTO && !hc->socket_path && net_host_is_loopback(hc->name))
-		hc->tls_mode = HTTP_TLS_OFF;
-	if (hc->tls_mode != HTTP_TLS_AUTO && hc->tls_mode != HTTP_TLS_KNOWN_HOSTS)
+	s->tls_mode = o->tls_mode;
+	if (s->addr.socket_path && !o->tls_unix)
+		s->tls_mode = HTTP_TLS_OFF;
+	if (s->tls_mode == HTTP_TLS_AUTO && !s->addr.socket_path &&
+	    net_host_is_loopback(s->addr.name))
+		s->tls_mode = HTTP_TLS_OFF;
+	if (s->tls_mode != HTTP_TLS_AUTO && s->tls_mode != HTTP_TLS_KNOWN_HOSTS)
 		return 0;
-	if ((r = kh_lookup(o, hc->name, hc->port, &hc->known, e)) < 0)
+	if ((r = kh_lookup(o, s->addr.name, s->addr.port, &s->known, e)) < 0)
 		return r;
-	if (hc->tls_mode == HTTP_TLS_AUTO)
-		hc->tls_mode = !o->ca_file && hc->known.n ? HTTP_TLS_KNOWN_HOSTS : HTTP_TLS_VERIFY;
+	if (s->tls_mode == HTTP_TLS_AUTO)
+		s->tls_mode = !o->ca_file && s->known.n ? HTTP_TLS_KNOWN_HOSTS : HTTP_TLS_VERIFY;
 	return 0;
 }
 
 static bool host_known(void *arg, const char *fp_hex)
 {
-	const struct http_client *hc = arg;
+	const struct http_server *s = arg;
 
-	return kh_list_has(&hc->known, fp_hex);
+	return kh_list_has(&s->known, fp_hex);
 }
 
 /*
- * The transport for the resolved TLS mode. The URL's host is the name the
- * certificate must carry: serverName, when set, with CONNECT_TO sending
- * the connection to the real host.
+ * The transport of server s for its resolved TLS mode. The URL's host is
+ * the name the certificate must carry: serverName, when set, with
+ * CONNECT_TO sending the connection to the real host.
  */
-static int transport_setup(struct http_client *hc, const struct http_client_opts *o,
-			   struct err *e)
+static int transport_setup(struct http_server *s, long timeout_ms,
+			   const struct http_client_opts *o, struct err *e)
 {
+	const struct ls_addr *a = &s->addr;
 	const char *name = o->server_name;
-	bool tls = hc->tls_mode != HTTP_TLS_OFF;
+	bool tls = s->tls_mode != HTTP_TLS_OFF;
 	struct httpc_opts ho = {
-		.socket_path = hc->socket_path,
-		.timeout_ms = hc->timeout_ms,
+		.socket_path = a->socket_path,
+		.timeout_ms = timeout_ms,
 		.max_body = HTTP_MAX_BODY,
 		.purpose = HTTP_CURL_PURPOSE,
 	};
@@ -832,31 +846,31 @@ static int transport_setup(struct http_client *hc, const struct http_client_opts
 	int r;
 
 	if (tls) {
-		ho.insecure = hc->tls_mode != HTTP_TLS_VERIFY;
-		ho.ca_file = hc->tls_mode == HTTP_TLS_VERIFY ? o->ca_file : NULL;
+		ho.insecure = s->tls_mode != HTTP_TLS_VERIFY;
+		ho.ca_file = s->tls_mode == HTTP_TLS_VERIFY ? o->ca_file : NULL;
 		ho.cert_file = o->cert_file;
 		ho.key_file = o->key_file;
-		if (hc->tls_mode == HTTP_TLS_KNOWN_HOSTS) {
+		if (s->tls_mode == HTTP_TLS_KNOWN_HOSTS) {
 			ho.cert_known = host_known;
-			ho.cert_arg = hc;
+			ho.cert_arg = s;
 		}
 	}
-	if (tls && name && !hc->socket_path && (strchr(name, ':') || strchr(name, '/')))
+	if (tls && name && !a->socket_path && (strchr(name, ':') || strchr(name, '/')))
 		return err_set(e, -EINVAL, "config: libstorage.client.tls.serverName '%s' is not "
 			       "a host name", name);
 	if (!tls || !name)
-		r = asprintf(&url, "%s://%s", tls ? "https" : "http", hc->hostport);
-	else if (hc->socket_path)
+		r = asprintf(&url, "%s://%s", tls ? "https" : "http", a->hostport);
+	else if (a->socket_path)
 		r = asprintf(&url, "https://%s", name);
-	else if ((r = asprintf(&url, "https://%s:%u", name, hc->port)) >= 0)
-		r = asprintf(&ct, "%s:%u:%s", name, hc->port, hc->hostport);
+	else if ((r = asprintf(&url, "https://%s:%u", name, a->port)) >= 0)
+		r = asprintf(&ct, "%s:%u:%s", name, a->port, a->hostport);
 	if (r < 0) {
 		free(url);
 		return -ENOMEM;
 	}
 	ho.base_url = url;
 	ho.connect_to = ct;
-	r = httpc_new(&ho, &hc->http, e);
+	r = httpc_new(&ho, &s->http, e);
 	free(url);
 	free(ct);
 	return r;
@@ -870,6 +884,33 @@ static int bearer_header(struct http_client *hc, const char *token, struct err *
 		return err_set(e, -EINVAL, "the bearer token has control characters or is longer "
 			       "than %d bytes", HEADER_VALUE_MAX);
 	return asprintf(&hc->auth_header, "Bearer %s", token) < 0 ? -ENOMEM : 0;
+}
+
+/* The servers of host (one address or a list), each with its transport. */
+static int servers_setup(struct http_client *hc, const char *host,
+			 const struct http_client_opts *o, struct err *e)
+{
+	struct ls_addr *addrs;
+	size_t n;
+	int r;
+
+	if ((r = ls_addrs_parse(host, &addrs, &n, e)) < 0)
+		return r;
+	hc->servers = calloc(n, sizeof(*hc->servers));
+	if (!hc->servers) {
+		ls_addrs_free(addrs, n);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	/* the addresses move into the servers */
+	for (size_t i = 0; i < n; i++)
+		hc->servers[i].addr = addrs[i];
+	free(addrs);
+	hc->n = n;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if ((r = resolve_tls(&hc->servers[i], o, e)) == 0)
+			r = transport_setup(&hc->servers[i], hc->timeout_ms, o, e);
+	}
+	return r;
 }
 
 int client_http_new_opts(const char *host, const struct http_client_opts *o,
@@ -887,13 +928,13 @@ int client_http_new_opts(const char *host, const struct http_client_opts *o,
 		return err_set(e, -EINVAL, "no libstorage host given");
 	hc = calloc(1, sizeof(*hc));
 	c = calloc(1, sizeof(*c));
-	if (!hc || !c || !(hc->host = strdup(host))) {
+	if (!hc || !c) {
 		r = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	atomic_init(&hc->cur, 0);
 	hc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-	if ((r = parse_host(hc, host, e)) < 0 || (r = resolve_tls(hc, o, e)) < 0 ||
-	    (r = transport_setup(hc, o, e)) < 0 ||
+	if ((r = servers_setup(hc, host, o, e)) < 0 ||
 	    (r = bearer_header(hc, o->token, e)) < 0) {
 		if (r == -ENOMEM)
 			err_set(e, r, "out of memory");
@@ -914,4 +955,22 @@ int client_http_new(const char *host, long timeout_ms, struct storage_client **o
 	struct http_client_opts o = { .timeout_ms = timeout_ms, .tls_mode = HTTP_TLS_OFF };
 
 	return client_http_new_opts(host, &o, out, e);
+}
+
+const char *client_http_current(const struct storage_client *c)
+{
+	const struct http_client *hc;
+
+	if (!c || c->ops != &http_ops || !(hc = c->impl))
+		return NULL;
+	return hc->servers[atomic_load(&hc->cur)].addr.text;
+}
+
+size_t client_http_servers(const struct storage_client *c)
+{
+	const struct http_client *hc;
+
+	if (!c || c->ops != &http_ops || !(hc = c->impl))
+		return 0;
+	return hc->n;
 }

@@ -2,6 +2,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,31 @@ static bool address_ok(const char *v)
 	return colon[1] && !*end && port >= 0 && port <= 65535;
 }
 
+/* Each item of a list of addresses; what is wrong into what (and the
+ * 0-based index of the bad item into *bad), else NULL. */
+static const char *addresses_problem(const char *v, char *what, size_t whatsz, size_t *bad)
+{
+	const char *cur = v, *item;
+	char one[CFG_SHOWN_MAX];
+	size_t len, n = 0;
+
+	while (cfg_list_next(&cur, &item, &len)) {
+		n++;
+		if (len < sizeof(one)) {
+			memcpy(one, item, len);
+			one[len] = '\0';
+			if (address_ok(one))
+				continue;
+		}
+		*bad = n - 1;
+		name_sanitise(one, sizeof(one), item, len);
+		snprintf(what, whatsz, "addresses (unix:///path.sock or tcp://host:port, "
+			 "separated by commas): '%s' is not one", one);
+		return what;
+	}
+	return n ? NULL : "at least one address: unix:///path.sock or tcp://host:port";
+}
+
 static bool ratio_ok(const char *v, const struct cfg_key *k)
 {
 	char *end;
@@ -34,9 +60,10 @@ static bool ratio_ok(const char *v, const struct cfg_key *k)
 	return end != v && !*end && d >= (double)k->min && d <= (double)k->max;
 }
 
-/* What a value of k must be, or NULL when v is one. */
+/* What a value of k must be, or NULL when v is one. For a list, *bad gets
+ * the index of the item at fault (else it is left alone). */
 static const char *value_problem(const struct cfg_key *k, const char *v, char *what,
-				 size_t whatsz)
+				 size_t whatsz, size_t *bad)
 {
 	enum log_level lvl;
 	int64_t n;
@@ -70,6 +97,8 @@ static const char *value_problem(const struct cfg_key *k, const char *v, char *w
 			       ? "a log level: panic, fatal, error, warn, info or debug" : NULL;
 	case CFG_T_ADDRESS:
 		return address_ok(v) ? NULL : "an address: unix:///path.sock or tcp://host:port";
+	case CFG_T_ADDRESSES:
+		return addresses_problem(v, what, whatsz, bad);
 	default:
 		return NULL;
 	}
@@ -87,6 +116,21 @@ static bool is_list_item(const struct cfg *c, const char *key)
 	return cfgi_file_entry(c, parent) != NULL;
 }
 
+/* A YAML sequence's item has a position of its own (key.N): point there. */
+static void item_position(const struct cfg *c, const char *key, size_t item,
+			  struct cfg_problem *p)
+{
+	char k[CFG_KEY_MAX];
+	const struct kv *kv;
+
+	if (item == SIZE_MAX || snprintf(k, sizeof(k), "%s.%zu", key, item) >= (int)sizeof(k))
+		return;
+	if ((kv = cfgi_file_entry(c, k)) && kv->line > 0) {
+		p->line = kv->line;
+		p->col = kv->col;
+	}
+}
+
 int cfg_check(const struct cfg *c, cfg_problem_fn fn, void *arg)
 {
 	int errors = 0;
@@ -95,7 +139,8 @@ int cfg_check(const struct cfg *c, cfg_problem_fn fn, void *arg)
 		const struct kv *kv = &c->file.v[i];
 		struct cfg_problem p = { .file = c->file_name, .line = kv->line, .col = kv->col,
 					 .key = kv->key };
-		char what[96], shown[CFG_SHOWN_MAX], msg[512];
+		char what[256], shown[CFG_SHOWN_MAX], msg[512];
+		size_t item = SIZE_MAX;
 		const char *bad;
 		bool legacy;
 		int id;
@@ -119,8 +164,9 @@ int cfg_check(const struct cfg *c, cfg_problem_fn fn, void *arg)
 		}
 		if (!kv->value || !*kv->value) /* null or '': the default */
 			continue;
-		if (!(bad = value_problem(&cfg_keys[id], kv->value, what, sizeof(what))))
+		if (!(bad = value_problem(&cfg_keys[id], kv->value, what, sizeof(what), &item)))
 			continue;
+		item_position(c, kv->key, item, &p);
 		name_sanitise(shown, sizeof(shown), kv->value, strlen(kv->value));
 		p.severity = CFG_ERROR;
 		snprintf(msg, sizeof(msg), "invalid value '%s': expected %s", shown, bad);

@@ -1028,3 +1028,27 @@ out:
 		free(items[i].own_key);
 	free(items);
 }
+
+bool cfg_list_next(const char **cursor, const char **item, size_t *len)
+{
+	const char *p = *cursor;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		const char *s = p, *end = p + n;
+
+		p = *end ? end + 1 : end;
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (s == end)
+			continue;
+		*cursor = p;
+		*item = s;
+		*len = (size_t)(end - s);
+		return true;
+	}
+	*cursor = p;
+	return false;
+}

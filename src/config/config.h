@@ -200,6 +200,16 @@ int cfg_check(const struct cfg *c, cfg_problem_fn fn, void *arg);
 int cfg_file_position(const struct cfg *c, const char *key, const char **file, int *line,
 		      int *col);
 
+/*
+ * The items of a list value, one per call: a YAML sequence's scalars joined
+ * by "," (see above), or "a,b" text from a flag or the environment. *cursor
+ * starts at the value (NULL is an empty list) and moves on; *item and *len
+ * get the next item without the blanks (spaces, tabs) around it. Empty
+ * items ("a,,b", a trailing ",") are skipped. Returns false when no item is
+ * left. Pure: no allocation, any thread.
+ */
+bool cfg_list_next(const char **cursor, const char **item, size_t *len);
+
 /* The environment variable name for a key ("a.b-c" -> "A_B-C") into buf. */
 void cfg_env_name(const char *key, char *buf, size_t bufsz);
 

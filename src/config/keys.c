@@ -45,9 +45,11 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		"`keyFile`, it serves HTTPS"),
 	[CFGK_METRICS_KEYFILE] = TYPED("rexray.metrics.tls.keyFile", CFG_T_PATH, NULL,
 		CFG_SC_GLOBAL, S_REXRAY, "the metrics endpoint's TLS private key (PEM)"),
-	[CFGK_HOST] = TYPED("libstorage.host", CFG_T_ADDRESS, NULL, CFG_SC_GLOBAL, S_REXRAY,
-		"the server the client talks to (`-h` sets it); also the server's endpoint when "
-		"no endpoints are defined; unset: the embedded server"),
+	[CFGK_HOST] = TYPED("libstorage.host", CFG_T_ADDRESSES, NULL, CFG_SC_GLOBAL, S_REXRAY,
+		"the server the client talks to (`-h` sets it), or a list of servers it fails "
+		"over between, tried in order (a YAML list or `tcp://a:7979,tcp://b:7979`; "
+		"docs/multi-host.md); also the server's endpoint when no endpoints are defined "
+		"(the first of a list); unset: the embedded server"),
 	[CFGK_SERVICE] = TEXT("libstorage.service", NULL, CFG_SC_MODULE, S_REXRAY,
 		"the default service (`-s` sets it); unset: the first configured service"),
 	[CFGK_EMBEDDED] = BOOL("libstorage.embedded", "false", CFG_SC_GLOBAL, S_REXRAY,
@@ -270,6 +272,7 @@ void cfg_key_type_text(const struct cfg_key *k, char *buf, size_t bufsz)
 		[CFG_T_DURATION] = "duration", [CFG_T_MODE] = "file mode", [CFG_T_PATH] = "path",
 		[CFG_T_RATIO] = "ratio", [CFG_T_LIST] = "list", [CFG_T_LEVEL] = "log level",
 		[CFG_T_ADDRESS] = "address", [CFG_T_SECRET] = "secret or file",
+		[CFG_T_ADDRESSES] = "address list",
 	};
 
 	if (k->type == CFG_T_INT || k->type == CFG_T_RATIO)

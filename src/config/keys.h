@@ -41,6 +41,8 @@ enum cfg_type {
 	CFG_T_LEVEL,	/* a log level */
 	CFG_T_ADDRESS,	/* unix:///path.sock or tcp://host:port */
 	CFG_T_SECRET,	/* the secret itself or the path of a file holding it */
+	CFG_T_ADDRESSES, /* one address or several: a YAML sequence or comma-separated
+			  * text (cfg_list_next), each as CFG_T_ADDRESS */
 };
 
 /* Where a key may be set besides the root (bits; 0 = the root only). The

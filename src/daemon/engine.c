@@ -187,7 +187,9 @@ static int pick_service(struct engine *en, struct err *e)
 		return r;
 	if (l.n == 0) {
 		service_list_release(&l);
-		return err_set(e, -ENOENT, "the server at %s has no services", en->host);
+		return err_set(e, -ENOENT, "the server at %s has no services",
+			       client_http_current(en->client) ? client_http_current(en->client)
+							       : en->host);
 	}
 	snprintf(en->service, sizeof(en->service), "%s", l.s[0].name);
 	service_list_release(&l);
@@ -239,11 +241,22 @@ static int http_client_open(struct engine *en, struct err *e)
 	return r;
 }
 
+/* en->host = host (one address or a list), which must fit. */
+static int set_host(struct engine *en, const char *host, struct err *e)
+{
+	if (strlen(host) >= sizeof(en->host))
+		return err_set(e, -ENAMETOOLONG, "config: %s is longer than %zu bytes",
+			       cfg_keys[CFGK_HOST].name, sizeof(en->host) - 1);
+	snprintf(en->host, sizeof(en->host), "%s", host);
+	return 0;
+}
+
 int engine_connect_host(struct engine *en, const char *host, struct err *e)
 {
 	int r;
 
-	snprintf(en->host, sizeof(en->host), "%s", host ? host : "");
+	if ((r = set_host(en, host ? host : "", e)) < 0)
+		return r;
 	if ((r = http_client_open(en, e)) < 0)
 		return r;
 	return pick_service(en, e);
@@ -266,7 +279,8 @@ int engine_connect(struct engine *en, struct err *e)
 	int r;
 
 	if (host && *host) {
-		snprintf(en->host, sizeof(en->host), "%s", host);
+		if ((r = set_host(en, host, e)) < 0)
+			return r;
 	} else if (!spec_host(en, en->host, sizeof(en->host))) {
 		en->host[0] = '\0';
 	}

@@ -73,7 +73,8 @@ struct engine {
 	int64_t lease_ms;
 	struct storage_client *client;
 	struct integration *integration; /* host side, made on first use */
-	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process */
+	char host[PATH_MAX + 16];	/* where the client talks: "" for in-process; one
+					 * address or a list (libstorage.host) */
 	/* the caller's identity for the chosen service */
 	char service[65];
 	struct instance_id iid;
@@ -114,9 +115,10 @@ void engine_release(struct engine *en);
 
 /* pid of the running service from the pid file, or 0. */
 long engine_running_pid(const struct engine *en);
-/* Where a command of this process would send its requests: libstorage.host,
- * else the running engine's address (its spec file); false when it would
- * serve itself (no engine runs). */
+/* Where a command of this process would send its requests: libstorage.host
+ * (one address or the list its client fails over between, as given), else
+ * the running engine's address (its spec file); false when it would serve
+ * itself (no engine runs). */
 bool engine_target(const struct engine *en, char *out, size_t outsz);
 /* true when pid runs and is not a zombie */
 bool engine_process_alive(long pid);

@@ -39,7 +39,8 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 			      struct err *e)
 {
 	char **names = NULL;
-	const char *host;
+	const char *host, *first;
+	size_t len;
 	int count;
 
 	*n = 0;
@@ -60,9 +61,11 @@ static int endpoint_addresses(struct engine *en, char addrs[][PATH_MAX + 32], si
 	cfg_names_free(names);
 	if (*n)
 		return 0;
+	/* libstorage.host: a list's first address (the others are servers
+	 * elsewhere) */
 	host = cfg_key_get(en->cfg, CFGK_HOST);
-	if (host && *host)
-		snprintf(addrs[(*n)++], PATH_MAX + 32, "%s", host);
+	if (host && *host && cfg_list_next(&host, &first, &len))
+		snprintf(addrs[(*n)++], PATH_MAX + 32, "%.*s", (int)len, first);
 	else
 		snprintf(addrs[(*n)++], PATH_MAX + 32, "unix://%s/rexray.sock", en->paths.run);
 	return 0;
@@ -535,7 +538,10 @@ int engine_serve(struct engine *en, bool nopid, bool force, struct err *e)
 	for (size_t i = 0; i < en->n_endpoints; i++)
 		log_always("libStorage server %s listening on %s", ls_server_name(en->server),
 			   http_endpoint_address(en->endpoints[i]));
-	if (!server)
+	if (!server && client_http_servers(en->client) > 1)
+		log_always("agent of the libStorage servers at %s (now %s)", en->host,
+			   client_http_current(en->client));
+	else if (!server)
 		log_always("agent of the libStorage server at %s", en->host);
 	for (size_t i = 0; i < en->n_modules; i++)
 		log_always("docker module %s listening on %s", docker_module_name(en->modules[i]),

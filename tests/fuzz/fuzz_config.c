@@ -15,10 +15,14 @@
  *  - a typed getter either succeeds within its bounds or fails with
  *    -EINVAL, a message and the default in *out;
  *  - cfg_children names are non-empty, dot-free and unique;
- *  - a flag set with cfg_set wins over the file.
+ *  - a flag set with cfg_set wins over the file;
+ *  - libstorage.host splits (cfg_list_next) into non-empty items without
+ *    commas or blanks at their ends, which ls_addrs_parse (client/
+ *    failover.h) takes one for one or refuses with -EINVAL and a message.
  */
 #include <stdbool.h>
 
+#include "client/failover.h"
 #include "config/config.h"
 #include "fuzz.h"
 
@@ -147,6 +151,29 @@ static void check_scoped(const struct cfg *c)
 	FUZZ_CHECK(cfg_str(c, mod_scopes, "host", "", &s) == 0 && s);
 }
 
+/* libstorage.host: a list's items, and the client's parse of them. */
+static void check_host_list(const struct cfg *c)
+{
+	const char *v = cfg_key_get(c, CFGK_HOST), *cur = v, *item;
+	struct err e = ERR_INIT;
+	struct ls_addr *a = NULL;
+	size_t len, n = 0, got = 0;
+	int r;
+
+	while (cfg_list_next(&cur, &item, &len)) {
+		FUZZ_CHECK(len > 0 && !memchr(item, ',', len));
+		FUZZ_CHECK(item[0] != ' ' && item[0] != '\t');
+		FUZZ_CHECK(item[len - 1] != ' ' && item[len - 1] != '\t');
+		n++;
+	}
+	if (!v)
+		return;
+	r = ls_addrs_parse(v, &a, &got, &e);
+	FUZZ_CHECK(r == 0 ? got == n && got >= 1 && got <= LS_HOSTS_MAX
+			  : (r == -EINVAL || r == -ENOMEM) && !a && got == 0 && e.msg[0]);
+	ls_addrs_free(a, got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg *c = cfg_new();
@@ -171,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w = (struct walk){ c, 0 };
 	cfg_foreach(c, each_key, &w);
 	check_scoped(c);
+	check_host_list(c);
 	check_children(c, "");
 	check_children(c, "libstorage.server.services");
 	check_children(c, "rexray.modules");

@@ -2,7 +2,9 @@
  * Unit tests for config/keys: the table of keys is whole and consistent
  * (every row named, no name twice, every typed default parses), the
  * cfg_key_* getters read the row's name with the row's default, aliases
- * come from the table, patterns are filled, cfg_source names the layer.
+ * come from the table, patterns are filled, cfg_source names the layer;
+ * list values split into trimmed items, and config check reads an address
+ * list (libstorage.host) item by item.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +239,116 @@ static void test_find_by_name_alias_pattern_and_scope(void **state)
 				      &legacy), -1);
 }
 
+/* cfg_list_next: the items of "a,b" text and of a YAML sequence, trimmed,
+ * empty ones skipped. */
+static void collect(const char *text, char out[][64], size_t *n)
+{
+	const char *cur = text, *item;
+	size_t len;
+
+	*n = 0;
+	while (cfg_list_next(&cur, &item, &len)) {
+		assert_true(len < 64 && *n < 8);
+		snprintf(out[(*n)++], 64, "%.*s", (int)len, item);
+	}
+}
+
+static void test_list_items(void **state)
+{
+	char got[8][64];
+	size_t n;
+	struct cfg *c;
+
+	(void)state;
+	collect(NULL, got, &n);
+	assert_int_equal(n, 0);
+	collect("", got, &n);
+	assert_int_equal(n, 0);
+	collect(" , ,\t,", got, &n);
+	assert_int_equal(n, 0);
+	collect("tcp://a:1", got, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0], "tcp://a:1");
+	collect(" tcp://a:1 ,,\tunix:///x.sock\t, tcp://[::1]:7979,", got, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(got[0], "tcp://a:1");
+	assert_string_equal(got[1], "unix:///x.sock");
+	assert_string_equal(got[2], "tcp://[::1]:7979");
+	/* a YAML sequence reads as the same text */
+	c = cfg_from("libstorage:\n  host:\n    - tcp://a:1\n    - unix:///x.sock\n", NULL);
+	collect(cfg_key_get(c, CFGK_HOST), got, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(got[0], "tcp://a:1");
+	assert_string_equal(got[1], "unix:///x.sock");
+	cfg_free(c);
+}
+
+struct seen_problems {
+	int n;
+	char msg[4][512];
+	int line[4];
+};
+
+static void on_problem(void *arg, const struct cfg_problem *p)
+{
+	struct seen_problems *s = arg;
+
+	if (p->severity != CFG_ERROR || s->n >= 4)
+		return;
+	snprintf(s->msg[s->n], sizeof(s->msg[0]), "%s: %s", p->key, p->msg);
+	s->line[s->n++] = p->line;
+}
+
+/* config check: libstorage.host takes a list, and names the bad address
+ * (at its own line in a YAML sequence). */
+static void test_address_list_check(void **state)
+{
+	static const char *const good[] = {
+		"libstorage:\n  host: tcp://a:7979\n",
+		"libstorage:\n  host: unix:///x.sock\n",
+		"libstorage:\n  host: tcp://a:7979,tcp://b:7979\n",
+		"libstorage:\n  host: 'tcp://a:7979, unix:///x.sock'\n",
+		"libstorage:\n  host: [tcp://a:7979, tcp://b:7979]\n",
+		"libstorage:\n  host:\n    - tcp://a:7979\n    - tcp://[::1]:7979\n",
+	};
+	struct seen_problems s = { 0 };
+	char buf[64];
+	struct cfg *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = cfg_from(good[i], NULL);
+		if (cfg_check(c, on_problem, &s) != 0)
+			fail_msg("%s: %s", good[i], s.msg[0]);
+		cfg_free(c);
+	}
+	c = cfg_from("libstorage:\n  host: tcp://a:7979,b:7979\n", NULL);
+	assert_int_equal(cfg_check(c, on_problem, &s), 1);
+	assert_non_null(strstr(s.msg[0], "libstorage.host: invalid value 'tcp://a:7979,b:7979'"));
+	assert_non_null(strstr(s.msg[0], "'b:7979' is not one"));
+	assert_int_equal(s.line[0], 2);
+	cfg_free(c);
+	memset(&s, 0, sizeof(s));
+	c = cfg_from("libstorage:\n  host:\n    - tcp://a:7979\n    - tcp://b\n"
+		     "    - tcp://c:1\n", NULL);
+	assert_int_equal(cfg_check(c, on_problem, &s), 1);
+	assert_non_null(strstr(s.msg[0], "'tcp://b' is not one"));
+	assert_int_equal(s.line[0], 4); /* the bad item's own line */
+	cfg_free(c);
+	memset(&s, 0, sizeof(s));
+	c = cfg_from("libstorage:\n  host: ' , '\n", NULL);
+	assert_int_equal(cfg_check(c, on_problem, &s), 1);
+	assert_non_null(strstr(s.msg[0], "expected at least one address"));
+	cfg_free(c);
+	/* one address alone is still checked as one */
+	memset(&s, 0, sizeof(s));
+	c = cfg_from("rexray:\n  metrics:\n    address: 'tcp://a:1,tcp://b:2x'\n", NULL);
+	assert_int_equal(cfg_check(c, on_problem, &s), 1);
+	cfg_free(c);
+	cfg_key_type_text(&cfg_keys[CFGK_HOST], buf, sizeof(buf));
+	assert_string_equal(buf, "address list");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +361,8 @@ int main(void)
 		cmocka_unit_test(test_source),
 		cmocka_unit_test(test_type_and_scope_text),
 		cmocka_unit_test(test_find_by_name_alias_pattern_and_scope),
+		cmocka_unit_test(test_list_items),
+		cmocka_unit_test(test_address_list_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
