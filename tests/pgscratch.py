@@ -149,11 +149,26 @@ class PgScratch:
         return p.stdout
 
     def uri(self, db="postgres"):
-        return "postgresql:///%s?host=%s&port=%d&user=%s" % (db, self.sock, PORT, USER)
+        return uri_at(self.sock, db)
 
     def create_db(self, name):
-        self.psql('CREATE DATABASE "%s"' % name)
-        return self.uri(name)
+        return create_db_at(self.sock, name)
+
+
+def uri_at(sock, db):
+    """The URI of database db of the scratch server whose socket dir is sock."""
+    return "postgresql:///%s?host=%s&port=%d&user=%s" % (db, sock, PORT, USER)
+
+
+def create_db_at(sock, db):
+    """Make database db on the scratch server at sock; its URI."""
+    psql = os.path.join(pg_bindir(), "psql")
+    p = subprocess.run([psql, "-h", sock, "-p", str(PORT), "-U", USER, "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-qAtc", 'CREATE DATABASE "%s"' % db],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("CREATE DATABASE %s: %s" % (db, p.stdout))
+    return uri_at(sock, db)
 
 
 def main(argv):

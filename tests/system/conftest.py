@@ -18,9 +18,11 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -218,10 +220,25 @@ def free_tcp_port():
 # REXRAY_HOME and the binary
 
 
+# The socket directory of a scratch PostgreSQL (scripts/run-tests): every
+# home's server keeps its records in a database of its own there.
+RECORDS_PG = os.environ.get("RR_TEST_RECORDS_PG")
+
+
+def records_uri():
+    """A fresh PostgreSQL database for one home's records, or None."""
+    if not RECORDS_PG:
+        return None
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import pgscratch
+    return pgscratch.create_db_at(RECORDS_PG, "rrh_" + uuid.uuid4().hex[:12])
+
+
 class Home:
     """One REXRAY_HOME: paths, config, environment and CLI runs."""
 
     def __init__(self, root):
+        self.records = records_uri()
         self.root = root
         self.etc = os.path.join(root, "etc", "rexray")
         self.lib = os.path.join(root, "var", "lib", "rexray")
@@ -246,6 +263,8 @@ class Home:
         env["HOME"] = self.user_home
         # these tests drive the vfs service; the engine's default is loop
         env["LIBSTORAGE_SERVICE"] = "vfs"
+        if self.records:
+            env["LIBSTORAGE_SERVER_STORE"] = self.records
         env.update(extra)
         return env
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import prereq
-from conftest import Api, assert_error_body, loops_under, mounts_under
+from conftest import RECORDS_PG, Api, assert_error_body, loops_under, mounts_under
 
 _MISSING = prereq.missing(root=True, loop=True, commands=("mkfs.xfs", "e2fsck"))
 needs_loop = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -349,6 +349,9 @@ CRASH_POINTS = [
 
 
 @needs_loop
+@pytest.mark.skipif(RECORDS_PG is not None,
+                    reason="records in PostgreSQL: the start-up sweep leaves leftovers younger "
+                    "than an hour to the server that may be making them (docs/multi-host.md)")
 @pytest.mark.parametrize("point,op", CRASH_POINTS)
 def test_kill_inside_an_operation_then_retry(lh, point, op):
     config(lh)
