@@ -49,11 +49,22 @@ def loadgen_json(cmd):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def engine(uri=None):
+def engine(uri=None, vfs_root=None):
     extra = "libstorage:\n  service: vfs\n"
     if uri:
         extra += "  server:\n    store: \"%s\"\n" % uri
+    if vfs_root:  # servers that share records share the volumes' directory too
+        extra += "vfs:\n  root: %s\n" % vfs_root
     return bl.Engine(CLEAN, service="vfs", extra_config=extra).start()
+
+
+def check_get(eng, name):
+    """The engine knows the volume (a Get that answers an error would be
+    counted as a fast request)."""
+    st, body = eng.plugin_call("Get", json.dumps({"Name": name}))[:2]
+    reply = json.loads(body)
+    if st != 200 or reply.get("Err") or reply.get("Volume", {}).get("Name") != name:
+        raise RuntimeError("Get %s on %s: %s %r" % (name, eng.root, st, reply))
 
 
 def create(loadgen, eng, n):
@@ -92,6 +103,7 @@ def main():
             for name, u in sides:
                 eng = engine(u)
                 c = create(loadgen, eng, n)
+                check_get(eng, "b%05d" % (n - 1))
                 g = get(loadgen, eng.plugin_sock, 8, n)
                 eng.stop()
                 k = 0 if name == "sqlite" else 1
@@ -100,8 +112,11 @@ def main():
                 bl.log("round %d %s: create %.0f/s, get %.0f/s" % (i, name, c, g))
         # two servers on one database vs one, 16 clients in all
         uri = pg.create_db("b10_scale")
-        one, two = engine(uri), engine(uri)
+        shared = CLEAN.tempdir("rrb10v")
+        one, two = engine(uri, shared), engine(uri, shared)
         create(loadgen, one, n)
+        for e in (one, two):
+            check_get(e, "b%05d" % (n - 1))
         scale = ([], [])
 
         def both():

@@ -125,16 +125,17 @@ int records_attach(struct service *svc, const char *id, const struct attach_opts
 	struct volume_attachment a = { 0 };
 	int r;
 
-	if ((r = check_holder(svc, id, o, e)) < 0)
-		return r;
 	a.volume_id = (char *)id;
 	a.iid = *o->iid;
 	a.iid.service = svc->name;
 	a.device_name = (char *)device;
 	a.status = "attached";
+	/* the holder checked inside the transaction that changes it: on a
+	 * shared database that read locks the volume's row until the commit */
 	if ((r = store_begin(svc->store, e)) < 0)
 		return r;
-	if ((o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
+	if ((r = check_holder(svc, id, o, e)) < 0 ||
+	    (o->force && (r = store_attachment_remove(svc->store, svc->name, id, NULL, e)) < 0) ||
 	    (r = store_attachment_put(svc->store, svc->name, &a, e)) < 0) {
 		store_rollback(svc->store);
 		return r;

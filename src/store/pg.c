@@ -943,13 +943,25 @@ static int get_one(struct store *st, bool by_name, const char *service, const ch
 	unsigned long long g = cache_gen(st);
 	int r, n;
 
-	if (by_name && (r = cache_get(st, service, key, out)) != -ENOENT)
+	bool in_tx = tx.st == st;
+	const char *sql;
+
+	/* Inside a transaction (a change to come: attach, detach) the row is
+	 * read fresh and locked until the end of it, so two servers' changes
+	 * of one volume take turns even if a volume lock (store_key_lock) was
+	 * lost with its connection. */
+	if (in_tx)
+		sql = by_name ? VOLUME_ROW "WHERE v.service=$1 AND lower(v.name)=lower($2) "
+				"ORDER BY " ATT_ORDER " FOR UPDATE OF v" :
+				VOLUME_ROW "WHERE v.service=$1 AND v.id=$2 ORDER BY " ATT_ORDER
+				" FOR UPDATE OF v";
+	else
+		sql = by_name ? VOLUME_ROW "WHERE v.service=$1 AND lower(v.name)=lower($2) "
+				"ORDER BY " ATT_ORDER :
+				VOLUME_ROW "WHERE v.service=$1 AND v.id=$2 ORDER BY " ATT_ORDER;
+	if (by_name && !in_tx && (r = cache_get(st, service, key, out)) != -ENOENT)
 		return r < 0 ? err_set(e, r, "out of memory") : 0;
-	r = run(st, "read volume", &res, NULL, e,
-		by_name ? VOLUME_ROW "WHERE v.service=$1 AND lower(v.name)=lower($2) ORDER BY "
-			  ATT_ORDER :
-			  VOLUME_ROW "WHERE v.service=$1 AND v.id=$2 ORDER BY " ATT_ORDER,
-		"tt", service, key);
+	r = run(st, "read volume", &res, NULL, e, sql, "tt", service, key);
 	if (r < 0)
 		return r;
 	n = PQntuples(res);

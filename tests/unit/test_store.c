@@ -1154,6 +1154,61 @@ static void test_pg_cache_hears_other_servers(void **state)
 	store_close(st2);
 }
 
+struct tx_reader {
+	struct store *st;
+	long long got_at;
+};
+
+static void *read_in_tx(void *arg)
+{
+	struct tx_reader *t = arg;
+	struct volume v;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_begin(t->st, &e), 0);
+	assert_int_equal(store_volume_get(t->st, "vfs", "vfs-000", &v, &e), 0);
+	t->got_at = time_now_ms();
+	volume_release(&v);
+	store_rollback(t->st);
+	return NULL;
+}
+
+/* A volume read inside a transaction is locked until its end: two
+ * servers' changes of one volume take turns in the database itself. */
+static void test_pg_tx_reads_lock_the_row(void **state)
+{
+	struct fixture *f = *state;
+	struct tx_reader t = { 0 };
+	struct volume v;
+	struct store *st2;
+	struct err e = ERR_INIT;
+	long long released;
+	pthread_t th;
+
+	assert_int_equal(store_open_uri(f->uri, &st2, &e), 0);
+	make_volume(&v, "vfs-000", "locked", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	assert_int_equal(store_begin(f->st, &e), 0);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &v, &e), 0);
+	volume_release(&v);
+	t.st = st2;
+	assert_int_equal(pthread_create(&th, NULL, read_in_tx, &t), 0);
+	time_sleep_ms(300);
+	released = time_now_ms();
+	assert_int_equal(store_commit(f->st, &e), 0);
+	pthread_join(th, NULL);
+	assert_true(t.got_at >= released);
+	/* outside a transaction a read never waits */
+	assert_int_equal(store_begin(f->st, &e), 0);
+	assert_int_equal(store_volume_get(f->st, "vfs", "vfs-000", &v, &e), 0);
+	volume_release(&v);
+	assert_int_equal(store_volume_get(st2, "vfs", "vfs-000", &v, &e), 0);
+	volume_release(&v);
+	store_rollback(f->st);
+	store_close(st2);
+}
+
 static void test_pg_unavailable(void **state)
 {
 	struct store *st = NULL;
@@ -1208,6 +1263,7 @@ int main(void)
 						teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_two_servers_one_truth, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_leases, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_tx_reads_lock_the_row, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_cache_hears_other_servers, setup_pg,
 						teardown_pg),
 		cmocka_unit_test(test_pg_unavailable),
