@@ -488,27 +488,18 @@ static const char *entry_token(const char *s)
 	return t;
 }
 
-/* A comma-separated list (what a YAML sequence flattens to), trimmed. */
+/* A comma-separated list (what a YAML sequence flattens to), trimmed
+ * (config.h cfg_list_next). */
 static int list_parse(const char *text, char ***ret, size_t *n)
 {
-	const char *p = text ? text : "";
+	const char *cursor = text, *item;
 	char **l = NULL;
+	size_t len;
 
 	*n = 0;
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		const char *s = p, *end = p + len;
-		char **nl;
-
-		p = *end ? end + 1 : end;
-		while (s < end && (*s == ' ' || *s == '\t'))
-			s++;
-		while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (s == end)
-			continue;
-		nl = realloc(l, (*n + 1) * sizeof(*l));
-		if (!nl || !(nl[*n] = strndup(s, (size_t)(end - s)))) {
+	while (cfg_list_next(&cursor, &item, &len)) {
+		char **nl = realloc(l, (*n + 1) * sizeof(*l));
+		if (!nl || !(nl[*n] = strndup(item, len))) {
 			list_free(nl ? nl : l, *n);
 			*n = 0;
 			return -ENOMEM;

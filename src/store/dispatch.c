@@ -156,6 +156,18 @@ int store_snapshot_insert(struct store *st, const char *service, const struct sn
 	return st->ops->snapshot_insert(st, service, s, e);
 }
 
+int sti_one_snapshot(struct snapshot_list *l, int r, struct snapshot *out, struct err *e)
+{
+	if (r == 0 && l->n == 0)
+		r = err_set(e, -ENOENT, "resource not found");
+	if (r == 0) {
+		*out = l->v[0];
+		memset(&l->v[0], 0, sizeof(l->v[0]));
+	}
+	snapshot_list_release(l);
+	return r;
+}
+
 int store_snapshot_get(struct store *st, const char *service, const char *id,
 		       struct snapshot *out, struct err *e)
 {

@@ -1147,14 +1147,7 @@ static int pg_snapshot_get(struct store *st, const char *service, const char *id
 		return r;
 	r = rows_to_snapshots(res, &l, e);
 	PQclear(res);
-	if (r == 0 && l.n == 0)
-		r = err_set(e, -ENOENT, "resource not found");
-	if (r == 0) {
-		*out = l.v[0];
-		memset(&l.v[0], 0, sizeof(l.v[0]));
-	}
-	snapshot_list_release(&l);
-	return r;
+	return sti_one_snapshot(&l, r, out, e);
 }
 
 static int pg_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,

@@ -87,14 +87,7 @@ int sq_snapshot_get(struct store *st, const char *service, const char *id,
 	int r = query(st, "SELECT " SNAPSHOT_COLS " FROM snapshots WHERE service=? AND id=?",
 		      service, id, &l, e);
 
-	if (r == 0 && l.n == 0)
-		r = err_set(e, -ENOENT, "resource not found");
-	if (r == 0) {
-		*out = l.v[0];
-		memset(&l.v[0], 0, sizeof(l.v[0]));
-	}
-	snapshot_list_release(&l);
-	return r;
+	return sti_one_snapshot(&l, r, out, e);
 }
 
 int sq_snapshot_list(struct store *st, const char *service, struct snapshot_list *out,

@@ -152,6 +152,10 @@ int sq_snapshot_list(struct store *st, const char *service, struct snapshot_list
 		     struct err *e);
 int sq_snapshot_delete(struct store *st, const char *service, const char *id, struct err *e);
 
+/* The one snapshot a get found in *l (r: the query's result) into *out;
+ * -ENOENT "resource not found" when it found none. Releases *l. */
+int sti_one_snapshot(struct snapshot_list *l, int r, struct snapshot *out, struct err *e);
+
 /* SQLite's error as -errno with what failed; rc is SQLite's code. */
 int sti_db_err(struct store *st, struct err *e, int rc, const char *what);
 int sti_exec_sql(struct store *st, const char *sql, struct err *e);
