@@ -99,6 +99,12 @@ static const char *value_problem(const struct cfg_key *k, const char *v, char *w
 		return address_ok(v) ? NULL : "an address: unix:///path.sock or tcp://host:port";
 	case CFG_T_ADDRESSES:
 		return addresses_problem(v, what, whatsz, bad);
+	case CFG_T_DATABASE:
+		return strncmp(v, "postgres://", 11) == 0 || strncmp(v, "postgresql://", 13) == 0 ||
+			       strncmp(v, "sqlite:///", 10) == 0
+			       ? NULL
+			       : "a database URI: postgres://... (or postgresql://...) or "
+				 "sqlite:///path";
 	default:
 		return NULL;
 	}

@@ -63,7 +63,8 @@ const struct cfg_key cfg_keys[CFGK_COUNT] = {
 		CFG_SC_GLOBAL, S_REXRAY,
 		"the lease of a host that attached a volume and never renews (REX-Ray's own "
 		"agents, a bare REST client): a `preempt` waits this long for it"),
-	[CFGK_SERVER_STORE] = TEXT("libstorage.server.store", NULL, CFG_SC_GLOBAL, S_REXRAY,
+	[CFGK_SERVER_STORE] = TYPED("libstorage.server.store", CFG_T_DATABASE, NULL, CFG_SC_GLOBAL,
+		S_REXRAY,
 		"where the server keeps its volume records: unset, this host's SQLite file "
 		"(one server); a PostgreSQL connection URI (`postgres://user@db.example/rexray"
 		"?sslmode=verify-full`) that several servers share (`docs/multi-host.md`); "
@@ -272,7 +273,7 @@ void cfg_key_type_text(const struct cfg_key *k, char *buf, size_t bufsz)
 		[CFG_T_DURATION] = "duration", [CFG_T_MODE] = "file mode", [CFG_T_PATH] = "path",
 		[CFG_T_RATIO] = "ratio", [CFG_T_LIST] = "list", [CFG_T_LEVEL] = "log level",
 		[CFG_T_ADDRESS] = "address", [CFG_T_SECRET] = "secret or file",
-		[CFG_T_ADDRESSES] = "address list",
+		[CFG_T_ADDRESSES] = "address list", [CFG_T_DATABASE] = "database URI",
 	};
 
 	if (k->type == CFG_T_INT || k->type == CFG_T_RATIO)

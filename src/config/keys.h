@@ -43,6 +43,7 @@ enum cfg_type {
 	CFG_T_SECRET,	/* the secret itself or the path of a file holding it */
 	CFG_T_ADDRESSES, /* one address or several: a YAML sequence or comma-separated
 			  * text (cfg_list_next), each as CFG_T_ADDRESS */
+	CFG_T_DATABASE, /* postgres://..., postgresql://... or sqlite:///path */
 };
 
 /* Where a key may be set besides the root (bits; 0 = the root only). The

@@ -58,6 +58,7 @@ struct pgstore {
 	pthread_cond_t cv;
 	struct pool queries, locks;
 	bool down; /* the last connection attempt failed: said once in the log */
+	bool was_up; /* connected once (before: the open's caller says why not) */
 	/* the volume cache's listener (st->vc under st->vc_lock) */
 	pthread_t listener;
 	bool listening;		/* the thread runs */
@@ -138,7 +139,7 @@ static int take(struct pgstore *pg, struct pool *p, PGconn **out, struct err *e)
 	p->conn[i] = c;
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		int r = unavailable(c, e);
-		if (!pg->down)
+		if (!pg->down && pg->was_up)
 			log_error("%s", e->msg);
 		pg->down = true;
 		p->busy[i] = false;
@@ -146,9 +147,10 @@ static int take(struct pgstore *pg, struct pool *p, PGconn **out, struct err *e)
 		pthread_mutex_unlock(&pg->mu);
 		return r;
 	}
-	if (pg->down)
+	if (pg->down && pg->was_up)
 		log_warn("store: the database answers again");
 	pg->down = false;
+	pg->was_up = true;
 	pthread_mutex_unlock(&pg->mu);
 	*out = c;
 	return 0;
