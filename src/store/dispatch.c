@@ -202,11 +202,11 @@ int store_lease_set(struct store *st, const char *service, const char *instance,
 }
 
 int store_lease_revoke(struct store *st, const char *service, const char *volume_id,
-		       const char *holder, long long default_ms, struct err *e)
+		       const char *holder_id, long long default_ms, struct err *e)
 {
 	if (!st->ops->lease_revoke)
 		return no_leases(st, e);
-	return st->ops->lease_revoke(st, service, volume_id, holder, default_ms, e);
+	return st->ops->lease_revoke(st, service, volume_id, holder_id, default_ms, e);
 }
 
 int store_lease_revoked(struct store *st, const char *const *services,
@@ -221,19 +221,19 @@ int store_lease_revoked(struct store *st, const char *const *services,
 }
 
 int store_lease_revocation(struct store *st, const char *service, const char *volume_id,
-			   const char *holder, bool *open, bool *fenced, long long *left_ms,
+			   const char *holder_id, bool *open, bool *fenced, long long *left_ms,
 			   struct err *e)
 {
 	if (!st->ops->lease_revocation)
 		return no_leases(st, e);
-	return st->ops->lease_revocation(st, service, volume_id, holder, open, fenced, left_ms,
+	return st->ops->lease_revocation(st, service, volume_id, holder_id, open, fenced, left_ms,
 					 e);
 }
 
 int store_lease_fenced(struct store *st, const char *service, const char *volume_id,
-		       const char *holder, bool end, struct err *e)
+		       const char *holder_id, bool end, struct err *e)
 {
-	if (!st->ops->lease_fenced)
+	if (!st->ops->lease_fence_done)
 		return no_leases(st, e);
-	return st->ops->lease_fenced(st, service, volume_id, holder, end, e);
+	return st->ops->lease_fence_done(st, service, volume_id, holder_id, end, e);
 }

@@ -1281,7 +1281,7 @@ static int pg_lease_revocation(struct store *st, const char *service, const char
 	return 0;
 }
 
-static int pg_lease_fenced(struct store *st, const char *service, const char *volume_id,
+static int pg_lease_fence_done(struct store *st, const char *service, const char *volume_id,
 			   const char *holder, bool end, struct err *e)
 {
 	if (end)
@@ -1323,5 +1323,5 @@ static const struct store_ops pg_ops = {
 	.lease_revoke = pg_lease_revoke,
 	.lease_revoked = pg_lease_revoked,
 	.lease_revocation = pg_lease_revocation,
-	.lease_fenced = pg_lease_fenced,
+	.lease_fence_done = pg_lease_fence_done,
 };

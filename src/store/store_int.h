@@ -83,15 +83,15 @@ struct store_ops {
 	int (*lease_set)(struct store *st, const char *service, const char *instance,
 			 long long ms, bool grant, struct err *e);
 	int (*lease_revoke)(struct store *st, const char *service, const char *volume_id,
-			    const char *holder, long long default_ms, struct err *e);
+			    const char *holder_id, long long default_ms, struct err *e);
 	int (*lease_revoked)(struct store *st, const char *const *services,
 			     const char *const *instances, size_t n, struct volume_ref **out,
 			     size_t *n_out, struct err *e);
 	int (*lease_revocation)(struct store *st, const char *service, const char *volume_id,
-				const char *holder, bool *open, bool *fenced, long long *left_ms,
+				const char *holder_id, bool *open, bool *fenced, long long *left_ms,
 				struct err *e);
-	int (*lease_fenced)(struct store *st, const char *service, const char *volume_id,
-			    const char *holder, bool end, struct err *e);
+	int (*lease_fence_done)(struct store *st, const char *service, const char *volume_id,
+			    const char *holder_id, bool end, struct err *e);
 };
 
 extern const struct store_ops sq_ops;
