@@ -525,6 +525,16 @@ static int create_locked(struct integration *ig, const char *name, const json_t 
 	if ((r = create_from(ig, &req, &ctx, &v, e)) == 0) {
 		*created = true;
 		log_info("integration: created volume %s (%s)", name, v.id);
+	} else if (r == -EEXIST) {
+		/* made meanwhile: by another host, or by this very create on a
+		 * server that died before its reply (the client sends a create
+		 * to one server only; a later call of ours found it): the volume
+		 * is there, which is what a Docker create asks for */
+		struct err again = ERR_INIT;
+		if (find_volume(ig, name, &v, &again) == 0) {
+			err_clear(e);
+			r = 0;
+		}
 	}
 out:
 	volume_release(&v);
