@@ -31,6 +31,31 @@
 #define OPS "libstorage.integration.volume.operations."
 #define MKFS_TIMEOUT_MS (10L * 60 * 1000)
 
+/*
+ * What path_here found not mounted here: a volume (name and id) and the
+ * mount table's generation it was worked out at (os/mountinfo.h
+ * mount_watch). Only a mount can make "not mounted" wrong, and any mount
+ * in this namespace, by any process, moves the generation; so while it
+ * stands the answer holds, and Get and Path (which Docker asks of every
+ * volume all the time) skip the look at the mount table: a statx of the
+ * target and, for a directory volume, /proc/self/mountinfo read with a
+ * stat of each mount point. A volume found mounted is checked every time.
+ */
+struct unmounted_entry {
+	struct unmounted_entry *next;
+	uint64_t hash, gen;
+	size_t len;
+	char key[]; /* name, NUL, id */
+};
+
+struct unmounted {
+	pthread_rwlock_t lock;
+	struct unmounted_entry **slots; /* NULL until the first note */
+	size_t nslots, n;
+};
+
+#define UNMOUNTED_MAX 65536 /* then everything is forgotten and counted anew */
+
 struct integration {
 	const struct cfg *cfg;
 	const struct paths *paths;
@@ -63,10 +88,128 @@ struct integration {
 	char target_dir[PATH_MAX + 80];
 	char root_path[264];
 	struct integ_stats stats; /* durations, for the metrics */
+	struct mount_watch mounts;   /* the mount table's generation */
+	struct unmounted unmounted;  /* volumes known not mounted here */
 	mode_t file_mode;
 	int64_t attach_timeout_ms;
 	int64_t mount_retries, mount_retry_wait_ms; /* mount.retryCount, retryWait */
 };
+
+/* ---- volumes known not mounted here ---- */
+
+static uint64_t unmounted_hash(const char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* "name\0id" into buf; its length, or 0 when it does not fit. */
+static size_t unmounted_key(const struct volume *v, char *buf, size_t sz)
+{
+	size_t nl, il;
+
+	if (!v->name || !v->id)
+		return 0;
+	nl = strlen(v->name);
+	il = strlen(v->id);
+	if (nl + il + 2 > sz)
+		return 0;
+	memcpy(buf, v->name, nl + 1);
+	memcpy(buf + nl + 1, v->id, il + 1);
+	return nl + il + 2;
+}
+
+static struct unmounted_entry *unmounted_find(const struct unmounted *u, const char *key,
+					      size_t len, uint64_t h)
+{
+	struct unmounted_entry *en;
+
+	if (!u->nslots)
+		return NULL;
+	for (en = u->slots[h % u->nslots]; en; en = en->next)
+		if (en->hash == h && en->len == len && memcmp(en->key, key, len) == 0)
+			return en;
+	return NULL;
+}
+
+static void unmounted_clear(struct unmounted *u)
+{
+	for (size_t i = 0; i < u->nslots; i++) {
+		for (struct unmounted_entry *en = u->slots[i], *next; en; en = next) {
+			next = en->next;
+			free(en);
+		}
+	}
+	free(u->slots);
+	u->slots = NULL;
+	u->nslots = u->n = 0;
+}
+
+/* Is v known not mounted at generation g? */
+static bool unmounted_known(struct integration *ig, const struct volume *v, uint64_t g)
+{
+	char key[2 * VOLUME_NAME_MAX + 4];
+	size_t len = unmounted_key(v, key, sizeof(key));
+	const struct unmounted_entry *en;
+	bool known;
+
+	if (!len)
+		return false;
+	pthread_rwlock_rdlock(&ig->unmounted.lock);
+	en = unmounted_find(&ig->unmounted, key, len, unmounted_hash(key, len));
+	known = en && en->gen == g;
+	pthread_rwlock_unlock(&ig->unmounted.lock);
+	return known;
+}
+
+/* v was found not mounted, at generation g. Best effort: nothing on OOM. */
+static void unmounted_note(struct integration *ig, const struct volume *v, uint64_t g)
+{
+	char key[2 * VOLUME_NAME_MAX + 4];
+	size_t len = unmounted_key(v, key, sizeof(key));
+	struct unmounted *u = &ig->unmounted;
+	struct unmounted_entry *en;
+	uint64_t h;
+
+	if (!len)
+		return;
+	h = unmounted_hash(key, len);
+	pthread_rwlock_wrlock(&u->lock);
+	if ((en = unmounted_find(u, key, len, h))) {
+		en->gen = g;
+		goto out;
+	}
+	if (u->n >= UNMOUNTED_MAX)
+		unmounted_clear(u);
+	if ((u->n + 1) * 4 > u->nslots * 3) {
+		size_t ns = u->nslots ? u->nslots * 2 : 256;
+		struct unmounted_entry **slots = calloc(ns, sizeof(*slots));
+		if (!slots)
+			goto out;
+		for (size_t i = 0; i < u->nslots; i++) {
+			for (struct unmounted_entry *e = u->slots[i], *next; e; e = next) {
+				next = e->next;
+				e->next = slots[e->hash % ns];
+				slots[e->hash % ns] = e;
+			}
+		}
+		free(u->slots);
+		u->slots = slots;
+		u->nslots = ns;
+	}
+	if (!(en = malloc(sizeof(*en) + len)))
+		goto out;
+	*en = (struct unmounted_entry){ .hash = h, .gen = g, .len = len };
+	memcpy(en->key, key, len);
+	en->next = u->slots[h % u->nslots];
+	u->slots[h % u->nslots] = en;
+	u->n++;
+out:
+	pthread_rwlock_unlock(&u->lock);
+}
 
 /* ---- set-up ---- */
 
@@ -220,6 +363,8 @@ int integration_new(const struct cfg *cfg, const struct paths *paths, struct sto
 	ig->x.scopes = ig->scopes;
 	ig->x.paths = paths;
 	pthread_mutex_init(&ig->id_mu, NULL);
+	mount_watch_init(&ig->mounts);
+	pthread_rwlock_init(&ig->unmounted.lock, NULL);
 	if ((r = read_settings(ig, e)) < 0) {
 		integration_free(ig);
 		return r;
@@ -240,6 +385,9 @@ void integration_free(struct integration *ig)
 	if (ig->x.priv && ig->exec->close)
 		ig->exec->close(&ig->x);
 	pthread_mutex_destroy(&ig->id_mu);
+	unmounted_clear(&ig->unmounted);
+	pthread_rwlock_destroy(&ig->unmounted.lock);
+	mount_watch_destroy(&ig->mounts);
 	free(ig);
 }
 
@@ -321,9 +469,14 @@ static const char *wanted_fstype(const struct integration *ig, const struct volu
 }
 
 /* The mount path of a volume on this host: (device mount point or target)
- * plus rootPath, or NULL when not mounted. The target counts only when
- * what is mounted there is this volume's device or directory. */
-static char *mounted_path(struct integration *ig, const char *name, const char *dev)
+ * plus rootPath, or NULL when not mounted (*found, when not NULL, says
+ * which, also when the path could not be allocated). The target counts
+ * only when what is mounted there is this volume's device or directory.
+ * g: the mount table's generation taken before (mount_watch_gen), so that
+ * a directory's bind mounts are looked for only when there may be one; 0
+ * looks every time. */
+static char *mounted_path(struct integration *ig, const char *name, const char *dev, uint64_t g,
+			  bool *found)
 {
 	char target[PATH_MAX + 300], *out = NULL, **mps = NULL, *bound = NULL;
 	const char *base = NULL;
@@ -345,8 +498,12 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 		base = target;
 	/* a directory bound elsewhere (its mount point before a change of
 	 * the primary service) is still this volume's mount */
-	if (!base && dev && ig->exec->bind_mount && (bound = osfs_bind_mount_of(dev)))
+	if (!base && dev && ig->exec->bind_mount &&
+	    mount_watch_maybe_bound(&ig->mounts, g, dev) &&
+	    (bound = osfs_bind_mount_of(dev)))
 		base = bound;
+	if (found)
+		*found = base != NULL;
 	if (base && asprintf(&out, "%s%s", base, ig->root_path) < 0)
 		out = NULL;
 	if (n >= 0)
@@ -904,7 +1061,7 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 		goto fail;
 	}
 	fault_point("mount.after-device");
-	existing = mounted_path(ig, name, u.dev);
+	existing = mounted_path(ig, name, u.dev, 0, NULL);
 	if (existing) { /* already mounted here: the same path, no second mount */
 		*path = existing;
 	} else {
@@ -1280,14 +1437,23 @@ int integ_detach(struct integration *ig, const char *name, bool force, struct vo
 
 static char *path_here(struct integration *ig, const struct volume *v)
 {
+	uint64_t g = mount_watch_gen(&ig->mounts);
 	char *dev = NULL, *p;
+	bool found, sure = true;
+	int r;
 
+	if (g && unmounted_known(ig, v, g))
+		return NULL;
 	/* a block device by its mounts, a bind-mounted directory at its
 	 * target (mounted_path); either is checked against the volume */
-	if (ig->exec->device_find)
-		ig->exec->device_find(&ig->x, v->id, &dev, NULL);
-	p = mounted_path(ig, v->name, dev);
+	if (ig->exec->device_find) {
+		r = ig->exec->device_find(&ig->x, v->id, &dev, NULL);
+		sure = r == 0 || r == -ENOENT; /* else: not known, not kept */
+	}
+	p = mounted_path(ig, v->name, dev, g, &found);
 	free(dev);
+	if (g && sure && !found)
+		unmounted_note(ig, v, g);
 	return p;
 }
 
