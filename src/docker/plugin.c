@@ -294,20 +294,31 @@ static int do_path(struct call *c, struct httpd_reply *out, struct err *e)
 	return 0;
 }
 
-static int do_get(struct call *c, struct httpd_reply *out, struct err *e)
+struct get_reply {
+	const struct docker_module *m;
+	struct httpd_reply *out;
+};
+
+/* Get's reply, written from the volume lent (integ_inspect_view). */
+static int write_get(void *arg, const struct volume *v, const char *path, struct err *e)
 {
-	struct volume v = { 0 };
-	char *path = NULL;
+	struct get_reply *g = arg;
 	struct jw w;
 
-	if (integ_inspect(c->m->ig, c->name, &v, &path, e) < 0)
-		return e->code;
+	(void)e;
 	ok_begin(&w);
 	jw_key(&w, "Volume");
-	put_volume(&w, c->m, &v, path, true);
-	reply_ok(out, &w);
-	free(path);
-	volume_release(&v);
+	put_volume(&w, g->m, v, path, true);
+	reply_ok(g->out, &w);
+	return 0;
+}
+
+static int do_get(struct call *c, struct httpd_reply *out, struct err *e)
+{
+	struct get_reply g = { .m = c->m, .out = out };
+
+	if (integ_inspect_view(c->m->ig, c->name, write_get, &g, e) < 0)
+		return e->code;
 	return 0;
 }
 

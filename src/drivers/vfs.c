@@ -612,6 +612,7 @@ const struct storage_driver vfs_driver = {
 	.volumes_each = records_volumes_each,
 	.volume_inspect = records_volume_inspect,
 	.volume_inspect_by_name = records_volume_inspect_by_name,
+	.volume_view_by_name = records_volume_view_by_name,
 	.volume_create = vfs_volume_create,
 	.volume_remove = vfs_volume_remove,
 	.volume_attach = vfs_volume_attach,

@@ -434,6 +434,49 @@ static int find_volume(struct integration *ig, const char *name, struct volume *
 	return r;
 }
 
+/* find_volume's volume lent to fn (types.h volume_view_fn): no copy
+ * where the client can lend (the local one, from the store's cache). */
+static int view_volume(struct integration *ig, const char *name, volume_view_fn fn, void *arg,
+		       struct err *e)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v;
+	int r;
+
+	if (!ig->client->ops->volume_view) {
+		if ((r = find_volume(ig, name, &v, e)) < 0)
+			return r;
+		r = fn(arg, &v, e);
+		volume_release(&v);
+		return r;
+	}
+	r = ig->client->ops->volume_view(ig->client, ig->service, name, &ctx, fn, arg, e);
+	if (r == -ENOENT)
+		err_set(e, -ENOENT, "volume '%s' not found in service '%s'", name, ig->service);
+	return r;
+}
+
+/* The name and id of a lent volume, all path_here needs of it, kept past
+ * the loan: in buf, or malloc'd when they do not fit. */
+struct volume_ident {
+	struct volume v; /* name and id only */
+	char *heap;
+	char buf[512];
+};
+
+static int take_ident(void *arg, const struct volume *v, struct err *e)
+{
+	struct volume_ident *id = arg;
+	size_t nl = v->name ? strlen(v->name) + 1 : 0, il = v->id ? strlen(v->id) + 1 : 0;
+	char *p = id->buf;
+
+	if (nl + il > sizeof(id->buf) && !(p = id->heap = malloc(nl + il)))
+		return err_set(e, -ENOMEM, "out of memory");
+	id->v.name = nl ? memcpy(p, v->name, nl) : NULL;
+	id->v.id = il ? memcpy(p + nl, v->id, il) : NULL;
+	return 0;
+}
+
 static void target_of(const struct integration *ig, const char *name, char *buf, size_t sz)
 {
 	snprintf(buf, sz, "%s/%s", ig->target_dir, name);
@@ -1459,19 +1502,72 @@ static char *path_here(struct integration *ig, const struct volume *v)
 
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e)
 {
-	struct volume v = { 0 };
+	struct volume_ident id = { 0 };
 	int r;
 
 	*path = NULL;
 	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
-	if ((r = find_volume(ig, name, &v, e)) < 0)
+	if ((r = view_volume(ig, name, take_ident, &id, e)) < 0)
 		return r;
-	*path = path_here(ig, &v);
+	*path = path_here(ig, &id.v);
+	free(id.heap);
 	if (!*path)
 		*path = strdup("");
-	volume_release(&v);
 	return *path ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+/* The second loan of integ_inspect_view: the same volume as the first
+ * (by id), with the path found for it. */
+struct lend_with_path {
+	const char *id;
+	const char *path;
+	integ_view_fn fn;
+	void *arg;
+	bool replaced; /* another volume has the name now */
+};
+
+static int lend_with_path(void *arg, const struct volume *v, struct err *e)
+{
+	struct lend_with_path *l = arg;
+
+	if (!v->id || !l->id || strcmp(v->id, l->id) != 0) {
+		l->replaced = true;
+		return 0;
+	}
+	return l->fn(l->arg, v, l->path, e);
+}
+
+int integ_inspect_view(struct integration *ig, const char *name, integ_view_fn fn, void *arg,
+		       struct err *e)
+{
+	struct volume_ident id = { 0 };
+	struct lend_with_path l = { .fn = fn, .arg = arg };
+	struct volume v;
+	char *path;
+	int r;
+
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
+		return r;
+	/* the path first (outside any lock: it asks the system), then the
+	 * volume again, lent with it */
+	if ((r = view_volume(ig, name, take_ident, &id, e)) < 0)
+		return r;
+	path = path_here(ig, &id.v);
+	l.id = id.v.id;
+	l.path = path ? path : "";
+	r = view_volume(ig, name, lend_with_path, &l, e);
+	free(path);
+	free(id.heap);
+	if (r < 0 || !l.replaced)
+		return r;
+	/* replaced in between: one copy, and its path */
+	if ((r = integ_inspect(ig, name, &v, &path, e)) < 0)
+		return r;
+	r = fn(arg, &v, path, e);
+	free(path);
+	volume_release(&v);
+	return r;
 }
 
 int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
