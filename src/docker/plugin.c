@@ -174,11 +174,8 @@ static void put_volume(struct jw *w, const struct docker_module *m, const struct
 		jw_str(w, path);
 	}
 	if (with_status && v->created_at > 0) {
-		char stamp[32];
-		struct tm tm;
-		time_t t = (time_t)v->created_at;
-		gmtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		char stamp[TIME_STAMP_MAX];
+		time_utc_stamp(v->created_at, stamp);
 		jw_key(w, "CreatedAt");
 		jw_str(w, stamp);
 	}

@@ -479,7 +479,7 @@ static int take_ident(void *arg, const struct volume *v, struct err *e)
 
 static void target_of(const struct integration *ig, const char *name, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "%s/%s", ig->target_dir, name);
+	path_join(buf, sz, ig->target_dir, name); /* truncated as snprintf would */
 }
 
 static const char *field_ci(const struct volume *v, const char *key)
