@@ -483,6 +483,17 @@ int jr_str_dup(struct jr *r, char **out, size_t *len)
 
 /* ---- numbers and literals ---- */
 
+/*
+ * After a number or a literal, jansson's lexer puts the byte that ended it
+ * back, and a NUL byte put back is lost: one NUL right there is taken as
+ * nothing ("[5\0]" is [5]). So that both take the same texts, so does this.
+ */
+static void token_end(struct jr *r)
+{
+	if (r->p < r->end && *r->p == '\0')
+		r->p++;
+}
+
 static bool is_digit(const char *q, const char *end)
 {
 	return q < end && *q >= '0' && *q <= '9';
@@ -580,6 +591,7 @@ int jr_num(struct jr *r, enum jr_type *type, long long *i, double *d)
 		*d = 0;
 	}
 	r->p = q;
+	token_end(r);
 	value_done(r);
 	return 0;
 }
@@ -608,6 +620,7 @@ static int literal(struct jr *r, const char *word, size_t n)
 	if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
 		return unexpected(r, word);
 	r->p += n;
+	token_end(r);
 	value_done(r);
 	return 0;
 }

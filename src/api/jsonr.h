@@ -31,7 +31,10 @@
  *    is a real and must not overflow a double (strtod: the process must
  *    not have changed LC_NUMERIC, which nothing here does);
  *  - at most max_depth containers open at once (jansson's limit is
- *    JR_MAX_DEPTH).
+ *    JR_MAX_DEPTH);
+ *  - and jansson's one quirk: a single NUL byte right after a number or
+ *    a literal is taken as nothing ("[5\0]" is [5]); anywhere else a NUL
+ *    byte is an error.
  * Duplicate object keys are the caller's business (the reader hands each
  * over; jansson keeps the last value at the first one's place).
  *

@@ -200,6 +200,15 @@ static void test_grammar_errors(void **state)
 	assert_int_equal(check_text("{}\0", 3, JR_MAX_DEPTH, NULL, 0), -EINVAL);
 	assert_agrees_n("{}\0", 3);
 	assert_agrees_n("\0{}", 3);
+	/* jansson's quirk: one NUL right after a number or literal is nothing */
+	assert_int_equal(check_text("[5\0]", 4, JR_MAX_DEPTH, NULL, 0), 0);
+	assert_agrees_n("[5\0]", 4);
+	assert_agrees_n("[5\0\0]", 5);
+	assert_agrees_n("[true\0,null\0,-1.5e3\0]", 24);
+	assert_agrees_n("7\0", 2);
+	assert_agrees_n("[\"a\"\0]", 5);
+	assert_agrees_n("{\"a\"\0:1}", 8);
+	assert_agrees_n("[5 \0]", 5);
 	assert_agrees(" \t\r\n{ \t\r\n\"a\" \t\r\n: \t\r\n[ 1 , 2 ] \t\r\n} \t\r\n");
 	assert_refused("\f{}", "byte 0x0c"); /* form feed is not white space */
 }
