@@ -74,17 +74,27 @@ bool osfs_mount_is_of(const char *target, const char *source);
  * later only while mount_watch_gen() still returns g. 0 means the table
  * cannot be watched (no /proc): keep nothing.
  *
- * Thread-safe (the poll and the generation move together under mu, so no
- * thread can see "no change" while another has seen one and not yet moved
- * the generation). The file is opened at the first call.
+ * Thread-safe. Each open file reports a change once, so a poll and the
+ * move of the generation it calls for happen together under the file's
+ * lock: no thread can see "no change" on it while another has seen the
+ * change there and not yet moved the generation. A file opened late has
+ * missed what came before: its opening moves the generation too. Several
+ * files (MOUNT_WATCH_FILES, each opened at its first use) so that the
+ * Docker plugin's threads rarely wait for one another.
  */
+#define MOUNT_WATCH_FILES 8
+
 struct mount_root;
 
 struct mount_watch {
-	pthread_mutex_t mu;
-	int fd;	      /* /proc/self/mountinfo; -1 before the first call, -2: cannot */
-	uint64_t gen; /* under mu */
+	struct {
+		pthread_mutex_t mu;
+		int fd; /* /proc/self/mountinfo, or -1 until opened */
+	} files[MOUNT_WATCH_FILES];
+	_Atomic unsigned next; /* the file a new thread starts with */
+	_Atomic uint64_t gen;
 	/* the roots of the mounts, as of generation roots_gen (0: none) */
+	pthread_mutex_t mu;
 	struct mount_root *roots;
 	size_t n_roots;
 	uint64_t roots_gen;
@@ -92,7 +102,8 @@ struct mount_watch {
 
 void mount_watch_init(struct mount_watch *w);
 void mount_watch_destroy(struct mount_watch *w);
-/* The current generation (>= 1), or 0 when the table cannot be watched. */
+/* The current generation (>= 1), or 0 when the table cannot be watched
+ * (no /proc/self/mountinfo to open). */
 uint64_t mount_watch_gen(struct mount_watch *w);
 /*
  * Might a mount of this namespace have the directory dir as its root (a
