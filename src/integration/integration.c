@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@ struct integration {
 	/* who we are, asked of the server on first use (it may be down when
 	 * an agent starts) */
 	pthread_mutex_t id_mu;
-	bool have_identity;
+	_Atomic bool have_identity; /* set once, under id_mu, after the rest */
 	struct instance_id iid;
 
 	/* settings, read once */
@@ -295,7 +296,7 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	struct service_info si = { 0 };
 	int r;
 
-	if (ig->have_identity)
+	if (atomic_load_explicit(&ig->have_identity, memory_order_relaxed))
 		return 0;
 
 	r = ig->client->ops->service_inspect(ig->client, ig->service, false, NULL, &si, e);
@@ -318,7 +319,7 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	ig->iid.service = strdup(ig->service);
 	if (!ig->iid.service)
 		return err_set(e, -ENOMEM, "out of memory");
-	ig->have_identity = true;
+	atomic_store_explicit(&ig->have_identity, true, memory_order_release);
 	return 0;
 }
 
@@ -327,6 +328,9 @@ static int ready(struct integration *ig, struct err *e)
 {
 	int r;
 
+	/* known: no lock (eight plugin threads would queue on it) */
+	if (atomic_load_explicit(&ig->have_identity, memory_order_acquire))
+		return 0;
 	pthread_mutex_lock(&ig->id_mu);
 	r = resolve_identity(ig, e);
 	pthread_mutex_unlock(&ig->id_mu);
@@ -1517,21 +1521,37 @@ int integ_path(struct integration *ig, const char *name, char **path, struct err
 	return *path ? 0 : err_set(e, -ENOMEM, "out of memory");
 }
 
-/* The second loan of integ_inspect_view: the same volume as the first
- * (by id), with the path found for it. */
+/* The loans of integ_inspect_view. */
 struct lend_with_path {
-	const char *id;
+	struct integration *ig;
+	uint64_t g;	   /* the mount table's generation before the first */
+	bool lent;	   /* the first went to fn: known not mounted */
+	struct volume_ident id; /* else what the first took for path_here */
 	const char *path;
 	integ_view_fn fn;
 	void *arg;
-	bool replaced; /* another volume has the name now */
+	bool replaced; /* another volume has the name by the second */
 };
 
+/* A volume known not mounted (path_here's first look, with no system call)
+ * goes to fn at once; any other gives its name and id for path_here. */
+static int first_loan(void *arg, const struct volume *v, struct err *e)
+{
+	struct lend_with_path *l = arg;
+
+	if (l->g && unmounted_known(l->ig, v, l->g)) {
+		l->lent = true;
+		return l->fn(l->arg, v, "", e);
+	}
+	return take_ident(&l->id, v, e);
+}
+
+/* The second: the same volume as the first (by id), with its path. */
 static int lend_with_path(void *arg, const struct volume *v, struct err *e)
 {
 	struct lend_with_path *l = arg;
 
-	if (!v->id || !l->id || strcmp(v->id, l->id) != 0) {
+	if (!v->id || !l->id.v.id || strcmp(v->id, l->id.v.id) != 0) {
 		l->replaced = true;
 		return 0;
 	}
@@ -1541,24 +1561,26 @@ static int lend_with_path(void *arg, const struct volume *v, struct err *e)
 int integ_inspect_view(struct integration *ig, const char *name, integ_view_fn fn, void *arg,
 		       struct err *e)
 {
-	struct volume_ident id = { 0 };
-	struct lend_with_path l = { .fn = fn, .arg = arg };
+	struct lend_with_path l = { .ig = ig, .fn = fn, .arg = arg };
 	struct volume v;
 	char *path;
 	int r;
 
 	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
-	/* the path first (outside any lock: it asks the system), then the
-	 * volume again, lent with it */
-	if ((r = view_volume(ig, name, take_ident, &id, e)) < 0)
+	/* one loan for a volume known not mounted; else the path first
+	 * (outside any lock: it asks the system), then the volume again,
+	 * lent with it */
+	l.g = mount_watch_gen(&ig->mounts);
+	if ((r = view_volume(ig, name, first_loan, &l, e)) < 0 || l.lent) {
+		free(l.id.heap);
 		return r;
-	path = path_here(ig, &id.v);
-	l.id = id.v.id;
+	}
+	path = path_here(ig, &l.id.v);
 	l.path = path ? path : "";
 	r = view_volume(ig, name, lend_with_path, &l, e);
 	free(path);
-	free(id.heap);
+	free(l.id.heap);
 	if (r < 0 || !l.replaced)
 		return r;
 	/* replaced in between: one copy, and its path */
