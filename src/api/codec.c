@@ -955,7 +955,9 @@ static int q_volume(struct jr *r, struct volume *out)
 				rc = q_int(r, "attachmentState", INT_MAX, &state);
 				out->attachment_state = (int)state;
 				break;
-			case VM_AZ: rc = q_str(r, "availabilityZone", &out->availability_zone); break;
+			case VM_AZ:
+				rc = q_str(r, "availabilityZone", &out->availability_zone);
+				break;
 			case VM_ENCRYPTED: rc = q_bool(r, "encrypted", &out->encrypted); break;
 			case VM_IOPS: rc = q_int(r, "iops", INT64_MAX, &out->iops); break;
 			case VM_NAME: rc = q_str(r, "name", &out->name); break;
@@ -1016,7 +1018,8 @@ int volume_map_from_text(const char *text, size_t len, struct volume_list *out, 
 	int rc;
 
 	jr_init(&r, text, len, JR_MAX_DEPTH);
-	rc = jr_peek(&r) == JR_OBJECT ? jr_obj_begin(&r) : jr_fail(&r, "volume map: expected an object");
+	rc = jr_peek(&r) == JR_OBJECT ? jr_obj_begin(&r)
+				       : jr_fail(&r, "volume map: expected an object");
 	while (rc == 0 && (rc = jr_obj_next(&r, &k, &kl)) > 0) {
 		if (key.data && !q_ascending(&key, k, kl)) {
 			rc = jr_fail(&r, "volume map: keys not in ascending order");
@@ -1610,7 +1613,8 @@ bool json_body_strings(const char *body, size_t len, const char *const keys[], s
 			rc = jr_null(&r);
 			continue;
 		}
-		if (jr_peek(&r) != JR_STRING || (rc = jr_str(&r, &s, &sl)) < 0 || sl >= bufsz - used) {
+		if (jr_peek(&r) != JR_STRING || (rc = jr_str(&r, &s, &sl)) < 0 ||
+		    sl >= bufsz - used) {
 			rc = -EINVAL;
 			break;
 		}

@@ -295,8 +295,9 @@ static int unicode_escape(struct jr *r, const char *q, long *cp, size_t *n)
 	if ((lo = hex4(q + 8)) < 0)
 		return fail_at(r, q + 6, "invalid escape: \\u needs four hex digits");
 	if (lo < 0xdc00 || lo > 0xdfff)
-		return fail_at(r, q, "invalid Unicode escape \\u%04lX\\u%04lX: not a surrogate pair",
-			       hi, lo);
+		return fail_at(r, q,
+			       "invalid Unicode escape \\u%04lX\\u%04lX: not a surrogate pair", hi,
+			       lo);
 	*cp = ((hi - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
 	*n = 12;
 	return 0;
@@ -391,7 +392,8 @@ static int scan_string(struct jr *r, struct buf *b, const char **out, size_t *le
 			if (q + 1 >= r->end)
 				return fail_at(r, q, "the text ends inside a string");
 			switch (q[1]) {
-			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			case '"': case '\\': case '/':
+			case 'b': case 'f': case 'n': case 'r': case 't':
 				q += 2;
 				continue;
 			case 'u':

@@ -450,8 +450,8 @@ static void handle_method(struct docker_module *m, const char *http_method, cons
 		reply_err(out, mt->name, &e);
 		return;
 	}
-	if (request_fields(&c, mt, body, len, &cb, &e) < 0 || option_value_check("ID", c.id, &e) < 0 ||
-	    mt->fn(&c, out, &e) < 0)
+	if (request_fields(&c, mt, body, len, &cb, &e) < 0 ||
+	    option_value_check("ID", c.id, &e) < 0 || mt->fn(&c, out, &e) < 0)
 		reply_err(out, mt->name, &e);
 	json_decref(c.body);
 }

@@ -51,7 +51,8 @@ void time_utc_stamp(long long t, char *out)
 	m = mp < 10 ? mp + 3 : mp - 9;
 	y += m <= 2;
 	if (y < 1000 || y > 9999) { /* %Y's width varies: strftime itself */
-		if (!gmtime_r(&tt, &tm) || !strftime(out, TIME_STAMP_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		if (!gmtime_r(&tt, &tm) ||
+		    !strftime(out, TIME_STAMP_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm))
 			out[0] = '\0';
 		return;
 	}
