@@ -125,6 +125,36 @@ void error_body_parse(const char *body, size_t len, char *msg, size_t msgsz, int
  * is {}. Returns 0 and a new reference in *out.
  */
 int json_body_parse(const char *body, size_t len, size_t max_len, json_t **out, struct err *e);
+/*
+ * The quick way through a small body of string members (a Docker plugin
+ * call's {"Name": ...}), without a tree (api/jsonr.h): when body is empty,
+ * or an object whose members are all among keys[0..n) (n <= 32), each at
+ * most once, with a string or null value, vals[i] gets key i's string
+ * (NULL: absent or null), decoded into buf (bufsz bytes; the strings are
+ * NUL-terminated there), and true is returned. false (vals all NULL) for
+ * anything else: another member, a value of another type, a text that is
+ * not JSON, strings that do not fit in buf. The caller then takes the
+ * general way, json_body_parse, which also words any error. A body it
+ * takes, json_body_parse takes too, with the same strings. Allocates only
+ * for a string with escapes.
+ */
+bool json_body_strings(const char *body, size_t len, const char *const keys[], size_t n,
+		       const char *vals[], char *buf, size_t bufsz);
+
+/*
+ * Volume and the volume map straight from the text, without a tree: the
+ * decoders the client uses for GET /volumes/{svc}[/{id}]. They give what
+ * volume_from_json / volume_map_from_json give for the same text, or
+ * decline: -EINVAL (e says why) for a text that is not JSON, fails the
+ * decoder's checks, or is unusual (a member given twice; map keys not in
+ * ascending byte order, the order both servers write), -ENOMEM. The caller
+ * then decodes the text the tree's way (json_loadb and the decoder above),
+ * which also words any error as before. volume_map_from_text appends to
+ * *out; on failure *out is released, as with volume_map_from_json.
+ */
+int volume_from_text(const char *text, size_t len, struct volume *out, struct err *e);
+int volume_map_from_text(const char *text, size_t len, struct volume_list *out, struct err *e);
+
 /* json_loadb, but a failure is confirmed by a second parse: jansson
  * reports an allocation that failed mid-text as a syntax error, and the
  * sender must not be told its text is wrong when it is not. */

@@ -95,6 +95,15 @@ struct volume_list {
 struct err;
 typedef int (*volume_visit_fn)(void *arg, struct volume *v, struct err *e);
 
+/*
+ * One volume lent for the duration of one call (store_volume_view_by_name
+ * and the views above it): the callee reads it and copies what must
+ * outlive the call. It may run under the lender's read lock: it must be
+ * quick, must not block, and must not call back into the lender. Its
+ * return is the lender's.
+ */
+typedef int (*volume_view_fn)(void *arg, const struct volume *v, struct err *e);
+
 /* POST /volumes/{svc}. Absent fields are has_* = false / NULL. */
 struct volume_create_req {
 	char *name;

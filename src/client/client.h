@@ -97,6 +97,12 @@ struct storage_client_ops {
 	 * implementation cannot tell (the HTTP client, for now). */
 	int (*service_capacity)(struct storage_client *c, const char *svc,
 				const struct ls_ctx *ctx, int64_t *available, struct err *e);
+	/* Ours: volume_inspect by name with ATT_REQUESTED, the volume lent to
+	 * fn (types.h volume_view_fn) rather than copied out; it may run
+	 * under the server's read lock. NULL: the implementation cannot lend
+	 * (the HTTP client); inspect and lend the copy. */
+	int (*volume_view)(struct storage_client *c, const char *svc, const char *name,
+			   const struct ls_ctx *ctx, volume_view_fn fn, void *arg, struct err *e);
 };
 
 struct storage_client {

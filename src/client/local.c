@@ -42,6 +42,12 @@ static int local_volume_inspect(struct storage_client *c, const char *svc, const
 	return ls_volume_inspect(srv_of(c), svc, id_or_name, by_name, mask, ctx, out, e);
 }
 
+static int local_volume_view(struct storage_client *c, const char *svc, const char *name,
+			     const struct ls_ctx *ctx, volume_view_fn fn, void *arg, struct err *e)
+{
+	return ls_volume_view(srv_of(c), svc, name, ctx, fn, arg, e);
+}
+
 static int local_volume_create(struct storage_client *c, const char *svc,
 			       const struct volume_create_req *req, const struct ls_ctx *ctx,
 			       struct volume *out, struct err *e)
@@ -169,6 +175,7 @@ static const struct storage_client_ops local_ops = {
 	.service_inspect = local_service_inspect,
 	.volumes = local_volumes,
 	.volume_inspect = local_volume_inspect,
+	.volume_view = local_volume_view,
 	.volume_create = local_volume_create,
 	.volume_attach = local_volume_attach,
 	.volume_detach = local_volume_detach,

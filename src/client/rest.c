@@ -332,27 +332,31 @@ static void switch_to(struct http_client *hc, size_t from, size_t i, const char 
 			 tried);
 }
 
+/* A 2xx reply and the server that sent it. */
+struct answer {
+	struct httpc_reply rep;
+	const struct http_server *s;
+};
+
 /*
  * A whole call: send to the current server, and on to the next ones as
- * failover_next says; check the status of the reply that stays is 2xx,
- * and (when want_json) parse the body into *out. An empty 2xx body gives
- * *out = NULL. When every server failed (several of them), the error
- * names each and why.
+ * failover_next says; check the status of the reply that stays is 2xx and
+ * leave it in *a (released by the caller, also on failure). When every
+ * server failed (several of them), the error names each and why.
  */
-static int http_call(struct http_client *hc, const char *method, const char *path, const char *body,
-		     const struct ls_ctx *ctx, json_t **out, struct err *e)
+static int http_exchange(struct http_client *hc, const char *method, const char *path,
+			 const char *body, const struct ls_ctx *ctx, struct answer *a,
+			 struct err *e)
 {
 	const size_t start = atomic_load(&hc->cur);
 	const struct http_server *s = NULL;
 	struct hdr_lines h = { 0 };
-	struct httpc_reply rep = { 0 };
+	struct httpc_reply *rep = &a->rep;
 	char tried[ERR_MSG_MAX] = "";
-	json_error_t jerr;
 	size_t k, i = start;
 	int r;
 
-	if (out)
-		*out = NULL;
+	memset(a, 0, sizeof(*a));
 	/* the same header lines (and Libstorage-Tx) to every server tried */
 	if ((r = build_headers(hc, &h, body != NULL, ctx, e)) < 0)
 		goto done;
@@ -368,13 +372,13 @@ static int http_call(struct http_client *hc, const char *method, const char *pat
 
 		i = (start + k) % hc->n;
 		s = &hc->servers[i];
-		httpc_reply_release(&rep);
-		r = http_perform(s, &req, &rep, &te, e);
-		if (hc->n == 1 || !failover_next(method, r < 0 ? rep.fail : HTTPC_OK, rep.status))
+		httpc_reply_release(rep);
+		r = http_perform(s, &req, rep, &te, e);
+		if (hc->n == 1 || !failover_next(method, r < 0 ? rep->fail : HTTPC_OK, rep->status))
 			break;
-		note_failure(tried, sizeof(tried), s, r, &rep, &te);
+		note_failure(tried, sizeof(tried), s, r, rep, &te);
 		if (r == 0)
-			r = status_errno(rep.status);
+			r = status_errno(rep->status);
 	}
 	if (k == hc->n) {
 		r = err_set(e, r, "no libstorage server answered: %s", tried);
@@ -384,19 +388,42 @@ static int http_call(struct http_client *hc, const char *method, const char *pat
 		goto done;
 	if (k > 0)
 		switch_to(hc, start, i, tried);
-	if (rep.status < 200 || rep.status > 299) {
-		r = status_error(s, method, path, &rep, e);
-		goto done;
-	}
-	if (!out || rep.len == 0)
-		goto done;
-	*out = json_loadb(rep.body, rep.len, 0, &jerr);
-	if (!*out)
-		r = err_set(e, -EIO, "bad reply from libstorage server at %s: %s", s->addr.text,
-			    jerr.text);
+	if (rep->status < 200 || rep->status > 299)
+		r = status_error(s, method, path, rep, e);
+	a->s = s;
 done:
-	httpc_reply_release(&rep);
 	buf_release(&h.b);
+	return r;
+}
+
+/* The body of a 2xx reply parsed into *out; an empty body gives NULL. */
+static int answer_json(const struct answer *a, json_t **out, struct err *e)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (a->rep.len == 0)
+		return 0;
+	*out = json_loadb(a->rep.body, a->rep.len, 0, &jerr);
+	if (!*out)
+		return err_set(e, -EIO, "bad reply from libstorage server at %s: %s",
+			       a->s->addr.text, jerr.text);
+	return 0;
+}
+
+/* http_exchange, and (when out is not NULL) the body parsed into *out. */
+static int http_call(struct http_client *hc, const char *method, const char *path, const char *body,
+		     const struct ls_ctx *ctx, json_t **out, struct err *e)
+{
+	struct answer a;
+	int r;
+
+	if (out)
+		*out = NULL;
+	r = http_exchange(hc, method, path, body, ctx, &a, e);
+	if (r == 0 && out)
+		r = answer_json(&a, out, e);
+	httpc_reply_release(&a.rep);
 	return r;
 }
 
@@ -523,18 +550,47 @@ static int op_service_inspect(struct storage_client *c, const char *svc, bool wa
 	return r;
 }
 
+/*
+ * GET /<root>/<svc>[/<id>]?query, the 2xx reply left in *a (released by
+ * the caller, also on failure): for the replies decoded straight from
+ * their text.
+ */
+static int get_answer(struct storage_client *c, const char *svc, const char *id,
+		      const char *id_what, const char *query, const struct ls_ctx *ctx,
+		      struct answer *a, struct err *e)
+{
+	char *path;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if (need("service name", svc, e) < 0 || (id_what && need(id_what, id, e) < 0))
+		return -EINVAL;
+	if (!(path = make_path("volumes", svc, id, query)))
+		return err_set(e, -ENOMEM, "out of memory");
+	r = http_exchange(impl(c), "GET", path, NULL, ctx, a, e);
+	free(path);
+	return r;
+}
+
 static int op_volumes(struct storage_client *c, const char *svc, int mask, const struct ls_ctx *ctx,
 		      struct volume_list *out, struct err *e)
 {
 	struct volume_list l = { 0 };
+	struct answer a;
 	char query[32];
 	json_t *j;
 	int r;
 
 	snprintf(query, sizeof(query), "attachments=%d", mask);
-	r = call_at(c, "GET", "volumes", svc, NULL, NULL, query, NULL, ctx, &j, e);
-	if (r == 0 && (r = decoded(c, j, volume_map_from_json(j, &l, e), e)) == 0)
+	r = get_answer(c, svc, NULL, NULL, query, ctx, &a, e);
+	/* straight from the text (a listing can be megabytes); the tree
+	 * decodes whatever that declines, and words its errors */
+	if (r == 0 && volume_map_from_text(a.rep.body, a.rep.len, &l, NULL) < 0 &&
+	    (r = answer_json(&a, &j, e)) == 0)
+		r = decoded(c, j, volume_map_from_json(j, &l, e), e);
+	if (r == 0)
 		*out = l;
+	httpc_reply_release(&a.rep);
 	return r;
 }
 
@@ -553,14 +609,18 @@ static int op_volume_inspect(struct storage_client *c, const char *svc, const ch
 			     bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
 			     struct err *e)
 {
+	struct answer a;
 	char query[48];
 	json_t *j;
 	int r;
 
 	snprintf(query, sizeof(query), "attachments=%d%s", mask, by_name ? "&byName" : "");
-	r = call_at(c, "GET", "volumes", svc, id_or_name, "volume ID or name", query, NULL, ctx,
-		    &j, e);
-	return r < 0 ? r : volume_reply(c, j, out, e);
+	r = get_answer(c, svc, id_or_name, "volume ID or name", query, ctx, &a, e);
+	if (r == 0 && volume_from_text(a.rep.body, a.rep.len, out, NULL) < 0 &&
+	    (r = answer_json(&a, &j, e)) == 0)
+		r = volume_reply(c, j, out, e);
+	httpc_reply_release(&a.rep);
+	return r;
 }
 
 static int op_volume_create(struct storage_client *c, const char *svc,

@@ -174,11 +174,8 @@ static void put_volume(struct jw *w, const struct docker_module *m, const struct
 		jw_str(w, path);
 	}
 	if (with_status && v->created_at > 0) {
-		char stamp[32];
-		struct tm tm;
-		time_t t = (time_t)v->created_at;
-		gmtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		char stamp[TIME_STAMP_MAX];
+		time_utc_stamp(v->created_at, stamp);
 		jw_key(w, "CreatedAt");
 		jw_str(w, stamp);
 	}
@@ -294,20 +291,31 @@ static int do_path(struct call *c, struct httpd_reply *out, struct err *e)
 	return 0;
 }
 
-static int do_get(struct call *c, struct httpd_reply *out, struct err *e)
+struct get_reply {
+	const struct docker_module *m;
+	struct httpd_reply *out;
+};
+
+/* Get's reply, written from the volume lent (integ_inspect_view). */
+static int write_get(void *arg, const struct volume *v, const char *path, struct err *e)
 {
-	struct volume v = { 0 };
-	char *path = NULL;
+	struct get_reply *g = arg;
 	struct jw w;
 
-	if (integ_inspect(c->m->ig, c->name, &v, &path, e) < 0)
-		return e->code;
+	(void)e;
 	ok_begin(&w);
 	jw_key(&w, "Volume");
-	put_volume(&w, c->m, &v, path, true);
-	reply_ok(out, &w);
-	free(path);
-	volume_release(&v);
+	put_volume(&w, g->m, v, path, true);
+	reply_ok(g->out, &w);
+	return 0;
+}
+
+static int do_get(struct call *c, struct httpd_reply *out, struct err *e)
+{
+	struct get_reply g = { .m = c->m, .out = out };
+
+	if (integ_inspect_view(c->m->ig, c->name, write_get, &g, e) < 0)
+		return e->code;
 	return 0;
 }
 
@@ -356,6 +364,38 @@ static void handle_method(struct docker_module *m, const char *http_method, cons
 			  const char *body, size_t len, bool too_big, struct httpd_reply *out,
 			  const char **label);
 
+/* The strings of a body read without a tree live here during the call. */
+struct call_buf {
+	char text[2 * 1024];
+};
+
+/*
+ * c->name and c->id from the body. dockerd sends {"Name": ...} (with "ID"
+ * to Mount and Unmount), "{}" or nothing: read at once by
+ * json_body_strings into cb. Anything else (Create's "Opts", a malformed
+ * body) goes through the tree, which c->body then holds.
+ */
+static int request_fields(struct call *c, const struct method *mt, const char *body, size_t len,
+			  struct call_buf *cb, struct err *e)
+{
+	static const char *const keys[] = { "Name", "ID" };
+	const char *vals[2];
+
+	if (json_body_strings(body, len, keys, 2, vals, cb->text, sizeof(cb->text))) {
+		c->name = vals[0];
+		c->id = vals[1];
+		if (!c->name && mt->needs_name)
+			return err_set(e, -EINVAL, "'Name' is required");
+		return 0;
+	}
+	/* dockerd sends "{}" or nothing; both are an empty request */
+	if (json_body_parse(body, len, HTTPD_BODY_MAX, &c->body, e) < 0 ||
+	    get_str(c->body, "Name", mt->needs_name, &c->name, e) < 0 ||
+	    get_str(c->body, "ID", false, &c->id, e) < 0)
+		return e->code;
+	return 0;
+}
+
 /* One request, timed for the metrics under its method's name. */
 static void handle(void *arg, struct httpd_request *hrq, const char *http_method,
 		   const char *url, const char *body, size_t len, bool too_big,
@@ -377,6 +417,7 @@ static void handle_method(struct docker_module *m, const char *http_method, cons
 	struct call c = { .m = m };
 	struct err e = ERR_INIT;
 	const struct method *mt = NULL;
+	struct call_buf cb;
 
 	/* the plugin protocol is POST only: a GET must not create a volume */
 	if (strcmp(http_method, "POST") != 0) {
@@ -409,10 +450,7 @@ static void handle_method(struct docker_module *m, const char *http_method, cons
 		reply_err(out, mt->name, &e);
 		return;
 	}
-	/* dockerd sends "{}" or nothing; both are an empty request */
-	if (json_body_parse(body, len, HTTPD_BODY_MAX, &c.body, &e) < 0 ||
-	    get_str(c.body, "Name", mt->needs_name, &c.name, &e) < 0 ||
-	    get_str(c.body, "ID", false, &c.id, &e) < 0 ||
+	if (request_fields(&c, mt, body, len, &cb, &e) < 0 ||
 	    option_value_check("ID", c.id, &e) < 0 || mt->fn(&c, out, &e) < 0)
 		reply_err(out, mt->name, &e);
 	json_decref(c.body);

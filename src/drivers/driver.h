@@ -35,7 +35,8 @@ struct store;
 #define STORAGE_DRIVER_V_EACH 2	    /* volumes_each */
 #define STORAGE_DRIVER_V_SNAPSHOTS 3 /* snapshots, copies, resize */
 #define STORAGE_DRIVER_V_CAPACITY 4  /* capacity */
-#define STORAGE_DRIVER_VERSION STORAGE_DRIVER_V_CAPACITY
+#define STORAGE_DRIVER_V_VIEW 5	     /* volume_view_by_name */
+#define STORAGE_DRIVER_VERSION STORAGE_DRIVER_V_VIEW
 
 /* Executor table versions: the slots each adds (callers check before use). */
 #define EXECUTOR_V_DEVICES 2 /* device_get, device_find, device_put */
@@ -147,6 +148,14 @@ struct storage_driver {
 	 * -ENOTSUP): the bytes a new volume could be given now, as the
 	 * driver's own create would count them (CSI GetCapacity). */
 	int (*capacity)(struct service *svc, int64_t *available, struct err *e);
+	/* Version 5, optional: volume_inspect_by_name's volume lent to fn
+	 * (types.h volume_view_fn) without a copy, maybe under the driver's
+	 * or the store's read lock; fn must not call the driver. Returns
+	 * fn's result or the look-up's error. NULL: the service layer
+	 * inspects and lends its copy. */
+	int (*volume_view_by_name)(struct service *svc, const char *name,
+				   const struct volume_query *q, volume_view_fn fn, void *arg,
+				   struct err *e);
 };
 
 /* What an executor sees of its host: the config (with the service's

@@ -611,6 +611,7 @@ const struct storage_driver loop_driver = {
 	.volumes_each = records_volumes_each,
 	.volume_inspect = records_volume_inspect,
 	.volume_inspect_by_name = records_volume_inspect_by_name,
+	.volume_view_by_name = records_volume_view_by_name,
 	.volume_create = loop_volume_create,
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,

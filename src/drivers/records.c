@@ -47,6 +47,14 @@ int records_volume_inspect_by_name(struct service *svc, const char *name,
 	return store_volume_get_by_name(svc->store, svc->name, name, out, e);
 }
 
+int records_volume_view_by_name(struct service *svc, const char *name,
+				const struct volume_query *q, volume_view_fn fn, void *arg,
+				struct err *e)
+{
+	(void)q;
+	return store_volume_view_by_name(svc->store, svc->name, name, fn, arg, e);
+}
+
 json_t *records_fields_of(const json_t *opts, bool *oom)
 {
 	json_t *fields, *val;

@@ -20,6 +20,9 @@ int records_volume_inspect(struct service *svc, const char *id, const struct vol
 int records_volume_inspect_by_name(struct service *svc, const char *name,
 				   const struct volume_query *q, struct volume *out,
 				   struct err *e);
+int records_volume_view_by_name(struct service *svc, const char *name,
+				const struct volume_query *q, volume_view_fn fn, void *arg,
+				struct err *e);
 
 /*
  * May a start-up sweep settle the leftover at path (a ".new", ".gone",

@@ -612,6 +612,7 @@ const struct storage_driver vfs_driver = {
 	.volumes_each = records_volumes_each,
 	.volume_inspect = records_volume_inspect,
 	.volume_inspect_by_name = records_volume_inspect_by_name,
+	.volume_view_by_name = records_volume_view_by_name,
 	.volume_create = vfs_volume_create,
 	.volume_remove = vfs_volume_remove,
 	.volume_attach = vfs_volume_attach,
@@ -656,7 +657,7 @@ static int vfs_exec_device_find(const struct exec_ctx *x, const char *volume_id,
 		return r;
 	if (strchr(volume_id, '/') || strcmp(volume_id, "..") == 0 || strcmp(volume_id, ".") == 0)
 		return err_set(e, -EINVAL, "vfs: bad volume id '%s'", volume_id);
-	snprintf(path, sizeof(path), "%s/vol/%s", root, volume_id);
+	path_join3(path, sizeof(path), root, "vol", volume_id); /* fits: root < PATH_MAX */
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return err_set(e, -ENOENT, "vfs: '%s' does not exist", path);
 	*dev = strdup(path);

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,31 @@
 #define OPS "libstorage.integration.volume.operations."
 #define MKFS_TIMEOUT_MS (10L * 60 * 1000)
 
+/*
+ * What path_here found not mounted here: a volume (name and id) and the
+ * mount table's generation it was worked out at (os/mountinfo.h
+ * mount_watch). Only a mount can make "not mounted" wrong, and any mount
+ * in this namespace, by any process, moves the generation; so while it
+ * stands the answer holds, and Get and Path (which Docker asks of every
+ * volume all the time) skip the look at the mount table: a statx of the
+ * target and, for a directory volume, /proc/self/mountinfo read with a
+ * stat of each mount point. A volume found mounted is checked every time.
+ */
+struct unmounted_entry {
+	struct unmounted_entry *next;
+	uint64_t hash, gen;
+	size_t len;
+	char key[]; /* name, NUL, id */
+};
+
+struct unmounted {
+	pthread_rwlock_t lock;
+	struct unmounted_entry **slots; /* NULL until the first note */
+	size_t nslots, n;
+};
+
+#define UNMOUNTED_MAX 65536 /* then everything is forgotten and counted anew */
+
 struct integration {
 	const struct cfg *cfg;
 	const struct paths *paths;
@@ -44,7 +70,7 @@ struct integration {
 	/* who we are, asked of the server on first use (it may be down when
 	 * an agent starts) */
 	pthread_mutex_t id_mu;
-	bool have_identity;
+	_Atomic bool have_identity; /* set once, under id_mu, after the rest */
 	struct instance_id iid;
 
 	/* settings, read once */
@@ -63,10 +89,128 @@ struct integration {
 	char target_dir[PATH_MAX + 80];
 	char root_path[264];
 	struct integ_stats stats; /* durations, for the metrics */
+	struct mount_watch mounts;   /* the mount table's generation */
+	struct unmounted unmounted;  /* volumes known not mounted here */
 	mode_t file_mode;
 	int64_t attach_timeout_ms;
 	int64_t mount_retries, mount_retry_wait_ms; /* mount.retryCount, retryWait */
 };
+
+/* ---- volumes known not mounted here ---- */
+
+static uint64_t unmounted_hash(const char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* "name\0id" into buf; its length, or 0 when it does not fit. */
+static size_t unmounted_key(const struct volume *v, char *buf, size_t sz)
+{
+	size_t nl, il;
+
+	if (!v->name || !v->id)
+		return 0;
+	nl = strlen(v->name);
+	il = strlen(v->id);
+	if (nl + il + 2 > sz)
+		return 0;
+	memcpy(buf, v->name, nl + 1);
+	memcpy(buf + nl + 1, v->id, il + 1);
+	return nl + il + 2;
+}
+
+static struct unmounted_entry *unmounted_find(const struct unmounted *u, const char *key,
+					      size_t len, uint64_t h)
+{
+	struct unmounted_entry *en;
+
+	if (!u->nslots)
+		return NULL;
+	for (en = u->slots[h % u->nslots]; en; en = en->next)
+		if (en->hash == h && en->len == len && memcmp(en->key, key, len) == 0)
+			return en;
+	return NULL;
+}
+
+static void unmounted_clear(struct unmounted *u)
+{
+	for (size_t i = 0; i < u->nslots; i++) {
+		for (struct unmounted_entry *en = u->slots[i], *next; en; en = next) {
+			next = en->next;
+			free(en);
+		}
+	}
+	free(u->slots);
+	u->slots = NULL;
+	u->nslots = u->n = 0;
+}
+
+/* Is v known not mounted at generation g? */
+static bool unmounted_known(struct integration *ig, const struct volume *v, uint64_t g)
+{
+	char key[2 * VOLUME_NAME_MAX + 4];
+	size_t len = unmounted_key(v, key, sizeof(key));
+	const struct unmounted_entry *en;
+	bool known;
+
+	if (!len)
+		return false;
+	pthread_rwlock_rdlock(&ig->unmounted.lock);
+	en = unmounted_find(&ig->unmounted, key, len, unmounted_hash(key, len));
+	known = en && en->gen == g;
+	pthread_rwlock_unlock(&ig->unmounted.lock);
+	return known;
+}
+
+/* v was found not mounted, at generation g. Best effort: nothing on OOM. */
+static void unmounted_note(struct integration *ig, const struct volume *v, uint64_t g)
+{
+	char key[2 * VOLUME_NAME_MAX + 4];
+	size_t len = unmounted_key(v, key, sizeof(key));
+	struct unmounted *u = &ig->unmounted;
+	struct unmounted_entry *en;
+	uint64_t h;
+
+	if (!len)
+		return;
+	h = unmounted_hash(key, len);
+	pthread_rwlock_wrlock(&u->lock);
+	if ((en = unmounted_find(u, key, len, h))) {
+		en->gen = g;
+		goto out;
+	}
+	if (u->n >= UNMOUNTED_MAX)
+		unmounted_clear(u);
+	if ((u->n + 1) * 4 > u->nslots * 3) {
+		size_t ns = u->nslots ? u->nslots * 2 : 256;
+		struct unmounted_entry **slots = calloc(ns, sizeof(*slots));
+		if (!slots)
+			goto out;
+		for (size_t i = 0; i < u->nslots; i++) {
+			for (struct unmounted_entry *e = u->slots[i], *next; e; e = next) {
+				next = e->next;
+				e->next = slots[e->hash % ns];
+				slots[e->hash % ns] = e;
+			}
+		}
+		free(u->slots);
+		u->slots = slots;
+		u->nslots = ns;
+	}
+	if (!(en = malloc(sizeof(*en) + len)))
+		goto out;
+	*en = (struct unmounted_entry){ .hash = h, .gen = g, .len = len };
+	memcpy(en->key, key, len);
+	en->next = u->slots[h % u->nslots];
+	u->slots[h % u->nslots] = en;
+	u->n++;
+out:
+	pthread_rwlock_unlock(&u->lock);
+}
 
 /* ---- set-up ---- */
 
@@ -152,7 +296,7 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	struct service_info si = { 0 };
 	int r;
 
-	if (ig->have_identity)
+	if (atomic_load_explicit(&ig->have_identity, memory_order_relaxed))
 		return 0;
 
 	r = ig->client->ops->service_inspect(ig->client, ig->service, false, NULL, &si, e);
@@ -175,7 +319,7 @@ static int resolve_identity(struct integration *ig, struct err *e)
 	ig->iid.service = strdup(ig->service);
 	if (!ig->iid.service)
 		return err_set(e, -ENOMEM, "out of memory");
-	ig->have_identity = true;
+	atomic_store_explicit(&ig->have_identity, true, memory_order_release);
 	return 0;
 }
 
@@ -184,6 +328,9 @@ static int ready(struct integration *ig, struct err *e)
 {
 	int r;
 
+	/* known: no lock (eight plugin threads would queue on it) */
+	if (atomic_load_explicit(&ig->have_identity, memory_order_acquire))
+		return 0;
 	pthread_mutex_lock(&ig->id_mu);
 	r = resolve_identity(ig, e);
 	pthread_mutex_unlock(&ig->id_mu);
@@ -220,6 +367,8 @@ int integration_new(const struct cfg *cfg, const struct paths *paths, struct sto
 	ig->x.scopes = ig->scopes;
 	ig->x.paths = paths;
 	pthread_mutex_init(&ig->id_mu, NULL);
+	mount_watch_init(&ig->mounts);
+	pthread_rwlock_init(&ig->unmounted.lock, NULL);
 	if ((r = read_settings(ig, e)) < 0) {
 		integration_free(ig);
 		return r;
@@ -240,6 +389,9 @@ void integration_free(struct integration *ig)
 	if (ig->x.priv && ig->exec->close)
 		ig->exec->close(&ig->x);
 	pthread_mutex_destroy(&ig->id_mu);
+	unmounted_clear(&ig->unmounted);
+	pthread_rwlock_destroy(&ig->unmounted.lock);
+	mount_watch_destroy(&ig->mounts);
 	free(ig);
 }
 
@@ -286,9 +438,52 @@ static int find_volume(struct integration *ig, const char *name, struct volume *
 	return r;
 }
 
+/* find_volume's volume lent to fn (types.h volume_view_fn): no copy
+ * where the client can lend (the local one, from the store's cache). */
+static int view_volume(struct integration *ig, const char *name, volume_view_fn fn, void *arg,
+		       struct err *e)
+{
+	struct ls_ctx ctx = ctx_of(ig);
+	struct volume v;
+	int r;
+
+	if (!ig->client->ops->volume_view) {
+		if ((r = find_volume(ig, name, &v, e)) < 0)
+			return r;
+		r = fn(arg, &v, e);
+		volume_release(&v);
+		return r;
+	}
+	r = ig->client->ops->volume_view(ig->client, ig->service, name, &ctx, fn, arg, e);
+	if (r == -ENOENT)
+		err_set(e, -ENOENT, "volume '%s' not found in service '%s'", name, ig->service);
+	return r;
+}
+
+/* The name and id of a lent volume, all path_here needs of it, kept past
+ * the loan: in buf, or malloc'd when they do not fit. */
+struct volume_ident {
+	struct volume v; /* name and id only */
+	char *heap;
+	char buf[512];
+};
+
+static int take_ident(void *arg, const struct volume *v, struct err *e)
+{
+	struct volume_ident *id = arg;
+	size_t nl = v->name ? strlen(v->name) + 1 : 0, il = v->id ? strlen(v->id) + 1 : 0;
+	char *p = id->buf;
+
+	if (nl + il > sizeof(id->buf) && !(p = id->heap = malloc(nl + il)))
+		return err_set(e, -ENOMEM, "out of memory");
+	id->v.name = nl ? memcpy(p, v->name, nl) : NULL;
+	id->v.id = il ? memcpy(p + nl, v->id, il) : NULL;
+	return 0;
+}
+
 static void target_of(const struct integration *ig, const char *name, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "%s/%s", ig->target_dir, name);
+	path_join(buf, sz, ig->target_dir, name); /* truncated as snprintf would */
 }
 
 static const char *field_ci(const struct volume *v, const char *key)
@@ -321,9 +516,14 @@ static const char *wanted_fstype(const struct integration *ig, const struct volu
 }
 
 /* The mount path of a volume on this host: (device mount point or target)
- * plus rootPath, or NULL when not mounted. The target counts only when
- * what is mounted there is this volume's device or directory. */
-static char *mounted_path(struct integration *ig, const char *name, const char *dev)
+ * plus rootPath, or NULL when not mounted (*found, when not NULL, says
+ * which, also when the path could not be allocated). The target counts
+ * only when what is mounted there is this volume's device or directory.
+ * g: the mount table's generation taken before (mount_watch_gen), so that
+ * a directory's bind mounts are looked for only when there may be one; 0
+ * looks every time. */
+static char *mounted_path(struct integration *ig, const char *name, const char *dev, uint64_t g,
+			  bool *found)
 {
 	char target[PATH_MAX + 300], *out = NULL, **mps = NULL, *bound = NULL;
 	const char *base = NULL;
@@ -345,8 +545,12 @@ static char *mounted_path(struct integration *ig, const char *name, const char *
 		base = target;
 	/* a directory bound elsewhere (its mount point before a change of
 	 * the primary service) is still this volume's mount */
-	if (!base && dev && ig->exec->bind_mount && (bound = osfs_bind_mount_of(dev)))
+	if (!base && dev && ig->exec->bind_mount &&
+	    mount_watch_maybe_bound(&ig->mounts, g, dev) &&
+	    (bound = osfs_bind_mount_of(dev)))
 		base = bound;
+	if (found)
+		*found = base != NULL;
 	if (base && asprintf(&out, "%s%s", base, ig->root_path) < 0)
 		out = NULL;
 	if (n >= 0)
@@ -914,7 +1118,7 @@ static int mount_locked(struct integration *ig, const char *name, const char *ca
 		goto fail;
 	}
 	fault_point("mount.after-device");
-	existing = mounted_path(ig, name, u.dev);
+	existing = mounted_path(ig, name, u.dev, 0, NULL);
 	if (existing) { /* already mounted here: the same path, no second mount */
 		*path = existing;
 	} else {
@@ -1290,32 +1494,112 @@ int integ_detach(struct integration *ig, const char *name, bool force, struct vo
 
 static char *path_here(struct integration *ig, const struct volume *v)
 {
+	uint64_t g = mount_watch_gen(&ig->mounts);
 	char *dev = NULL, *p;
+	bool found, sure = true;
+	int r;
 
+	if (g && unmounted_known(ig, v, g))
+		return NULL;
 	/* a block device by its mounts, a bind-mounted directory at its
 	 * target (mounted_path); either is checked against the volume */
-	if (ig->exec->device_find)
-		ig->exec->device_find(&ig->x, v->id, &dev, NULL);
-	p = mounted_path(ig, v->name, dev);
+	if (ig->exec->device_find) {
+		r = ig->exec->device_find(&ig->x, v->id, &dev, NULL);
+		sure = r == 0 || r == -ENOENT; /* else: not known, not kept */
+	}
+	p = mounted_path(ig, v->name, dev, g, &found);
 	free(dev);
+	if (g && sure && !found)
+		unmounted_note(ig, v, g);
 	return p;
 }
 
 int integ_path(struct integration *ig, const char *name, char **path, struct err *e)
 {
-	struct volume v = { 0 };
+	struct volume_ident id = { 0 };
 	int r;
 
 	*path = NULL;
 	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
 		return r;
-	if ((r = find_volume(ig, name, &v, e)) < 0)
+	if ((r = view_volume(ig, name, take_ident, &id, e)) < 0)
 		return r;
-	*path = path_here(ig, &v);
+	*path = path_here(ig, &id.v);
+	free(id.heap);
 	if (!*path)
 		*path = strdup("");
-	volume_release(&v);
 	return *path ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+/* The loans of integ_inspect_view. */
+struct lend_with_path {
+	struct integration *ig;
+	uint64_t g;	   /* the mount table's generation before the first */
+	bool lent;	   /* the first went to fn: known not mounted */
+	struct volume_ident id; /* else what the first took for path_here */
+	const char *path;
+	integ_view_fn fn;
+	void *arg;
+	bool replaced; /* another volume has the name by the second */
+};
+
+/* A volume known not mounted (path_here's first look, with no system call)
+ * goes to fn at once; any other gives its name and id for path_here. */
+static int first_loan(void *arg, const struct volume *v, struct err *e)
+{
+	struct lend_with_path *l = arg;
+
+	if (l->g && unmounted_known(l->ig, v, l->g)) {
+		l->lent = true;
+		return l->fn(l->arg, v, "", e);
+	}
+	return take_ident(&l->id, v, e);
+}
+
+/* The second: the same volume as the first (by id), with its path. */
+static int lend_with_path(void *arg, const struct volume *v, struct err *e)
+{
+	struct lend_with_path *l = arg;
+
+	if (!v->id || !l->id.v.id || strcmp(v->id, l->id.v.id) != 0) {
+		l->replaced = true;
+		return 0;
+	}
+	return l->fn(l->arg, v, l->path, e);
+}
+
+int integ_inspect_view(struct integration *ig, const char *name, integ_view_fn fn, void *arg,
+		       struct err *e)
+{
+	struct lend_with_path l = { .ig = ig, .fn = fn, .arg = arg };
+	struct volume v;
+	char *path;
+	int r;
+
+	if ((r = volume_name_check(name, e)) < 0 || (r = ready(ig, e)) < 0)
+		return r;
+	/* one loan for a volume known not mounted; else the path first
+	 * (outside any lock: it asks the system), then the volume again,
+	 * lent with it */
+	l.g = mount_watch_gen(&ig->mounts);
+	if ((r = view_volume(ig, name, first_loan, &l, e)) < 0 || l.lent) {
+		free(l.id.heap);
+		return r;
+	}
+	path = path_here(ig, &l.id.v);
+	l.path = path ? path : "";
+	r = view_volume(ig, name, lend_with_path, &l, e);
+	free(path);
+	free(l.id.heap);
+	if (r < 0 || !l.replaced)
+		return r;
+	/* replaced in between: one copy, and its path */
+	if ((r = integ_inspect(ig, name, &v, &path, e)) < 0)
+		return r;
+	r = fn(arg, &v, path, e);
+	free(path);
+	volume_release(&v);
+	return r;
 }
 
 int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,

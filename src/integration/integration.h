@@ -152,6 +152,13 @@ void integ_description_release(struct integ_description *d);
 
 int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
 		  struct err *e);
+/* integ_inspect without the copy: the volume and its mount path here (""
+ * when not mounted) lent to fn for the call. fn may run under the store's
+ * read lock (types.h volume_view_fn): quick, no calls into the engine.
+ * Returns fn's result or integ_inspect's error. */
+typedef int (*integ_view_fn)(void *arg, const struct volume *v, const char *path, struct err *e);
+int integ_inspect_view(struct integration *ig, const char *name, integ_view_fn fn, void *arg,
+		       struct err *e);
 /* Every volume of the service, with the mount paths here (a parallel
  * array of malloc'd strings, "" when not mounted; free with
  * integ_paths_free(paths, n)). */

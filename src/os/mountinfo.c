@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,4 +320,126 @@ char *osfs_bind_mount_of(const char *dir)
 	}
 	mount_table_release(&t);
 	return found;
+}
+
+/* ---- watching the table ---- */
+
+struct mount_root {
+	dev_t dev;
+	ino_t ino;
+	char *mount_point;
+};
+
+static void roots_release(struct mount_watch *w)
+{
+	for (size_t i = 0; i < w->n_roots; i++)
+		free(w->roots[i].mount_point);
+	free(w->roots);
+	w->roots = NULL;
+	w->n_roots = 0;
+	w->roots_gen = 0;
+}
+
+void mount_watch_init(struct mount_watch *w)
+{
+	for (size_t i = 0; i < MOUNT_WATCH_FILES; i++) {
+		pthread_mutex_init(&w->files[i].mu, NULL);
+		w->files[i].fd = -1;
+	}
+	atomic_init(&w->next, 0);
+	atomic_init(&w->gen, 1);
+	pthread_mutex_init(&w->mu, NULL);
+	w->roots = NULL;
+	w->n_roots = 0;
+	w->roots_gen = 0;
+}
+
+void mount_watch_destroy(struct mount_watch *w)
+{
+	for (size_t i = 0; i < MOUNT_WATCH_FILES; i++) {
+		if (w->files[i].fd >= 0)
+			close(w->files[i].fd);
+		pthread_mutex_destroy(&w->files[i].mu);
+	}
+	roots_release(w);
+	pthread_mutex_destroy(&w->mu);
+}
+
+uint64_t mount_watch_gen(struct mount_watch *w)
+{
+	static _Thread_local unsigned start = UINT_MAX; /* this thread's first file */
+	struct pollfd p;
+	uint64_t g = 0;
+	unsigned i, k;
+
+	if (start == UINT_MAX)
+		start = atomic_fetch_add(&w->next, 1);
+	/* a free file if there is one, else wait for this thread's own */
+	for (i = 0; i < MOUNT_WATCH_FILES; i++)
+		if (pthread_mutex_trylock(&w->files[k = (start + i) % MOUNT_WATCH_FILES].mu) == 0)
+			break;
+	if (i == MOUNT_WATCH_FILES)
+		pthread_mutex_lock(&w->files[k = start % MOUNT_WATCH_FILES].mu);
+	if (w->files[k].fd < 0) {
+		/* from here on the kernel flags every change to this file:
+		 * what came before, it never will */
+		w->files[k].fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+		if (w->files[k].fd >= 0)
+			atomic_fetch_add(&w->gen, 1);
+	}
+	if (w->files[k].fd >= 0) {
+		p = (struct pollfd){ .fd = w->files[k].fd, .events = POLLPRI };
+		if (poll(&p, 1, 0) != 0) /* a change (POLLPRI | POLLERR), or poll failed */
+			atomic_fetch_add(&w->gen, 1);
+		g = atomic_load(&w->gen);
+	}
+	pthread_mutex_unlock(&w->files[k].mu);
+	return g;
+}
+
+/* The roots of the table as it is now, for generation g (mu held): what
+ * osfs_bind_mount_of would stat, each mount point once. */
+static int roots_gather(struct mount_watch *w, uint64_t g)
+{
+	struct mount_table t;
+	struct stat m;
+	size_t n = 0;
+
+	roots_release(w);
+	if (mountinfo_read(&t, NULL) < 0)
+		return -ENOMEM;
+	w->roots = calloc(t.n ? t.n : 1, sizeof(*w->roots));
+	if (!w->roots) {
+		mount_table_release(&t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		if (stat(t.m[i].mount_point, &m) < 0)
+			continue; /* osfs_bind_mount_of skips it too */
+		w->roots[n] = (struct mount_root){ m.st_dev, m.st_ino, t.m[i].mount_point };
+		t.m[i].mount_point = NULL; /* moved */
+		n++;
+	}
+	mount_table_release(&t);
+	w->n_roots = n;
+	w->roots_gen = g;
+	return 0;
+}
+
+bool mount_watch_maybe_bound(struct mount_watch *w, uint64_t g, const char *dir)
+{
+	struct stat d;
+	bool maybe = true;
+
+	if (!g || stat(dir, &d) < 0 || !S_ISDIR(d.st_mode))
+		return true;
+	pthread_mutex_lock(&w->mu);
+	if (g == atomic_load(&w->gen) && (w->roots_gen == g || roots_gather(w, g) == 0)) {
+		maybe = false;
+		for (size_t i = 0; i < w->n_roots && !maybe; i++)
+			maybe = w->roots[i].dev == d.st_dev && w->roots[i].ino == d.st_ino &&
+				strcmp(w->roots[i].mount_point, dir) != 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return maybe;
 }

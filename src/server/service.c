@@ -273,17 +273,18 @@ int lsi_check_id(const char *id, struct err *e)
 /*
  * The caller's instance ID for a service: a service-specific one beats a
  * driver-only one. An ID of only metadata is resolved by the driver's
- * InstanceInspect. *out is released by the caller; *found says whether any.
+ * InstanceInspect into *owned. *me is the one found (ctx's own, borrowed,
+ * or owned), NULL when none. *owned is released by the caller.
  */
-static int caller_iid(struct service *svc, const struct ls_ctx *ctx, struct instance_id *out,
-		      bool *found, struct err *e)
+static int caller_iid_ref(struct service *svc, const struct ls_ctx *ctx,
+			  struct instance_id *owned, const struct instance_id **me, struct err *e)
 {
 	const struct instance_id *best = NULL;
 	struct instance in;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	*found = false;
+	memset(owned, 0, sizeof(*owned));
+	*me = NULL;
 	for (size_t i = 0; ctx && i < ctx->n_iids; i++) {
 		const struct instance_id *c = &ctx->iids[i];
 		if (c->service && *c->service && strcasecmp(c->service, svc->name) == 0) {
@@ -297,18 +298,33 @@ static int caller_iid(struct service *svc, const struct ls_ctx *ctx, struct inst
 	if (!best)
 		return 0;
 	if (best->id && *best->id) {
-		if (instance_id_copy(out, best) < 0)
-			return err_set(e, -ENOMEM, "out of memory");
-		*found = true;
+		*me = best;
 		return 0;
 	}
 	if (!svc->drv->instance_inspect)
 		return err_set(e, -EINVAL, "the instance ID for service '%s' has no id", svc->name);
 	if ((r = svc->drv->instance_inspect(svc, best, &in, e)) < 0)
 		return r;
-	*out = in.iid;
+	*owned = in.iid;
 	memset(&in.iid, 0, sizeof(in.iid));
 	instance_release(&in);
+	*me = owned;
+	return 0;
+}
+
+/* caller_iid_ref with *out always the caller's own (a copy when borrowed);
+ * *found says whether any. */
+static int caller_iid(struct service *svc, const struct ls_ctx *ctx, struct instance_id *out,
+		      bool *found, struct err *e)
+{
+	const struct instance_id *me;
+	int r = caller_iid_ref(svc, ctx, out, &me, e);
+
+	*found = false;
+	if (r < 0 || !me)
+		return r;
+	if (me != out && instance_id_copy(out, me) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
 	*found = true;
 	return 0;
 }
@@ -644,6 +660,51 @@ int ls_volume_inspect(struct ls_server *srv, const char *name, const char *id_or
 	/* a single volume is shaped but never filtered away */
 	shape_volume(svc, &v, mask & ~(ATT_ATTACHED | ATT_UNATTACHED), q.iid, ctx);
 	*out = v;
+out:
+	instance_id_release(&me);
+	return r;
+}
+
+/* What ls_volume_view hands on: the lender's volume, shaped on the way. */
+struct shaped_view {
+	struct service *svc;
+	const struct instance_id *me;
+	const struct ls_ctx *ctx;
+	volume_view_fn fn;
+	void *arg;
+};
+
+static int shape_view(void *arg, const struct volume *v, struct err *e)
+{
+	struct shaped_view *sv = arg;
+	struct volume s = *v; /* a shallow copy: ATT_REQUESTED alone sets only the state */
+
+	shape_volume(sv->svc, &s, ATT_REQUESTED, sv->me, sv->ctx);
+	return sv->fn(sv->arg, &s, e);
+}
+
+int ls_volume_view(struct ls_server *srv, const char *name, const char *vname,
+		   const struct ls_ctx *ctx, volume_view_fn fn, void *arg, struct err *e)
+{
+	struct volume_query q = { .mask = ATT_REQUESTED };
+	struct instance_id me = { 0 };
+	struct volume v;
+	int r;
+	/* volume_call_start's checks, the caller's instance ID borrowed */
+	struct service *svc = lsi_find_service(srv, name, e);
+	struct shaped_view sv = { .svc = svc, .ctx = ctx, .fn = fn, .arg = arg };
+
+	if (!svc)
+		return -ENOENT;
+	if ((r = lsi_check_id(vname, e)) < 0 || (r = caller_iid_ref(svc, ctx, &me, &sv.me, e)) < 0)
+		goto out;
+	q.iid = sv.me;
+	if (svc->drv->version >= STORAGE_DRIVER_V_VIEW && svc->drv->volume_view_by_name) {
+		r = svc->drv->volume_view_by_name(svc, vname, &q, shape_view, &sv, e);
+	} else if ((r = lsi_inspect_by_name(svc, vname, &q, &v, e)) == 0) {
+		r = shape_view(&sv, &v, e);
+		volume_release(&v);
+	}
 out:
 	instance_id_release(&me);
 	return r;

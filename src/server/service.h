@@ -67,6 +67,11 @@ int ls_volumes_each(struct ls_server *srv, const char *svc, int mask, const stru
 int ls_volume_inspect(struct ls_server *srv, const char *svc, const char *id_or_name,
 		      bool by_name, int mask, const struct ls_ctx *ctx, struct volume *out,
 		      struct err *e);
+/* ls_volume_inspect by name with ATT_REQUESTED, the shaped volume lent to
+ * fn (types.h volume_view_fn) rather than copied out: fn may run under
+ * the store's read lock. Returns fn's result or the look-up's error. */
+int ls_volume_view(struct ls_server *srv, const char *svc, const char *name,
+		   const struct ls_ctx *ctx, volume_view_fn fn, void *arg, struct err *e);
 int ls_volume_create(struct ls_server *srv, const char *svc, const struct volume_create_req *req,
 		     const struct ls_ctx *ctx, struct volume *out, struct err *e);
 int ls_volume_attach(struct ls_server *srv, const char *svc, const char *id,

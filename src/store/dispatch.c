@@ -99,6 +99,25 @@ int store_volume_get(struct store *st, const char *service, const char *id, stru
 	return st->ops->volume_get(st, service, id, out, e);
 }
 
+int store_volume_view_by_name(struct store *st, const char *service, const char *name,
+			      volume_view_fn fn, void *arg, struct err *e)
+{
+	struct volume v;
+	bool hit = false;
+	int r;
+
+	if (st->ops->volume_view_cached) {
+		r = st->ops->volume_view_cached(st, service, name, fn, arg, &hit, e);
+		if (hit)
+			return r;
+	}
+	if ((r = st->ops->volume_get_by_name(st, service, name, &v, e)) < 0)
+		return r;
+	r = fn(arg, &v, e);
+	volume_release(&v);
+	return r;
+}
+
 int store_volume_get_by_name(struct store *st, const char *service, const char *name,
 			     struct volume *out, struct err *e)
 {

@@ -366,6 +366,23 @@ static int cache_get(struct store *st, const char *service, const char *name,
 	return r;
 }
 
+/* The cached record lent to fn (store_int.h volume_view_cached): never
+ * inside a transaction, whose reads are fresh and locked (get_one). */
+static int pg_volume_view_cached(struct store *st, const char *service, const char *name,
+				 volume_view_fn fn, void *arg, bool *hit, struct err *e)
+{
+	int r = 0;
+
+	*hit = false;
+	if (tx.st == st)
+		return 0;
+	pthread_rwlock_rdlock(&st->vc_lock);
+	if (st->pg->cache_on)
+		r = vcache_view(&st->vc, service, name, fn, arg, hit, e);
+	pthread_rwlock_unlock(&st->vc_lock);
+	return r;
+}
+
 /* Where the cache stands before a read from the database. */
 static unsigned long long cache_gen(struct store *st)
 {
@@ -1311,6 +1328,7 @@ static const struct store_ops pg_ops = {
 	.volume_update = pg_volume_update,
 	.volume_get = pg_volume_get,
 	.volume_get_by_name = pg_volume_get_by_name,
+	.volume_view_cached = pg_volume_view_cached,
 	.volume_each = pg_volume_each,
 	.volume_delete = pg_volume_delete,
 	.attachment_put = pg_attachment_put,

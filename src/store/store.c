@@ -436,6 +436,21 @@ static int lookup_cached(struct store *st, const char *service, const char *name
 	return r;
 }
 
+static int sq_volume_view_cached(struct store *st, const char *service, const char *name,
+				 volume_view_fn fn, void *arg, bool *hit, struct err *e)
+{
+	int r;
+
+	*hit = false;
+	if (st->owner_fd < 0)
+		return 0;
+	/* no mu, as lookup_cached: a hit never waits for a writer */
+	pthread_rwlock_rdlock(&st->vc_lock);
+	r = vcache_view(&st->vc, service, name, fn, arg, hit, e);
+	pthread_rwlock_unlock(&st->vc_lock);
+	return r;
+}
+
 /* "pid N" of the owner recorded in the lock file, for messages. */
 static void owner_of(int fd, char *buf, size_t sz)
 {
@@ -873,6 +888,7 @@ const struct store_ops sq_ops = {
 	.volume_update = sq_volume_update,
 	.volume_get = sq_volume_get,
 	.volume_get_by_name = sq_volume_get_by_name,
+	.volume_view_cached = sq_volume_view_cached,
 	.volume_each = sq_volume_each,
 	.volume_delete = sq_volume_delete,
 	.attachment_put = sq_attachment_put,

@@ -101,6 +101,13 @@ int store_volume_get(struct store *st, const char *service, const char *id, stru
 		     struct err *e);
 int store_volume_get_by_name(struct store *st, const char *service, const char *name,
 			     struct volume *out, struct err *e);
+/* The volume named name (as store_volume_get_by_name finds it) lent to fn
+ * (types.h volume_view_fn) for the call: straight from the volume cache
+ * under its read lock when cached, else a copy read for the call. fn must
+ * not call the store. Returns fn's result, or the look-up's error
+ * (-ENOENT: no such volume; fn not called). */
+int store_volume_view_by_name(struct store *st, const char *service, const char *name,
+			      volume_view_fn fn, void *arg, struct err *e);
 /* Every volume of the service, with attachments, ordered by id. */
 int store_volume_list(struct store *st, const char *service, struct volume_list *out,
 		      struct err *e);

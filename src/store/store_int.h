@@ -63,6 +63,11 @@ struct store_ops {
 			  struct volume *out, struct err *e);
 	int (*volume_get_by_name)(struct store *st, const char *service, const char *name,
 				  struct volume *out, struct err *e);
+	/* Optional: the cached record lent to fn under the cache's read lock
+	 * (*hit true, fn's result returned); *hit false when not cached (or
+	 * no cache may answer now): then store_volume_view_by_name reads it. */
+	int (*volume_view_cached)(struct store *st, const char *service, const char *name,
+				  volume_view_fn fn, void *arg, bool *hit, struct err *e);
 	int (*volume_each)(struct store *st, const char *service, volume_visit_fn fn, void *arg,
 			   struct err *e);
 	int (*volume_delete)(struct store *st, const char *service, const char *id,

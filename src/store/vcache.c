@@ -254,6 +254,27 @@ int vcache_get(struct vcache *c, const char *service, const char *name, struct v
 	return 0;
 }
 
+int vcache_view(struct vcache *c, const char *service, const char *name, volume_view_fn fn,
+		void *arg, bool *hit, struct err *e)
+{
+	struct vcache_entry *en;
+	struct volume view;
+	int r;
+
+	*hit = c->nslots && (en = *find_slot(c, service, name, key_hash(service, name)));
+	if (!*hit)
+		return 0;
+	view = (struct volume){ .id = (char *)en->id, .name = (char *)en->name,
+				.type = (char *)en->type, .availability_zone = (char *)en->az,
+				.status = (char *)en->status, .size = en->size, .iops = en->iops,
+				.encrypted = en->encrypted, .created_at = en->created_at,
+				.attachments = en->att, .n_attachments = en->n_att,
+				.fields = fields_of(en->fields) };
+	r = fn(arg, &view, e);
+	json_decref(view.fields);
+	return r;
+}
+
 void vcache_forget_id(struct vcache *c, const char *service, const char *id)
 {
 	struct vcache_entry *en;

@@ -1,18 +1,49 @@
 #include "util/paths.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/fs.h"
 
+/* Append s at out + *at (outsz bytes in all, *at < outsz), truncating;
+ * false when it did not fit. (Paths are built on every Docker request:
+ * snprintf's format parsing cost more than the copying.) */
+static bool put(char *out, size_t outsz, size_t *at, const char *s)
+{
+	size_t n = strlen(s), room = outsz - 1 - *at;
+	bool fits = n <= room;
+
+	memcpy(out + *at, s, fits ? n : room);
+	*at += fits ? n : room;
+	out[*at] = '\0';
+	return fits;
+}
+
 int path_join(char *out, size_t outsz, const char *dir, const char *name)
 {
-	int n = snprintf(out, outsz, "%s/%s", dir, name);
+	size_t at = 0;
 
-	if (n < 0 || (size_t)n >= outsz)
+	if (outsz == 0)
 		return -ENAMETOOLONG;
-	return 0;
+	out[0] = '\0';
+	if (put(out, outsz, &at, dir) && put(out, outsz, &at, "/") && put(out, outsz, &at, name))
+		return 0;
+	return -ENAMETOOLONG;
+}
+
+int path_join3(char *out, size_t outsz, const char *a, const char *b, const char *c)
+{
+	size_t at = 0;
+
+	if (outsz == 0)
+		return -ENAMETOOLONG;
+	out[0] = '\0';
+	if (put(out, outsz, &at, a) && put(out, outsz, &at, "/") && put(out, outsz, &at, b) &&
+	    put(out, outsz, &at, "/") && put(out, outsz, &at, c))
+		return 0;
+	return -ENAMETOOLONG;
 }
 
 static int pick(char *out, const char *env, const char *home, const char *def, struct err *e)

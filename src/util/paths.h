@@ -28,7 +28,10 @@ int paths_init(struct paths *p, struct err *e);
 /* Create the lib, run and log directories (0755). Returns 0 or -errno. */
 int paths_mkdirs(const struct paths *p, struct err *e);
 
-/* out = dir + "/" + name, bounded. Returns 0 or -ENAMETOOLONG. */
+/* out = dir + "/" + name, bounded. Returns 0 or -ENAMETOOLONG (then out
+ * holds as much as fits, NUL-terminated, as snprintf leaves it). */
 int path_join(char *out, size_t outsz, const char *dir, const char *name);
+/* out = a + "/" + b + "/" + c, the same way. */
+int path_join3(char *out, size_t outsz, const char *a, const char *b, const char *c);
 
 #endif

@@ -15,7 +15,10 @@
  *  - failure is -EINVAL with a message and *out NULL;
  *  - each request decoder either fails with -EINVAL, a message and the
  *    struct released, or succeeds within the documented bounds, and then
- *    encode(decode(encode(x))) == encode(x).
+ *    encode(decode(encode(x))) == encode(x);
+ *  - json_body_strings (the plugin's quick way, api/jsonr.h) takes a body
+ *    only if json_body_parse takes it too, with the same "Name" and "ID"
+ *    and no other member.
  */
 #include <jansson.h>
 
@@ -148,6 +151,35 @@ static void check_detach(const json_t *j)
 	volume_detach_req_release(&r);
 }
 
+static void check_body_strings(const char *body, size_t size)
+{
+	static const char *const keys[] = { "Name", "ID" };
+	struct err e = ERR_INIT;
+	const char *vals[2];
+	char buf[2048];
+	const char *k;
+	json_t *j, *v;
+
+	if (!json_body_strings(body, size, keys, 2, vals, buf, sizeof(buf))) {
+		FUZZ_CHECK(!vals[0] && !vals[1]);
+		return;
+	}
+	FUZZ_CHECK_MSG(json_body_parse(body, size, BODY_MAX, &j, &e) == 0, "%s", e.msg);
+	for (size_t i = 0; i < 2; i++) {
+		v = json_object_get(j, keys[i]);
+		if (!vals[i]) {
+			FUZZ_CHECK(!v || json_is_null(v));
+			continue;
+		}
+		FUZZ_CHECK(v && json_is_string(v));
+		FUZZ_CHECK(json_string_length(v) == strlen(vals[i]));
+		FUZZ_CHECK(strcmp(json_string_value(v), vals[i]) == 0);
+	}
+	json_object_foreach (j, k, v)
+		FUZZ_CHECK(strcmp(k, keys[0]) == 0 || strcmp(k, keys[1]) == 0);
+	json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *body = (const char *)data;
@@ -161,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r == -E2BIG && !j && e.code == r);
 	}
 
+	check_body_strings(body, size);
 	r = json_body_parse(body, size, BODY_MAX, &j, &e);
 	if (r < 0) {
 		FUZZ_CHECK(r == -EINVAL && e.code == r && e.msg[0]);

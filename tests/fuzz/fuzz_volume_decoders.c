@@ -15,7 +15,11 @@
  *    control bytes, and a status >= 0;
  *  - the tree-less writer (api/jsonw.h, volume_write) makes the bytes the
  *    tree's dump makes, in both styles: of the reply itself (jw_json), of
- *    each decoded volume, and of a decoded map whose ids are unique.
+ *    each decoded volume, and of a decoded map whose ids are unique;
+ *  - the tree-less decoders (volume_from_text, volume_map_from_text, on
+ *    api/jsonr.h) take a text only if the tree's way takes it too, and
+ *    then decode the same volumes; what they decline (-EINVAL, a message)
+ *    leaves nothing behind.
  */
 #include <jansson.h>
 
@@ -277,11 +281,60 @@ static void check_error_body(const uint8_t *data, size_t size)
 	FUZZ_CHECK(msg[0] == 'x' && status == 0);
 }
 
+static void check_same_volume(const struct volume *a, const struct volume *b)
+{
+	json_t *ja = volume_to_json(a), *jb = volume_to_json(b);
+
+	FUZZ_CHECK(ja && jb);
+	FUZZ_CHECK(json_equal(ja, jb));
+	FUZZ_CHECK(fuzz_streq(a->id, b->id));
+	FUZZ_CHECK(a->attachments_present == b->attachments_present);
+	FUZZ_CHECK(!a->fields == !b->fields);
+	json_decref(ja);
+	json_decref(jb);
+}
+
+static void check_quick(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	struct volume_list q = { 0 }, t = { 0 };
+	struct err e = ERR_INIT, e2 = ERR_INIT;
+	json_t *j = json_loadb(text, size, 0, NULL); /* the client's flags */
+	struct volume v, tv;
+	int r;
+
+	r = volume_map_from_text(text, size, &q, &e);
+	if (r == 0) {
+		FUZZ_CHECK_MSG(j && volume_map_from_json(j, &t, &e2) == 0, "%s", e2.msg);
+		FUZZ_CHECK(q.n == t.n);
+		for (size_t i = 0; i < q.n; i++)
+			check_same_volume(&q.v[i], &t.v[i]);
+		volume_list_release(&t);
+		volume_list_release(&q);
+	} else {
+		check_failed(r, &e);
+		FUZZ_CHECK(!q.v && q.n == 0);
+	}
+	e = (struct err)ERR_INIT;
+	r = volume_from_text(text, size, &v, &e);
+	if (r == 0) {
+		FUZZ_CHECK_MSG(j && volume_from_json(j, &tv, &e2) == 0, "%s", e2.msg);
+		check_same_volume(&v, &tv);
+		volume_release(&tv);
+		volume_release(&v);
+	} else {
+		check_failed(r, &e);
+		FUZZ_CHECK(volume_is_zero(&v));
+	}
+	json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *j;
 
 	check_error_body(data, size);
+	check_quick(data, size);
 	j = json_loadb((const char *)data, size, 0, NULL);
 	if (!j)
 		return 0;

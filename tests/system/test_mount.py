@@ -293,3 +293,50 @@ def test_a_clean_start_warns_of_nothing(lh):
     assert svc.stop() == 0
     logs = svc.logs()
     assert "level=warn" not in logs and "level=error" not in logs, logs
+
+
+def _path_and_get(sock, name):
+    """The plugin's Path of a volume, checked to agree with its Get."""
+    st, p = plugin_call(sock, "Path", {"Name": name})
+    assert st == 200 and not p["Err"], p
+    st, g = plugin_call(sock, "Get", {"Name": name})
+    assert st == 200 and not g["Err"], g
+    assert g["Volume"].get("Mountpoint", "") == p["Mountpoint"], (p, g)
+    return p["Mountpoint"]
+
+
+def _mounts_by_others_show_at_once(h):
+    h.start_service()
+    sock = os.path.join(h.root, "run", "docker", "plugins", "rexray.sock")
+    h.cli_ok("volume", "create", "--size", "1", "seen")
+    for _ in range(3):  # known not mounted, kept by the engine
+        assert _path_and_get(sock, "seen") == ""
+    path = h.cli_ok("volume", "mount", "seen").stdout.strip()
+    assert _path_and_get(sock, "seen") == path
+    h.cli_ok("volume", "unmount", "seen")
+    assert _path_and_get(sock, "seen") == ""
+    return sock
+
+
+def test_path_sees_a_mount_made_by_another_process(lh):
+    """Get and Path remember a volume found not mounted (issue 20) only
+    while the mount table stays as it was: a mount by the CLI, another
+    process, shows in the engine's very next answer, and so does its
+    unmount."""
+    _mounts_by_others_show_at_once(lh)
+
+
+def test_path_sees_a_bind_made_by_another_process(home):
+    """The same for a vfs volume, and for a bind of its directory made
+    by mount(8) somewhere else."""
+    sock = _mounts_by_others_show_at_once(home)
+    vid = home.volumes_cli("seen")[0]["id"]
+    elsewhere = os.path.join(home.root, "elsewhere")
+    os.makedirs(elsewhere)
+    subprocess.run(["mount", "--bind", os.path.join(home.lib, "vfs", "vol", vid), elsewhere],
+                   check=True)
+    try:
+        assert _path_and_get(sock, "seen") == os.path.join(elsewhere, "data")
+    finally:
+        subprocess.run(["umount", elsewhere], check=True)
+    assert _path_and_get(sock, "seen") == ""

@@ -10,6 +10,11 @@
 
 #include "os/mountinfo.h"
 
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 static void test_empty(void **state)
 {
 	struct mount_table t = { (struct mountinfo *)1, 99 };
@@ -196,6 +201,93 @@ static void test_read_self(void **state)
 	assert_false(osfs_is_mount_point("/nonexistent/path/x"));
 }
 
+struct gen_arg {
+	struct mount_watch *w;
+	uint64_t g;
+};
+
+static void *gen_in_thread(void *arg)
+{
+	struct gen_arg *a = arg;
+
+	a->g = mount_watch_gen(a->w);
+	return NULL;
+}
+
+/* The generation as another thread (so another of the watch's files)
+ * sees it. */
+static uint64_t gen_elsewhere(struct mount_watch *w)
+{
+	struct gen_arg a = { .w = w };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, gen_in_thread, &a), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return a.g;
+}
+
+/* maybe_bound's answer at a generation that stood through it (other
+ * processes on this machine may mount meanwhile: then ask again). */
+static bool bound_now(struct mount_watch *w, const char *dir)
+{
+	for (int i = 0; i < 100; i++) {
+		uint64_t g = mount_watch_gen(w);
+		bool b = mount_watch_maybe_bound(w, g, dir);
+		if (mount_watch_gen(w) == g)
+			return b;
+	}
+	fail_msg("the mount table never stood still");
+	return true;
+}
+
+/* mount_watch: the generation stands while the mount table does, and
+ * moves for every thread once anything is mounted or unmounted; the
+ * roots answer for binds of a directory. */
+static void test_mount_watch(void **state)
+{
+	char dir[] = "/tmp/rr-mw-XXXXXX", src[64], dst[64], other[64];
+	struct mount_watch w;
+	uint64_t g, g2;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("not root: no mounts to watch\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	assert_int_equal(mkdir(src, 0755), 0);
+	assert_int_equal(mkdir(dst, 0755), 0);
+	assert_int_equal(mkdir(other, 0755), 0);
+	mount_watch_init(&w);
+	/* each thread's first call opens a file of its own: settle them all */
+	for (int i = 0; i < 2 * MOUNT_WATCH_FILES; i++)
+		gen_elsewhere(&w);
+	assert_false(bound_now(&w, src));
+	assert_false(bound_now(&w, other));
+	g = mount_watch_gen(&w);
+	assert_true(g >= 1);
+
+	assert_int_equal(mount(src, dst, NULL, MS_BIND, NULL), 0);
+	g2 = gen_elsewhere(&w); /* any thread sees the change at once */
+	assert_true(g2 != g);
+	assert_true(bound_now(&w, src)); /* bound at dst */
+	assert_false(bound_now(&w, other));
+	assert_true(mount_watch_maybe_bound(&w, g, other)); /* an old generation: unsure */
+	assert_true(mount_watch_maybe_bound(&w, mount_watch_gen(&w), "/nonexistent/dir"));
+
+	assert_int_equal(umount(dst), 0);
+	assert_true(mount_watch_gen(&w) != g2);
+	assert_false(bound_now(&w, src));
+	mount_watch_destroy(&w);
+	rmdir(src);
+	rmdir(dst);
+	rmdir(other);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_dash_as_path),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_read_self),
+		cmocka_unit_test(test_mount_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

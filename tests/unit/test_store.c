@@ -19,6 +19,7 @@
 
 #include "store/pqdl.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "store/vcache.h"
 #include "util/time.h"
 #include "util/fs.h"
@@ -416,6 +417,116 @@ static void test_cache_follows_writes(void **state)
 	assert_int_equal(store_volume_delete(f->st, "svc", "id1", &e), 0);
 	get_size(f->st, "cached", -ENOENT, 0);
 	json_decref(a.fields);
+	volume_release(&v);
+}
+
+/* What a view saw of the volume it was lent. */
+struct seen {
+	struct store *st;
+	int calls;
+	bool locked; /* lent under the cache's read lock (from the cache) */
+	int64_t size;
+	size_t n_att;
+	char name[32], field[32], device[32];
+};
+
+static int see(void *arg, const struct volume *v, struct err *e)
+{
+	struct seen *s = arg;
+	const char *f = json_string_value(json_object_get(v->fields, "k"));
+	int r = pthread_rwlock_trywrlock(&s->st->vc_lock);
+
+	(void)e;
+	if (r == 0)
+		pthread_rwlock_unlock(&s->st->vc_lock);
+	s->locked = r == EBUSY;
+	s->calls++;
+	s->size = v->size;
+	s->n_att = v->n_attachments;
+	snprintf(s->name, sizeof(s->name), "%s", v->name);
+	snprintf(s->field, sizeof(s->field), "%s", f ? f : "");
+	snprintf(s->device, sizeof(s->device), "%s",
+		 v->n_attachments ? v->attachments[0].device_name : "");
+	return 0;
+}
+
+static int refuse(void *arg, const struct volume *v, struct err *e)
+{
+	(void)arg;
+	(void)v;
+	return err_set(e, -EBUSY, "refused by the view");
+}
+
+static struct seen view(struct store *st, const char *name, int expect_r)
+{
+	struct seen s = { .st = st };
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_volume_view_by_name(st, "svc", name, see, &s, &e), expect_r);
+	assert_int_equal(s.calls, expect_r == 0);
+	return s;
+}
+
+/* store_volume_view_by_name lends what store_volume_get_by_name gives:
+ * from the cache under its read lock when cached, else a copy, in and
+ * out of transactions, for both backends. */
+static void test_view_lends_the_record(void **state)
+{
+	struct fixture *f = *state;
+	struct volume_attachment a = { .volume_id = "id1", .iid = { .id = "h1" },
+				       .device_name = "/dev/x" };
+	struct err e = ERR_INIT;
+	struct volume v;
+	struct seen s;
+	bool cached = false;
+
+	assert_int_equal(store_claim(f->st, 0, &e), 0);
+	make_volume(&v, "id1", "Cached", 5);
+	assert_int_equal(store_volume_insert(f->st, "svc", &v, &e), 0);
+	/* PostgreSQL caches once its listener listens */
+	for (int i = 0; i < 300 && !cached; i++) {
+		get_size(f->st, "cached", 0, 5); /* fills the cache */
+		s = view(f->st, "CACHED", 0);
+		cached = s.locked;
+		if (!cached)
+			time_sleep_ms(10);
+	}
+	assert_true(cached);
+	assert_int_equal(s.size, 5);
+	assert_string_equal(s.name, "Cached");
+	assert_string_equal(s.field, "v");
+
+	v.size = 6; /* a write is seen at once */
+	assert_int_equal(store_volume_update(f->st, "svc", &v, &e), 0);
+	assert_int_equal(view(f->st, "cached", 0).size, 6);
+
+	/* inside a transaction: its own writes, never the cache */
+	assert_int_equal(store_begin(f->st, &e), 0);
+	v.size = 7;
+	assert_int_equal(store_volume_update(f->st, "svc", &v, &e), 0);
+	s = view(f->st, "cached", 0);
+	assert_int_equal(s.size, 7);
+	assert_false(s.locked);
+	store_rollback(f->st);
+	assert_int_equal(view(f->st, "cached", 0).size, 6);
+
+	/* attachments are lent too */
+	assert_int_equal(store_attachment_put(f->st, "svc", &a, &e), 0);
+	get_size(f->st, "cached", 0, 6);
+	s = view(f->st, "cached", 0);
+	assert_int_equal(s.n_att, 1);
+	assert_string_equal(s.device, "/dev/x");
+	assert_int_equal(store_attachment_remove(f->st, "svc", "id1", NULL, &e), 0);
+	assert_int_equal(view(f->st, "cached", 0).n_att, 0);
+
+	/* the view's own failure is the call's, cached or not */
+	get_size(f->st, "cached", 0, 6);
+	assert_int_equal(store_volume_view_by_name(f->st, "svc", "cached", refuse, NULL, &e),
+			 -EBUSY);
+	assert_string_equal(e.msg, "refused by the view");
+	assert_int_equal(store_volume_delete(f->st, "svc", "id1", &e), 0);
+	view(f->st, "cached", -ENOENT);
+	view(f->st, "never", -ENOENT);
 	volume_release(&v);
 }
 
@@ -1236,6 +1347,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_follows_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_lends_the_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_use_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dvdi_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
@@ -1264,6 +1376,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_two_servers_one_truth, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_leases, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_tx_reads_lock_the_row, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_view_lends_the_record, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_cache_hears_other_servers, setup_pg,
 						teardown_pg),
 		cmocka_unit_test(test_pg_unavailable),

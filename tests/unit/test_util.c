@@ -14,6 +14,11 @@
 #include "util/jsondump.h"
 #include "util/size.h"
 #include "util/sys.h"
+#include "util/paths.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <time.h>
 
 static void test_err_prefix(void **state)
 {
@@ -114,6 +119,53 @@ static void test_nearest(void **state)
 	assert_null(cli_nearest("q", words));	   /* one-letter aliases are never offered */
 }
 
+/* time_utc_stamp writes what gmtime_r + strftime write. */
+static void test_utc_stamp(void **state)
+{
+	static const long long fixed[] = {
+		1, 59, 60, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800, 1709164800,
+		4102444799LL /* 2099-12-31T23:59:59 */, 253402300799LL /* 9999-12-31T23:59:59 */,
+		253402300800LL /* 10000: strftime's own */, 1796214657,
+	};
+	char got[TIME_STAMP_MAX], want[64];
+	struct tm tm;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 200000; i++) {
+		long long t = i < sizeof(fixed) / sizeof(fixed[0])
+				      ? fixed[i]
+				      : (long long)(i * 2654435761ULL % 253402300800ULL);
+		time_t tt = (time_t)t;
+		assert_non_null(gmtime_r(&tt, &tm));
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		time_utc_stamp(t, got);
+		if (strcmp(got, want) != 0)
+			fail_msg("%lld: %s, want %s", t, got, want);
+	}
+}
+
+/* path_join and path_join3 write what snprintf writes, truncated alike. */
+static void test_path_join(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(path_join(out, sizeof(out), "/a/b", "c"), 0);
+	assert_string_equal(out, "/a/b/c");
+	assert_int_equal(path_join3(out, sizeof(out), "/r", "vol", "x1"), 0);
+	assert_string_equal(out, "/r/vol/x1");
+	assert_int_equal(path_join(out, sizeof(out), "/0123456789", "abc"), 0);
+	assert_string_equal(out, "/0123456789/abc");
+	assert_int_equal(path_join(out, sizeof(out), "/0123456789", "abcd"), -ENAMETOOLONG);
+	assert_string_equal(out, "/0123456789/abc"); /* as snprintf truncates */
+	assert_int_equal(path_join(out, sizeof(out), "/0123456789abcdefgh", "x"), -ENAMETOOLONG);
+	assert_string_equal(out, "/0123456789abcd");
+	assert_int_equal(path_join3(out, sizeof(out), "/0123456789", "ab", "cd"), -ENAMETOOLONG);
+	assert_string_equal(out, "/0123456789/ab/");
+	assert_int_equal(path_join(out, 1, "a", "b"), -ENAMETOOLONG);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +173,8 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_json_text_is_whole_or_nothing),
 		cmocka_unit_test(test_nearest),
+		cmocka_unit_test(test_utc_stamp),
+		cmocka_unit_test(test_path_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
