@@ -807,7 +807,8 @@ def write():
     lines.append("Needs root (loop devices, mounts), dockerd for B2 and B11, xfsprogs for "
                  "B8, python3-grpcio for B9, PostgreSQL for B10 (each skipped without it), "
                  "valgrind for the instruction counts (skipped without it). Everything runs "
-                 "under temp directories (`/tmp/rrb*`, a private dockerd in `/tmp/rrd*`) and "
+                 "under temp directories (`/tmp/rrb*`, the engines' run directories in "
+                 "`/run/rrbrun*` or `/dev/shm/rrbrun*`, private dockerds in `/tmp/rrd*`) and "
                  "is removed at the end, also on failure or Ctrl-C: processes by PID, "
                  "mounts, loop devices, sockets. Set `REXRAY_BIN`/`DVDCLI_BIN` to measure "
                  "other binaries. See bench/README.md for what each program does.\n")
