@@ -14,7 +14,7 @@ SQLite, side by side in one run, rounds alternating:
           clients: the Get/Path throughput of two servers over one
 
 Prints the medians and the ratios (PostgreSQL/SQLite; two/one) and writes
-build/bench/results/b10_postgres.json. Not part of bench/run.
+build/bench/results/b10_postgres.json. bench/run runs it with --quick.
 
   bench/b10_postgres.py [--rounds R] [--volumes N] [--duration S] [--quick]
 """
@@ -37,10 +37,12 @@ AP = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 AP.add_argument("--rounds", type=int, default=5)
 AP.add_argument("--volumes", type=int, default=2000)
 AP.add_argument("--duration", type=float, default=4)
-AP.add_argument("--quick", action="store_true", help="3 rounds, 500 volumes, 2 s")
+AP.add_argument("--quick", action="store_true", help="500 volumes, 2 s")
 ARGS = AP.parse_args()
 if ARGS.quick:
-    ARGS.rounds, ARGS.volumes, ARGS.duration = 3, 500, 2
+    ARGS.volumes, ARGS.duration = 500, 2
+if ARGS.rounds < 5:
+    sys.exit("bench: at least 5 rounds")
 CLEAN = bl.Cleanup()
 
 
@@ -86,7 +88,10 @@ def get(loadgen, sock, clients, n):
 
 def main():
     if os.geteuid() != 0 or pgscratch.missing():
-        sys.exit("bench: needs root and postgresql: %s" % pgscratch.missing())
+        why = "needs root and PostgreSQL: %s" % (pgscratch.missing() or "not root")
+        bl.save_result("b10_postgres", {"machine": bl.machine(), "skipped": why})
+        print("B10 skipped: " + why)
+        return
     loadgen, _ = bl.build_helpers()
     bl.check_binaries(bl.REXRAY)
     pg = pgscratch.PgScratch(CLEAN.tempdir("rrpgb"))
@@ -139,11 +144,13 @@ def main():
     out = {}
     for what, (sq, pq) in rows.items():
         ms, mp = bl.median(sq), bl.median(pq)
-        out[what] = {"sqlite_rps": ms, "postgres_rps": mp, "ratio": mp / ms}
+        out[what] = {"sqlite_rps": ms, "postgres_rps": mp, "ratio": mp / ms,
+                     "sqlite_rounds": sq, "postgres_rounds": pq}
         print("%-7s sqlite %8.0f/s  postgres %8.0f/s  postgres/sqlite %.2f"
               % (what, ms, mp, mp / ms))
     m1, m2 = bl.median(scale[0]), bl.median(scale[1])
-    out["scale"] = {"one_rps": m1, "two_rps": m2, "ratio": m2 / m1}
+    out["scale"] = {"one_rps": m1, "two_rps": m2, "ratio": m2 / m1, "one_rounds": scale[0],
+                    "two_rounds": scale[1]}
     print("scale   one server %8.0f/s  two servers %8.0f/s  two/one %.2f" % (m1, m2, m2 / m1))
     res.update(out)
     bl.save_result("b10_postgres", res)

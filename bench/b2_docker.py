@@ -124,6 +124,33 @@ def method_latencies(eng, n):
     return {m: bl.median(v) * 1e3 for m, v in lat.items()}
 
 
+def sync_costs(d, n=50):
+    """Median ms of the two syncs a create or remove pays for on d's disk:
+    an fdatasync of a file just appended to (as SQLite's WAL commit) and an
+    fsync of a directory just changed (as a new volume's name)."""
+    fdata, fdir = [], []
+    path = os.path.join(d, "b2sync")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, i * 4096)
+            t0 = time.monotonic()
+            os.fdatasync(fd)
+            fdata.append(time.monotonic() - t0)
+            sub = os.path.join(d, "b2sync%d" % i)
+            os.mkdir(sub)
+            t0 = time.monotonic()
+            os.fsync(dfd)
+            fdir.append(time.monotonic() - t0)
+            os.rmdir(sub)
+    finally:
+        os.close(fd)
+        os.close(dfd)
+        os.unlink(path)
+    return {"fdatasync": bl.median(fdata) * 1e3, "dir_fsync": bl.median(fdir) * 1e3}
+
+
 def rotate(fns, rounds):
     """Each round runs every fn once; the order rotates from round to round."""
     out = [[] for _ in fns]
@@ -200,6 +227,7 @@ def main():
     res["plugin_calls_per_cycle"] = [c.decode() for c in proxy.calls]
     for svc in ("loop", "vfs"):
         res[svc + "_method_ms"] = method_latencies(engines[svc], 30)
+    res["sync_ms"] = sync_costs(engines["vfs"].lib)
 
     # nothing left behind, asked of the engines themselves (dockerd's GET
     # /volumes would also call List on every other plugin of the machine)

@@ -6,31 +6,38 @@ mount --bind), side by side in one run, alternating which goes first.
 Both sides start from a volume that exists and was never formatted; the
 undo (unpublish, unstage / umount, losetup -d) is not timed.
 
-Prints the medians and the ratio (ours / shell) and writes
-build/bench/results/b9_csi_stage.json.
+Prints the medians and the ratio (ours / shell; the median of the
+per-round ratios) and writes build/bench/results/b9_csi_stage.json.
 
-  bench/b9_csi_stage.py [--rounds R]
+  bench/b9_csi_stage.py [--rounds R] [--quick]
 """
 
 import argparse
 import importlib
-import json
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-REXRAY = os.path.join(REPO, "build", "rexray")
-PROTO = os.path.join(REPO, "src", "csi", "csi.proto")
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
+import benchlib as bl  # noqa: E402
+
+REXRAY = bl.REXRAY
+PROTO = os.path.join(bl.REPO, "src", "csi", "csi.proto")
 GIB = 1 << 30
 
 AP = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 AP.add_argument("--rounds", type=int, default=7)
+AP.add_argument("--quick", action="store_true", help="5 rounds")
 ARGS = AP.parse_args()
+if ARGS.quick:
+    ARGS.rounds = 5
+if ARGS.rounds < 5:
+    sys.exit("bench: at least 5 rounds")
+CLEAN = bl.Cleanup()
 
 
 def stubs(out):
@@ -48,16 +55,25 @@ def run(*args, env=None):
     return subprocess.run(list(args), check=True, capture_output=True, text=True, env=env)
 
 
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
 def main():
-    import grpc
-    root = tempfile.mkdtemp(prefix="rrb9")
+    res = {"machine": bl.machine(), "rounds": ARGS.rounds}
+    try:
+        import grpc
+    except ImportError:
+        grpc = None
+    if grpc is None or importlib.util.find_spec("grpc_tools") is None:
+        res["skipped"] = "needs python3-grpcio and python3-grpc-tools"
+    if os.geteuid() != 0:
+        res["skipped"] = "needs root (loop devices, mounts)"
+    if "skipped" in res:
+        bl.save_result("b9_csi_stage", res)
+        print("B9 skipped: " + res["skipped"])
+        return
+    bl.check_binaries(REXRAY)
+    root = CLEAN.tempdir("rrb9")  # mounts, loop devices and the dir go at exit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REXRAY", "LIBSTORAGE"))}
-    env.update(REXRAY_HOME=root, LIBSTORAGE_SERVICE="loop")
+    env.update(REXRAY_HOME=root, LIBSTORAGE_SERVICE="loop",
+               REXRAY_HOME_RUN=bl.run_tmpfs_dir(CLEAN))
     sock = os.path.join(root, "csi.sock")
     os.makedirs(os.path.join(root, "etc", "rexray"))
     with open(os.path.join(root, "etc", "rexray", "config.yml"), "w") as f:
@@ -65,6 +81,7 @@ def main():
                 "      csi:\n        services: node\n" % sock)
     svc = subprocess.Popen([REXRAY, "service", "start", "-f"], env=env, cwd=root,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    CLEAN.procs.append(svc)
     ours, shell = [], []
     try:
         p, g = stubs(os.path.join(root, "pb"))
@@ -122,15 +139,12 @@ def main():
                 (ours if fn is csi_round else shell).append(fn(i))
         ch.close()
     finally:
-        svc.terminate()
-        svc.wait(30)
-        shutil.rmtree(root, ignore_errors=True)
-    res = {"rounds": ARGS.rounds, "ours_ms": median(ours) * 1e3, "shell_ms": median(shell) * 1e3}
-    res["ratio"] = res["ours_ms"] / res["shell_ms"]
-    out = os.path.join(REPO, "build", "bench", "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "b9_csi_stage.json"), "w") as f:
-        json.dump(res, f, indent=2)
+        bl.stop_proc(svc, timeout=30)
+    res.update({"ours_s": ours, "shell_s": shell, "ours_ms": bl.median(ours) * 1e3,
+                "shell_ms": bl.median(shell) * 1e3,
+                "ratio_rounds": [a / b for a, b in zip(ours, shell)]})
+    res["ratio"] = bl.median(res["ratio_rounds"])
+    bl.save_result("b9_csi_stage", res)
     print("B9 NodeStage+NodePublish of a new 1 GiB ext4 volume, median of %d rounds:" %
           ARGS.rounds)
     print("  ours (CSI, gRPC)     %7.1f ms" % res["ours_ms"])
@@ -139,4 +153,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        CLEAN.run()

@@ -87,6 +87,11 @@ struct storage_driver {
 	 * open files), so a preempt may take one from another host; without
 	 * a fence a forced attach of a volume held elsewhere is refused. */
 	bool fenceable;
+	/* volume_create refuses a name the service has already (-EEXIST) by
+	 * itself and atomically (the store's unique index on names): the
+	 * service layer then does not look the name up first under its
+	 * create lock (lsi_create_named). */
+	bool names_unique;
 	struct next_device_info next_device;
 
 	int (*init)(struct service *svc, struct err *e);

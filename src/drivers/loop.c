@@ -501,17 +501,47 @@ static int refuse_if_in_use(const char *what, const char *name, const char *img,
  * mount, in any process). A mount checks the other way round after it
  * binds its device (loop_exec_device_get), so one of the two always sees
  * the other and no mount ever lands on a removed image.
+ *
+ * Each check is one pass over /sys/block (the devices bound to the file,
+ * by device and inode): a device whose filesystem is alive (mounted in
+ * any namespace, or held open) is named as in use, else as attached.
+ * 0 when none is, -errno when the kernel could not be asked (the remove
+ * then does not go ahead on a guess).
  */
+#define REMOVE_CHECK_DEVS 4
 static int refuse_if_bound(const char *name, const char *path, struct err *e)
 {
-	char dev[LOOPDEV_PATH_MAX];
+	char devs[REMOVE_CHECK_DEVS][LOOPDEV_PATH_MAX], **mps = NULL;
+	size_t n = 0;
+	int r = loopdev_list_for_file(path, devs, REMOVE_CHECK_DEVS, &n, e);
 
-	if (loopdev_find_by_file(path, dev, NULL) < 0)
+	if (r == -ENOENT) {
+		err_clear(e);
 		return 0;
+	}
+	if (r < 0 || n == 0)
+		return r;
+	for (size_t i = 0; i < n && i < REMOVE_CHECK_DEVS; i++) {
+		const char *dev = devs[i];
+
+		if (!blockdev_in_use(dev))
+			continue;
+		if (mount_points_of(dev, &mps, NULL) > 0)
+			r = err_set(e, -EBUSY, "cannot remove volume '%s': it is mounted at '%s' "
+				    "(%s); unmount it first (rexray volume unmount %s)", name,
+				    mps[0], dev, name);
+		else
+			r = err_set(e, -EBUSY, "cannot remove volume '%s': its device %s is in use "
+				    "(mounted in another mount namespace, such as a container's, "
+				    "or held open); stop its users and unmount it first", name,
+				    dev);
+		mount_points_free(mps);
+		return r;
+	}
 	return err_set(e, -EBUSY, "cannot remove volume '%s': its image is attached as %s on "
 		       "this machine (a mount in progress, or one left by a crash until the "
 		       "engine settles it); unmount it first (rexray volume unmount %s)", name,
-		       dev, name);
+		       devs[0], name);
 }
 
 static int loop_volume_remove(struct service *svc, const char *id, bool force, struct err *e)
@@ -528,8 +558,7 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 		return r;
 	snprintf(name, sizeof(name), "%s", v.name ? v.name : id);
 	volume_release(&v);
-	if ((r = refuse_if_in_use("remove", name, img, e)) < 0 ||
-	    (r = refuse_if_bound(name, img, e)) < 0)
+	if ((r = refuse_if_bound(name, img, e)) < 0)
 		return r;
 	/* image aside first, then the record: a crash between leaves the
 	 * record, and the next start puts the image back */
@@ -613,6 +642,7 @@ const struct storage_driver loop_driver = {
 	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_view_by_name = records_volume_view_by_name,
 	.volume_create = loop_volume_create,
+	.names_unique = true, /* the record's insert refuses a taken name */
 	.volume_remove = loop_volume_remove,
 	.volume_attach = loop_volume_attach,
 	.volume_detach = loop_volume_detach,

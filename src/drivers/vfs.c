@@ -271,8 +271,10 @@ static int vfs_volume_create(struct service *svc, const struct volume_create_req
 		undo_create(svc, id, made);
 		goto out;
 	}
-	if ((r = fsync_vol_dir(p)) < 0) /* the rename durable: else the sweep redoes it */
-		log_warn("vfs: cannot sync '%s': %s", dir, strerror(-r));
+	/* no fsync of the rename (as loop's create): a power loss that forgets
+	 * it leaves a durable "<id>.new" with a durable record, which the next
+	 * start's sweep names before anything is served; the volume's files
+	 * live in the directory itself, whichever name it has */
 	*out = v;
 	return 0;
 out:
@@ -614,6 +616,7 @@ const struct storage_driver vfs_driver = {
 	.volume_inspect_by_name = records_volume_inspect_by_name,
 	.volume_view_by_name = records_volume_view_by_name,
 	.volume_create = vfs_volume_create,
+	.names_unique = true, /* the record's insert refuses a taken name */
 	.volume_remove = vfs_volume_remove,
 	.volume_attach = vfs_volume_attach,
 	.volume_detach = records_detach,

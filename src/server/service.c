@@ -725,7 +725,8 @@ int lsi_check_create(const struct volume_create_req *req, struct err *e)
 }
 
 int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vname,
-		     lsi_make_fn make, void *arg, struct volume *out, struct err *e)
+		     lsi_make_fn make, void *arg, bool make_refuses, struct volume *out,
+		     struct err *e)
 {
 	struct volume existing;
 	char key[VOLUME_NAME_MAX + 80];
@@ -741,7 +742,12 @@ int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vna
 	}
 	if ((r = lsi_lock(srv, key, &held, e)) < 0)
 		return r;
-	r = lsi_inspect_by_name(svc, vname, &(struct volume_query){ 0 }, &existing, e);
+	/* the caller (integration/, the CLI) looked the name up already; a
+	 * driver whose create refuses a taken name answers for itself */
+	if (make_refuses && svc->drv->names_unique)
+		r = -ENOENT;
+	else
+		r = lsi_inspect_by_name(svc, vname, &(struct volume_query){ 0 }, &existing, e);
 	if (r == 0) {
 		volume_release(&existing);
 		r = err_set(e, -EEXIST, "a volume named '%s' already exists in service '%s'",
@@ -777,7 +783,7 @@ int ls_volume_create(struct ls_server *srv, const char *name, const struct volum
 		return r;
 	if (!svc->drv->volume_create)
 		return err_set(e, -ENOTSUP, "driver '%s' cannot create volumes", svc->drv->name);
-	return lsi_create_named(srv, svc, req->name, make_volume, (void *)req, out, e);
+	return lsi_create_named(srv, svc, req->name, make_volume, (void *)req, true, out, e);
 }
 
 int lsi_lock(struct ls_server *srv, const char *key, struct store_key_lock **held,

@@ -48,9 +48,13 @@ void lsi_unlock(struct ls_server *srv, const char *key, struct store_key_lock *h
 
 /* Make a new volume named vname in svc: the name checked, calls for the
  * same name serialized, -EEXIST when one exists; make(svc, arg, out, e)
- * creates it. */
+ * creates it. The name is looked up under the lock first, unless
+ * make_refuses is true (make is the driver's volume_create, cheap to
+ * refuse) and the driver's names_unique says make itself answers
+ * -EEXIST. */
 typedef int (*lsi_make_fn)(struct service *svc, void *arg, struct volume *out, struct err *e);
 int lsi_create_named(struct ls_server *srv, struct service *svc, const char *vname,
-		     lsi_make_fn make, void *arg, struct volume *out, struct err *e);
+		     lsi_make_fn make, void *arg, bool make_refuses, struct volume *out,
+		     struct err *e);
 
 #endif

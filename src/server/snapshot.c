@@ -191,7 +191,7 @@ int ls_snapshot_create_volume(struct ls_server *srv, const char *name, const cha
 	snapshot_key(key, sizeof(key), svc, id);
 	if ((r = lsi_lock(srv, key, &held, e)) < 0)
 		return r;
-	r = lsi_create_named(srv, svc, req->name, make_from_snapshot, &f, out, e);
+	r = lsi_create_named(srv, svc, req->name, make_from_snapshot, &f, false, out, e);
 	lsi_unlock(srv, key, held);
 	return r;
 }
@@ -219,7 +219,7 @@ int ls_volume_copy(struct ls_server *srv, const char *name, const char *volume_i
 	lsi_volume_key(key, sizeof(key), svc, volume_id);
 	if ((r = lsi_lock(srv, key, &held, e)) < 0)
 		return r;
-	r = lsi_create_named(srv, svc, req->volume_name, make_copy, &f, out, e);
+	r = lsi_create_named(srv, svc, req->volume_name, make_copy, &f, false, out, e);
 	lsi_unlock(srv, key, held);
 	return r;
 }

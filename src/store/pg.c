@@ -871,7 +871,8 @@ static int pg_volume_insert(struct store *st, const char *service, const struct 
 		    v->availability_zone, (int)v->encrypted, v->status, v->fields);
 
 	if (r == -EEXIST)
-		err_set(e, -EEXIST, "a volume named '%s' already exists", v->name);
+		err_set(e, -EEXIST, "a volume named '%s' already exists in service '%s'",
+			v->name, service);
 	return r;
 }
 

@@ -87,7 +87,11 @@ const struct mx_hist *store_tx_latency(const struct store *st);
 /* The schema version of an open store. */
 int store_schema_version(struct store *st);
 
-/* A per-(service, name) counter: returns the next value, starting at 0. */
+/* A per-(service, name) counter: returns the next value, starting at 0.
+ * Committed at once (a running engine never hands a number out twice);
+ * on SQLite without a sync of its own: the number is on disk with the
+ * next synced commit, such as the record that uses it, so a power loss
+ * can only forget a number nothing durable carries. */
 int store_next_seq(struct store *st, const char *service, const char *name, int64_t *out,
 		   struct err *e);
 

@@ -122,6 +122,9 @@ struct store {
 	/* write transactions: begin (the lock taken) to commit or rollback */
 	long long tx_start_ns;
 	struct mx_hist tx;
+	/* synchronous=NORMAL is on (a sequence step's, sq_next_seq): the
+	 * next sq_begin restores FULL before anything else commits */
+	bool relaxed;
 };
 
 /* The SQLite backend's own calls (store.c, snapshots.c), for sq_ops and

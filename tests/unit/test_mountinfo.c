@@ -1,4 +1,5 @@
-/* Unit tests for mountinfo_parse (os/fs.h) on crafted text: no root needed. */
+/* Unit tests for mountinfo_parse (os/fs.h) on crafted text: no root needed;
+ * and osfs_bind_mount_of on real bind mounts (root only, else skipped). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "os/mountinfo.h"
-
-#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "os/mountinfo.h"
+#include "util/fs.h"
+
+#include <pthread.h>
 
 static void test_empty(void **state)
 {
@@ -288,6 +290,107 @@ static void test_mount_watch(void **state)
 	rmdir(dir);
 }
 
+/* A bind mount of base/src at base/dst (made here); dst returned. */
+static void bind(const char *base, const char *src, const char *dst)
+{
+	char s[256], d[256];
+
+	snprintf(s, sizeof(s), "%s/%s", base, src);
+	snprintf(d, sizeof(d), "%s/%s", base, dst);
+	assert_int_equal(mkdir(d, 0700), 0);
+	assert_int_equal(mount(s, d, NULL, MS_BIND, NULL), 0);
+}
+
+static void assert_bound(const char *base, const char *dir, const char *want)
+{
+	char path[256], full[256];
+	char *got;
+
+	snprintf(path, sizeof(path), "%s/%s", base, dir);
+	got = osfs_bind_mount_of(path);
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	snprintf(full, sizeof(full), "%s/%s", base, want);
+	assert_non_null(got);
+	assert_string_equal(got, full);
+	free(got);
+}
+
+/* Whatever the path to a volume's directory looks like, a bind mount of it
+ * is found (a vfs remove must never delete a directory in use): names that
+ * mountinfo escapes, a directory that is itself a mount point, a path
+ * through a symlink; and none is found for a sibling. */
+static char bind_base[] = "/tmp/rr-bind-XXXXXX";
+
+/* Whatever the test left mounted under its directory goes, deepest
+ * first, then the directory: also after a failed assertion. */
+static int bind_teardown(void **state)
+{
+	struct mount_table t;
+
+	(void)state;
+	if (strchr(bind_base, 'X'))
+		return 0;
+	for (int pass = 0; pass < 4 && mountinfo_read(&t, NULL) == 0; pass++) {
+		size_t left = 0;
+		for (size_t i = t.n; i-- > 0;) {
+			if (strncmp(t.m[i].mount_point, bind_base, strlen(bind_base)) == 0) {
+				umount2(t.m[i].mount_point, MNT_DETACH);
+				left++;
+			}
+		}
+		mount_table_release(&t);
+		if (!left)
+			break;
+	}
+	fs_remove_tree(bind_base);
+	return 0;
+}
+
+static void test_bind_mount_of(void **state)
+{
+	char *base = bind_base, p[256];
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("bind mounts need root\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(base));
+	snprintf(p, sizeof(p), "%s/vol/v1", base);
+	assert_int_equal(fs_mkdir_p(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/vol/a b", base);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/vol/v2", base);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/vol/mp", base);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(mount("rr-bind", p, "tmpfs", 0, "size=1m"), 0);
+	snprintf(p, sizeof(p), "%s/lnk", base);
+	assert_int_equal(symlink("vol/v1", p), 0);
+
+	assert_bound(base, "vol/v1", NULL);
+	bind(base, "vol/v1", "t1");
+	bind(base, "vol/a b", "t2");
+	bind(base, "vol/mp", "t3");
+	assert_bound(base, "vol/v1", "t1");
+	assert_bound(base, "vol/a b", "t2");
+	assert_bound(base, "vol/mp", "t3");
+	assert_bound(base, "lnk", "t1");
+	assert_bound(base, "vol/v2", NULL);
+	/* renamed after the bind: mountinfo shows the root's name now */
+	snprintf(p, sizeof(p), "%s/vol/v2", base);
+	bind(base, "vol/v2", "t4");
+	{
+		char to[256];
+		snprintf(to, sizeof(to), "%s/vol/v3", base);
+		assert_int_equal(rename(p, to), 0);
+	}
+	assert_bound(base, "vol/v3", "t4");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_read_self),
 		cmocka_unit_test(test_mount_watch),
+		cmocka_unit_test_teardown(test_bind_mount_of, bind_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,170 @@ static void test_sequences_and_persistence(void **state)
 	volume_release(&got);
 }
 
+/*
+ * A VFS over the default one that counts the syncs of the WAL file: what
+ * a commit promises (synchronous=FULL) is a sync of the log before it
+ * returns.
+ */
+struct sync_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's, right after this struct */
+	bool wal;
+};
+
+static sqlite3_vfs *real_vfs;
+static int wal_syncs;
+
+#define REAL(f) (((struct sync_file *)(f))->real)
+static int sf_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int sf_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int sf_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int sf_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
+static int sf_sync(sqlite3_file *f, int flags)
+{
+	if (((struct sync_file *)f)->wal)
+		wal_syncs++;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int sf_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
+static int sf_lock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int sf_unlock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int sf_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int sf_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int sf_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int sf_chars(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int sf_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **p)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p);
+}
+static int sf_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void sf_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int sf_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods sync_io = {
+	.iVersion = 2,
+	.xClose = sf_close, .xRead = sf_read, .xWrite = sf_write, .xTruncate = sf_truncate,
+	.xSync = sf_sync, .xFileSize = sf_size, .xLock = sf_lock, .xUnlock = sf_unlock,
+	.xCheckReservedLock = sf_reserved, .xFileControl = sf_control,
+	.xSectorSize = sf_sector, .xDeviceCharacteristics = sf_chars,
+	.xShmMap = sf_shm_map, .xShmLock = sf_shm_lock, .xShmBarrier = sf_shm_barrier,
+	.xShmUnmap = sf_shm_unmap,
+};
+
+static int sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct sync_file *sf = (struct sync_file *)f;
+	int rc;
+
+	(void)vfs;
+	sf->real = (sqlite3_file *)(sf + 1);
+	sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+	f->pMethods = sf->real->pMethods ? &sync_io : NULL;
+	return rc;
+}
+
+static void test_sequence_step_syncs_with_its_record(void **state)
+{
+	struct fixture *f = *state;
+	static sqlite3_vfs vfs;
+	struct err e = ERR_INIT;
+	struct volume v;
+	int64_t n;
+	int before;
+
+	store_close(f->st);
+	f->st = NULL;
+	real_vfs = sqlite3_vfs_find(NULL);
+	vfs = *real_vfs;
+	vfs.iVersion = 1; /* no xSetSystemCall & co. to forward */
+	vfs.zName = "rr-count-syncs";
+	vfs.szOsFile = (int)sizeof(struct sync_file) + real_vfs->szOsFile;
+	vfs.xOpen = sv_open;
+	assert_int_equal(sqlite3_vfs_register(&vfs, 1), SQLITE_OK);
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+
+	/* a step alone: committed (it is never handed out again) but not
+	 * synced on its own (after the first write of a log, whose header
+	 * SQLite syncs in any mode) */
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 0);
+	before = wal_syncs;
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(wal_syncs, before);
+	/* the record that uses the number syncs the log, the step's frames
+	 * with it: a statement of its own ... */
+	make_volume(&v, "vfs-001", "one", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	assert_true(wal_syncs > before);
+	/* ... and a transaction */
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	before = wal_syncs;
+	assert_int_equal(store_begin(f->st, &e), 0);
+	make_volume(&v, "vfs-002", "two", 1);
+	assert_int_equal(store_volume_insert(f->st, "vfs", &v, &e), 0);
+	volume_release(&v);
+	assert_int_equal(store_commit(f->st, &e), 0);
+	assert_true(wal_syncs > before);
+	/* every other write still syncs: a remove right after a step */
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	before = wal_syncs;
+	assert_int_equal(store_volume_delete(f->st, "vfs", "vfs-001", &e), 0);
+	assert_true(wal_syncs > before);
+
+	store_close(f->st);
+	f->st = NULL;
+	sqlite3_vfs_unregister(&vfs);
+	/* what was committed is there, counted on */
+	assert_int_equal(store_open(f->db, &f->st, &e), 0);
+	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
+	assert_int_equal(n, 4);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -1345,6 +1509,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_of_an_unknown_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequences_and_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequence_step_syncs_with_its_record, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_follows_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_lends_the_record, setup, teardown),
