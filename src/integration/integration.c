@@ -2056,15 +2056,33 @@ static bool forget_stale_uses(struct integration *ig, const struct volume *v)
 	return true;
 }
 
+/* How many of the service's volumes have uses on this host. */
+struct in_use {
+	const char *service;
+	int64_t volumes;
+};
+
+static void count_in_use(void *arg, const char *service, int64_t volumes, int64_t uses)
+{
+	struct in_use *u = arg;
+
+	(void)uses;
+	if (strcasecmp(service, u->service) == 0)
+		u->volumes += volumes;
+}
+
 int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
 {
 	struct volume_list l = { 0 };
+	struct in_use u = { .service = ig->service };
 	char **paths = NULL;
 	int r;
 
 	*n = 0;
 	/* mounts whose reply a crash never sent are not uses */
-	if ((r = store_use_drop_pending(ig->store, e)) < 0 || (r = integ_list(ig, &l, &paths, e)) < 0)
+	if ((r = store_use_drop_pending(ig->store, e)) < 0 ||
+	    (r = store_use_totals(ig->store, count_in_use, &u, e)) < 0 ||
+	    (r = integ_list(ig, &l, &paths, e)) < 0)
 		return r;
 	for (size_t i = 0; i < l.n; i++) {
 		char *dev = NULL;
@@ -2077,7 +2095,9 @@ int integ_reconcile(struct integration *ig, size_t *n, struct err *e)
 		free(dev);
 		if (here && settle(ig, &l.v[i]))
 			(*n)++;
-		else if (!here && forget_stale_uses(ig, &l.v[i]))
+		/* one query said whether any volume has uses here: without
+		 * any, none has stale ones (not one query per volume at start) */
+		else if (!here && u.volumes > 0 && forget_stale_uses(ig, &l.v[i]))
 			(*n)++;
 	}
 	integ_paths_free(paths, l.n);
