@@ -35,7 +35,6 @@ build/bench/results/b11_docker_run.json.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -67,24 +66,9 @@ class Dockerd(dockerd.Dockerd):
         for r in self.shared_roots:
             bl.run(["mount", "--bind", r, r])
             bl.run(["mount", "--make-shared", r])
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "unchanged", "sh", "-c",
-             'mount --bind "$0" /run/docker/plugins && exec "$@"', self.plugin_dir,
-             dockerd.DOCKERD, "--data-root", os.path.join(self.root, "data"),
-             "--exec-root", os.path.join(self.root, "x"), "--pidfile", self.pidfile,
-             "--host", "unix://" + self.sock, "--iptables=false", "--ip6tables=false",
-             "--bridge=none", "--storage-driver=vfs", "--log-level=warn"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dockerd exited:\n" + self.log())
-            if self.docker("version", check=False).returncode == 0:
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("dockerd did not answer within %ds:\n%s" % (timeout, self.log()))
+        return super().start(timeout, wrap=[
+            "unshare", "-m", "--propagation", "unchanged", "sh", "-c",
+            'mount --bind "$0" /run/docker/plugins && exec "$@"', self.plugin_dir])
 
 
 def container_run(api, driver, vol, timing):

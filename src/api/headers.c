@@ -23,6 +23,7 @@
 
 #include "util/names.h"
 #include "util/sys.h"
+#include "util/urlesc.h"
 
 #define H_IID "Libstorage-Instanceid"
 #define H_LD  "Libstorage-Localdevices"
@@ -60,17 +61,6 @@ static int hdr_check_raw(const char *hdr, const char *value, struct err *e)
 
 /* ---- percent-encoding (Go's url.QueryEscape / QueryUnescape) ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode s[0..len) ('+' is a space). Returns a malloc'd string, or NULL
  * with *bad set for a bad escape or a decoded control byte (which could
@@ -90,9 +80,9 @@ static char *query_unescape(const char *s, size_t len, bool *bad)
 			c = ' ';
 		} else if (c == '%') {
 			/* two hex digits must follow inside s[0..len) */
-			if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (len - i < 3 || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0)
 				goto bad;
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f)

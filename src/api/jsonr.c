@@ -13,6 +13,7 @@
 
 #include "api/jsonw.h"
 #include "util/sys.h"
+#include "util/urlesc.h"
 
 /* ---- errors ---- */
 
@@ -248,24 +249,13 @@ static const unsigned char plain[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at q (q + 4 <= end checked by the caller), or -1. */
 static long hex4(const char *q)
 {
 	long v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(q[i]);
+		int h = hex_digit(q[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

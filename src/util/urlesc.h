@@ -11,4 +11,8 @@
 /* The encoding of s, malloc'd (the caller frees it); NULL when out of memory. */
 char *url_escape(const char *s);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1: for the decoders of
+ * %XX and \uXXXX. */
+int hex_digit(char c);
+
 #endif

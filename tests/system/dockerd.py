@@ -47,10 +47,12 @@ class Dockerd:
         self.log_path = os.path.join(self.root, "dockerd.log")
         self.proc = None
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, wrap=()):
+        """Start dockerd (behind the command prefix wrap, if any) and wait
+        until it answers."""
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [DOCKERD, "--data-root", os.path.join(self.root, "data"),
+            list(wrap) + [DOCKERD, "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "x"), "--pidfile", self.pidfile,
              "--host", "unix://" + self.sock, "--iptables=false", "--ip6tables=false",
              "--bridge=none", "--storage-driver=vfs", "--log-level=warn"],
