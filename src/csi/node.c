@@ -891,6 +891,24 @@ static int at_volume(const char *path, const struct vol *x, struct at *a, bool *
 	return 0;
 }
 
+/* What NodeGetVolumeStats and NodeExpandVolume are given: a volume_id,
+ * a volume_path and, optionally, the staging path, each as the CO may
+ * give it; else INVALID_ARGUMENT. */
+static int volume_paths_check(const char *volume_id, const char *volume_path,
+			      const char *staging, grpc_status_code *code, char *msg,
+			      size_t msgsz)
+{
+	struct err e = ERR_INIT;
+
+	if (!volume_id || !*volume_id)
+		return fail(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT,
+			    "volume_id is required");
+	if (csi_node_path_check("volume_path", volume_path, &e) < 0 ||
+	    (staging && *staging && csi_node_path_check("staging_target_path", staging, &e) < 0))
+		return fail_e(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT, &e);
+	return 0;
+}
+
 CSI_NODE_HANDLER(csi_node_get_volume_stats)
 {
 	const Csi__V1__NodeGetVolumeStatsRequest *q = (const void *)req;
@@ -903,13 +921,9 @@ CSI_NODE_HANDLER(csi_node_get_volume_stats)
 	int r;
 	NODE_OF(ctx);
 
-	if (!q->volume_id || !*q->volume_id)
-		return fail(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT,
-			    "volume_id is required");
-	if (csi_node_path_check("volume_path", q->volume_path, &e) < 0 ||
-	    (q->staging_target_path && *q->staging_target_path &&
-	     csi_node_path_check("staging_target_path", q->staging_target_path, &e) < 0))
-		return fail_e(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT, &e);
+	if ((r = volume_paths_check(q->volume_id, q->volume_path, q->staging_target_path, code,
+				    msg, msgsz)) < 0)
+		return r;
 	if ((r = vol_load(n, q->volume_id, NULL, &x, &e)) < 0 ||
 	    (r = at_volume(q->volume_path, &x, &a, &gone, &e)) < 0) {
 		vol_release(&x); /* zeroed by a failed vol_load */
@@ -1022,13 +1036,9 @@ CSI_NODE_HANDLER(csi_node_expand)
 	int r;
 	NODE_OF(ctx);
 
-	if (!q->volume_id || !*q->volume_id)
-		return fail(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT,
-			    "volume_id is required");
-	if (csi_node_path_check("volume_path", q->volume_path, &e) < 0 ||
-	    (q->staging_target_path && *q->staging_target_path &&
-	     csi_node_path_check("staging_target_path", q->staging_target_path, &e) < 0))
-		return fail_e(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT, &e);
+	if ((r = volume_paths_check(q->volume_id, q->volume_path, q->staging_target_path, code,
+				    msg, msgsz)) < 0)
+		return r;
 	if (q->capacity_range &&
 	    (q->capacity_range->required_bytes < 0 || q->capacity_range->limit_bytes < 0))
 		return fail(code, msg, msgsz, GRPC_STATUS_INVALID_ARGUMENT,
