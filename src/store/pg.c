@@ -960,11 +960,10 @@ static int get_one(struct store *st, bool by_name, const char *service, const ch
 {
 	PGresult *res;
 	struct volume v;
-	unsigned long long g = cache_gen(st);
-	int r, n;
-
+	unsigned long long g;
 	bool in_tx = tx.st == st;
 	const char *sql;
+	int r, n;
 
 	/* Inside a transaction (a change to come: attach, detach) the row is
 	 * read fresh and locked until the end of it, so two servers' changes
@@ -981,6 +980,7 @@ static int get_one(struct store *st, bool by_name, const char *service, const ch
 				VOLUME_ROW "WHERE v.service=$1 AND v.id=$2 ORDER BY " ATT_ORDER;
 	if (by_name && !in_tx && (r = cache_get(st, service, key, out)) != -ENOENT)
 		return r < 0 ? err_set(e, r, "out of memory") : 0;
+	g = cache_gen(st); /* before the read: a change during it keeps it out */
 	r = run(st, "read volume", &res, NULL, e, sql, "tt", service, key);
 	if (r < 0)
 		return r;
