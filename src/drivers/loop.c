@@ -225,6 +225,15 @@ int loop_side_path(const char *dir, const char *id, const char *suffix, char *ou
 	return 0;
 }
 
+int loop_name_after_record(const char *tmp, const char *final, struct err *e)
+{
+	if (sys_rename(tmp, final) == 0)
+		return 0;
+	if (errno == ENOENT && access(final, F_OK) == 0)
+		return 0;
+	return err_set(e, -errno, "loop: cannot name '%s': %s", final, strerror(errno));
+}
+
 /* All of the image's blocks now: fallocate, or (a filesystem without it)
  * glibc's writing of zeros. 0 or an errno. */
 int loop_preallocate(int fd, uint64_t bytes)
@@ -386,7 +395,7 @@ static void sweep(struct service *svc)
 		const char *n = de->d_name, *suffix;
 		size_t len = strlen(n);
 		struct volume v;
-		bool has_record;
+		bool has_record, is_new;
 
 		if (n[0] != '.' || len < 10)
 			continue;
@@ -398,16 +407,21 @@ static void sweep(struct service *svc)
 			continue;
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 5 - strlen(suffix)), n + 1);
 		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
+		is_new = strcmp(suffix, "new") == 0;
+		/* a ".gone" may be a remove in progress on another server; a
+		 * ".new" with its record committed is finished by anyone */
 		if (loop_image_path(p->dir, id, img, sizeof(img), NULL) < 0 ||
-		    !records_sweep_may_touch(svc, path))
+		    (!is_new && !records_sweep_may_touch(svc, path)))
 			continue;
 		has_record = store_volume_get(svc->store, svc->name, id, &v, NULL) == 0;
 		if (has_record)
 			volume_release(&v);
 		if (has_record && access(img, F_OK) < 0) {
-			log_warn("loop: completing the interrupted %s of %s", strcmp(suffix, "new") == 0 ?
+			log_warn("loop: completing the interrupted %s of %s", is_new ?
 				 "create" : "undone remove", id);
 			sys_rename(path, img);
+		} else if (is_new && !records_sweep_may_touch(svc, path)) {
+			continue;
 		} else {
 			log_warn("loop: dropping '%s' left by an interrupted operation", path);
 			sys_unlink(path);
@@ -456,8 +470,7 @@ static int loop_volume_create(struct service *svc, const struct volume_create_re
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
 		goto fail;
 	fault_point("loop.create.after-record");
-	if (sys_rename(tmp, img) < 0) {
-		r = err_set(e, -errno, "loop: cannot name '%s': %s", img, strerror(errno));
+	if ((r = loop_name_after_record(tmp, img, e)) < 0) {
 		store_volume_delete(svc->store, svc->name, id, NULL);
 		goto fail;
 	}
@@ -586,6 +599,32 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 	return 0;
 }
 
+/*
+ * An attach of a volume whose record is there but whose image is not
+ * finishes what a server that died left: the create's rename of ".new"
+ * (its record is committed, so it is the volume's), or the undoing of a
+ * remove that never deleted the record (".gone"; the caller holds the
+ * volume's lock, which every remove takes, so none is in progress). The
+ * servers' start-up sweeps do the same, but one that never starts again
+ * must not leave a volume unusable.
+ */
+static void settle_image(struct loop_priv *p, const char *id, const char *img)
+{
+	static const char *const suffixes[] = { "new", "gone" };
+	char side[PATH_MAX + 300];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		if (loop_side_path(p->dir, id, suffixes[i], side, sizeof(side), NULL) < 0 ||
+		    access(side, F_OK) < 0)
+			continue;
+		if (sys_rename(side, img) == 0) {
+			log_warn("loop: completing the interrupted %s of %s (found at attach)",
+				 i == 0 ? "create" : "undone remove", id);
+			return;
+		}
+	}
+}
+
 static int loop_volume_attach(struct service *svc, const char *id, const struct attach_opts *o,
 			      struct volume *out, char **token, struct err *e)
 {
@@ -595,6 +634,8 @@ static int loop_volume_attach(struct service *svc, const char *id, const struct 
 
 	if ((r = loop_image_path(p->dir, id, img, sizeof(img), e)) < 0)
 		return r;
+	if (access(img, F_OK) < 0)
+		settle_image(p, id, img);
 	if (access(img, F_OK) < 0)
 		return err_set(e, -EIO, "loop: the image of volume %s is missing: '%s'", id, img);
 	/* the token names the image; each host attaches it to a device of its own */

@@ -6,6 +6,12 @@
  * snapshot's; ".<name>.new" while one is being made and ".<name>.gone"
  * while one is being removed, settled at the next start by whether its
  * record exists (sweep).
+ *
+ * A ".new" whose record is committed is finished by whoever sees it first:
+ * its creator's rename, any server's sweep, or an attach of the volume
+ * (loop_name_after_record treats a rename somebody else did as done), so
+ * a server killed between the two steps never leaves a volume without an
+ * image, on shared records too.
  */
 #ifndef RR_LOOP_INT_H
 #define RR_LOOP_INT_H
@@ -34,6 +40,10 @@ int loop_image_path(const char *dir, const char *id, char *out, size_t outsz, st
 /* "<dir>/.<id>.img.<suffix>" */
 int loop_side_path(const char *dir, const char *id, const char *suffix, char *out, size_t sz,
 		   struct err *e);
+/* Give a made file its live name once its record is committed: rename
+ * tmp to final; a tmp already gone with final in place (another server's
+ * sweep or attach finished it) counts as done. 0 or -errno, e filled. */
+int loop_name_after_record(const char *tmp, const char *final, struct err *e);
 /* May the service promise size_gb more GiB (loop.overcommit)? 0 or -ENOSPC. */
 int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e);
 /* The same for want bytes that what (for the message) will take. */

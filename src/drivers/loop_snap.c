@@ -243,8 +243,7 @@ static int new_snapshot(struct service *svc, const char *volume_id, const char *
 	if ((r = store_snapshot_insert(svc->store, svc->name, &s, e)) < 0)
 		goto fail;
 	fault_point("loop.snapshot.after-record");
-	if (sys_rename(tmp, path) < 0) {
-		r = err_set(e, -errno, "loop: cannot name '%s': %s", path, strerror(errno));
+	if ((r = loop_name_after_record(tmp, path, e)) < 0) {
 		store_snapshot_delete(svc->store, svc->name, id, NULL);
 		goto fail;
 	}
@@ -494,8 +493,7 @@ static int new_volume(struct service *svc, const char *what,
 	if ((r = store_volume_insert(svc->store, svc->name, &v, e)) < 0)
 		goto fail;
 	fault_point("loop.clone.after-record");
-	if (sys_rename(tmp, img) < 0) {
-		r = err_set(e, -errno, "loop: cannot name '%s': %s", img, strerror(errno));
+	if ((r = loop_name_after_record(tmp, img, e)) < 0) {
 		store_volume_delete(svc->store, svc->name, id, NULL);
 		goto fail;
 	}
@@ -656,7 +654,7 @@ void loop_sweep_snapshots(struct service *svc)
 		const char *n = de->d_name, *suffix;
 		size_t len = strlen(n);
 		struct snapshot s;
-		bool has_record;
+		bool has_record, is_new;
 
 		if (n[0] != '.')
 			continue;
@@ -678,16 +676,21 @@ void loop_sweep_snapshots(struct service *svc)
 			continue;
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 1 - 6 - strlen(suffix)), n + 1);
 		snprintf(path, sizeof(path), "%s/%s", p->dir, n);
+		is_new = strcmp(suffix, "new") == 0;
+		/* as for images (loop.c's sweep): a committed ".new" is anyone's
+		 * to finish, a ".gone" may be a remove in progress elsewhere */
 		if (snap_path(p->dir, id, snap, sizeof(snap), NULL) < 0 ||
-		    !records_sweep_may_touch(svc, path))
+		    (!is_new && !records_sweep_may_touch(svc, path)))
 			continue;
 		has_record = store_snapshot_get(svc->store, svc->name, id, &s, NULL) == 0;
 		if (has_record)
 			snapshot_release(&s);
 		if (has_record && access(snap, F_OK) < 0) {
 			log_warn("loop: completing the interrupted %s of snapshot %s",
-				 strcmp(suffix, "new") == 0 ? "snapshot" : "undone remove", id);
+				 is_new ? "snapshot" : "undone remove", id);
 			sys_rename(path, snap);
+		} else if (is_new && !records_sweep_may_touch(svc, path)) {
+			continue;
 		} else {
 			log_warn("loop: dropping '%s' left by an interrupted operation", path);
 			sys_unlink(path);

@@ -37,6 +37,10 @@ static void load(void)
 	}
 }
 
+/* raise(), not kill(getpid()): a signal sent to the process may be taken
+ * by another thread, and this one would run on past the point (a rename,
+ * a commit) before the stop or the kill reached it; one sent to this
+ * thread is taken on the way back from the call. */
 void fault_point(const char *name)
 {
 	pthread_once(&once, load);
@@ -46,9 +50,9 @@ void fault_point(const char *name)
 		return;
 	if (pause_only) { /* the test does its part, then sends SIGCONT */
 		log_warn("fault: stopping at %s", name);
-		kill(getpid(), SIGSTOP);
+		raise(SIGSTOP);
 		return;
 	}
 	log_warn("fault: crashing at %s", name);
-	kill(getpid(), SIGKILL);
+	raise(SIGKILL);
 }

@@ -56,9 +56,9 @@ class Engine:
         self.sock = os.path.join(self.home, "plugin.sock")
         self.proc = None
 
-    def start(self):
+    def start(self, **extra_env):
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-               "REXRAY_HOME": self.home, "HOME": self.home}
+               "REXRAY_HOME": self.home, "HOME": self.home, **extra_env}
         self.log = open(os.path.join(self.home, "engine.log"), "ab")
         self.proc = subprocess.Popen([IP, "netns", "exec", self.ns, REXRAY, "service", "start",
                                       "-l", "info"], env=env, stdout=self.log,

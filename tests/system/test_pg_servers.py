@@ -252,6 +252,56 @@ def test_kill_either_server_during_rounds(pglab):
     assert lab.kills >= ROUNDS // 5
 
 
+def test_create_interrupted_after_its_record(pglab):
+    """A server stopped between a create's record and its image's rename:
+    the volume is whole at once for the other server (an attach finishes
+    the rename) and the stopped server's create still succeeds when it
+    goes on; one killed there has its create finished by its own start-up
+    sweep, however young the file (no hour's grace for a committed one)."""
+    lab = pglab
+    s1 = lab.s1
+    s1.stop()
+    s1.start(REXRAY_PAUSE_AT="loop.create.after-record")
+    wait_for(lambda: lab.cli("s1", "volume", "ls", check=False).returncode == 0, 15, "s1")
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault(
+        "p", lab.cli("s1", "volume", "create", "half", "--size", "1", check=False)))
+    t.start()
+    try:
+        wait_for(lambda: "half" in lab.volumes("s2"), 15, "the record of 'half'")
+        vid = lab.volumes("s2")["half"]["id"]
+        img = os.path.join(lab.shared, vid + ".img")
+        assert not os.path.exists(img)
+        assert os.path.exists(os.path.join(lab.shared, "." + vid + ".img.new"))
+        # B, through s2, mounts it while s1 stands still mid-create
+        st, r = call(lab.b.sock, "Mount", {"Name": "half", "ID": "ctr"})
+        assert st == 200, r
+        assert os.path.exists(img)
+        with open(lab.b.path_in(r["Mountpoint"], "f"), "w") as f:
+            f.write("kept")
+        assert call(lab.b.sock, "Unmount", {"Name": "half", "ID": "ctr"})[0] == 200
+    finally:
+        os.kill(s1.proc.pid, signal.SIGCONT)
+        t.join(60)
+    assert done["p"].returncode == 0, done["p"].stderr
+    assert "completing the interrupted create" in lab.b.logs() + lab.s2.logs()
+    # killed there instead: its own start finishes it at once
+    kill(s1)
+    s1.start(REXRAY_CRASH_AT="loop.create.after-record")
+    wait_for(lambda: lab.cli("s1", "volume", "ls", check=False).returncode == 0, 15, "s1")
+    p = lab.cli("s1", "volume", "create", "cut", "--size", "1", check=False)
+    assert p.returncode != 0
+    s1.proc.wait(15)
+    s1.log.close()
+    s1.start()
+    wait_for(lambda: lab.cli("s1", "volume", "ls", check=False).returncode == 0, 15, "s1")
+    assert "completing the interrupted create" in s1.logs()
+    settled(lab)
+    st, r = call(lab.a.sock, "Mount", {"Name": "cut", "ID": "ctr"})
+    assert st == 200, r
+    assert call(lab.a.sock, "Unmount", {"Name": "cut", "ID": "ctr"})[0] == 200
+
+
 def test_postgres_restarted_under_load(pglab):
     lab = pglab
     st, r = call(lab.a.sock, "Create", {"Name": "pgr", "Opts": {"size": "1"}})
