@@ -349,11 +349,12 @@ CRASH_POINTS = [
 
 
 @needs_loop
-@pytest.mark.skipif(RECORDS_PG is not None,
-                    reason="records in PostgreSQL: the start-up sweep leaves leftovers younger "
-                    "than an hour to the server that may be making them (docs/multi-host.md)")
 @pytest.mark.parametrize("point,op", CRASH_POINTS)
 def test_kill_inside_an_operation_then_retry(lh, point, op):
+    if RECORDS_PG is not None and not point.endswith(".after-record"):
+        # a committed ".new" is settled at once on any store; the rest waits
+        pytest.skip("records in PostgreSQL: the start-up sweep leaves leftovers younger "
+                    "than an hour to the server that may be making them (docs/multi-host.md)")
     config(lh)
     lh.cli_ok("volume", "create", "k1")
     svc = lh.start_service()
@@ -379,7 +380,10 @@ def test_kill_inside_an_operation_then_retry(lh, point, op):
     assert crashing.wait_exit() is not None and not crashing.running()
     loop_dir = os.path.join(lh.lib, "loop")
     # a clone cut short where O_TMPFILE is missing leaves a hidden temp
-    open(os.path.join(loop_dir, ".." + vid + "-009.snap.new.tmp-AbC123"), "w").close()
+    tmp = os.path.join(loop_dir, ".." + vid + "-009.snap.new.tmp-AbC123")
+    open(tmp, "w").close()
+    if RECORDS_PG is not None:  # shared records: only an old one is anybody's to drop
+        os.utime(tmp, (time.time() - 7200, time.time() - 7200))
     # the next start settles the files by the records
     svc = lh.start_service()
     api = svc.api
