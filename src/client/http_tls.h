@@ -1,8 +1,9 @@
 /*
  * http_tls: the TLS half of client/rest.c. It reads the client's TLS and
  * token settings (http_client_opts_from_cfg, declared in client.h) and
- * finds what known_hosts files say about a host; net/httpc.c computes the
- * server certificate's fingerprint and asks kh_list_has about it.
+ * finds what known_hosts files say about a host; client/rest.c has the
+ * server certificate's fingerprint computed (net/certfp.h) and asks
+ * kh_list_has about it.
  *
  * known_hosts lines are SSH-like: "HOST[,HOST...] sha256 AA:BB:...", '#'
  * starts a comment. HOST is a name or address, optionally with the port
@@ -15,10 +16,11 @@
 #include <stddef.h>
 
 #include "client/client.h"
+#include "net/certfp.h"
 #include "net/httpc.h"
 
 #define KH_FILE_MAX (1024 * 1024)
-#define FP_HEX_LEN  HTTPC_FP_HEX_LEN
+#define FP_HEX_LEN  CERTFP_HEX_LEN
 
 /* The fingerprints known for one host (normalised: upper-case hex). */
 struct kh_list {

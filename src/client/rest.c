@@ -41,8 +41,9 @@
 #include "api/headers.h"
 #include "client/failover.h"
 #include "client/http_tls.h"
-#include "net/httpc.h"
 #include "net/addr.h"
+#include "net/certfp.h"
+#include "net/httpc.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -878,11 +879,16 @@ static int resolve_tls(struct http_server *s, const struct http_client_opts *o, 
 	return 0;
 }
 
-static bool host_known(void *arg, const char *fp_hex)
+static bool host_known(void *arg, const char *pem, size_t len, char *shown)
 {
 	const struct http_server *s = arg;
+	char hex[CERTFP_HEX_LEN + 1];
 
-	return kh_list_has(&s->known, fp_hex);
+	if (cert_fingerprint(pem, len, hex, shown) < 0) {
+		shown[0] = '\0';
+		return false;
+	}
+	return kh_list_has(&s->known, hex);
 }
 
 /*

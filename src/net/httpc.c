@@ -3,8 +3,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +29,7 @@ struct httpc {
 	long timeout_ms;
 	size_t max_body;
 	bool no_proxy, insecure;
-	bool (*cert_known)(void *arg, const char *fp_hex);
+	bool (*cert_known)(void *arg, const char *pem, size_t len, char *shown);
 	void *cert_arg;
 };
 
@@ -54,28 +52,6 @@ static int fail(struct httpc_reply *rep, enum httpc_fail why, int code, struct e
 {
 	rep->fail = why;
 	return err_set(e, code, "%s", msg);
-}
-
-/* ---- certificate fingerprints ---- */
-
-int httpc_cert_fingerprint(const char *pem, size_t len, char *hex, char *shown)
-{
-	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)len }, der = { NULL, 0 };
-	unsigned char d[32];
-	int r;
-
-	r = gnutls_pem_base64_decode2("CERTIFICATE", &in, &der);
-	if (r < 0)
-		return -EINVAL;
-	r = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, d);
-	gnutls_free(der.data);
-	if (r < 0)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(d); i++) {
-		snprintf(hex + 2 * i, 3, "%02X", d[i]);
-		snprintf(shown + 3 * i, 4, i + 1 < sizeof(d) ? "%02X:" : "%02X", d[i]);
-	}
-	return 0;
 }
 
 /* ---- the connection pool ---- */
@@ -206,7 +182,6 @@ static int on_prereq(void *cls, char *primary_ip, char *local_ip, int primary_po
 {
 	struct transfer *t = cls;
 	struct curl_certinfo *ci = NULL;
-	char hex[HTTPC_FP_HEX_LEN + 1];
 	const char *pem = NULL;
 
 	(void)primary_ip;
@@ -219,11 +194,8 @@ static int on_prereq(void *cls, char *primary_ip, char *local_ip, int primary_po
 			pem = strncmp(l->data, "Cert:", 5) == 0 ? l->data + 5 : NULL;
 	}
 	t->rep->fail = HTTPC_CERT_UNKNOWN;
-	if (!pem || httpc_cert_fingerprint(pem, strlen(pem), hex, t->rep->cert_fp) < 0) {
-		t->rep->cert_fp[0] = '\0';
-		return CURL_PREREQFUNC_ABORT;
-	}
-	if (!t->c->cert_known(t->c->cert_arg, hex))
+	t->rep->cert_fp[0] = '\0';
+	if (!pem || !t->c->cert_known(t->c->cert_arg, pem, strlen(pem), t->rep->cert_fp))
 		return CURL_PREREQFUNC_ABORT;
 	t->rep->fail = HTTPC_OK;
 	return CURL_PREREQFUNC_OK;

@@ -24,9 +24,9 @@
  * it read our request, which is also "nothing was sent".)
  *
  * TLS (https:// base URLs): the peer is verified against ca_file (or the
- * system CAs) unless insecure; with cert_known set, the certificate's
- * SHA-256 is asked about after the handshake and before the request (and
- * its bearer token) is sent, on a fresh connection every time.
+ * system CAs) unless insecure; with cert_known set, the certificate is
+ * asked about after the handshake and before the request (and its bearer
+ * token) is sent, on a fresh connection every time.
  *
  * Never prints, never logs, never raises SIGPIPE.
  */
@@ -39,8 +39,7 @@
 #include "util/err.h"
 
 #define HTTPC_POOL_MAX	  8
-#define HTTPC_FP_HEX_LEN  64 /* SHA-256 as hex without colons */
-#define HTTPC_FP_SHOW_LEN 95 /* as "AA:BB:..." */
+#define HTTPC_FP_SHOW_LEN 95 /* a fingerprint as "AA:BB:..." (net/certfp.h) */
 
 /* Why a request failed, whatever the transport. */
 enum httpc_fail {
@@ -71,9 +70,10 @@ struct httpc_opts {
 	bool insecure;	  /* do not verify the peer's certificate or name */
 	const char *ca_file, *cert_file, *key_file; /* NULL: none (the system's CAs) */
 	const char *connect_to;			     /* "name:port:host:port" or NULL */
-	/* non-NULL: the certificate's fingerprint (HTTPC_FP_HEX_LEN upper-case
-	 * hex) must be one cert_known accepts, before anything is sent */
-	bool (*cert_known)(void *arg, const char *fp_hex);
+	/* non-NULL: the server's certificate (PEM) must be one cert_known
+	 * accepts before anything is sent; it fills shown (HTTPC_FP_SHOW_LEN
+	 * + 1 bytes) with the fingerprint for the message, "" if unreadable */
+	bool (*cert_known)(void *arg, const char *pem, size_t len, char *shown);
 	void *cert_arg;
 	const char *purpose; /* what needs libcurl, for the message when it cannot load */
 };
@@ -124,10 +124,5 @@ bool httpc_native(const struct httpc *c);
 int httpc_request(struct httpc *c, const struct httpc_req *req, struct httpc_reply *rep,
 		  struct err *e);
 void httpc_reply_release(struct httpc_reply *rep);
-
-/* SHA-256 of the DER inside a PEM certificate: upper-case hex
- * (HTTPC_FP_HEX_LEN + 1 bytes) and shown with colons (HTTPC_FP_SHOW_LEN + 1).
- * 0 or -EINVAL. */
-int httpc_cert_fingerprint(const char *pem, size_t len, char *hex, char *shown);
 
 #endif

@@ -27,6 +27,7 @@
 #include "client/http_tls.h"
 #include "config/config.h"
 #include "net/addr.h"
+#include "net/certfp.h"
 #include "net/httpc.h"
 #include "net/httpd.h"
 #include "server/tls.h"
@@ -441,13 +442,13 @@ static void test_known_hosts(void **state)
 	struct http_client_opts o = { 0 };
 	struct kh_list l;
 	struct err e = ERR_INIT;
-	char hex[HTTPC_FP_HEX_LEN + 1], shown[HTTPC_FP_SHOW_LEN + 1], path[256];
+	char hex[CERTFP_HEX_LEN + 1], shown[CERTFP_SHOW_LEN + 1], path[256];
 
 	(void)state;
-	assert_int_equal(httpc_cert_fingerprint(SRV_CRT, strlen(SRV_CRT), hex, shown), 0);
+	assert_int_equal(cert_fingerprint(SRV_CRT, strlen(SRV_CRT), hex, shown), 0);
 	assert_string_equal(shown, SRV_FP);
-	assert_int_equal(strlen(hex), HTTPC_FP_HEX_LEN);
-	assert_int_equal(httpc_cert_fingerprint("junk", 4, hex, shown), -EINVAL);
+	assert_int_equal(strlen(hex), CERTFP_HEX_LEN);
+	assert_int_equal(cert_fingerprint("junk", 4, hex, shown), -EINVAL);
 
 	write_file("kh", "# comment\n\n"
 			 "other.example sha256 " OTHER_FP "\n"
