@@ -2,7 +2,8 @@
  * hostuse: this host's side of the store: the use counts of the volumes
  * mounted here, keyed by (service, volume, caller), pending until their
  * reply went out; and the DVDI checkpoint (store/store.h says what each
- * call guarantees).
+ * call guarantees). Use counts commit without a sync of their own
+ * (sq_begin_relaxed says why); the DVDI checkpoint syncs each commit.
  */
 #include "store/store_int.h"
 
@@ -53,7 +54,7 @@ int store_use_add(struct store *st, const char *service, const char *volume, con
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = sq_begin(st, e)) < 0)
+	if ((r = sq_begin_relaxed(st, e)) < 0)
 		return r;
 	if ((r = sti_prep(st, "INSERT INTO use_counts(service,volume,caller,count,pending) "
 			  "VALUES(?,?,?,1,?) ON CONFLICT(service,volume,caller) DO UPDATE SET "
@@ -77,7 +78,7 @@ int store_use_remove(struct store *st, const char *service, const char *volume,
 {
 	int r, changed = 0;
 
-	if ((r = sq_begin(st, e)) < 0)
+	if ((r = sq_begin_relaxed(st, e)) < 0)
 		return r;
 	r = sti_run(st, "uncount a use", &changed, e,
 		    "UPDATE use_counts SET count = count - 1 WHERE service=? AND volume=? AND "
@@ -373,7 +374,7 @@ int store_use_confirm(struct store *st, const char *service, const char *volume,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = sq_begin(st, e)) < 0)
+	if ((r = sq_begin_relaxed(st, e)) < 0)
 		return r;
 	/* counts stay positive (CHECK): the last use goes with its row */
 	static const char *const taken_back[] = {

@@ -291,6 +291,28 @@ static int begin_tx(struct store *st, struct err *e)
 	return r;
 }
 
+/*
+ * A write whose loss at a power cut harms nobody commits without a sync of
+ * its own (synchronous=NORMAL for its transaction, as a sequence step):
+ * the use counts. They count mounts, and no mount outlives the machine;
+ * the start's reconciliation forgets the uses of what is not mounted. A
+ * crash of the engine alone loses nothing (the WAL frames are written,
+ * only not synced), and the next synced commit (the detach after a last
+ * unmount) takes them to disk. The next sq_begin restores FULL.
+ */
+int sq_begin_relaxed(struct store *st, struct err *e)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_get_autocommit(st->db) && !st->relaxed)
+		r = set_sync(st, false, e);
+	if (r == 0)
+		r = begin_tx(st, e);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
 int sq_begin(struct store *st, struct err *e)
 {
 	int r = 0;

@@ -135,6 +135,8 @@ int store_attachment_remove(struct store *st, const char *service, const char *v
  * Use counts (host side): how many times each caller (a Docker mount ID,
  * a DVDI container, "" for callers without an ID) has a volume mounted.
  * They survive restarts: the last unmount of the last caller unmounts.
+ * Not a power cut, which takes every mount with it: their commits are
+ * not synced on their own (the next synced commit takes them to disk).
  */
 /* +1 for (volume, caller); *total = the volume's sum afterwards. pending:
  * the caller has not been told yet; store_use_confirm settles it. */

@@ -122,8 +122,9 @@ struct store {
 	/* write transactions: begin (the lock taken) to commit or rollback */
 	long long tx_start_ns;
 	struct mx_hist tx;
-	/* synchronous=NORMAL is on (a sequence step's, sq_next_seq): the
-	 * next sq_begin restores FULL before anything else commits */
+	/* synchronous=NORMAL is on (a sequence step's, sq_next_seq, or a use
+	 * count's, sq_begin_relaxed): the next sq_begin restores FULL before
+	 * anything else commits */
 	bool relaxed;
 };
 
@@ -132,6 +133,8 @@ struct store {
 void sq_close(struct store *st);
 int sq_claim(struct store *st, int timeout_ms, struct err *e);
 int sq_begin(struct store *st, struct err *e);
+/* The same for a write a power cut may lose (store.c says which). */
+int sq_begin_relaxed(struct store *st, struct err *e);
 int sq_commit(struct store *st, struct err *e);
 void sq_rollback(struct store *st);
 int sq_schema_version(struct store *st);

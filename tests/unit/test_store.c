@@ -481,6 +481,14 @@ static void test_sequence_step_syncs_with_its_record(void **state)
 	volume_release(&v);
 	assert_int_equal(store_commit(f->st, &e), 0);
 	assert_true(wal_syncs > before);
+	/* use counts neither (they count mounts, which no power cut leaves) */
+	before = wal_syncs;
+	assert_int_equal(store_use_add(f->st, "vfs", "two", "c1", true, &n, &e), 0);
+	assert_int_equal(store_use_confirm(f->st, "vfs", "two", "c1", true, &n, &e), 0);
+	assert_int_equal(store_use_add(f->st, "vfs", "two", "c2", false, &n, &e), 0);
+	assert_int_equal(store_use_remove(f->st, "vfs", "two", "c1", &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(wal_syncs, before);
 	/* every other write still syncs: a remove right after a step */
 	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
 	before = wal_syncs;
@@ -494,6 +502,8 @@ static void test_sequence_step_syncs_with_its_record(void **state)
 	assert_int_equal(store_open(f->db, &f->st, &e), 0);
 	assert_int_equal(store_next_seq(f->st, "vfs", "volume", &n, &e), 0);
 	assert_int_equal(n, 4);
+	assert_int_equal(store_use_count(f->st, "vfs", "two", &n, &e), 0);
+	assert_int_equal(n, 1);
 }
 
 static void test_newer_schema_refused(void **state)
