@@ -292,6 +292,7 @@ int loopdev_detach(const char *dev, struct err *e)
  * other is missing.
  */
 #define SYS_VIRTUAL_BLOCK	"/sys/devices/virtual/block"
+#define PROC_PARTITIONS		"/proc/partitions"
 
 /* The backing file of <dfd>/<name>, newline dropped; -ENOENT when unbound
  * (its "loop" directory exists only while it is). */
@@ -384,6 +385,58 @@ static int list_loop_indexes(int dfd, int **ret, size_t *ret_n)
 	return 0;
 }
 
+/*
+ * Indexes of the loopN that /proc/partitions lists, sorted: the bound
+ * ones. The kernel lists a disk only while it has a capacity, so one read
+ * of a small file replaces an open of loopN/loop/backing_file for each of
+ * the machine's (mostly unbound) loop devices, 0.15-0.3 ms a pass with the
+ * 76 of this machine, several passes per mount. What it leaves out, a
+ * device bound to an empty file, can hold no filesystem. -errno when the
+ * file cannot be read (the caller lists /sys instead).
+ */
+static int list_bound_indexes(int **ret, size_t *ret_n)
+{
+	char line[256];
+	size_t n = 0, cap = 0;
+	int *idx = NULL;
+	FILE *f = fopen(PROC_PARTITIONS, "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long blocks;
+		char name[64], *end;
+		long v;
+
+		if (sscanf(line, "%u %u %llu %63s", &maj, &min, &blocks, name) != 4 ||
+		    !loop_name(name))
+			continue;
+		v = strtol(name + 4, &end, 10);
+		if (*end || v < 0 || v > INT_MAX)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			int *ni = realloc(idx, ncap * sizeof(*ni));
+
+			if (!ni) {
+				free(idx);
+				fclose(f);
+				return -ENOMEM;
+			}
+			idx = ni;
+			cap = ncap;
+		}
+		idx[n++] = (int)v;
+	}
+	fclose(f);
+	if (n)
+		qsort(idx, n, sizeof(*idx), cmp_int);
+	*ret = idx;
+	*ret_n = n;
+	return 0;
+}
+
 int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg)
 {
 	size_t n = 0;
@@ -394,7 +447,13 @@ int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *a
 		dfd = sys_open(SYS_BLOCK, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	r = list_loop_indexes(dfd, &idx, &n);
+	r = list_bound_indexes(&idx, &n);
+	if (r == -ENOMEM) {
+		close(dfd);
+		return r;
+	}
+	if (r < 0)
+		r = list_loop_indexes(dfd, &idx, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char name[16], dev[LOOPDEV_PATH_MAX], *backing = NULL;
 

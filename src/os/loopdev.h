@@ -42,7 +42,8 @@ int loopdev_detach(const char *dev, struct err *e);
  * Returns 0 and fills dev, or -ENOENT when none. */
 int loopdev_find_by_file(const char *image, char dev[LOOPDEV_PATH_MAX], struct err *e);
 
-/* Callback over every attached loop device, in index order: (dev,
+/* Callback over every attached loop device (those /proc/partitions lists:
+ * one bound to an empty file is left out), in index order: (dev,
  * backing_file), the backing file as the kernel shows it (" (deleted)"
  * appended when the image was unlinked); both strings are borrowed for the
  * call. Stops at the first non-zero return of fn and returns that value;
