@@ -133,6 +133,17 @@ def note_b2(b1, b2, b3):
                  "this disk, measured in the same run, more within a create or remove "
                  "(each forces a journal commit that carries the directory's change)"
                  % (sync["fdatasync"], sync["dir_fsync"]))
+        if "null_ratio" in b2:
+            per_local = b2["local_median_s"] / b2["count"] * 1e3
+            one = b2["null_ratio"] + 2 * sync["fdatasync"] / per_local
+            two = b2["null_ratio"] + 2 * (sync["fdatasync"] + sync["dir_fsync"]) / per_local
+            text += (". Lower bounds in this run (%.2f ms per `local` cycle), for a plugin "
+                     "with nothing else to do: the floor plus one sync per create and per "
+                     "remove, %.2fx; plus the directory's sync as well (what the engine's "
+                     "promise takes: the volume's name on disk before its record, and aside "
+                     "before its record goes), %.2fx. So 1.2x needs a create and a remove "
+                     "durable in one sync each, a change of design (the record and the name "
+                     "in one journal)" % (per_local, one, two))
     return text + (". `local` syncs nothing of its own: its volume is a directory, named "
                    "in dockerd's metadata (which both sides pay for). Done since the first run: a sequence step commits "
                    "without a sync of its own (durable with the record that uses the "
@@ -166,15 +177,18 @@ def _b4_split(b3):
 
 
 DVDCLI_NEXT = (
-    "Done since the first run: dvdcli speaks HTTP/1.1 itself over unix sockets "
-    "(src/net/unixhttp.c; libcurl is dlopen'ed only for tcp/https plugins, so `ldd "
-    "dvdcli` lists 4 libraries instead of 34 and `dvdcli get` runs 0.3M instructions "
-    "instead of 15.5M), the mount no longer probes the device twice, and the loop "
-    "markers (run-state) are no longer `fsync`ed. What is left is the kernel's work "
-    "(LOOP_CONFIGURE, the ext4 mount and its journal on unmount) plus dvdcli's three "
-    "requests (Activate, Get, Mount) and the engine's bookkeeping (attach record and "
-    "use count, two SQLite write transactions). Next: fold the attach record and the "
-    "use count of a mount into one transaction.")
+    "Done: dvdcli speaks HTTP/1.1 itself over unix sockets (src/net/unixhttp.c; "
+    "libcurl is dlopen'ed only for tcp/https plugins) and links libc and jansson only "
+    "(gnutls, whose constructor cost about 1 ms per exec, went with the certificate "
+    "fingerprints to net/certfp.c, which dvdcli never calls); the mount no longer "
+    "probes the device twice; the loop markers (run-state) are not `fsync`ed; a use "
+    "count's commit is not synced on its own (no mount outlives a power loss); and the "
+    "loop devices bound to an image are found from /proc/partitions instead of one "
+    "sysfs open per device on the machine (3-4 passes per mount). What is left is the "
+    "kernel's work (LOOP_CONFIGURE, the ext4 mount and its journal on unmount), "
+    "dvdcli's three requests (Activate, Get, Mount) and the attach record's synced "
+    "commit. Next: if this row misses on a quiet machine, compare CPU time per side "
+    "(bench/b3_mount.py records it for B5) to tell the load from a regression.")
 
 
 def note_b3(b1, b2, b3):
@@ -273,10 +287,11 @@ def note_b9(*_):
             "options, mounts it at the staging path and records the use; the publish "
             "bind-mounts it; the shell runs losetup, mkfs.ext4, mount and mount --bind. Both "
             "sides' work is mostly mkfs.ext4 and the first mount, so a few ms of the engine's "
-            "bookkeeping (two gRPC calls, the attach record, the use count: SQLite commits, "
-            "each synced) show as a large ratio. Next: time each step of the stage from the "
-            "engine's debug log and fold the attach record and the use count into one "
-            "transaction (as B3)."
+            "bookkeeping (two gRPC calls, the attach record's synced commit, the use count's "
+            "unsynced one, the search for devices already bound to the image) show as a "
+            "large ratio. Done: as B3 (no sync of the use count, bound devices from "
+            "/proc/partitions). Next: time each step of the stage from the engine's debug "
+            "log."
             % (fmt_list(b9["ours_s"]), fmt_list(b9["shell_s"]),
                ", ".join("%.2f" % v for v in b9["ratio_rounds"])))
 
