@@ -678,7 +678,7 @@ static int cmd_inspect(struct engine *en, struct cli_args *a, enum out_format f)
 	for (size_t i = 0; rc == 0 && i < sel.n; i++) {
 		struct integ_description d;
 
-		if (integ_describe(ig, sel.v[i].name, &d, &e) < 0) {
+		if (integ_describe(ig, sel.v[i].name, true, &d, &e) < 0) {
 			cli_error("volume inspect", &e);
 			rc = 1;
 			break;

@@ -224,7 +224,7 @@ static int vol_load(struct csi_node *n, const char *id, const char *staging, str
 	memset(x, 0, sizeof(*x));
 	if ((r = find(n, id, &v, e)) < 0)
 		return r;
-	r = integ_describe(n->ig, v.name, &d, e);
+	r = integ_describe(n->ig, v.name, false, &d, e); /* the stage probes what it mounts */
 	volume_release(&v);
 	if (r < 0)
 		return r;

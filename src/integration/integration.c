@@ -1621,8 +1621,8 @@ int integ_inspect(struct integration *ig, const char *name, struct volume *out, 
 	return 0;
 }
 
-int integ_describe(struct integration *ig, const char *name, struct integ_description *out,
-		   struct err *e)
+int integ_describe(struct integration *ig, const char *name, bool probe_fs,
+		   struct integ_description *out, struct err *e)
 {
 	struct err ignore = ERR_INIT;
 	const char *probe_on;
@@ -1640,7 +1640,7 @@ int integ_describe(struct integration *ig, const char *name, struct integ_descri
 	/* the filesystem: probed on the device, else on the image (blkid
 	 * reads a file as well); a directory has none */
 	probe_on = out->device ? out->device : ig->exec->bind_mount ? NULL : out->storage;
-	if (probe_on && osfs_probe(probe_on, out->fstype, sizeof(out->fstype), &ignore) < 0)
+	if (probe_fs && probe_on && osfs_probe(probe_on, out->fstype, sizeof(out->fstype), &ignore) < 0)
 		out->fstype[0] = '\0';
 	if ((r = store_use_list(ig->store, ig->service, out->v.name, &out->uses, &out->n_uses,
 				e)) < 0) {

@@ -146,8 +146,10 @@ struct integ_description {
 	size_t n_uses;
 	int64_t total_uses;
 };
-int integ_describe(struct integration *ig, const char *name, struct integ_description *out,
-		   struct err *e);
+/* probe_fs: fill fstype (a libblkid probe of the device or image, a few
+ * ms); without it fstype is "". */
+int integ_describe(struct integration *ig, const char *name, bool probe_fs,
+		   struct integ_description *out, struct err *e);
 void integ_description_release(struct integ_description *d);
 
 int integ_inspect(struct integration *ig, const char *name, struct volume *out, char **path,
