@@ -154,14 +154,14 @@ def note_b2(b1, b2, b3):
                    "volume (its Get, its remove) stats only the mounts whose root has the "
                    "directory's name, no second name look-up under the create "
                    "lock, and the bench's run directory (the volume lock files) on a tmpfs, "
-                   "as /var/run is in production. Next, each a design change: a remove "
-                   "whose record's delete also writes a tombstone that the start's sweep "
-                   "obeys, so that the rename aside needs no sync of its own (one sync per "
-                   "remove). And the `Get`s, 4 of the 6 calls: B1's next steps apply to each "
-                   "(no jansson tree for the tiny body, the cached record read in place, the "
-                   "mount state kept in memory), and a Get of a name the store's cache does "
-                   "not hold yet (before the create, and the first after it) reads SQLite: a "
-                   "create could put its record into the cache at its commit.")
+                   "as /var/run is in production; and B1's work serves the 4 `Get`s of a "
+                   "cycle (the body read without a jansson tree, the cached record read in "
+                   "place, the mount state from the mount table's watch). Next, each a "
+                   "design change: a remove whose record's delete also writes a tombstone "
+                   "that the start's sweep obeys, so that the rename aside needs no sync of "
+                   "its own (one sync per remove); and a create that puts its record into "
+                   "the store's cache at its commit, so that the Gets right after it do not "
+                   "read SQLite.")
 
 
 def _b4_split(b3):
