@@ -338,51 +338,70 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A growing, then sorted, list of loop device indexes. */
+struct index_list {
+	int *idx;
+	size_t n, cap;
+};
+
+/* Add N of a "loopN" name (other names are skipped). 0 or -ENOMEM. */
+static int index_add(struct index_list *l, const char *name)
+{
+	char *end;
+	long v;
+
+	if (!loop_name(name))
+		return 0;
+	v = strtol(name + 4, &end, 10);
+	if (*end || v < 0 || v > INT_MAX)
+		return 0;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		int *ni = realloc(l->idx, ncap * sizeof(*ni));
+
+		if (!ni)
+			return -ENOMEM;
+		l->idx = ni;
+		l->cap = ncap;
+	}
+	l->idx[l->n++] = (int)v;
+	return 0;
+}
+
+/* Hand the list over sorted (r == 0), or free it (r < 0). */
+static int index_done(struct index_list *l, int r, int **ret, size_t *ret_n)
+{
+	if (r < 0) {
+		free(l->idx);
+		return r;
+	}
+	if (l->n)
+		qsort(l->idx, l->n, sizeof(*l->idx), cmp_int);
+	*ret = l->idx;
+	*ret_n = l->n;
+	return 0;
+}
+
 /* Indexes of the loopN in directory dfd (not closed), sorted. */
 static int list_loop_indexes(int dfd, int **ret, size_t *ret_n)
 {
-	size_t n = 0, cap = 0;
-	int *idx = NULL, fd;
+	struct index_list l = { 0 };
 	struct dirent *de;
+	int fd, r = 0;
 	DIR *d;
 
 	if ((fd = dup(dfd)) < 0)
 		return -errno;
 	if (!(d = fdopendir(fd))) {
-		int r = -errno;
+		r = -errno;
 		close(fd);
 		return r;
 	}
 	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long v;
-
-		if (!loop_name(de->d_name))
-			continue;
-		v = strtol(de->d_name + 4, &end, 10);
-		if (*end || v < 0 || v > INT_MAX)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			int *ni = realloc(idx, ncap * sizeof(*ni));
-
-			if (!ni) {
-				free(idx);
-				closedir(d);
-				return -ENOMEM;
-			}
-			idx = ni;
-			cap = ncap;
-		}
-		idx[n++] = (int)v;
-	}
+	while (r == 0 && (de = readdir(d)) != NULL)
+		r = index_add(&l, de->d_name);
 	closedir(d);
-	if (n)
-		qsort(idx, n, sizeof(*idx), cmp_int);
-	*ret = idx;
-	*ret_n = n;
-	return 0;
+	return index_done(&l, r, ret, ret_n);
 }
 
 /*
@@ -396,45 +415,23 @@ static int list_loop_indexes(int dfd, int **ret, size_t *ret_n)
  */
 static int list_bound_indexes(int **ret, size_t *ret_n)
 {
+	struct index_list l = { 0 };
 	char line[256];
-	size_t n = 0, cap = 0;
-	int *idx = NULL;
+	int r = 0;
 	FILE *f = fopen(PROC_PARTITIONS, "re");
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	while (r == 0 && fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
 		unsigned long long blocks;
-		char name[64], *end;
-		long v;
+		char name[64];
 
-		if (sscanf(line, "%u %u %llu %63s", &maj, &min, &blocks, name) != 4 ||
-		    !loop_name(name))
-			continue;
-		v = strtol(name + 4, &end, 10);
-		if (*end || v < 0 || v > INT_MAX)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			int *ni = realloc(idx, ncap * sizeof(*ni));
-
-			if (!ni) {
-				free(idx);
-				fclose(f);
-				return -ENOMEM;
-			}
-			idx = ni;
-			cap = ncap;
-		}
-		idx[n++] = (int)v;
+		if (sscanf(line, "%u %u %llu %63s", &maj, &min, &blocks, name) == 4)
+			r = index_add(&l, name);
 	}
 	fclose(f);
-	if (n)
-		qsort(idx, n, sizeof(*idx), cmp_int);
-	*ret = idx;
-	*ret_n = n;
-	return 0;
+	return index_done(&l, r, ret, ret_n);
 }
 
 int loopdev_foreach(int (*fn)(const char *dev, const char *backing_file, void *arg), void *arg)
