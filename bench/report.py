@@ -141,9 +141,11 @@ def note_b2(b1, b2, b3):
                      "with nothing else to do: the floor plus one sync per create and per "
                      "remove, %.2fx; plus the directory's sync as well (what the engine's "
                      "promise takes: the volume's name on disk before its record, and aside "
-                     "before its record goes), %.2fx. So 1.2x needs a create and a remove "
-                     "durable in one sync each, a change of design (the record and the name "
-                     "in one journal)" % (per_local, one, two))
+                     "before its record goes), %.2fx. " % (per_local, one, two))
+            text += ("So no plugin that answers a create or a remove only once the disk has "
+                     "it reaches 1.2x in this run, whatever else it does" if one > 1.2 else
+                     "So 1.2x needs a create and a remove durable in one sync each, a change "
+                     "of design (the record and the name in one journal)")
     return text + (". `local` syncs nothing of its own: its volume is a directory, named "
                    "in dockerd's metadata (which both sides pay for). Done since the first run: a sequence step commits "
                    "without a sync of its own (durable with the record that uses the "
