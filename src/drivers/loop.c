@@ -416,16 +416,7 @@ static void sweep(struct service *svc)
 		has_record = store_volume_get(svc->store, svc->name, id, &v, NULL) == 0;
 		if (has_record)
 			volume_release(&v);
-		if (has_record && access(img, F_OK) < 0) {
-			log_warn("loop: completing the interrupted %s of %s", is_new ?
-				 "create" : "undone remove", id);
-			sys_rename(path, img);
-		} else if (is_new && !records_sweep_may_touch(svc, path)) {
-			continue;
-		} else {
-			log_warn("loop: dropping '%s' left by an interrupted operation", path);
-			sys_unlink(path);
-		}
+		loop_settle_leftover(svc, path, img, is_new, has_record, "create", "", id);
 	}
 	if (d)
 		closedir(d);
@@ -597,6 +588,19 @@ static int loop_volume_remove(struct service *svc, const char *id, bool force, s
 		log_warn("loop: volume %s removed but '%s' stays: %s", id, gone, strerror(errno));
 	/* no fsync of the unlink: a ".gone" without a record is finished by sweep */
 	return 0;
+}
+
+void loop_settle_leftover(struct service *svc, const char *path, const char *live, bool is_new,
+			  bool has_record, const char *made, const char *kind, const char *id)
+{
+	if (has_record && access(live, F_OK) < 0) {
+		log_warn("loop: completing the interrupted %s of %s%s",
+			 is_new ? made : "undone remove", kind, id);
+		sys_rename(path, live);
+	} else if (!is_new || records_sweep_may_touch(svc, path)) {
+		log_warn("loop: dropping '%s' left by an interrupted operation", path);
+		sys_unlink(path);
+	}
 }
 
 /*

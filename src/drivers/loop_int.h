@@ -44,6 +44,15 @@ int loop_side_path(const char *dir, const char *id, const char *suffix, char *ou
  * tmp to final; a tmp already gone with final in place (another server's
  * sweep or attach finished it) counts as done. 0 or -errno, e filled. */
 int loop_name_after_record(const char *tmp, const char *final, struct err *e);
+/* A sweep's verdict on the ".new" or ".gone" file at path, whose live
+ * name is live and whose record exists when has_record: it takes the live
+ * name when the record is there and the live file is not (a committed
+ * create, an undone remove); else it goes, a ".new" on shared records
+ * only once it is old (another server may be about to commit its record;
+ * the caller already kept a young ".gone"). Logged as "the interrupted
+ * <made> of <kind><id>". */
+void loop_settle_leftover(struct service *svc, const char *path, const char *live, bool is_new,
+			  bool has_record, const char *made, const char *kind, const char *id);
 /* May the service promise size_gb more GiB (loop.overcommit)? 0 or -ENOSPC. */
 int loop_check_capacity(struct service *svc, int64_t size_gb, struct err *e);
 /* The same for want bytes that what (for the message) will take. */

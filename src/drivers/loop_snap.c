@@ -685,16 +685,8 @@ void loop_sweep_snapshots(struct service *svc)
 		has_record = store_snapshot_get(svc->store, svc->name, id, &s, NULL) == 0;
 		if (has_record)
 			snapshot_release(&s);
-		if (has_record && access(snap, F_OK) < 0) {
-			log_warn("loop: completing the interrupted %s of snapshot %s",
-				 is_new ? "snapshot" : "undone remove", id);
-			sys_rename(path, snap);
-		} else if (is_new && !records_sweep_may_touch(svc, path)) {
-			continue;
-		} else {
-			log_warn("loop: dropping '%s' left by an interrupted operation", path);
-			sys_unlink(path);
-		}
+		loop_settle_leftover(svc, path, snap, is_new, has_record, "snapshot", "snapshot ",
+				     id);
 	}
 	if (d)
 		closedir(d);
