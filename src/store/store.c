@@ -291,6 +291,29 @@ static int begin_tx(struct store *st, struct err *e)
 	return r;
 }
 
+/* A write transaction whose commit syncs (full) or does not: the
+ * synchronous mode is switched, between transactions only (SQLite refuses
+ * it inside one), when it is not already the one wanted. */
+static int begin_synced(struct store *st, bool full, struct err *e)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->relaxed == full && sqlite3_get_autocommit(st->db))
+		r = set_sync(st, full, e);
+	if (r == 0)
+		r = begin_tx(st, e);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int sq_begin(struct store *st, struct err *e)
+{
+	/* every write syncs its commit but a sequence step's (sq_next_seq) and
+	 * a use count's (sq_begin_relaxed) */
+	return begin_synced(st, true, e);
+}
+
 /*
  * A write whose loss at a power cut harms nobody commits without a sync of
  * its own (synchronous=NORMAL for its transaction, as a sequence step):
@@ -302,29 +325,7 @@ static int begin_tx(struct store *st, struct err *e)
  */
 int sq_begin_relaxed(struct store *st, struct err *e)
 {
-	int r = 0;
-
-	pthread_mutex_lock(&st->mu);
-	if (sqlite3_get_autocommit(st->db) && !st->relaxed)
-		r = set_sync(st, false, e);
-	if (r == 0)
-		r = begin_tx(st, e);
-	pthread_mutex_unlock(&st->mu);
-	return r;
-}
-
-int sq_begin(struct store *st, struct err *e)
-{
-	int r = 0;
-
-	/* every write but a sequence step syncs its commit (sq_next_seq) */
-	pthread_mutex_lock(&st->mu);
-	if (st->relaxed && sqlite3_get_autocommit(st->db))
-		r = set_sync(st, true, e);
-	if (r == 0)
-		r = begin_tx(st, e);
-	pthread_mutex_unlock(&st->mu);
-	return r;
+	return begin_synced(st, false, e);
 }
 
 /* An injected database failure (util/sys.h, SYS_DB): ENOSPC reads as a
