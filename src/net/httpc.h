@@ -36,10 +36,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net/certfp.h"
 #include "util/err.h"
 
 #define HTTPC_POOL_MAX	  8
-#define HTTPC_FP_SHOW_LEN 95 /* a fingerprint as "AA:BB:..." (net/certfp.h) */
 
 /* Why a request failed, whatever the transport. */
 enum httpc_fail {
@@ -71,7 +71,7 @@ struct httpc_opts {
 	const char *ca_file, *cert_file, *key_file; /* NULL: none (the system's CAs) */
 	const char *connect_to;			     /* "name:port:host:port" or NULL */
 	/* non-NULL: the server's certificate (PEM) must be one cert_known
-	 * accepts before anything is sent; it fills shown (HTTPC_FP_SHOW_LEN
+	 * accepts before anything is sent; it fills shown (CERTFP_SHOW_LEN
 	 * + 1 bytes) with the fingerprint for the message, "" if unreadable */
 	bool (*cert_known)(void *arg, const char *pem, size_t len, char *shown);
 	void *cert_arg;
@@ -94,7 +94,7 @@ struct httpc_reply {
 	enum httpc_fail fail; /* HTTPC_OK after a reply */
 	int os_errno;	     /* connect(2)'s errno when known, else 0 */
 	/* HTTPC_CERT_UNKNOWN: the fingerprint seen as "AA:BB:..", "" when none */
-	char cert_fp[HTTPC_FP_SHOW_LEN + 1];
+	char cert_fp[CERTFP_SHOW_LEN + 1];
 };
 
 struct httpc;
