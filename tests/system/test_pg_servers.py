@@ -302,6 +302,35 @@ def test_create_interrupted_after_its_record(pglab):
     assert call(lab.a.sock, "Unmount", {"Name": "cut", "ID": "ctr"})[0] == 200
 
 
+def test_remove_interrupted_after_its_rename(pglab):
+    """A server killed between a remove's rename of the image aside and the
+    record's delete leaves a young ".gone", which a shared start-up sweep
+    keeps (another server may be removing it); the record is still there,
+    so an attach of the volume through the other server puts the image back
+    (it holds the volume's lock, which every remove takes)."""
+    lab = pglab
+    s1 = lab.s1
+    assert lab.cli("s1", "volume", "create", "back", "--size", "1").returncode == 0
+    vid = lab.volumes("s2")["back"]["id"]
+    kill(s1)
+    s1.start(REXRAY_CRASH_AT="loop.remove.after-rename")
+    wait_for(lambda: lab.cli("s1", "volume", "ls", check=False).returncode == 0, 15, "s1")
+    assert lab.cli("s1", "volume", "rm", "back", check=False).returncode != 0
+    s1.proc.wait(15)
+    s1.log.close()
+    assert os.path.exists(os.path.join(lab.shared, "." + vid + ".img.gone"))
+    assert not os.path.exists(os.path.join(lab.shared, vid + ".img"))
+    s1.start()
+    wait_for(lambda: lab.cli("s1", "volume", "ls", check=False).returncode == 0, 15, "s1")
+    assert "back" in lab.volumes("s1")
+    st, r = call(lab.b.sock, "Mount", {"Name": "back", "ID": "ctr"})
+    assert st == 200, r
+    assert os.path.exists(os.path.join(lab.shared, vid + ".img"))
+    assert "completing the interrupted undone remove of " + vid in lab.s2.logs()
+    assert call(lab.b.sock, "Unmount", {"Name": "back", "ID": "ctr"})[0] == 200
+    settled(lab)
+
+
 def test_postgres_restarted_under_load(pglab):
     lab = pglab
     st, r = call(lab.a.sock, "Create", {"Name": "pgr", "Opts": {"size": "1"}})
